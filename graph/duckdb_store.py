@@ -1,0 +1,579 @@
+"""The embedded store: one DuckDB file, no server.
+
+Layout (schema ``graph`` v1, see :data:`MIGRATIONS`):
+
+``users``
+    one row per user, with a dense ``idx`` (int32 node index used in every
+    snapshot array), assigned in order of first appearance.
+``events``
+    share / view / forward / comment / referral rows with ``src``/``dst`` node
+    indices already oriented influencer -> influenced (:mod:`graph.events`).
+``orders``, ``refunds``
+    money as ``DECIMAL(20, 4)``.
+``rejects``
+    the quarantine.
+``runs``, ``run_scores``, ``run_components``
+    ranking runs and their results.
+
+Idempotency comes from anti-joins on ``event_id`` (no unique index: an ART index
+over tens of millions of ids costs more memory and insert time than a hash
+anti-join per batch). Every :meth:`DuckDBStore.append_batch` is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from graph.errors import NotFoundError, StoreError
+from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, RECORD_SPECS, EventType
+from graph.migrations import Migration, applied_version, migrate
+from graph.store import (
+    ARROW_SCHEMAS,
+    COMPONENT_SCHEMA,
+    REJECT_SCHEMA,
+    SCORE_SCHEMA,
+    BatchResult,
+    EdgeArrays,
+    RunRecord,
+    WriteResult,
+)
+
+__all__ = ["DuckDBStore", "MIGRATIONS", "EVENT_CODES"]
+
+#: Codes stored in ``events.etype``: edge types first (same codes as snapshots), then share.
+EVENT_CODES: dict[EventType, int] = {**EDGE_TYPE_CODES, EventType.SHARE: len(EDGE_TYPE_CODES)}
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "users, events, orders, refunds, quarantine, runs",
+        (
+            """CREATE TABLE users (
+                idx          INTEGER NOT NULL,
+                user_id      VARCHAR NOT NULL,
+                declared     BOOLEAN NOT NULL DEFAULT false,
+                role         VARCHAR NOT NULL DEFAULT 'unknown',
+                display_name VARCHAR,
+                store_id     VARCHAR,
+                channel      VARCHAR,
+                created_at   TIMESTAMPTZ,
+                attrs        VARCHAR,
+                phone_hash   VARCHAR,
+                device_hash  VARCHAR,
+                event_id     VARCHAR
+            )""",
+            """CREATE TABLE events (
+                event_id   VARCHAR NOT NULL,
+                etype      UTINYINT NOT NULL,
+                src        INTEGER NOT NULL,
+                dst        INTEGER,
+                content_id VARCHAR,
+                channel    VARCHAR,
+                campaign   VARCHAR,
+                ts         TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE orders (
+                event_id          VARCHAR NOT NULL,
+                order_id          VARCHAR NOT NULL,
+                buyer             INTEGER NOT NULL,
+                amount            DECIMAL(20, 4) NOT NULL,
+                currency          VARCHAR NOT NULL,
+                ts                TIMESTAMPTZ NOT NULL,
+                attribution_token VARCHAR,
+                store_id          VARCHAR
+            )""",
+            """CREATE TABLE refunds (
+                event_id  VARCHAR NOT NULL,
+                refund_id VARCHAR,
+                order_id  VARCHAR NOT NULL,
+                amount    DECIMAL(20, 4) NOT NULL,
+                ts        TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE rejects (
+                reject_id   VARCHAR NOT NULL,
+                source      VARCHAR,
+                row_number  BIGINT,
+                event_type  VARCHAR,
+                field       VARCHAR,
+                value       VARCHAR,
+                reason      VARCHAR NOT NULL,
+                raw         VARCHAR,
+                ingested_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )""",
+            """CREATE TABLE runs (
+                run_id       VARCHAR PRIMARY KEY,
+                created_at   TIMESTAMPTZ NOT NULL,
+                status       VARCHAR NOT NULL,
+                config_hash  VARCHAR,
+                window_start TIMESTAMPTZ,
+                window_end   TIMESTAMPTZ,
+                watermark    TIMESTAMPTZ,
+                timings      VARCHAR,
+                row_counts   VARCHAR,
+                params       VARCHAR,
+                error        VARCHAR
+            )""",
+            """CREATE TABLE run_scores (
+                run_id    VARCHAR NOT NULL,
+                user_id   VARCHAR NOT NULL,
+                rank      INTEGER NOT NULL,
+                score     DOUBLE NOT NULL,
+                role      VARCHAR,
+                community INTEGER
+            )""",
+            """CREATE TABLE run_components (
+                run_id       VARCHAR NOT NULL,
+                user_id      VARCHAR NOT NULL,
+                component    VARCHAR NOT NULL,
+                raw          DOUBLE,
+                normalized   DOUBLE,
+                contribution DOUBLE
+            )""",
+        ),
+    ),
+)
+
+# record type -> (column in the events table, expression over the batch alias b)
+_EVENT_COLUMNS = ("content_id", "channel", "campaign")
+
+
+def _window_sql(column: str, start: datetime | None, end: datetime | None) -> tuple[str, list]:
+    clauses, params = [], []
+    if start is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(start)
+    if end is not None:
+        clauses.append(f"{column} < ?")
+        params.append(end)
+    return (" AND ".join(clauses) or "true"), params
+
+
+class DuckDBStore:
+    """The embedded :class:`graph.store.GraphStore` on a DuckDB file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Database file; created (with parent folders) when missing. ``":memory:"``
+        gives a throw-away in-memory store.
+    threads : int
+        DuckDB worker threads.
+    memory_limit : str
+        DuckDB memory limit, e.g. ``"4GB"``.
+    read_only : bool
+        Open without write access (several processes may read one file).
+    """
+
+    def __init__(
+        self,
+        path: str | Path = "data/koc.duckdb",
+        *,
+        threads: int = 2,
+        memory_limit: str = "4GB",
+        read_only: bool = False,
+    ) -> None:
+        self.path = str(path)
+        if self.path != ":memory:" and not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = duckdb.connect(
+                self.path,
+                read_only=read_only,
+                config={"threads": threads, "memory_limit": memory_limit},
+            )
+            self.conn.execute("SET TimeZone = 'UTC'")
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"Cannot open the embedded store {self.path}: {exc}. "
+                "Is another koc process writing to it? Use --db to pick another file.",
+                path=self.path,
+            ) from exc
+        self._lock = threading.RLock()
+        if read_only:
+            if applied_version(self.conn, "graph") < len(MIGRATIONS):
+                raise StoreError(
+                    f"The store {self.path} is not initialised; run `koc ingest` first.",
+                    path=self.path,
+                )
+        else:
+            migrate(self.conn, "graph", MIGRATIONS)
+
+    # --- lifecycle -------------------------------------------------------------------
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def schema_version(self) -> int:
+        return applied_version(self.conn, "graph")
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the same database, for use from another thread."""
+        return self.conn.cursor()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block in one transaction; roll back on any exception (also Ctrl-C)."""
+        with self._lock:
+            self.conn.execute("BEGIN TRANSACTION")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    # --- writes ------------------------------------------------------------------------
+    def append_batch(
+        self,
+        tables: Mapping[EventType, pa.Table],
+        rejects: pa.Table | None = None,
+    ) -> BatchResult:
+        by_type: dict[str, WriteResult] = {}
+        stored_rejects = 0
+        with self.transaction() as conn:
+            for event_type, table in tables.items():
+                event_type = EventType(event_type)
+                if table.num_rows == 0:
+                    by_type[event_type.value] = WriteResult()
+                    continue
+                table = table.select(ARROW_SCHEMAS[event_type].names).cast(
+                    ARROW_SCHEMAS[event_type]
+                )
+                by_type[event_type.value] = self._append(conn, event_type, table)
+            if rejects is not None and rejects.num_rows:
+                stored_rejects = self._append_rejects(conn, rejects)
+        return BatchResult(by_type=by_type, rejects_stored=stored_rejects)
+
+    def _ensure_users(self, conn: duckdb.DuckDBPyConnection, id_sql: str) -> None:
+        """Give every user id produced by ``id_sql`` (column ``u``) a node index."""
+        conn.execute(
+            f"""
+            INSERT INTO users (idx, user_id)
+            SELECT (SELECT coalesce(max(idx), -1) FROM users) + row_number() OVER (ORDER BY u), u
+            FROM (SELECT DISTINCT u FROM ({id_sql}) WHERE u IS NOT NULL) n
+            WHERE NOT EXISTS (SELECT 1 FROM users x WHERE x.user_id = n.u)
+            """
+        )
+
+    def _append(
+        self, conn: duckdb.DuckDBPyConnection, event_type: EventType, table: pa.Table
+    ) -> WriteResult:
+        conn.register("_batch", table)
+        try:
+            if event_type is EventType.USER:
+                return self._upsert_users(conn, table.num_rows)
+            spec = RECORD_SPECS[event_type]
+            if event_type in (EventType.ORDER, EventType.REFUND):
+                key_table = "orders" if event_type is EventType.ORDER else "refunds"
+            else:
+                key_table = "events"
+            # de-duplicate within the batch, then against what is stored
+            conn.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE _new AS
+                SELECT * FROM (SELECT DISTINCT ON (event_id) * FROM _batch) b
+                WHERE NOT EXISTS (SELECT 1 FROM {key_table} k WHERE k.event_id = b.event_id)
+                """
+            )
+            inserted = conn.execute("SELECT count(*) FROM _new").fetchone()[0]
+            if inserted:
+                if event_type is EventType.REFUND:
+                    conn.execute(
+                        "INSERT INTO refunds SELECT event_id, refund_id, order_id, amount, ts FROM _new"
+                    )
+                elif event_type is EventType.ORDER:
+                    self._ensure_users(conn, "SELECT buyer AS u FROM _new")
+                    conn.execute(
+                        """INSERT INTO orders
+                        SELECT n.event_id, n.order_id, u.idx, n.amount, n.currency, n.ts,
+                               n.attribution_token, n.store_id
+                        FROM _new n JOIN users u ON u.user_id = n.buyer"""
+                    )
+                else:
+                    src, dst = spec.src, spec.dst
+                    ids = f"SELECT {src} AS u FROM _new" + (
+                        f" UNION ALL SELECT {dst} AS u FROM _new" if dst else ""
+                    )
+                    self._ensure_users(conn, ids)
+                    cols = {c: (f"n.{c}" if c in table.column_names else "NULL") for c in _EVENT_COLUMNS}
+                    dst_join = f"LEFT JOIN users d ON d.user_id = n.{dst}" if dst else ""
+                    dst_expr = "d.idx" if dst else "NULL"
+                    conn.execute(
+                        f"""INSERT INTO events
+                        SELECT n.event_id, {EVENT_CODES[event_type]}, s.idx, {dst_expr},
+                               {cols["content_id"]}, {cols["channel"]}, {cols["campaign"]}, n.ts
+                        FROM _new n JOIN users s ON s.user_id = n.{src} {dst_join}"""
+                    )
+            conn.execute("DROP TABLE _new")
+            return WriteResult(inserted=int(inserted), duplicates=table.num_rows - int(inserted))
+        finally:
+            conn.unregister("_batch")
+
+    def _upsert_users(self, conn: duckdb.DuckDBPyConnection, n_rows: int) -> WriteResult:
+        # last record per user wins within a batch; an identical re-ingested record is a duplicate
+        conn.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _u AS
+            SELECT * FROM _batch QUALIFY row_number() OVER (PARTITION BY user_id) = 1
+            """
+        )
+        unchanged = conn.execute(
+            "SELECT count(*) FROM _u JOIN users x USING (user_id) WHERE x.event_id = _u.event_id"
+        ).fetchone()[0]
+        self._ensure_users(conn, "SELECT user_id AS u FROM _u")
+        conn.execute(
+            """
+            UPDATE users SET declared = true, role = coalesce(_u.role, 'unknown'),
+                display_name = _u.display_name, store_id = _u.store_id, channel = _u.channel,
+                created_at = _u.created_at, attrs = _u.attrs, phone_hash = _u.phone_hash,
+                device_hash = _u.device_hash, event_id = _u.event_id
+            FROM _u WHERE users.user_id = _u.user_id
+                AND users.event_id IS DISTINCT FROM _u.event_id
+            """
+        )
+        conn.execute("DROP TABLE _u")
+        return WriteResult(inserted=n_rows - int(unchanged), duplicates=int(unchanged))
+
+    def _append_rejects(self, conn: duckdb.DuckDBPyConnection, rejects: pa.Table) -> int:
+        rejects = rejects.select(REJECT_SCHEMA.names).cast(REJECT_SCHEMA)
+        conn.register("_rej", rejects)
+        try:
+            before = conn.execute("SELECT count(*) FROM rejects").fetchone()[0]
+            conn.execute(
+                """
+                INSERT INTO rejects (reject_id, source, row_number, event_type, field, value, reason, raw)
+                SELECT * FROM (SELECT DISTINCT ON (reject_id) * FROM _rej) r
+                WHERE NOT EXISTS (SELECT 1 FROM rejects k WHERE k.reject_id = r.reject_id)
+                """
+            )
+            return conn.execute("SELECT count(*) FROM rejects").fetchone()[0] - before
+        finally:
+            conn.unregister("_rej")
+
+    # --- reads ---------------------------------------------------------------------------
+    def _query(self, sql: str, params: list | None = None) -> duckdb.DuckDBPyConnection:
+        return self.conn.cursor().execute(sql, params or [])
+
+    def _arrow(self, sql: str, params: list | None = None) -> pa.Table:
+        """Run a query and return its result as an Arrow table (no row objects)."""
+        return self.conn.cursor().sql(sql, params=params or None).to_arrow_table()
+
+    def node_ids(self) -> np.ndarray:
+        ids = self._arrow("SELECT user_id FROM users ORDER BY idx")
+        return np.asarray(ids.column(0).to_numpy(zero_copy_only=False), dtype=object)
+
+    def read_edges(
+        self,
+        types: Iterable[EventType] = EDGE_TYPES,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> EdgeArrays:
+        codes = sorted({EDGE_TYPE_CODES[EventType(t)] for t in types})
+        if not codes:
+            raise StoreError("read_edges needs at least one edge type")
+        window, params = _window_sql("ts", start, end)
+        arrays = (
+            self.conn.cursor()
+            .sql(
+                f"""SELECT src, dst, etype::TINYINT AS etype, epoch_us(ts) AS ts FROM events
+                WHERE etype IN ({", ".join(map(str, codes))}) AND dst IS NOT NULL AND {window}""",
+                params=params or None,
+            )
+            .fetchnumpy()
+        )
+        return EdgeArrays(
+            src=np.ascontiguousarray(arrays["src"], dtype=np.int32),
+            dst=np.ascontiguousarray(arrays["dst"], dtype=np.int32),
+            etype=np.ascontiguousarray(arrays["etype"], dtype=np.int8),
+            ts=np.ascontiguousarray(arrays["ts"], dtype=np.int64),
+            node_ids=self.node_ids(),
+        )
+
+    def read_events(
+        self,
+        event_type: EventType,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pa.Table:
+        event_type = EventType(event_type)
+        schema = ARROW_SCHEMAS[event_type]
+        if event_type is EventType.USER:
+            window, params = _window_sql("created_at", start, end)
+            sql = f"SELECT {', '.join(schema.names)} FROM users WHERE declared AND {window} ORDER BY idx"
+        elif event_type is EventType.ORDER:
+            window, params = _window_sql("o.ts", start, end)
+            sql = f"""SELECT o.event_id, o.order_id, u.user_id AS buyer, o.amount, o.currency, o.ts,
+                       o.attribution_token, o.store_id
+                FROM orders o JOIN users u ON u.idx = o.buyer WHERE {window} ORDER BY o.ts, o.event_id"""
+        elif event_type is EventType.REFUND:
+            window, params = _window_sql("ts", start, end)
+            sql = f"""SELECT event_id, refund_id, order_id, amount, ts FROM refunds
+                WHERE {window} ORDER BY ts, event_id"""
+        else:
+            spec = RECORD_SPECS[event_type]
+            window, params = _window_sql("e.ts", start, end)
+            cols = []
+            for name in schema.names:
+                if name == spec.src:
+                    cols.append(f"s.user_id AS {name}")
+                elif name == spec.dst:
+                    cols.append(f"d.user_id AS {name}")
+                else:
+                    cols.append(f"e.{name}")
+            sql = f"""SELECT {", ".join(cols)} FROM events e
+                JOIN users s ON s.idx = e.src LEFT JOIN users d ON d.idx = e.dst
+                WHERE e.etype = {EVENT_CODES[event_type]} AND {window} ORDER BY e.ts, e.event_id"""
+        return self._arrow(sql, params).cast(schema)
+
+    def read_spend(self, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        window, params = _window_sql("o.ts", start, end)
+        sql = f"""
+            WITH r AS (SELECT order_id, sum(amount) AS refunded FROM refunds GROUP BY order_id),
+            o AS (SELECT o.*, least(coalesce(r.refunded, 0), o.amount) AS refunded
+                  FROM orders o LEFT JOIN r USING (order_id) WHERE {window})
+            SELECT u.user_id, count(*)::BIGINT AS orders,
+                   sum(o.amount)::DECIMAL(20, 4) AS gross,
+                   sum(o.refunded)::DECIMAL(20, 4) AS refunded,
+                   (sum(o.amount) - sum(o.refunded))::DECIMAL(20, 4) AS net,
+                   min(o.ts) AS first_order_ts, max(o.ts) AS last_order_ts
+            FROM o JOIN users u ON u.idx = o.buyer
+            GROUP BY u.user_id ORDER BY u.user_id
+        """
+        return self._arrow(sql, params)
+
+    def read_rejects(self, limit: int | None = None) -> pa.Table:
+        sql = "SELECT * FROM rejects ORDER BY ingested_at, source, row_number"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._arrow(sql)
+
+    def counts(self) -> dict[str, int]:
+        out = {t.value: 0 for t in EventType}
+        for code, n in self._query("SELECT etype, count(*) FROM events GROUP BY etype").fetchall():
+            out[next(t for t, c in EVENT_CODES.items() if c == code).value] = int(n)
+        out["order"] = int(self._query("SELECT count(*) FROM orders").fetchone()[0])
+        out["refund"] = int(self._query("SELECT count(*) FROM refunds").fetchone()[0])
+        out["user"] = int(self._query("SELECT count(*) FROM users WHERE declared").fetchone()[0])
+        out["users"] = int(self._query("SELECT count(*) FROM users").fetchone()[0])
+        out["rejects"] = int(self._query("SELECT count(*) FROM rejects").fetchone()[0])
+        return out
+
+    def watermark(self) -> datetime | None:
+        row = self._query(
+            """SELECT max(m) FROM (SELECT max(ts) AS m FROM events
+               UNION ALL SELECT max(ts) FROM orders UNION ALL SELECT max(ts) FROM refunds)"""
+        ).fetchone()
+        return row[0] if row else None
+
+    # --- runs ------------------------------------------------------------------------------
+    def save_run(
+        self,
+        run: RunRecord,
+        scores: pa.Table | None = None,
+        components: pa.Table | None = None,
+    ) -> None:
+        d = asdict(run)
+        for key in ("timings", "row_counts", "params"):
+            d[key] = json.dumps(d[key], sort_keys=True, default=str)
+        cols = list(d)
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM runs WHERE run_id = ?", [run.run_id])
+            conn.execute(
+                f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [d[c] for c in cols],
+            )
+            if scores is not None:
+                conn.execute("DELETE FROM run_scores WHERE run_id = ?", [run.run_id])
+                conn.register("_scores", scores.select(SCORE_SCHEMA.names).cast(SCORE_SCHEMA))
+                conn.execute(
+                    "INSERT INTO run_scores SELECT ?, user_id, rank, score, role, community FROM _scores",
+                    [run.run_id],
+                )
+                conn.unregister("_scores")
+            if components is not None:
+                conn.execute("DELETE FROM run_components WHERE run_id = ?", [run.run_id])
+                conn.register(
+                    "_comp", components.select(COMPONENT_SCHEMA.names).cast(COMPONENT_SCHEMA)
+                )
+                conn.execute(
+                    """INSERT INTO run_components
+                    SELECT ?, user_id, component, raw, normalized, contribution FROM _comp""",
+                    [run.run_id],
+                )
+                conn.unregister("_comp")
+
+    @staticmethod
+    def _run_from_row(row: dict[str, Any]) -> RunRecord:
+        for key in ("timings", "row_counts", "params"):
+            row[key] = json.loads(row[key]) if row[key] else {}
+        return RunRecord(**row)
+
+    def _runs(self, where: str, params: list, limit: int) -> list[RunRecord]:
+        cur = self._query(
+            f"SELECT * FROM runs WHERE {where} ORDER BY created_at DESC, run_id DESC LIMIT {int(limit)}",
+            params,
+        )
+        names = [c[0] for c in cur.description]
+        return [self._run_from_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        runs = self._runs("run_id = ?", [run_id], 1)
+        if not runs:
+            raise NotFoundError(
+                f"No ranking run {run_id!r}; `koc runs` lists the runs.", run_id=run_id
+            )
+        return runs[0]
+
+    def list_runs(self, limit: int = 20) -> list[RunRecord]:
+        return self._runs("true", [], limit)
+
+    def latest_run(self, status: str = "succeeded") -> RunRecord | None:
+        runs = self._runs("status = ?", [status], 1)
+        return runs[0] if runs else None
+
+    def read_scores(
+        self,
+        run_id: str,
+        *,
+        user_ids: Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        sql = "SELECT user_id, rank, score, role, community FROM run_scores WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if user_ids is not None:
+            sql += " AND user_id IN (SELECT unnest(?))"
+            params.append(list(user_ids))
+        sql += " ORDER BY rank"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._arrow(sql, params).cast(SCORE_SCHEMA)
+
+    def read_components(self, run_id: str, user_ids: Iterable[str] | None = None) -> pa.Table:
+        sql = "SELECT user_id, component, raw, normalized, contribution FROM run_components WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if user_ids is not None:
+            sql += " AND user_id IN (SELECT unnest(?))"
+            params.append(list(user_ids))
+        sql += " ORDER BY user_id, component"
+        return self._arrow(sql, params).cast(COMPONENT_SCHEMA)
+
+
+def utcnow() -> datetime:
+    """Timezone-aware current time (UTC)."""
+    return datetime.now(UTC)

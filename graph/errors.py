@@ -1,0 +1,174 @@
+"""One exception hierarchy for KOC Graph.
+
+Every error the project raises on purpose derives from :class:`KocError`. The
+CLI turns them into one-line messages with a non-zero exit status; the HTTP API
+turns them into its JSON error format (``code``, ``message``, ``details``).
+Messages say what went wrong *and* what to do next.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "KocError",
+    "ConfigError",
+    "IngestError",
+    "ValidationFailure",
+    "StoreError",
+    "SchemaError",
+    "NotFoundError",
+    "ConflictError",
+    "ScoringError",
+    "ConvergenceError",
+    "AttributionError",
+    "PolicyError",
+]
+
+
+class KocError(Exception):
+    """Base class of every error KOC Graph raises on purpose.
+
+    Parameters
+    ----------
+    message : str
+        Human-readable explanation, including the next step for the user.
+    **context : Any
+        Machine-readable context (file, row, field, run id, ...), kept in
+        :attr:`context` and shown by the CLI/API.
+    """
+
+    #: machine-readable code used by the API error format
+    code: str = "koc_error"
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context: dict[str, Any] = context
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.message
+
+
+class ConfigError(KocError):
+    """A setting or configuration file is invalid (names the key and the allowed values)."""
+
+    code = "invalid_config"
+
+
+class IngestError(KocError):
+    """An input file cannot be read at all (missing, unknown format, unreadable mapping)."""
+
+    code = "ingest_error"
+
+
+class ValidationFailure(IngestError):
+    """One row failed validation.
+
+    Attributes ``source``, ``row``, ``field``, ``value`` and ``reason`` name the
+    exact place; rows that fail are quarantined, never silently dropped.
+    """
+
+    code = "invalid_row"
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        source: str | None = None,
+        row: int | None = None,
+        field: str | None = None,
+        value: Any = None,
+    ) -> None:
+        where = ", ".join(
+            p
+            for p in (
+                f"file {source}" if source else "",
+                f"row {row}" if row is not None else "",
+                f"field {field!r}" if field else "",
+            )
+            if p
+        )
+        super().__init__(
+            f"{where}: {reason}" if where else reason,
+            source=source,
+            row=row,
+            field=field,
+            value=value,
+            reason=reason,
+        )
+        self.source, self.row, self.field, self.value, self.reason = (
+            source,
+            row,
+            field,
+            value,
+            reason,
+        )
+
+
+class StoreError(KocError):
+    """The graph store failed or is unreachable."""
+
+    code = "store_error"
+
+
+class SchemaError(StoreError):
+    """The store's schema is newer than this version of KOC Graph, or a migration failed."""
+
+    code = "schema_error"
+
+
+class NotFoundError(KocError):
+    """A user, run, period or ledger entry does not exist."""
+
+    code = "not_found"
+
+
+class ConflictError(KocError):
+    """The operation conflicts with current state (a run already in progress, a closed period)."""
+
+    code = "conflict"
+
+
+class ScoringError(KocError):
+    """Metrics or KOC scores cannot be computed (bad weights, empty graph, ...)."""
+
+    code = "scoring_error"
+
+
+class ConvergenceError(ScoringError):
+    """An iterative algorithm did not converge within ``max_iter`` iterations.
+
+    Attributes
+    ----------
+    iterations : int
+        Iterations performed.
+    residual : float
+        L1 change of the last iteration.
+    """
+
+    code = "not_converged"
+
+    def __init__(self, algorithm: str, iterations: int, residual: float, tol: float) -> None:
+        super().__init__(
+            f"{algorithm} did not converge in {iterations} iterations "
+            f"(residual {residual:.3e} > tol {tol:.1e}); raise max_iter or loosen tol.",
+            algorithm=algorithm,
+            iterations=iterations,
+            residual=residual,
+            tol=tol,
+        )
+        self.iterations = iterations
+        self.residual = residual
+
+
+class AttributionError(KocError):
+    """Commission attribution failed (inconsistent ledger or inputs)."""
+
+    code = "attribution_error"
+
+
+class PolicyError(ConfigError):
+    """A commission rule violates policy (e.g. more than 3 referral levels)."""
+
+    code = "policy_violation"

@@ -1,0 +1,112 @@
+"""Settings: the one place where KOC Graph reads its configuration.
+
+Values come, in order of precedence, from keyword arguments, environment
+variables prefixed ``KOC_`` (``KOC_DB_PATH``, ``KOC_STORE``, ``KOC_NEO4J_URI``...),
+a TOML file named by ``KOC_CONFIG`` (default ``./koc.toml`` when present), and
+the defaults below. Only the edges of the program (CLI, HTTP app, store factory)
+read settings; library functions receive plain arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings", "get_settings"]
+
+
+def _config_file() -> Path | None:
+    path = Path(os.environ.get("KOC_CONFIG", "koc.toml"))
+    return path if path.is_file() else None
+
+
+class Settings(BaseSettings):
+    """All KOC Graph settings. See ``docs/configuration.md`` for a commented example."""
+
+    model_config = SettingsConfigDict(env_prefix="KOC_", extra="forbid")
+
+    # --- store -----------------------------------------------------------------
+    store: Literal["duckdb", "neo4j"] = Field(
+        "duckdb", description="Graph store backend: the embedded DuckDB file or a Neo4j server."
+    )
+    db_path: Path = Field(Path("data/koc.duckdb"), description="Embedded store file.")
+    db_threads: int = Field(2, ge=1, le=256, description="DuckDB worker threads.")
+    db_memory_limit: str = Field("4GB", description="DuckDB memory limit (e.g. '4GB').")
+
+    # --- neo4j -----------------------------------------------------------------
+    neo4j_uri: str | None = Field(None, description="Bolt URI, e.g. neo4j://localhost:7687.")
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr = SecretStr("neo4j")
+    neo4j_database: str = "neo4j"
+    neo4j_batch_size: int = Field(10_000, ge=1, le=1_000_000)
+    neo4j_pool_size: int = Field(16, ge=1, le=1024)
+
+    # --- ingestion ----------------------------------------------------------------
+    ingest_batch_rows: int = Field(
+        500_000, ge=1, le=10_000_000, description="Rows per ingestion batch (one transaction each)."
+    )
+    unknown_columns: Literal["warn", "reject", "ignore"] = Field(
+        "warn", description="What to do with input columns the event model does not know."
+    )
+    max_field_bytes: int = Field(
+        64 * 1024, ge=64, description="Longest accepted field; longer values reject the row."
+    )
+    max_amount: str = Field(
+        "1000000", description="Largest plausible single order or refund amount."
+    )
+
+    # --- ranking / referral config files ----------------------------------------------
+    scoring_config: Path | None = Field(None, description="KOC score weights TOML file.")
+    commission_rules: Path | None = Field(None, description="Commission rules TOML file.")
+
+    # --- HTTP API -------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=0, le=65535)
+    api_workers: int = Field(1, ge=1, le=64)
+    api_public_leaderboard: bool = Field(
+        False, description="Serve the HTML leaderboard at / without an API key."
+    )
+    api_cors_origins: list[str] = Field(default_factory=list)
+    api_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment and the config file, with overrides on top."""
+    from pydantic import ValidationError
+
+    from graph.errors import ConfigError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"Invalid setting {key!r} (env KOC_{key.upper()}): {first['msg']}. "
+            "Fix the environment variable or the config file named by KOC_CONFIG.",
+            key=key,
+        ) from exc

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Fresh machine -> every dependency installed -> the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh --group dev
+for setup in scripts/test-setup.d/*.sh; do
+  [ -e "$setup" ] || continue
+  echo "==> $setup"
+  bash "$setup"
+done
+exec .venv/bin/python -m pytest "$@"

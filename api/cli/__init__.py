@@ -1,7 +1,7 @@
 """The ``koc`` command line: one entry point, one subcommand per job.
 
-Each subcommand lives in its own module in this package and is registered in
-:data:`COMMAND_MODULES`. Library errors (:class:`graph.errors.KocError`) are
+Each subcommand lives in its own module in this package; every module here that
+defines a click command or group named ``command`` is registered automatically. Library errors (:class:`graph.errors.KocError`) are
 printed as one clear line and exit with status 2; no traceback unless
 ``--debug`` is given.
 """
@@ -9,6 +9,7 @@ printed as one clear line and exit with status 2; no traceback unless
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -19,8 +20,11 @@ from graph.errors import KocError
 
 __all__ = ["main", "cli", "COMMAND_MODULES"]
 
-#: modules that each define one click command or group named ``command``
-COMMAND_MODULES: tuple[str, ...] = (
+#: modules of this package that each define one click command or group named ``command``
+COMMAND_MODULES: tuple[str, ...] = tuple(
+    f"{__name__}.{m.name}"
+    for m in pkgutil.iter_modules(__path__)
+    if m.name not in {"context"} and not m.name.startswith("_")
 )
 
 
@@ -58,7 +62,8 @@ def cli(ctx: click.Context, db: Path | None, store: str | None, debug: bool) -> 
 
 for _name in COMMAND_MODULES:
     _module = importlib.import_module(_name)
-    cli.add_command(_module.command)
+    if isinstance(getattr(_module, "command", None), click.Command):
+        cli.add_command(_module.command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -481,6 +481,55 @@ class DuckDBStore:
         ).fetchone()
         return row[0] if row else None
 
+    # --- referral trees ----------------------------------------------------------------
+    _TREE = f"""
+        tree AS (  -- first referral of each referee defines its referrer
+            SELECT dst AS referee, src AS referrer, ts FROM events
+            WHERE etype = {EVENT_CODES[EventType.REFERRAL]}
+            QUALIFY row_number() OVER (PARTITION BY dst ORDER BY ts, event_id) = 1
+        )"""
+
+    def upline(self, user_id: str, levels: int = 3) -> pa.Table:
+        sql = f"""
+            WITH RECURSIVE {self._TREE},
+            walk(level, idx, referred_at, path) AS (
+                SELECT 1, t.referrer, t.ts, [u.idx, t.referrer]
+                FROM users u JOIN tree t ON t.referee = u.idx WHERE u.user_id = ?
+                UNION ALL
+                SELECT w.level + 1, t.referrer, t.ts, list_append(w.path, t.referrer)
+                FROM walk w JOIN tree t ON t.referee = w.idx
+                WHERE w.level < ? AND NOT list_contains(w.path, t.referrer)
+            )
+            SELECT level::INTEGER AS level, u.user_id, referred_at
+            FROM walk JOIN users u ON u.idx = walk.idx ORDER BY level
+        """
+        return self._arrow(sql, [user_id, int(levels)])
+
+    def downline(self, user_id: str, levels: int = 3) -> pa.Table:
+        sql = f"""
+            WITH RECURSIVE {self._TREE},
+            walk(level, idx, path) AS (
+                SELECT 1, t.referee, [u.idx, t.referee]
+                FROM users u JOIN tree t ON t.referrer = u.idx WHERE u.user_id = ?
+                UNION ALL
+                SELECT w.level + 1, t.referee, list_append(w.path, t.referee)
+                FROM walk w JOIN tree t ON t.referrer = w.idx
+                WHERE w.level < ? AND NOT list_contains(w.path, t.referee)
+            ),
+            members AS (SELECT DISTINCT ON (idx) level, idx FROM walk ORDER BY idx, level),
+            refunded AS (SELECT order_id, sum(amount) AS r FROM refunds GROUP BY order_id),
+            spend AS (
+                SELECT o.buyer, sum(o.amount - least(coalesce(r.r, 0), o.amount)) AS net
+                FROM orders o LEFT JOIN refunded r USING (order_id) GROUP BY o.buyer
+            )
+            SELECT level::INTEGER AS level, count(*)::BIGINT AS users,
+                   count(s.buyer)::BIGINT AS buyers,
+                   coalesce(sum(s.net), 0)::DECIMAL(20, 4) AS gmv
+            FROM members m LEFT JOIN spend s ON s.buyer = m.idx
+            GROUP BY level ORDER BY level
+        """
+        return self._arrow(sql, [user_id, int(levels)])
+
     # --- runs ------------------------------------------------------------------------------
     def save_run(
         self,

@@ -301,6 +301,23 @@ class GraphStore(Protocol):
     def watermark(self) -> datetime | None:
         """Latest event timestamp stored (over all event types), or None when empty."""
 
+    # --- referral trees ----------------------------------------------------------
+    def upline(self, user_id: str, levels: int = 3) -> pa.Table:
+        """Who referred ``user_id``, who referred them, ... up to ``levels``.
+
+        Columns ``level`` (int32, 1 = direct referrer), ``user_id``, ``referred_at``
+        (timestamp of the referral that bound the lower user). The first (earliest)
+        referral of each referee defines the tree; cycles stop the walk.
+        """
+
+    def downline(self, user_id: str, levels: int = 3) -> pa.Table:
+        """Users referred by ``user_id`` directly (level 1) and indirectly, per level.
+
+        Columns ``level`` (int32), ``users`` (int64 count), ``buyers`` (int64),
+        ``gmv`` (decimal128(20, 4): orders of those users net of refunds).
+        Same tree definition as :meth:`upline`.
+        """
+
     # --- ranking runs ------------------------------------------------------------
     def save_run(
         self,

@@ -1,0 +1,118 @@
+"""The HTTP application: ``create_app(settings, store_factory)`` builds the FastAPI app.
+
+Routers (one per resource, :mod:`api.routes`) only translate HTTP to service
+calls; errors become one JSON format (:mod:`api.errors`); keys and scopes come
+from :mod:`api.security`. ``koc serve`` runs it with uvicorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.deps import RunSlot, StoreFactory, StoreProvider
+from api.errors import install_error_handlers
+from api.keys import ensure_schema
+from api.routes import ROUTERS
+from api.security import KeyCache
+from graph.settings import Settings, get_settings
+from graph.store import GraphStore
+
+__all__ = ["create_app", "API_PREFIX"]
+
+API_PREFIX = "/v1"
+
+_DESCRIPTION = """
+Key opinion consumer (KOC) leaderboards, user profiles, referral trees,
+commission statements, event ingestion and ranking runs.
+
+Authenticate with an API key (`koc keys create --scopes read`) sent as
+`X-API-Key: <key>` or `Authorization: Bearer <key>`. Scopes: `read`,
+`ingest`, `finance` (commission data), `admin` (everything, ranking runs).
+Every error is `{"code", "message", "details"}`.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("koc-graph")
+    except PackageNotFoundError:  # pragma: no cover - source checkout without install
+        return "0.0.0"
+
+
+def _opening(settings: Settings, factory: StoreFactory | None, read_only: bool) -> StoreFactory:
+    """Wrap the store factory so a writable store gets the API-key schema on first open."""
+
+    def open_() -> GraphStore:
+        if factory is not None:
+            store = factory()
+        else:
+            from graph.factory import open_store
+
+            store = open_store(settings, read_only=read_only)
+        if not read_only and hasattr(store, "cursor"):
+            ensure_schema(store)
+        return store
+
+    return open_
+
+
+def create_app(
+    settings: Settings | None = None, store_factory: StoreFactory | None = None
+) -> FastAPI:
+    """Build the KOC Graph HTTP app.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Defaults to :func:`graph.settings.get_settings` (environment and config file).
+    store_factory : callable, optional
+        Returns an open :class:`graph.store.GraphStore`; defaults to the configured
+        store, opened read-only when ``settings.api_workers > 1``. Called once, on
+        the first request that needs the store.
+
+    Returns
+    -------
+    FastAPI
+        The app; ``app.state`` holds ``settings``, ``store_provider``,
+        ``key_cache`` and ``run_slot``.
+    """
+    settings = settings or get_settings()
+    read_only = settings.api_workers > 1
+    provider = StoreProvider(
+        settings, _opening(settings, store_factory, read_only), read_only=read_only
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        provider.close()
+
+    app = FastAPI(
+        title="KOC Graph API",
+        version=_version(),
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.store_provider = provider
+    app.state.key_cache = KeyCache()
+    app.state.run_slot = RunSlot()
+    install_error_handlers(app)
+    if settings.api_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
+    for router, prefixed in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX if prefixed else "")
+    return app

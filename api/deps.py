@@ -1,0 +1,136 @@
+"""FastAPI dependencies: settings, the store and the background-run registry.
+
+The app opens its store lazily, once per process, through a
+:class:`StoreProvider`; handlers receive it as :data:`StoreDep` and tests swap
+it with ``app.dependency_overrides[get_store]``. Store methods open a DuckDB
+cursor per call, so one store object serves the request threads safely.
+
+Concurrency (see ``docs/api.md``): with ``api_workers == 1`` the process opens
+the store read-write and is the single writer; with more workers every worker
+opens it read-only and the write endpoints answer 503 ``read_only``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.errors import ApiError
+from graph.factory import open_store
+from graph.settings import Settings
+from graph.store import GraphStore
+
+__all__ = [
+    "StoreProvider",
+    "RunSlot",
+    "get_settings_dep",
+    "get_store",
+    "get_provider",
+    "get_run_slot",
+    "require_writable",
+    "SettingsDep",
+    "StoreDep",
+    "ProviderDep",
+    "RunSlotDep",
+    "WritableDep",
+]
+
+StoreFactory = Callable[[], GraphStore]
+
+
+class StoreProvider:
+    """Opens the store on first use (thread-safe) and closes it at shutdown.
+
+    Parameters
+    ----------
+    settings : Settings
+        Where the store is.
+    factory : callable, optional
+        Returns an open store; defaults to :func:`graph.factory.open_store`.
+    read_only : bool
+        Open read-only (multi-worker mode); writes are then refused.
+    """
+
+    def __init__(
+        self, settings: Settings, factory: StoreFactory | None = None, *, read_only: bool = False
+    ) -> None:
+        self.settings = settings
+        self.read_only = read_only
+        self._factory = factory or (lambda: open_store(settings, read_only=read_only))
+        self._store: GraphStore | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> GraphStore:
+        """The open store (opened on the first call)."""
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = self._factory()
+        return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+class RunSlot:
+    """At most one ranking run per store and process: a lock plus the id being run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.run_id: str | None = None
+
+    def acquire(self) -> bool:
+        return self._lock.acquire(blocking=False)
+
+    def release(self) -> None:
+        self.run_id = None
+        self._lock.release()
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings
+
+
+def get_provider(request: Request) -> StoreProvider:
+    """The app's store provider."""
+    return request.app.state.store_provider
+
+
+def get_store(request: Request) -> GraphStore:
+    """The app's store (override this in tests)."""
+    return request.app.state.store_provider.get()
+
+
+def get_run_slot(request: Request) -> RunSlot:
+    """The app's one-run-at-a-time slot."""
+    return request.app.state.run_slot
+
+
+def require_writable(request: Request) -> None:
+    """Refuse writes when this process opened the store read-only (several workers)."""
+    if request.app.state.store_provider.read_only:
+        raise ApiError(
+            503,
+            "read_only",
+            "This server runs several workers on a read-only store; writes need "
+            "api_workers=1 (one writer process). See docs/api.md.",
+            headers={"Retry-After": "60"},
+        )
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+StoreDep = Annotated[GraphStore, Depends(get_store)]
+ProviderDep = Annotated[StoreProvider, Depends(get_provider)]
+RunSlotDep = Annotated[RunSlot, Depends(get_run_slot)]
+WritableDep = Annotated[None, Depends(require_writable)]

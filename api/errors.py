@@ -1,0 +1,184 @@
+"""The API's one error format and the handlers that produce it.
+
+Every error response is JSON ``{"code": ..., "message": ..., "details": ...}``:
+``code`` is machine-readable (a :class:`graph.errors.KocError` subclass's
+``.code``, or one of the HTTP codes below), ``message`` is for people, and
+``details`` lists the offending fields for 422 responses. No stack trace and no
+server-side path ever reaches a client: unexpected exceptions are logged and
+answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from graph.errors import KocError, StoreError
+
+__all__ = [
+    "ApiError",
+    "ErrorResponse",
+    "FieldError",
+    "STATUS_BY_CODE",
+    "ERROR_RESPONSES",
+    "error_responses",
+    "install_error_handlers",
+]
+
+log = logging.getLogger("koc.api")
+
+#: HTTP status of each KocError code (subclasses not listed fall back to 400).
+STATUS_BY_CODE: dict[str, int] = {
+    "not_found": 404,
+    "conflict": 409,
+    "invalid_config": 400,
+    "policy_violation": 400,
+    "ingest_error": 422,
+    "invalid_row": 422,
+    "scoring_error": 422,
+    "not_converged": 422,
+    "attribution_error": 409,
+    "store_error": 503,
+    "schema_error": 503,
+}
+
+_HTTP_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+#: context keys never sent to clients (server-side locations)
+_PRIVATE_CONTEXT = {"path", "file", "db", "db_path"}
+
+
+class FieldError(BaseModel):
+    """One invalid input field."""
+
+    field: str = Field(examples=["query.limit"])
+    message: str = Field(examples=["Input should be less than or equal to 500"])
+    type: str = Field(examples=["less_than_equal"])
+
+
+class ErrorResponse(BaseModel):
+    """The one error format of the API."""
+
+    code: str = Field(examples=["not_found"])
+    message: str = Field(examples=["No user 'u42' in the store."])
+    details: list[FieldError] | dict[str, Any] | None = None
+
+
+class ApiError(Exception):
+    """An HTTP error raised by the API layer itself (auth, limits, bad cursor, ...)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.details, self.headers = details, headers
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting the error format for ``statuses``."""
+    return {
+        s: {"model": ErrorResponse, "description": _HTTP_CODES.get(s, "error")} for s in statuses
+    }
+
+
+#: errors any authenticated route may return
+ERROR_RESPONSES = error_responses(401, 403, 422)
+
+
+def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details}
+
+
+def _safe_context(context: dict[str, Any]) -> dict[str, Any] | None:
+    out = {
+        k: (v if isinstance(v, str | int | float | bool) or v is None else str(v))
+        for k, v in context.items()
+        if k not in _PRIVATE_CONTEXT
+    }
+    return out or None
+
+
+async def _koc_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, KocError)
+    status = STATUS_BY_CODE.get(exc.code, 400)
+    if isinstance(exc, StoreError):
+        # store messages name files on the server: log them, answer generically
+        log.error("store error on %s %s: %s", request.method, request.url.path, exc.message)
+        return JSONResponse(
+            _body(exc.code, "The store is unavailable or not initialised; try again later."),
+            status_code=status,
+            headers={"Retry-After": "5"},
+        )
+    return JSONResponse(_body(exc.code, exc.message, _safe_context(exc.context)), status)
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(_body(exc.code, exc.message, exc.details), exc.status, headers=exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"No such endpoint: {request.method} {request.url.path}. See /docs."
+    return JSONResponse(
+        _body(code, message), exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ())),
+            "message": str(err.get("msg", "invalid")),
+            "type": str(err.get("type", "invalid")),
+        }
+        for err in exc.errors()
+    ]
+    return JSONResponse(
+        _body("validation_error", "Some inputs are invalid; see details.", details), 422
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(
+        _body("internal_error", "Internal server error; it has been logged."), status_code=500
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every exception into :class:`ErrorResponse`."""
+    app.add_exception_handler(KocError, _koc_error)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,13 @@
+"""One router per resource, combined here: ``(router, under /v1?)`` in mounting order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routes import health
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: list[tuple[APIRouter, bool]] = [
+    (health.router, False),
+]

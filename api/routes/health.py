@@ -1,0 +1,61 @@
+"""``GET /healthz`` (process up) and ``GET /readyz`` (store reachable, schema current)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import ProviderDep
+from api.errors import ApiError, error_responses
+from api.keys import schema_current
+from api.schemas.health import Health, Readiness
+from graph.errors import KocError
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["health"])
+
+
+def _expected_graph_schema() -> int:
+    from graph.duckdb_store import MIGRATIONS
+
+    return len(MIGRATIONS)
+
+
+@router.get("/healthz", response_model=Health, summary="The process is up")
+async def healthz() -> Health:
+    """Answers as long as the process runs; does not touch the store."""
+    from api.app import _version
+
+    return Health(status="ok", version=_version())
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="The store is reachable and its schema current",
+    responses=error_responses(503),
+)
+def readyz(provider: ProviderDep) -> Readiness:
+    """503 ``not_ready`` while the store cannot be opened or its schema is behind."""
+    try:
+        store = provider.get()
+        graph_schema = store.schema_version()
+        api_ok = schema_current(store) if hasattr(store, "cursor") else True
+    except KocError as exc:
+        raise ApiError(
+            503, "not_ready", "The store is not reachable.", headers={"Retry-After": "5"}
+        ) from exc
+    if graph_schema != _expected_graph_schema() or not api_ok:
+        raise ApiError(
+            503,
+            "not_ready",
+            "The store's schema is not current; run `koc serve` once without workers "
+            "(or any writing koc command) to migrate it.",
+            headers={"Retry-After": "30"},
+        )
+    return Readiness(
+        status="ready",
+        graph_schema=graph_schema,
+        api_schema_current=api_ok,
+        read_only=provider.read_only,
+    )

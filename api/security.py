@@ -1,0 +1,145 @@
+"""Authentication and scopes: which key is calling, and may it do this?
+
+A key travels in the ``X-API-Key`` header or as ``Authorization: Bearer <key>``;
+the HTML leaderboard page also accepts it from the ``koc_api_key`` cookie (set by
+``POST /login``). No key -> 401, a key without the scope -> 403. Verified keys
+are cached for :data:`CACHE_SECONDS` so that a request costs one dictionary
+lookup, not one query; revoking a key through the API clears the cache at once,
+revoking it with ``koc keys revoke`` takes effect within that time (or on the
+next start).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import ApiError
+from api.keys import SCOPES, ApiKey, verify_token
+
+__all__ = [
+    "COOKIE_NAME",
+    "CACHE_SECONDS",
+    "KeyCache",
+    "require_scope",
+    "optional_page_key",
+    "ReadKey",
+    "IngestKey",
+    "FinanceKey",
+    "AdminKey",
+]
+
+COOKIE_NAME = "koc_api_key"
+CACHE_SECONDS = 10.0
+_MAX_TOKEN = 200
+
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKeyHeader")
+_bearer = HTTPBearer(auto_error=False, scheme_name="Bearer")
+_cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False, scheme_name="ApiKeyCookie")
+
+
+class KeyCache:
+    """Verified keys by token digest, each kept for ``ttl`` seconds (thread-safe)."""
+
+    def __init__(self, ttl: float = CACHE_SECONDS, max_entries: int = 10_000) -> None:
+        self.ttl, self.max_entries = ttl, max_entries
+        self._items: dict[str, tuple[float, ApiKey | None]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(token: str) -> str:
+        return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+    def get(self, token: str) -> tuple[bool, ApiKey | None]:
+        item = self._items.get(self._digest(token))
+        if item is None or item[0] < time.monotonic():
+            return False, None
+        return True, item[1]
+
+    def put(self, token: str, key: ApiKey | None) -> None:
+        with self._lock:
+            if len(self._items) >= self.max_entries:
+                self._items.clear()
+            self._items[self._digest(token)] = (time.monotonic() + self.ttl, key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _lookup(request: Request, token: str) -> ApiKey | None:
+    cache: KeyCache = request.app.state.key_cache
+    hit, key = cache.get(token)
+    if not hit:
+        store = request.app.state.store_provider.get
+        key = await run_in_threadpool(lambda: verify_token(store(), token))
+        cache.put(token, key)
+    return key
+
+
+async def _authenticate(request: Request, token: str | None, scope: str) -> ApiKey:
+    if not token:
+        raise _unauthorized(
+            "An API key is required: send it as 'X-API-Key: <key>' or "
+            "'Authorization: Bearer <key>' (create one with `koc keys create`)."
+        )
+    if len(token) > _MAX_TOKEN:
+        raise _unauthorized("The API key is malformed.")
+    key = await _lookup(request, token)
+    if key is None:
+        raise _unauthorized("The API key is unknown or revoked.")
+    if not key.allows(scope):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"This key ({key.key_id}) lacks the '{scope}' scope; it has {', '.join(key.scopes)}.",
+            details={"required_scope": scope, "key_scopes": list(key.scopes)},
+        )
+    request.state.api_key = key
+    return key
+
+
+def require_scope(scope: str) -> Callable[..., Any]:
+    """A dependency that authenticates the caller and checks ``scope``."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    async def dependency(
+        request: Request,
+        header: Annotated[str | None, Depends(_header)] = None,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+    ) -> ApiKey:
+        token = header or (bearer.credentials if bearer else None)
+        return await _authenticate(request, token, scope)
+
+    dependency.__name__ = f"require_{scope}"
+    return dependency
+
+
+async def optional_page_key(
+    request: Request,
+    header: Annotated[str | None, Depends(_header)] = None,
+    cookie: Annotated[str | None, Depends(_cookie)] = None,
+) -> ApiKey | None:
+    """For the HTML page: None when the leaderboard is public, else a ``read`` key
+    from the header or the cookie (401 otherwise)."""
+    if request.app.state.settings.api_public_leaderboard:
+        return None
+    return await _authenticate(request, header or cookie, "read")
+
+
+ReadKey = Annotated[ApiKey, Depends(require_scope("read"))]
+IngestKey = Annotated[ApiKey, Depends(require_scope("ingest"))]
+FinanceKey = Annotated[ApiKey, Depends(require_scope("finance"))]
+AdminKey = Annotated[ApiKey, Depends(require_scope("admin"))]

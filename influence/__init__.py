@@ -1,1 +1,14 @@
-"""placeholder"""
+"""Influence metrics: pure functions on a :class:`graph.snapshot.GraphSnapshot`.
+
+PageRank (Page et al. 1999), multi-hop reach (exact BFS and HyperANF, Boldi,
+Rosa, Vigna 2011), forward cascades and Leiden communities (Traag et al. 2019).
+No I/O happens here: callers build a snapshot and pass arrays in.
+"""
+
+from influence.pagerank import PageRankResult, node_vector, pagerank
+
+__all__ = [
+    "PageRankResult",
+    "node_vector",
+    "pagerank",
+]

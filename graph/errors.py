@@ -21,6 +21,7 @@ __all__ = [
     "ConflictError",
     "ScoringError",
     "ConvergenceError",
+    "DeadlineExceeded",
     "AttributionError",
     "PolicyError",
 ]
@@ -160,6 +161,32 @@ class ConvergenceError(ScoringError):
         )
         self.iterations = iterations
         self.residual = residual
+
+
+class DeadlineExceeded(ScoringError):
+    """A computation ran past its time budget (e.g. an HTTP request's deadline).
+
+    Attributes
+    ----------
+    operation : str
+        What was running.
+    budget_s : float or None
+        The time budget in seconds, when known.
+    """
+
+    code = "deadline_exceeded"
+
+    def __init__(self, operation: str, budget_s: float | None = None, **context: Any) -> None:
+        budget = f" of {budget_s:.3g} s" if budget_s is not None else ""
+        super().__init__(
+            f"{operation} ran past its time budget{budget}; ask for fewer hops or users, "
+            "or use the approximate (HyperANF) reach.",
+            operation=operation,
+            budget_s=budget_s,
+            **context,
+        )
+        self.operation = operation
+        self.budget_s = budget_s
 
 
 class AttributionError(KocError):

@@ -39,8 +39,14 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 
 def applied_version(conn: duckdb.DuckDBPyConnection, component: str) -> int:
-    """Highest applied migration of ``component`` (0 when none)."""
-    conn.execute(_BOOTSTRAP)
+    """Highest applied migration of ``component`` (0 when none); never writes, so it
+    also works on a store opened read-only."""
+    exists = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations' "
+        "AND schema_name = 'main' AND database_name = current_database()"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
     row = conn.execute(
         "SELECT coalesce(max(version), 0) FROM schema_migrations WHERE component = ?",
         [component],
@@ -62,6 +68,7 @@ def migrate(
     versions = [m.version for m in migrations]
     if versions != list(range(1, len(versions) + 1)):
         raise SchemaError(f"migrations of {component!r} must be numbered 1..n, got {versions}")
+    conn.execute(_BOOTSTRAP)
     current = applied_version(conn, component)
     if current > len(migrations):
         raise SchemaError(

@@ -362,7 +362,7 @@ class DuckDBStore:
                 WHERE NOT EXISTS (SELECT 1 FROM rejects k WHERE k.reject_id = r.reject_id)
                 """
             )
-            return conn.execute("SELECT count(*) FROM rejects").fetchone()[0] - before
+            return conn.execute("SELECT count(*) FROM rejects").fetchall()[0][0] - before
         finally:
             conn.unregister("_rej")
 

@@ -1,0 +1,414 @@
+"""Readers: stream CSV, JSON Lines and Parquet files as batches of string columns.
+
+Every reader yields :class:`RawBatch` objects: an Arrow table whose columns are
+the input's own columns as nullable UTF-8 strings (empty cells are null), the
+row number of each row, and the rows that could not even be decoded (wrong
+number of CSV fields, malformed JSON, invalid UTF-8), which the loader
+quarantines. Memory stays flat: at most about one batch is held at a time.
+
+Row numbers are 1-based line numbers for CSV and JSON Lines (the CSV header is
+line 1, so the first data row is line 2) and 0-based row indices for Parquet.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from graph.errors import IngestError
+
+__all__ = ["RawBatch", "RawReject", "Reader", "open_reader", "detect_format", "FORMATS"]
+
+FORMATS = ("csv", "jsonl", "parquet")
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class RawReject:
+    """A row refused before validation (it could not be decoded)."""
+
+    row: int
+    field: str | None
+    value: str | None
+    reason: str
+    raw: str | None
+
+
+@dataclass
+class RawBatch:
+    """One batch of input rows: string columns, their row numbers, undecodable rows."""
+
+    table: pa.Table
+    rows: np.ndarray
+    bad: list[RawReject] = field(default_factory=list)
+
+    @property
+    def n_read(self) -> int:
+        return self.table.num_rows + len(self.bad)
+
+
+def detect_format(path: Path, fmt: str | None = None) -> str:
+    """``csv``, ``jsonl`` or ``parquet`` from ``fmt`` or the extension (``.gz`` ignored)."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise IngestError(f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
+        return fmt
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in _EXTENSIONS:
+        return _EXTENSIONS[suffixes[-1]]
+    raise IngestError(
+        f"Cannot tell the format of {path} from its extension; pass --format "
+        f"({', '.join(FORMATS)}).",
+        path=str(path),
+    )
+
+
+def _safe_text(raw: bytes, limit: int = 2048) -> str:
+    return raw[:limit].decode("utf-8", errors="replace")
+
+
+def _decode_columns(
+    table: pa.Table, rows: np.ndarray, bad: list[RawReject]
+) -> tuple[pa.Table, np.ndarray]:
+    """Cast binary columns to UTF-8 strings; rows with invalid UTF-8 move to ``bad``."""
+    bad_mask = np.zeros(table.num_rows, dtype=bool)
+    first: dict[int, tuple[str, bytes]] = {}
+    columns = []
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            columns.append(col)
+            continue
+        try:
+            columns.append(col.cast(pa.string()))
+            continue
+        except pa.ArrowInvalid:
+            pass
+        # slow path for this column only: find the rows that are not UTF-8
+        values = col.to_pylist()
+        decoded: list[str | None] = []
+        for i, v in enumerate(values):
+            if v is None:
+                decoded.append(None)
+                continue
+            try:
+                decoded.append(v.decode("utf-8"))
+            except UnicodeDecodeError:
+                bad_mask[i] = True
+                first.setdefault(i, (name, v))
+                decoded.append(None)
+        columns.append(pa.array(decoded, pa.string()))
+    table = pa.table(columns, names=table.column_names)
+    if bad_mask.any():
+        for i in np.flatnonzero(bad_mask):
+            name, v = first[int(i)]
+            bad.append(RawReject(int(rows[i]), name, _safe_text(v, 200), "invalid UTF-8", None))
+        keep = ~bad_mask
+        table = table.filter(pa.array(keep))
+        rows = rows[keep]
+    return table, rows
+
+
+class Reader:
+    """Base of the file readers: progress in bytes (or rows) and warnings."""
+
+    def __init__(self, path: Path, batch_rows: int) -> None:
+        self.path = path
+        self.batch_rows = batch_rows
+        self.total = max(path.stat().st_size, 1)
+        self.done = 0
+        self.warnings: list[str] = []
+
+    def __iter__(self) -> Iterator[RawBatch]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _LineReader(Reader):
+    """Shared chunking of CSV and JSON Lines: whole lines, ~``batch_rows`` per chunk."""
+
+    def _chunks(self) -> Iterator[tuple[bytes, int, bool]]:
+        """Yield ``(chunk, first line number, is_last)``; chunks end at a line break."""
+        raw = pa.OSFile(str(self.path), "rb")
+        gz = self.path.suffix.lower() == ".gz"
+        stream = pa.CompressedInputStream(raw, "gzip") if gz else raw
+        try:
+            line = 1
+            buf = b""
+            target = 1 << 20  # first chunk: 1 MiB, then sized from the bytes per line seen
+            eof = False
+            first = True
+            while not eof or buf:
+                while not eof and len(buf) < target:
+                    block = stream.read(max(target - len(buf), 1 << 16))
+                    if not block:
+                        eof = True
+                    buf += block
+                self.done = raw.tell()
+                if first:
+                    if buf.startswith(_BOM):
+                        buf = buf[len(_BOM) :]
+                    first = False
+                if eof:
+                    chunk, buf = buf, b""
+                else:
+                    cut = buf.rfind(b"\n")
+                    if cut < 0:  # one very long line: read on
+                        target *= 2
+                        continue
+                    chunk, buf = buf[: cut + 1], buf[cut + 1 :]
+                if not chunk:
+                    break
+                n_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+                yield chunk, line, eof and not buf
+                line += n_lines
+                target = max(1 << 16, int(len(chunk) / max(n_lines, 1) * self.batch_rows))
+        except OSError as exc:
+            raise IngestError(
+                f"Cannot read {self.path}: {exc} (is it really gzip-compressed?).",
+                path=str(self.path),
+            ) from exc
+        finally:
+            raw.close()
+
+
+def _split_lines(chunk: bytes) -> list[bytes]:
+    lines = chunk.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+
+
+class CsvReader(_LineReader):
+    """Comma-separated (or ``.tsv`` tab-separated) text with a header line."""
+
+    def __init__(self, path: Path, batch_rows: int) -> None:
+        super().__init__(path, batch_rows)
+        suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+        self.delimiter = "\t" if suffixes and suffixes[-1] == ".tsv" else ","
+
+    def __iter__(self) -> Iterator[RawBatch]:
+        names: list[str] | None = None
+        for chunk, line, _last in self._chunks():
+            if names is None:
+                end = chunk.find(b"\n")
+                header = chunk if end < 0 else chunk[:end]
+                try:
+                    text = header.rstrip(b"\r").decode("utf-8")
+                except UnicodeDecodeError:
+                    raise IngestError(
+                        f"{self.path}: the header line is not valid UTF-8; save the file as UTF-8.",
+                        path=str(self.path),
+                    ) from None
+                names = [n.strip() for n in next(csv.reader([text], delimiter=self.delimiter))]
+                if not text.strip():
+                    raise IngestError(
+                        f"{self.path}: the header line is empty.", path=str(self.path)
+                    )
+                if len(set(names)) != len(names):
+                    raise IngestError(
+                        f"{self.path}: the header repeats a column name: {names}.",
+                        path=str(self.path),
+                    )
+                chunk = b"" if end < 0 else chunk[end + 1 :]
+                line += 1
+                if not chunk:
+                    continue
+            yield self._parse(chunk, line, names)
+        if names is None:
+            self.warnings.append(f"{self.path}: the file is empty (no header, no rows).")
+
+    def _parse(self, chunk: bytes, line: int, names: list[str]) -> RawBatch:
+        invalid: list[str] = []
+
+        def handler(row: pacsv.InvalidRow) -> str:
+            invalid.append(row.text)
+            return "skip"
+
+        n_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+        table = None
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(chunk),
+                read_options=pacsv.ReadOptions(
+                    column_names=names, block_size=max(1 << 22, len(chunk) // 2 + 1)
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.delimiter, invalid_row_handler=handler
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.binary() for n in names},
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid:
+            table = None
+        if table is not None and not invalid and table.num_rows == n_lines:
+            rows = np.arange(line, line + n_lines, dtype=np.int64)
+            bad: list[RawReject] = []
+            table, rows = _decode_columns(table, rows, bad)
+            return RawBatch(table, rows, bad)
+        return self._parse_slow(chunk, line, names)
+
+    def _parse_slow(self, chunk: bytes, line: int, names: list[str]) -> RawBatch:
+        """Line by line: exact line numbers around blank, short, long or broken lines."""
+        n = len(names)
+        cols: list[list[str | None]] = [[] for _ in names]
+        rows: list[int] = []
+        bad: list[RawReject] = []
+        for i, raw in enumerate(_split_lines(chunk)):
+            number = line + i
+            if not raw.strip():
+                continue  # blank line: not a row
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad.append(
+                    RawReject(
+                        number, None, None, f"invalid UTF-8 at byte {exc.start}", _safe_text(raw)
+                    )
+                )
+                continue
+            try:
+                fields = next(csv.reader([text], delimiter=self.delimiter, strict=True))
+            except csv.Error as exc:
+                bad.append(RawReject(number, None, None, f"malformed CSV line: {exc}", text[:2048]))
+                continue
+            if len(fields) != n:
+                reason = f"expected {n} fields, found {len(fields)}" + (
+                    " (truncated line?)" if len(fields) < n else ""
+                )
+                bad.append(RawReject(number, None, None, reason, text[:2048]))
+                continue
+            rows.append(number)
+            for c, v in zip(cols, fields, strict=True):
+                c.append(v if v != "" else None)
+        table = pa.table([pa.array(c, pa.string()) for c in cols], names=names)
+        return RawBatch(table, np.asarray(rows, dtype=np.int64), bad)
+
+
+def _json_text(v: object) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+    return str(v)
+
+
+def records_to_table(records: list[dict], rows: list[int]) -> pa.Table:
+    """Dicts -> Arrow table of string columns (union of keys, in first-seen order)."""
+    names: dict[str, None] = {}
+    for r in records:
+        for k in r:
+            names.setdefault(str(k), None)
+    return pa.table(
+        {n: pa.array([_json_text(r.get(n)) for r in records], pa.string()) for n in names}
+    )
+
+
+class JsonlReader(_LineReader):
+    """One JSON object per line; numbers keep their exact text (no float rounding)."""
+
+    def __iter__(self) -> Iterator[RawBatch]:
+        saw_line = False
+        for chunk, line, _last in self._chunks():
+            records: list[dict] = []
+            rows: list[int] = []
+            bad: list[RawReject] = []
+            for i, raw in enumerate(_split_lines(chunk)):
+                number = line + i
+                if not raw.strip():
+                    continue
+                saw_line = True
+                try:
+                    obj = json.loads(raw, parse_float=str, parse_int=str)
+                except UnicodeDecodeError as exc:
+                    bad.append(
+                        RawReject(
+                            number,
+                            None,
+                            None,
+                            f"invalid UTF-8 at byte {exc.start}",
+                            _safe_text(raw),
+                        )
+                    )
+                    continue
+                except ValueError as exc:
+                    bad.append(
+                        RawReject(number, None, None, f"malformed JSON: {exc}", _safe_text(raw))
+                    )
+                    continue
+                if not isinstance(obj, dict):
+                    bad.append(
+                        RawReject(number, None, None, "line is not a JSON object", _safe_text(raw))
+                    )
+                    continue
+                records.append(obj)
+                rows.append(number)
+            yield RawBatch(records_to_table(records, rows), np.asarray(rows, dtype=np.int64), bad)
+        if not saw_line:
+            self.warnings.append(f"{self.path}: the file is empty (no rows).")
+
+
+class ParquetReader(Reader):
+    """Parquet, read ``batch_rows`` rows at a time; every column is turned into text."""
+
+    def __iter__(self) -> Iterator[RawBatch]:
+        try:
+            pf = pq.ParquetFile(str(self.path))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise IngestError(
+                f"{self.path} is not a readable Parquet file: {exc}.", path=str(self.path)
+            ) from exc
+        self.total = max(pf.metadata.num_rows, 1)
+        start = 0
+        if pf.metadata.num_rows == 0:
+            self.warnings.append(f"{self.path}: the file has no rows.")
+        for batch in pf.iter_batches(batch_size=self.batch_rows):
+            n = batch.num_rows
+            cols = []
+            for col in batch.columns:
+                if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+                    cols.append(col)
+                elif pa.types.is_dictionary(col.type):
+                    cols.append(col.cast(col.type.value_type).cast(pa.string()))
+                else:
+                    cols.append(col.cast(pa.string()))
+            table = pa.table(cols, names=batch.schema.names)
+            rows = np.arange(start, start + n, dtype=np.int64)
+            bad: list[RawReject] = []
+            table, rows = _decode_columns(table, rows, bad)
+            start += n
+            self.done = start
+            yield RawBatch(table, rows, bad)
+
+
+def open_reader(path: Path, fmt: str, batch_rows: int) -> Reader:
+    """The reader for ``fmt`` (see :func:`detect_format`)."""
+    if not path.is_file():
+        raise IngestError(f"Input file {path} does not exist.", path=str(path))
+    cls = {"csv": CsvReader, "jsonl": JsonlReader, "parquet": ParquetReader}[fmt]
+    return cls(path, batch_rows)

@@ -1,0 +1,517 @@
+"""Vectorised validation: raw string batches -> typed Arrow tables + quarantined rows.
+
+Each batch is checked with one SQL query per record type in an in-memory DuckDB
+connection: every rule is a column expression, so a batch of half a million rows
+is validated without a Python loop. A row fails on its *first* broken field, in
+the order of :data:`graph.events.RECORD_SPECS`; it is then quarantined with the
+field, the offending value and the reason (see ``docs/ingestion.md`` for every rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from graph.errors import IngestError
+from graph.events import EDGE_TYPES, RECORD_SPECS, EventType, Role
+from graph.ingest.keys import event_id_sql, reject_id_sql
+from graph.ingest.mapping import EVENT_ID_FIELD, TYPE_FIELD, ColumnMapping, FieldSource
+from graph.ingest.readers import RawBatch
+from graph.money import CURRENCY_MINOR_UNITS
+from graph.store import ARROW_SCHEMAS, REJECT_SCHEMA
+
+__all__ = ["Validator", "ValidatedBatch", "UNTYPED", "TS_MIN", "TS_MAX", "EPOCH_MS_THRESHOLD"]
+
+#: ``by_type`` key of rows rejected before their record type was known.
+UNTYPED = "untyped"
+#: Accepted timestamp range (inclusive start, exclusive end), UTC.
+TS_MIN, TS_MAX = "1970-01-01", "2100-01-01"
+#: Epoch numbers below this are seconds, at or above it milliseconds (1e11 s is year 5138,
+#: 1e11 ms is 1973-03-03).
+EPOCH_MS_THRESHOLD = 100_000_000_000
+_ID_MAX, _TEXT_MAX = 128, 1024
+_ISO = r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?"
+_ISO_AWARE = _ISO + r"\s?([Zz]|[+-]\d{2}(:?\d{2})?)"
+_EPOCH = r"\d{1,15}(\.\d{1,6})?"
+_VERBS = {
+    EventType.VIEW: "view their own share",
+    EventType.FORWARD: "forward their own content",
+    EventType.COMMENT: "comment on their own content",
+    EventType.REFERRAL: "refer themself",
+}
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass
+class ValidatedBatch:
+    """Typed tables per record type plus the quarantined rows of one batch."""
+
+    tables: dict[EventType, pa.Table] = field(default_factory=dict)
+    rejects: pa.Table = field(default_factory=REJECT_SCHEMA.empty_table)
+    rejected_by_type: dict[str, int] = field(default_factory=dict)
+    superseded: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    #: order ids accepted in this batch (remembered after the batch is stored)
+    new_orders: pa.Table | None = None
+
+    def messages(self, limit: int) -> list[str]:
+        r = self.rejects.slice(0, limit).to_pylist()
+        return [
+            f"{x['source']}:{x['row_number']}: "
+            + (f"field {x['field']!r} = {_short(x['value'])!r}: " if x["field"] else "")
+            + x["reason"]
+            for x in r
+        ]
+
+
+def _short(v: str | None, n: int = 60) -> str | None:
+    return v if v is None or len(v) <= n else v[:n] + "..."
+
+
+class Validator:
+    """Validates raw batches of one ingestion run.
+
+    Parameters
+    ----------
+    mapping : ColumnMapping
+        Column renames and constants.
+    event_type : EventType or None
+        Record type of every row, or None to read each row's ``type`` column.
+    unknown_columns : {"warn", "reject", "ignore"}
+        Policy for input columns that are not KOC fields.
+    max_field_bytes : int
+        Longest accepted value of any column, in UTF-8 bytes.
+    max_amount : str
+        Largest accepted order or refund amount.
+    stored_orders : callable, optional
+        Returns an Arrow table ``(order_id, event_id)`` of orders already stored;
+        called once, when the first order is seen, to detect conflicting orders.
+    """
+
+    def __init__(
+        self,
+        *,
+        mapping: ColumnMapping | None = None,
+        event_type: EventType | None = None,
+        unknown_columns: str = "warn",
+        max_field_bytes: int = 64 * 1024,
+        max_amount: str = "1000000",
+        stored_orders=None,
+    ) -> None:
+        if unknown_columns not in ("warn", "reject", "ignore"):
+            raise IngestError(
+                f"The 'unknown_columns' parameter must be one of warn, reject, ignore. "
+                f"Got {unknown_columns!r} instead."
+            )
+        try:
+            self.max_amount = Decimal(max_amount)
+        except InvalidOperation:
+            raise IngestError(f"max_amount must be a decimal number, got {max_amount!r}.") from None
+        self.mapping = mapping or ColumnMapping()
+        self.event_type = EventType(event_type) if event_type is not None else None
+        self.unknown_columns = unknown_columns
+        self.max_field_bytes = int(max_field_bytes)
+        self._stored_orders = stored_orders
+        self._orders_loaded = False
+        self.conn = duckdb.connect(config={"threads": 2})
+        self.conn.execute("SET TimeZone = 'UTC'").fetchall()
+        self.conn.execute("CREATE TEMP TABLE _orders (order_id VARCHAR, event_id VARCHAR)")
+        self._warned: set[str] = set()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _exec(self, sql: str) -> list[tuple]:
+        """Run a statement to completion (DuckDB 2 keeps unfinished results otherwise)."""
+        return self.conn.execute(sql).fetchall()
+
+    # --- the record type of each row ---------------------------------------------------------
+    def _types(self, table: pa.Table, source: str) -> pa.Array:
+        if self.event_type is not None:
+            return pa.array(
+                np.full(table.num_rows, self.event_type.value, dtype=object), pa.string()
+            )
+        src = self.mapping.sources(None, table.column_names).get(TYPE_FIELD)
+        if src is None:
+            raise IngestError(
+                f"{source}: there is no '{TYPE_FIELD}' column and no record type was given; "
+                "pass --type (e.g. --type order) or map your type column in --map.",
+                source=source,
+            )
+        if src.constant is not None:
+            col = pa.array([src.constant] * table.num_rows, pa.string())
+        else:
+            col = table.column(src.column).combine_chunks()
+        t = pc.utf8_lower(pc.utf8_trim_whitespace(col))
+        for alias, target in self.mapping.type_values.items():
+            t = pc.if_else(pc.equal(t, alias.strip().lower()), target, t)
+        return t
+
+    # --- one batch ---------------------------------------------------------------------------
+    def validate(self, batch: RawBatch, source: str) -> ValidatedBatch:
+        """Check one batch; rows that fail any rule become rejects."""
+        out = ValidatedBatch()
+        table = batch.table
+        columns = table.column_names
+        unknown = [c for c in columns if not self.mapping.is_known_column(c)]
+        if unknown and self.unknown_columns == "warn":
+            key = f"{source}|{','.join(unknown)}"
+            if key not in self._warned:
+                self._warned.add(key)
+                out.warnings.append(
+                    f"{source}: column(s) {', '.join(unknown)} are not KOC fields and were ignored "
+                    "(map them with --map, or use --unknown-columns reject)."
+                )
+        rejects = [self._raw_rejects(batch, source)]
+        if table.num_rows:
+            types = self._types(table, source)
+            raw = table.append_column("_row", pa.array(batch.rows, pa.int64())).append_column(
+                "_type", types
+            )
+            self.conn.register("_raw", raw)
+            try:
+                present = [t for t in pc.unique(types).to_pylist() if t is not None]
+                valid_types = [t for t in present if t in EventType._value2member_map_]
+                untyped = self._untyped_rejects(source, columns, valid_types)
+                if untyped.num_rows:
+                    rejects.append(untyped)
+                for name in valid_types:
+                    et = EventType(name)
+                    good, bad = self._validate_type(et, source, columns, unknown)
+                    out.tables[et] = good
+                    if bad.num_rows:
+                        rejects.append(bad)
+                        out.rejected_by_type[et.value] = bad.num_rows
+                if EventType.USER in out.tables:
+                    users = out.tables[EventType.USER]
+                    out.tables[EventType.USER] = self._last_user_wins(users)
+                    n = users.num_rows - out.tables[EventType.USER].num_rows
+                    if n:
+                        out.superseded[EventType.USER.value] = n
+            finally:
+                self.conn.unregister("_raw")
+        if batch.bad:
+            out.rejected_by_type[UNTYPED] = out.rejected_by_type.get(UNTYPED, 0) + len(batch.bad)
+        out.rejects = pa.concat_tables([r.cast(REJECT_SCHEMA) for r in rejects])
+        return out
+
+    def _raw_rejects(self, batch: RawBatch, source: str) -> pa.Table:
+        if not batch.bad:
+            return REJECT_SCHEMA.empty_table()
+        t = pa.table(
+            {
+                "source": [source] * len(batch.bad),
+                "row_number": pa.array([b.row for b in batch.bad], pa.int64()),
+                "event_type": pa.array([None] * len(batch.bad), pa.string()),
+                "field": pa.array([b.field for b in batch.bad], pa.string()),
+                "value": pa.array([b.value for b in batch.bad], pa.string()),
+                "reason": [b.reason for b in batch.bad],
+                "raw": pa.array([b.raw for b in batch.bad], pa.string()),
+            }
+        )
+        self.conn.register("_bad", t)
+        try:
+            return self.conn.sql(
+                f"SELECT {reject_id_sql('source', 'row_number', 'field', 'raw')} AS reject_id, * FROM _bad"
+            ).to_arrow_table()
+        finally:
+            self.conn.unregister("_bad")
+
+    def _raw_json(self, columns: list[str], alias: str = "r") -> str:
+        parts = ", ".join(f"{_q(c)} := {alias}.{_q(c)}" for c in columns)
+        return f"left(to_json(struct_pack({parts}))::VARCHAR, 4096)"
+
+    def _untyped_rejects(self, source: str, columns: list[str], valid: list[str]) -> pa.Table:
+        if self.event_type is not None:
+            return REJECT_SCHEMA.empty_table()
+        src = self.mapping.sources(None, columns)[TYPE_FIELD]
+        value = f"r.{_q(src.column)}" if src.column else _lit(src.constant or "")
+        allowed = ", ".join(t.value for t in EventType)
+        in_list = ", ".join(_lit(t) for t in valid) or "NULL"
+        sql = f"""
+            SELECT {_lit(source)} AS source, r._row AS row_number, NULL::VARCHAR AS event_type,
+                {_lit(TYPE_FIELD)} AS field, left({value}, 256) AS value,
+                CASE WHEN r._type IS NULL OR r._type = '' THEN 'missing record type'
+                     ELSE {_lit("unknown record type; expected one of " + allowed)} END AS reason,
+                {self._raw_json(columns)} AS raw
+            FROM _raw r WHERE r._type IS NULL OR r._type NOT IN ({in_list})
+        """
+        t = self.conn.sql(sql).to_arrow_table()
+        if not t.num_rows:
+            return REJECT_SCHEMA.empty_table()
+        self.conn.register("_bad", t)
+        try:
+            return self.conn.sql(
+                f"SELECT {reject_id_sql('source', 'row_number', 'field', 'raw')} AS reject_id, * FROM _bad"
+            ).to_arrow_table()
+        finally:
+            self.conn.unregister("_bad")
+
+    def _checks(
+        self, et: EventType, src: dict[str, FieldSource], columns: list[str], unknown: list[str]
+    ):
+        """SQL pieces for one type: raw values, typed values, and the ordered checks."""
+        spec = RECORD_SPECS[et]
+        kinds = {f.name: f.kind for f in spec.fields}
+        kinds[EVENT_ID_FIELD] = "id"
+        required = set(spec.required)
+        raw: dict[str, str] = {}
+        for name in (EVENT_ID_FIELD, *spec.names):
+            s = src.get(name)
+            if s is None:
+                raw[name] = "NULL::VARCHAR"
+            elif s.column is not None:
+                raw[name] = f"nullif(trim(r.{_q(s.column)}), '')"
+            else:
+                raw[name] = f"nullif({_lit((s.constant or '').strip())}, '')"
+        checks: list[tuple[str, str, str, str]] = []  # (condition, field, value sql, reason sql)
+        mfb = self.max_field_bytes
+        for c in columns:
+            cond = f"strlen(r.{_q(c)}) > {mfb}"
+            reason = f"'value is ' || strlen(r.{_q(c)}) || ' bytes, above the limit of {mfb} (KOC_MAX_FIELD_BYTES)'"
+            checks.append((cond, c, f"left(r.{_q(c)}, 64) || '...'", reason))
+        if self.unknown_columns == "reject":
+            for c in unknown:
+                checks.append(
+                    (
+                        f"r.{_q(c)} IS NOT NULL",
+                        c,
+                        f"r.{_q(c)}",
+                        "'unknown column (unknown_columns=reject)'",
+                    )
+                )
+        typed: dict[str, str] = {}
+        for name in (EVENT_ID_FIELD, *spec.names):
+            v, kind = raw[name], kinds[name]
+            if name in required:
+                checks.append((f"{v} IS NULL", name, "NULL", "'missing required field'"))
+            if kind == "id":
+                typed[name] = v
+                checks.append(
+                    (f"length({v}) > {_ID_MAX}", name, v, f"'id longer than {_ID_MAX} characters'")
+                )
+            elif kind == "text":
+                typed[name] = v
+                checks.append(
+                    (
+                        f"length({v}) > {_TEXT_MAX}",
+                        name,
+                        v,
+                        f"'text longer than {_TEXT_MAX} characters'",
+                    )
+                )
+            elif kind == "role":
+                typed[name] = f"lower({v})"
+                roles = ", ".join(_lit(r.value) for r in Role)
+                checks.append(
+                    (
+                        f"lower({v}) NOT IN ({roles})",
+                        name,
+                        v,
+                        _lit("invalid role; expected one of " + ", ".join(r.value for r in Role)),
+                    )
+                )
+            elif kind == "currency":
+                typed[name] = f"upper({v})"
+                cur = ", ".join(_lit(c) for c in CURRENCY_MINOR_UNITS)
+                checks.append(
+                    (
+                        f"upper({v}) NOT IN ({cur})",
+                        name,
+                        v,
+                        _lit(
+                            "unknown currency; expected an ISO-4217 code from graph/money.py (CNY, USD, EUR, ...)"
+                        ),
+                    )
+                )
+            elif kind == "json":
+                typed[name] = f"CASE WHEN json_valid({v}) THEN json({v})::VARCHAR END"
+                checks.append((f"NOT json_valid({v})", name, v, "'malformed JSON'"))
+                checks.append((f"json_type(json({v})) <> 'OBJECT'", name, v, "'not a JSON object'"))
+            elif kind == "money":
+                dec = f"TRY_CAST({v} AS DECIMAL(38, 4))"
+                typed[name] = f"TRY_CAST({v} AS DECIMAL(20, 4))"
+                checks.append(
+                    (f"regexp_full_match({v}, '-\\s*\\d+(\\.\\d+)?')", name, v, "'negative amount'")
+                )
+                checks.append(
+                    (
+                        f"NOT regexp_full_match({v}, '\\+?\\d+(\\.\\d+)?')",
+                        name,
+                        v,
+                        "'not a decimal amount (digits with an optional decimal point)'",
+                    )
+                )
+                checks.append(
+                    (
+                        f"TRY_CAST({v} AS DECIMAL(38, 10)) IS DISTINCT FROM {dec}",
+                        name,
+                        v,
+                        "'more than 4 decimal places'",
+                    )
+                )
+                checks.append(
+                    (
+                        f"{dec} > {self.max_amount}",
+                        name,
+                        v,
+                        _lit(
+                            f"absurd amount: above the maximum of {self.max_amount} (KOC_MAX_AMOUNT)"
+                        ),
+                    )
+                )
+            elif kind == "ts":
+                num = f"TRY_CAST({v} AS DECIMAL(21, 6))"
+                typed[name] = f"""CASE
+                    WHEN regexp_full_match({v}, '{_ISO_AWARE}') THEN TRY_CAST({v} AS TIMESTAMPTZ)
+                    WHEN regexp_full_match({v}, '{_EPOCH}') THEN
+                        make_timestamp(CAST({num} * CASE WHEN {num} < {EPOCH_MS_THRESHOLD}
+                            THEN 1000000 ELSE 1000 END AS BIGINT))::TIMESTAMPTZ
+                    END"""
+                t = f"r.{_q('t$' + name)}"
+                checks.append(
+                    (
+                        f"regexp_full_match({v}, '{_ISO}')",
+                        name,
+                        v,
+                        "'timestamp has no timezone; add an offset such as Z or +08:00'",
+                    )
+                )
+                checks.append(
+                    (
+                        f"{t} IS NULL AND {v} IS NOT NULL",
+                        name,
+                        v,
+                        "'not a timestamp: expected ISO-8601 with a UTC offset, or epoch seconds/milliseconds'",
+                    )
+                )
+                checks.append(
+                    (
+                        f"{t} < TIMESTAMPTZ '{TS_MIN}' OR {t} >= TIMESTAMPTZ '{TS_MAX}'",
+                        name,
+                        v,
+                        f"'timestamp outside {TS_MIN} .. {TS_MAX}'",
+                    )
+                )
+        if et in EDGE_TYPES:
+            checks.append(
+                (
+                    f"{raw[spec.src]} = {raw[spec.dst]}",
+                    spec.dst,
+                    raw[spec.dst],
+                    _lit(f"self-edge: a user cannot {_VERBS[et]}"),
+                )
+            )
+        return raw, typed, checks
+
+    def _validate_type(
+        self, et: EventType, source: str, columns: list[str], unknown: list[str]
+    ) -> tuple[pa.Table, pa.Table]:
+        src = self.mapping.sources(et, columns)
+        raw, typed, checks = self._checks(et, src, columns, unknown)
+        schema = ARROW_SCHEMAS[et]
+        inner_cols = ", ".join(f"{typed[n]} AS {_q('t$' + n)}" for n in typed)
+        conds = " ".join(f"WHEN {c[0]} THEN {i}" for i, c in enumerate(checks, start=1))
+        out_cols = ", ".join(
+            f"r.{_q('t$' + n)} AS {_q(n)}" for n in schema.names if n != EVENT_ID_FIELD
+        )
+        eid = event_id_sql(
+            et, {n: f"r.{_q('t$' + n)}" for n in schema.names if n != EVENT_ID_FIELD}
+        )
+        given = f"r.{_q('t$' + EVENT_ID_FIELD)}"
+        self._exec(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _v AS
+            SELECT r._row AS _row, {out_cols}, coalesce({given}, {eid}) AS event_id,
+                   CASE {conds} ELSE 0 END AS _e
+            FROM (SELECT r.*, {inner_cols} FROM _raw r WHERE r._type = {_lit(et.value)}) r
+            """
+        )
+        if et is EventType.ORDER:
+            checks.append(
+                (
+                    "",
+                    "order_id",
+                    raw["order_id"],
+                    "'conflict: this order_id was already seen with different content'",
+                )
+            )
+            self._mark_order_conflicts(len(checks))
+        names = ", ".join(_q(n) for n in schema.names)
+        good = self.conn.sql(f"SELECT {names} FROM _v WHERE _e = 0 ORDER BY _row")
+        good = good.to_arrow_table().cast(schema)
+        n_bad = self._exec("SELECT count(*) FROM _v WHERE _e > 0")[0][0]
+        if not n_bad:
+            return good, REJECT_SCHEMA.empty_table()
+        numbered = list(enumerate(checks, start=1))
+        fields = " ".join(f"WHEN {i} THEN {_lit(c[1])}" for i, c in numbered)
+        values = " ".join(f"WHEN {i} THEN {c[2]}" for i, c in numbered)
+        reasons = " ".join(f"WHEN {i} THEN {c[3]}" for i, c in numbered)
+        rid = reject_id_sql("source", "row_number", "field", "raw")
+        sql = f"""
+            WITH b AS (
+                SELECT {_lit(source)} AS source, v._row AS row_number,
+                    {_lit(et.value)} AS event_type,
+                    CASE v._e {fields} END AS field,
+                    left(CASE v._e {values} END, 256) AS value,
+                    CASE v._e {reasons} END AS reason,
+                    {self._raw_json(columns)} AS raw
+                FROM _v v JOIN _raw r ON r._row = v._row WHERE v._e > 0
+            )
+            SELECT {rid} AS reject_id, * FROM b ORDER BY row_number
+        """
+        return good, self.conn.sql(sql).to_arrow_table()
+
+    def _mark_order_conflicts(self, code: int) -> None:
+        """Reject orders whose order_id is stored, or earlier in the input, with other content."""
+        if not self._orders_loaded:
+            self._orders_loaded = True
+            if self._stored_orders is not None:
+                stored = self._stored_orders()
+                self.conn.register("_stored", stored)
+                self._exec("INSERT INTO _orders SELECT order_id, event_id FROM _stored")
+                self.conn.unregister("_stored")
+        self._exec(
+            f"""
+            UPDATE _v SET _e = {code} FROM (
+                SELECT w._row FROM (
+                    SELECT _row, order_id, event_id,
+                        first(event_id ORDER BY _row) OVER (PARTITION BY order_id) AS first_id
+                    FROM _v WHERE _e = 0
+                ) w
+                LEFT JOIN (SELECT DISTINCT ON (order_id) * FROM _orders) o
+                    ON o.order_id = w.order_id
+                WHERE coalesce(o.event_id, w.first_id) <> w.event_id
+            ) c WHERE _v._row = c._row
+            """
+        )
+        self._exec(
+            """INSERT INTO _orders SELECT DISTINCT order_id, event_id FROM _v v WHERE _e = 0
+               AND NOT EXISTS (SELECT 1 FROM _orders o WHERE o.order_id = v.order_id)"""
+        )
+
+    def _last_user_wins(self, users: pa.Table) -> pa.Table:
+        """Within a batch, keep the last record of each user (rows are in input order)."""
+        if users.num_rows < 2:
+            return users
+        idx = pa.array(np.arange(users.num_rows))
+        self.conn.register("_users", users.append_column("_i", idx))
+        try:
+            keep = self.conn.sql(
+                "SELECT * EXCLUDE (_i) FROM _users QUALIFY _i = max(_i) OVER (PARTITION BY user_id) ORDER BY _i"
+            ).to_arrow_table()
+        finally:
+            self.conn.unregister("_users")
+        return keep.cast(users.schema)

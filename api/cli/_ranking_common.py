@@ -1,0 +1,67 @@
+"""Helpers shared by the ranking commands (``koc rank``/``top``/``runs``/``evaluate``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+__all__ = ["UtcDateTime", "step_progress", "format_breakdown", "format_change"]
+
+
+class UtcDateTime(click.ParamType):
+    """An ISO-8601 date or date-time; a value without a zone is taken as UTC."""
+
+    name = "datetime"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        try:
+            dt = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(
+                f"{value!r} is not an ISO-8601 date such as 2026-10-01 or 2026-10-01T08:00+08:00",
+                param,
+                ctx,
+            )
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@contextmanager
+def step_progress(enabled: bool, title: str) -> Iterator:
+    """A rich progress bar fed by ``callback(step, done, total)``; a no-op when disabled."""
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn(f"{title} [bold]{{task.description}}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting", total=1)
+
+        def callback(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        yield callback
+
+
+def format_breakdown(breakdown: dict[str, float | None]) -> str:
+    """``conv .40  eng .20 ...``: the largest contributions first."""
+    items = sorted(((v or 0.0, k) for k, v in breakdown.items()), reverse=True)
+    return "  ".join(f"{k[:4]} {v:.3f}" for v, k in items if v > 0) or "-"
+
+
+def format_change(change: int | None) -> str:
+    """``+3`` / ``-2`` / ``=`` / ``new``."""
+    if change is None:
+        return "new"
+    return "=" if change == 0 else f"{change:+d}"

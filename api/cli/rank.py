@@ -1,0 +1,78 @@
+"""``koc rank``: score every user and store the result as a ranking run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from api.cli._ranking_common import UtcDateTime, step_progress
+from api.cli.context import CliContext, echo_json, pass_cli
+from api.services.ranking import run_ranking
+from influence.config import load_score_config
+
+__all__ = ["command"]
+
+
+@click.command("rank")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Scoring TOML file (default: KOC_SCORING_CONFIG, else the built-in defaults).",
+)
+@click.option("--start", type=UtcDateTime(), default=None, help="Window start (inclusive).")
+@click.option("--end", type=UtcDateTime(), default=None, help="Window end (exclusive).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@pass_cli
+def command(
+    ctx: CliContext,
+    config_path: Path | None,
+    start: datetime | None,
+    end: datetime | None,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
+    """Rank every user: snapshot, PageRank, reach, engagement, conversion, spend -> KOC score.
+
+    Each call is a run with its own id, config hash, window and timings; `koc top`
+    shows its leaderboard and `koc runs diff` compares it with the previous run.
+    """
+    config = load_score_config(config_path or ctx.settings.scoring_config)
+    with (
+        ctx.open_store() as store,
+        step_progress(not (as_json or no_progress), "ranking") as progress,
+    ):
+        run = run_ranking(store, config, start=start, end=end, progress=progress)
+    if as_json:
+        echo_json(
+            {
+                "run_id": run.run_id,
+                "status": run.status,
+                "config_hash": run.config_hash,
+                "window_start": run.window_start,
+                "window_end": run.window_end,
+                "watermark": run.watermark,
+                "timings": run.timings,
+                "row_counts": run.row_counts,
+            }
+        )
+        return
+    console = Console()
+    table = Table(title=f"ranking run {run.run_id}", show_header=True)
+    table.add_column("step")
+    table.add_column("seconds", justify="right")
+    for step, seconds in run.timings.items():
+        table.add_row(step, f"{seconds:.3f}")
+    console.print(table)
+    counts = run.row_counts
+    console.print(
+        f"{counts.get('users', 0):,} users, {counts.get('edges', 0):,} edges, "
+        f"{counts.get('orders', 0):,} orders ({counts.get('orders_attributed', 0):,} attributed); "
+        f"config {run.config_hash}. Next: `koc top`."
+    )

@@ -1,0 +1,284 @@
+"""The KOC score configuration: component weights and metric parameters, in one TOML file.
+
+The defaults live in ``influence/default_scoring.toml`` (commented, and written out in
+``docs/scoring.md``). A user's file only needs the keys it changes; everything else
+keeps its default. Unknown keys and out-of-range values raise
+:class:`graph.errors.ConfigError` naming the dotted key (``weights.pagerank``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from graph.errors import ConfigError
+from graph.events import EDGE_TYPES, Role
+
+__all__ = [
+    "COMPONENTS",
+    "ENGAGEMENT_SIGNALS",
+    "ScoreConfig",
+    "load_score_config",
+    "default_score_config",
+    "config_to_toml",
+]
+
+#: The score components, in the order they are reported.
+COMPONENTS: tuple[str, ...] = ("pagerank", "reach", "conversion", "engagement", "spend")
+
+#: Engagement signals combined into the ``engagement`` component (see :mod:`influence.engagement`).
+ENGAGEMENT_SIGNALS: tuple[str, ...] = (
+    "comments_received",
+    "forwards_received",
+    "shares_made",
+    "unique_audience",
+    "referrals_made",
+    "referrals_converted",
+)
+
+_EDGE_NAMES = tuple(t.value for t in EDGE_TYPES)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Weights(_Section):
+    """Relative weight of each component; they are divided by their sum."""
+
+    pagerank: float = Field(0.2, ge=0)
+    reach: float = Field(0.1, ge=0)
+    conversion: float = Field(0.4, ge=0)
+    engagement: float = Field(0.2, ge=0)
+    spend: float = Field(0.1, ge=0)
+
+    def normalized(self) -> dict[str, float]:
+        """Weights divided by their sum (they then sum to 1)."""
+        raw = {c: float(getattr(self, c)) for c in COMPONENTS}
+        total = sum(raw.values())
+        return {c: v / total for c, v in raw.items()}
+
+
+class GraphSection(_Section):
+    """Which edges build the influence graph and how much each counts."""
+
+    type_weights: dict[str, float] = Field(
+        default_factory=lambda: {"view": 1.0, "forward": 2.0, "comment": 1.5, "referral": 3.0}
+    )
+    half_life_days: float | None = Field(30.0, gt=0)
+
+    @field_validator("type_weights")
+    @classmethod
+    def _known_types(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, w in value.items():
+            if name not in _EDGE_NAMES:
+                raise ValueError(f"unknown edge type {name!r}; use one of {', '.join(_EDGE_NAMES)}")
+            if not w >= 0:
+                raise ValueError(f"weight of {name!r} must be >= 0, got {w}")
+        if not any(w > 0 for w in value.values()):
+            raise ValueError("at least one edge type needs a positive weight")
+        return value
+
+
+class PageRankSection(_Section):
+    alpha: float = Field(0.85, gt=0, lt=1)
+    tol: float = Field(1e-10, gt=0)
+    max_iter: int = Field(200, ge=1)
+
+
+class ReachSection(_Section):
+    hops: int = Field(3, ge=1, le=10)
+    registers: int = Field(64, ge=16, le=4096)
+    seed: int = 0
+
+
+class AttributionSection(_Section):
+    """How orders are credited to sharers and referrers (see :mod:`influence.engagement`)."""
+
+    view_window_days: float = Field(7.0, gt=0)
+    referral_window_days: float = Field(30.0, gt=0)
+    use_token: bool = True
+
+
+class EngagementSection(_Section):
+    """Weight of each engagement signal in the ``engagement`` component's raw value."""
+
+    comments_received: float = Field(1.0, ge=0)
+    forwards_received: float = Field(2.0, ge=0)
+    shares_made: float = Field(0.5, ge=0)
+    unique_audience: float = Field(1.0, ge=0)
+    referrals_made: float = Field(1.0, ge=0)
+    referrals_converted: float = Field(3.0, ge=0)
+
+
+class SpendSection(_Section):
+    """Weights of recency, frequency and monetary percentiles in the RFM value."""
+
+    recency: float = Field(1.0, ge=0)
+    frequency: float = Field(1.0, ge=0)
+    monetary: float = Field(1.0, ge=0)
+
+
+class CommunitySection(_Section):
+    enabled: bool = True
+    resolution: float = Field(1.0, gt=0)
+    seed: int = 0
+
+
+class LeaderboardSection(_Section):
+    """Roles left out of the consumer KOC leaderboard unless ``--include-staff``."""
+
+    staff_roles: tuple[str, ...] = (Role.EMPLOYEE.value, Role.KOL.value)
+
+    @field_validator("staff_roles")
+    @classmethod
+    def _known_roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        allowed = [r.value for r in Role]
+        for r in value:
+            if r not in allowed:
+                raise ValueError(f"unknown role {r!r}; use one of {', '.join(allowed)}")
+        return value
+
+
+class ScoreConfig(_Section):
+    """Everything ``koc rank`` needs besides the data. Hash it with :meth:`digest`."""
+
+    weights: Weights = Field(default_factory=Weights)
+    graph: GraphSection = Field(default_factory=GraphSection)
+    pagerank: PageRankSection = Field(default_factory=PageRankSection)
+    reach: ReachSection = Field(default_factory=ReachSection)
+    attribution: AttributionSection = Field(default_factory=AttributionSection)
+    engagement: EngagementSection = Field(default_factory=EngagementSection)
+    spend: SpendSection = Field(default_factory=SpendSection)
+    communities: CommunitySection = Field(default_factory=CommunitySection)
+    leaderboard: LeaderboardSection = Field(default_factory=LeaderboardSection)
+
+    @field_validator("weights")
+    @classmethod
+    def _some_weight(cls, value: Weights) -> Weights:
+        if not any(getattr(value, c) > 0 for c in COMPONENTS):
+            raise ValueError("at least one component weight must be positive")
+        return value
+
+    @field_validator("spend")
+    @classmethod
+    def _some_rfm_weight(cls, value: SpendSection) -> SpendSection:
+        if value.recency + value.frequency + value.monetary <= 0:
+            raise ValueError("at least one of recency, frequency, monetary must be positive")
+        return value
+
+    def digest(self) -> str:
+        """SHA-256 (first 16 hex digits) of the canonical JSON of the whole config."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def with_weights(self, weights: Mapping[str, float]) -> ScoreConfig:
+        """A copy with new component weights (validated like a file)."""
+        data = self.model_dump(mode="python")
+        data["weights"] = {**data["weights"], **dict(weights)}
+        return _validate(data, source="weights")
+
+
+def _validate(data: Mapping[str, Any], source: str) -> ScoreConfig:
+    try:
+        return ScoreConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(root)"
+        msg = first["msg"]
+        if first["type"] == "extra_forbidden":
+            msg = "unknown key; see docs/scoring.md for the allowed keys"
+        got = first.get("input")
+        got_text = "" if first["type"] == "extra_forbidden" else f" Got {got!r} instead."
+        raise ConfigError(
+            f"Invalid scoring config {source}: key {key!r}: {msg}.{got_text} "
+            "Fix the file (defaults: influence/default_scoring.toml).",
+            key=key,
+            source=source,
+        ) from exc
+
+
+def default_score_config() -> ScoreConfig:
+    """The shipped defaults (``influence/default_scoring.toml``)."""
+    text = resources.files("influence").joinpath("default_scoring.toml").read_text("utf-8")
+    return _validate(tomllib.loads(text), source="influence/default_scoring.toml")
+
+
+def load_score_config(path: str | Path | None = None) -> ScoreConfig:
+    """Read a scoring TOML file on top of the defaults.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The file; ``None`` gives :func:`default_score_config`.
+
+    Returns
+    -------
+    ScoreConfig
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not TOML, or has an unknown key or a bad value
+        (``error.context["key"]`` is the dotted key).
+    """
+    base = default_score_config()
+    if path is None:
+        return base
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"Scoring config {path} does not exist.", key="scoring_config") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"Scoring config {path} is not valid TOML: {exc}.", key="scoring_config"
+        ) from exc
+    merged = _deep_merge(base.model_dump(mode="python"), data)
+    return _validate(merged, source=str(path))
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if key in out and isinstance(out[key], dict) and isinstance(value, Mapping):
+            # type_weights replaces wholesale: leaving an edge type out drops it
+            out[key] = dict(value) if key == "type_weights" else _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def config_to_toml(config: ScoreConfig, header: str = "") -> str:
+    """Write ``config`` as TOML text (the format :func:`load_score_config` reads)."""
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    data = config.model_dump(mode="json")
+    for section, values in data.items():
+        nested = {k: v for k, v in values.items() if isinstance(v, dict)}
+        lines.append(f"\n[{section}]")
+        for key, value in values.items():
+            if key not in nested:
+                lines.append(f"{key} = {_toml_value(value)}")
+        for key, table in nested.items():
+            lines.append(f"\n[{section}.{key}]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")

@@ -1,0 +1,336 @@
+"""Engagement and conversion per user, and the attribution of orders to sharers and referrers.
+
+Everything here is vectorised (numpy sort / searchsorted / bincount, Arrow kernels);
+there is no Python loop over events or orders. Inputs are arrays in node-index space
+(see :class:`graph.store.EdgeArrays`: edges point from the influencer to the
+influenced user), money comes in as exact int64 *units* of ``10**-4`` (the store's
+``DECIMAL(20, 4)``, see :func:`money_units`).
+
+Attribution of an order by buyer B at time t (first matching rule wins)
+-----------------------------------------------------------------------
+1. **token**: the order's ``attribution_token`` equals the ``content_id`` of a share;
+   the sharer of the latest such share made at or before t is credited.
+2. **last view**: the sharer of the share B viewed *last* at or before t, provided
+   that view happened at most ``view_window`` before t (``t - view_ts <= window``).
+3. **referral**: B's referrer (B's first referral), when t falls within
+   ``referral_window`` after that referral (``0 <= t - referral_ts <= window``).
+
+A rule that would credit the buyer themself is skipped (the next rule applies). An
+explicit token is the strongest evidence, so it goes first; a recent view is
+closer to the purchase than a sign-up weeks earlier, so it beats the referral.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from graph.events import EDGE_TYPE_CODES, EventType
+from graph.money import AMOUNT_SCALE
+
+__all__ = [
+    "RULE_NONE",
+    "RULE_TOKEN",
+    "RULE_VIEW",
+    "RULE_REFERRAL",
+    "US_PER_DAY",
+    "Attribution",
+    "money_units",
+    "node_index",
+    "last_at_or_before",
+    "first_per_group",
+    "resolve_tokens",
+    "attribute_orders",
+    "engagement_signals",
+    "conversion_totals",
+]
+
+RULE_NONE, RULE_TOKEN, RULE_VIEW, RULE_REFERRAL = 0, 1, 2, 3
+US_PER_DAY = 86_400 * 1_000_000
+
+_VIEW = EDGE_TYPE_CODES[EventType.VIEW]
+_FORWARD = EDGE_TYPE_CODES[EventType.FORWARD]
+_COMMENT = EDGE_TYPE_CODES[EventType.COMMENT]
+_REFERRAL = EDGE_TYPE_CODES[EventType.REFERRAL]
+
+
+def money_units(amounts: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Exact int64 amounts in units of ``10**-AMOUNT_SCALE`` (nulls become 0).
+
+    Reads the unscaled integers of Arrow ``decimal128(p, 4)`` directly, so no
+    float is ever involved.
+    """
+    if isinstance(amounts, pa.ChunkedArray):
+        amounts = amounts.combine_chunks() if amounts.num_chunks else pa.array([], amounts.type)
+    arr = amounts.cast(pa.decimal128(38, AMOUNT_SCALE)).fill_null(0)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.int64)
+    words = np.frombuffer(arr.buffers()[1], dtype=np.int64)
+    words = words[2 * arr.offset : 2 * (arr.offset + len(arr))].reshape(-1, 2)
+    low, high = words[:, 0], words[:, 1]
+    if not np.all(high == (low >> 63)):
+        raise OverflowError("an amount does not fit in int64 units")
+    return low.copy()
+
+
+def node_index(node_ids: np.ndarray | pa.Array, user_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Node index of each ``user_id`` (``-1`` for ids not in ``node_ids``)."""
+    value_set = node_ids if isinstance(node_ids, pa.Array) else pa.array(node_ids, pa.string())
+    idx = pc.index_in(user_ids, value_set=value_set)
+    return np.asarray(idx.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def last_at_or_before(
+    group: np.ndarray, ts: np.ndarray, q_group: np.ndarray, q_ts: np.ndarray
+) -> np.ndarray:
+    """For each query, the index of the latest item of the same group with ``ts <= q_ts``.
+
+    Parameters
+    ----------
+    group, ts : numpy.ndarray of int
+        Items (e.g. views: viewer, time). Ties on (group, ts) resolve to the item
+        that comes last in the input.
+    q_group, q_ts : numpy.ndarray of int
+        Queries (e.g. orders: buyer, time).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Index into the items, or ``-1`` when the group has no item at or before ``q_ts``.
+    """
+    group = np.asarray(group, dtype=np.int64)
+    q_group = np.asarray(q_group, dtype=np.int64)
+    out = np.full(q_group.shape[0], -1, dtype=np.int64)
+    if group.shape[0] == 0 or q_group.shape[0] == 0:
+        return out
+    times = np.unique(np.concatenate([ts, q_ts]))
+    t_rank = np.searchsorted(times, ts).astype(np.int64)
+    q_rank = np.searchsorted(times, q_ts).astype(np.int64)
+    span = np.int64(times.shape[0])
+    key = group * span + t_rank
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    q_key = q_group * span + q_rank
+    pos = np.searchsorted(sorted_key, q_key, side="right") - 1
+    hit = pos >= 0
+    hit[hit] = group[order[pos[hit]]] == q_group[hit]
+    out[hit] = order[pos[hit]]
+    return out
+
+
+def first_per_group(group: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Indices of the earliest item of each group (ties: first in input order)."""
+    group = np.asarray(group, dtype=np.int64)
+    if group.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((np.arange(group.shape[0]), ts, group))
+    first = np.ones(order.shape[0], dtype=bool)
+    first[1:] = group[order[1:]] != group[order[:-1]]
+    return order[first]
+
+
+def resolve_tokens(
+    tokens: pa.Array | pa.ChunkedArray,
+    order_ts: np.ndarray,
+    share_content: pa.Array | pa.ChunkedArray,
+    share_sharer: np.ndarray,
+    share_ts: np.ndarray,
+) -> np.ndarray:
+    """Sharer named by each order's token: latest share of that content at or before the order.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Sharer node index per order, ``-1`` for no token / unknown content / no share yet.
+    """
+    n = len(order_ts)
+    out = np.full(n, -1, dtype=np.int64)
+    if n == 0 or len(share_content) == 0:
+        return out
+    if isinstance(share_content, pa.ChunkedArray):
+        share_content = share_content.combine_chunks()
+    content = share_content.dictionary_encode()
+    codes = np.asarray(content.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    q = pc.index_in(tokens, value_set=content.dictionary)
+    q_codes = np.asarray(q.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    known = q_codes >= 0
+    pos = last_at_or_before(codes, share_ts, q_codes[known], np.asarray(order_ts)[known])
+    hit = np.flatnonzero(known)[pos >= 0]
+    out[hit] = np.asarray(share_sharer, dtype=np.int64)[pos[pos >= 0]]
+    return out
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who is credited with each order, and by which rule.
+
+    Attributes
+    ----------
+    credited : numpy.ndarray of int64
+        Node index of the credited user per order, ``-1`` when no rule applies.
+    rule : numpy.ndarray of int8
+        :data:`RULE_TOKEN`, :data:`RULE_VIEW`, :data:`RULE_REFERRAL` or :data:`RULE_NONE`.
+    """
+
+    credited: np.ndarray
+    rule: np.ndarray
+
+
+def attribute_orders(
+    *,
+    buyer: np.ndarray,
+    ts: np.ndarray,
+    token_sharer: np.ndarray | None,
+    view_sharer: np.ndarray,
+    view_viewer: np.ndarray,
+    view_ts: np.ndarray,
+    referrer: np.ndarray,
+    referee: np.ndarray,
+    referral_ts: np.ndarray,
+    view_window_us: int,
+    referral_window_us: int,
+) -> Attribution:
+    """Credit each order to a sharer or referrer (rules and precedence: module docstring).
+
+    Parameters
+    ----------
+    buyer, ts : numpy.ndarray of int64
+        Buyer node index and time (epoch microseconds) of each order.
+    token_sharer : numpy.ndarray of int64, optional
+        Output of :func:`resolve_tokens` (``None`` disables the token rule).
+    view_sharer, view_viewer, view_ts : numpy.ndarray
+        View events (sharer, viewer, time).
+    referrer, referee, referral_ts : numpy.ndarray
+        Referral events; the earliest referral of each referee counts.
+    view_window_us, referral_window_us : int
+        Attribution windows in microseconds (inclusive).
+
+    Returns
+    -------
+    Attribution
+    """
+    buyer = np.asarray(buyer, dtype=np.int64)
+    ts = np.asarray(ts, dtype=np.int64)
+    n = buyer.shape[0]
+    credited = np.full(n, -1, dtype=np.int64)
+    rule = np.zeros(n, dtype=np.int8)
+
+    def apply(candidate: np.ndarray, code: int) -> None:
+        take = (credited < 0) & (candidate >= 0) & (candidate != buyer)
+        credited[take] = candidate[take]
+        rule[take] = code
+
+    if token_sharer is not None:
+        apply(np.asarray(token_sharer, dtype=np.int64), RULE_TOKEN)
+
+    view_sharer = np.asarray(view_sharer, dtype=np.int64)
+    view_viewer = np.asarray(view_viewer, dtype=np.int64)
+    view_ts = np.asarray(view_ts, dtype=np.int64)
+    own = view_sharer != view_viewer  # viewing one's own share is not a lead
+    v_pos = last_at_or_before(view_viewer[own], view_ts[own], buyer, ts)
+    cand = np.full(n, -1, dtype=np.int64)
+    ok = v_pos >= 0
+    ok[ok] = ts[ok] - view_ts[own][v_pos[ok]] <= view_window_us
+    cand[ok] = view_sharer[own][v_pos[ok]]
+    apply(cand, RULE_VIEW)
+
+    referee = np.asarray(referee, dtype=np.int64)
+    referral_ts = np.asarray(referral_ts, dtype=np.int64)
+    first = first_per_group(referee, referral_ts)
+    r_pos = last_at_or_before(referee[first], referral_ts[first], buyer, ts)
+    cand = np.full(n, -1, dtype=np.int64)
+    ok = r_pos >= 0
+    ok[ok] = ts[ok] - referral_ts[first][r_pos[ok]] <= referral_window_us
+    cand[ok] = np.asarray(referrer, dtype=np.int64)[first][r_pos[ok]]
+    apply(cand, RULE_REFERRAL)
+    return Attribution(credited=credited, rule=rule)
+
+
+def conversion_totals(
+    n_nodes: int, attribution: Attribution, net_units: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per user: attributed orders and their net GMV (exact int64 units).
+
+    Returns
+    -------
+    dict
+        ``conversions`` (int64 count of credited orders) and ``attributed_gmv_units``
+        (int64, units of ``10**-4``; net of refunds when ``net_units`` is).
+    """
+    hit = attribution.credited >= 0
+    who = attribution.credited[hit]
+    gmv = np.zeros(n_nodes, dtype=np.int64)
+    np.add.at(gmv, who, np.asarray(net_units, dtype=np.int64)[hit])
+    return {
+        "conversions": np.bincount(who, minlength=n_nodes).astype(np.int64),
+        "attributed_gmv_units": gmv,
+    }
+
+
+def engagement_signals(
+    n_nodes: int,
+    *,
+    src: np.ndarray,
+    dst: np.ndarray,
+    etype: np.ndarray,
+    ts: np.ndarray,
+    share_sharer: np.ndarray,
+    buyer: np.ndarray,
+    order_ts: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Engagement counts per user from the window's edges, shares and orders.
+
+    Parameters
+    ----------
+    n_nodes : int
+    src, dst, etype, ts : numpy.ndarray
+        Edges (influencer -> influenced) with type codes and times.
+    share_sharer : numpy.ndarray
+        Sharer node index of each share event.
+    buyer, order_ts : numpy.ndarray
+        Buyer node index and time of each order.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray of int64
+        ``comments_received`` (comments on the user's content), ``forwards_received``
+        (forwards of the user's content), ``shares_made``, ``unique_audience``
+        (distinct users the user reached by a view, forward, comment or referral),
+        ``referrals_made`` (distinct referees) and ``referrals_converted``
+        (referees, by their first referral, with an order at or after it).
+    """
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    etype = np.asarray(etype)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(src[mask], minlength=n_nodes).astype(np.int64)
+
+    pairs = np.unique(src * np.int64(n_nodes) + dst) if src.shape[0] else np.zeros(0, np.int64)
+    audience = np.bincount(pairs // n_nodes, minlength=n_nodes).astype(np.int64)
+
+    is_ref = etype == _REFERRAL
+    r_src, r_dst, r_ts = src[is_ref], dst[is_ref], np.asarray(ts)[is_ref]
+    ref_pairs = np.unique(r_src * np.int64(n_nodes) + r_dst) if r_src.size else r_src
+    first = first_per_group(r_dst, r_ts)
+    # a referee converted when their last order is at or after the referral
+    last_order = np.full(n_nodes, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last_order, np.asarray(buyer, dtype=np.int64), np.asarray(order_ts, np.int64))
+    converted = last_order[r_dst[first]] >= r_ts[first]
+    return {
+        "comments_received": count(etype == _COMMENT),
+        "forwards_received": count(etype == _FORWARD),
+        "shares_made": np.bincount(
+            np.asarray(share_sharer, dtype=np.int64), minlength=n_nodes
+        ).astype(np.int64),
+        "unique_audience": audience,
+        "referrals_made": np.bincount(ref_pairs // n_nodes, minlength=n_nodes).astype(np.int64)
+        if ref_pairs.size
+        else np.zeros(n_nodes, np.int64),
+        "referrals_converted": np.bincount(r_src[first][converted], minlength=n_nodes).astype(
+            np.int64
+        ),
+    }

@@ -458,6 +458,13 @@ def read_models(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[ModelR
     ]
 
 
+def _model_exists(conn: duckdb.DuckDBPyConnection, model_version: str) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM role_models WHERE model_version = ?", [model_version]
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def latest_model_version(conn: duckdb.DuckDBPyConnection) -> str | None:
     """Version of the most recent role model, or None when no model was trained."""
     models = read_models(conn, limit=1)
@@ -593,17 +600,11 @@ def role_at(
     version = model_version
     if has_roles and model_version == "latest":
         version = latest_model_version(conn)
-    elif has_roles and model_version is not None:
-        if (
-            conn.execute(
-                "SELECT count(*) FROM role_models WHERE model_version = ?", [model_version]
-            ).fetchone()[0]
-            == 0
-        ):
-            raise NotFoundError(
-                f"No role model {model_version!r}; `koc roles infer` trains one.",
-                model_version=model_version,
-            )
+    elif has_roles and model_version is not None and not _model_exists(conn, model_version):
+        raise NotFoundError(
+            f"No role model {model_version!r}; `koc roles infer` trains one.",
+            model_version=model_version,
+        )
     cur = conn.cursor()
     cur.register("_roles_q", q)
     try:

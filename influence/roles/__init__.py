@@ -1,0 +1,56 @@
+"""Role views: tell employees (sales guides), KOLs and consumers apart, and measure each.
+
+* :func:`role_features`: behavioural features per user (pure, vectorized);
+* :class:`RoleClassifier`: calibrated scikit-learn classifier trained on declared roles,
+  and :func:`cross_validate_roles` for its out-of-fold precision / recall / confusion;
+* :func:`employee_measures`, :func:`kol_measures`, :func:`audience_overlap`,
+  :func:`rising_kocs`: what each role brings.
+
+No I/O here; :mod:`api.services.roles` reads the store and calls these.
+"""
+
+from influence.roles._classifier import (
+    UNKNOWN,
+    RoleClassifier,
+    classification_report_dict,
+    cross_validate_roles,
+)
+from influence.roles._features import (
+    NEIGHBOUR_ROLES,
+    RoleFeatures,
+    audience_pattern,
+    index_of,
+    neighbour_pattern,
+    role_features,
+)
+from influence.roles._measures import (
+    CUSTOMER_ROLES,
+    EmployeeMeasures,
+    audience_overlap,
+    customer_stats,
+    employee_measures,
+    kol_measures,
+    rising_kocs,
+    units_to_decimal,
+)
+
+__all__ = [
+    "UNKNOWN",
+    "RoleClassifier",
+    "classification_report_dict",
+    "cross_validate_roles",
+    "NEIGHBOUR_ROLES",
+    "RoleFeatures",
+    "audience_pattern",
+    "index_of",
+    "neighbour_pattern",
+    "role_features",
+    "CUSTOMER_ROLES",
+    "EmployeeMeasures",
+    "audience_overlap",
+    "customer_stats",
+    "employee_measures",
+    "kol_measures",
+    "rising_kocs",
+    "units_to_decimal",
+]

@@ -1,0 +1,34 @@
+"""Realistic, deterministic demo data for KOC Graph (``koc synth``).
+
+A generated data set has heavy-tailed activity, friend circles and store
+neighbourhoods, sales guides serving their store's customers, a few KOLs with
+huge audiences that convert poorly, planted KOCs whose shares convert well,
+forward cascades, referral chains, refunds, repeat purchases, planted referral
+fraud and a file of deliberately broken rows; plus a ground truth that
+evaluation reads and the pipeline never does. See ``docs/synth.md``.
+"""
+
+from graph.synth._params import (
+    BEHAVIOUR,
+    MONTHS,
+    WINDOW_END,
+    WINDOW_START,
+    Segment,
+    SynthParams,
+)
+from graph.synth._truth import gmv_column
+from graph.synth.generator import MIN_USERS, ProgressFn, SynthResult, generate
+
+__all__ = [
+    "generate",
+    "SynthParams",
+    "SynthResult",
+    "ProgressFn",
+    "Segment",
+    "BEHAVIOUR",
+    "MONTHS",
+    "WINDOW_START",
+    "WINDOW_END",
+    "MIN_USERS",
+    "gmv_column",
+]

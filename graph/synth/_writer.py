@@ -1,0 +1,162 @@
+"""Chunked writers: one file per record type, in CSV (gzip), Parquet or JSON lines.
+
+Generators hand over columns as numpy arrays (user indices, epoch seconds,
+amounts in cents) or Arrow string arrays; the sink turns them into the output
+contract of ``docs/synth.md``: a ``type`` column, the canonical field names of
+:data:`graph.events.RECORD_SPECS`, timestamps as ISO-8601 with ``+08:00``
+(epoch milliseconds in Parquet), amounts as decimal strings with two decimals,
+empty cells for absent optional fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from graph.events import RECORD_SPECS, EventType
+from graph.synth._params import OFFSET_S
+
+__all__ = ["iso_local", "money", "take_ids", "prefixed_ids", "TypeSink", "file_name", "sha256"]
+
+_EXT = {"csv": ".csv.gz", "parquet": ".parquet", "jsonl": ".jsonl.gz"}
+_PLURAL = {t: f"{t.value}s" for t in EventType}
+
+
+def file_name(event_type: EventType, fmt: str) -> str:
+    """File name of one record type, e.g. ``orders.csv.gz``."""
+    return _PLURAL[event_type] + _EXT[fmt]
+
+
+def iso_local(ts: np.ndarray) -> pa.Array:
+    """UTC epoch seconds -> ISO-8601 strings in China time (``2026-07-01T08:00:00+08:00``)."""
+    local = pa.array(np.asarray(ts, dtype=np.int64) + OFFSET_S, type=pa.timestamp("s"))
+    return pc.strftime(local, format="%Y-%m-%dT%H:%M:%S+08:00")
+
+
+def money(cents: np.ndarray) -> pa.Array:
+    """Non-negative integer cents -> decimal strings with two decimals (``12.05``)."""
+    cents = np.asarray(cents, dtype=np.int64)
+    whole = pc.cast(pa.array(cents // 100), pa.string())
+    frac = pc.utf8_lpad(pc.cast(pa.array(cents % 100), pa.string()), 2, "0")
+    return pc.binary_join_element_wise(whole, frac, ".")
+
+
+def take_ids(ids: pa.Array, idx: np.ndarray) -> pa.Array:
+    """``ids[idx]`` as an Arrow string array; negative indices become nulls."""
+    idx = np.asarray(idx, dtype=np.int64)
+    mask = idx < 0
+    if mask.any():
+        return ids.take(pa.array(np.where(mask, 0, idx), mask=mask))
+    return ids.take(pa.array(idx))
+
+
+def prefixed_ids(prefix: str, numbers: np.ndarray) -> pa.Array:
+    """``prefix`` followed by each number, e.g. ``c1234``."""
+    digits = pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string())
+    return pc.binary_join_element_wise(pa.scalar(prefix), digits, "")
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file (for the manifest)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class TypeSink:
+    """Append-only writer of one record type in one format.
+
+    Parameters
+    ----------
+    out_dir : Path
+        Output directory.
+    event_type : EventType
+        The record type; fixes the columns (``type`` then the spec's field names).
+    fmt : {"csv", "parquet", "jsonl"}
+        Output format.
+    """
+
+    def __init__(self, out_dir: Path, event_type: EventType, fmt: str) -> None:
+        self.event_type = event_type
+        self.fmt = fmt
+        self.path = out_dir / file_name(event_type, fmt)
+        self.rows = 0
+        spec = RECORD_SPECS[event_type]
+        self._fields = spec.fields
+        self._ts_fields = {f.name for f in spec.fields if f.kind == "ts"}
+        ts_type = pa.int64() if fmt == "parquet" else pa.string()
+        self.schema = pa.schema(
+            [("type", pa.string())]
+            + [
+                (f.name, ts_type if f.name in self._ts_fields else pa.string())
+                for f in self._fields
+            ]
+        )
+        self._stream: Any = None
+        self._writer: Any = None
+
+    def _open(self) -> None:
+        if self.fmt == "parquet":
+            self._writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+        else:
+            self._stream = pa.CompressedOutputStream(str(self.path), "gzip")
+            if self.fmt == "csv":
+                self._writer = pacsv.CSVWriter(self._stream, self.schema)
+
+    def _column(self, name: str, value: Any, n: int) -> pa.Array:
+        if value is None:
+            return pa.nulls(n, pa.string())
+        if name in self._ts_fields:
+            ts = np.asarray(value, dtype=np.int64)
+            return pa.array(ts * 1000) if self.fmt == "parquet" else iso_local(ts)
+        if isinstance(value, pa.ChunkedArray):
+            value = value.combine_chunks()
+        if isinstance(value, pa.Array):
+            return value.cast(pa.string())
+        return pa.array(value, type=pa.string())
+
+    def write(self, columns: dict[str, Any]) -> None:
+        """Append rows; ``columns`` maps field names to equal-length arrays (absent = null)."""
+        lengths = {len(v) for v in columns.values() if v is not None}
+        if len(lengths) != 1:
+            raise ValueError(f"columns of {self.event_type} have different lengths {lengths}")
+        n = lengths.pop()
+        if n == 0:
+            return
+        unknown = set(columns) - {f.name for f in self._fields}
+        if unknown:
+            raise ValueError(f"unknown fields for {self.event_type}: {sorted(unknown)}")
+        arrays = [pa.repeat(pa.scalar(self.event_type.value, pa.string()), n)]
+        arrays += [self._column(f.name, columns.get(f.name), n) for f in self._fields]
+        table = pa.Table.from_arrays(arrays, schema=self.schema)
+        if self._writer is None and self._stream is None:
+            self._open()
+        if self.fmt == "jsonl":
+            lines = "".join(
+                json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+                for row in table.to_pylist()
+            )
+            self._stream.write(lines.encode("utf-8"))
+        else:
+            self._writer.write_table(table)
+        self.rows += n
+
+    def close(self) -> None:
+        """Flush and close; an empty type still gets a file with its header."""
+        if self._writer is None and self._stream is None:
+            self._open()
+        if self._writer is not None:
+            self._writer.close()
+        if self._stream is not None:
+            self._stream.close()
+        self._writer = self._stream = None

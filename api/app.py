@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.deps import RunSlot, StoreFactory, StoreProvider
 from api.errors import install_error_handlers
 from api.keys import ensure_schema
+from api.reach import SnapshotCache
 from api.routes import ROUTERS
 from api.security import KeyCache
 from graph.settings import Settings, get_settings
@@ -90,6 +91,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.snapshot_cache.close()
         provider.close()
 
     app = FastAPI(
@@ -105,6 +107,7 @@ def create_app(
     app.state.store_provider = provider
     app.state.key_cache = KeyCache()
     app.state.run_slot = RunSlot()
+    app.state.snapshot_cache = SnapshotCache()
     install_error_handlers(app)
     if settings.api_cors_origins:
         app.add_middleware(

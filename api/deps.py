@@ -107,8 +107,8 @@ def get_provider(request: Request) -> StoreProvider:
     return request.app.state.store_provider
 
 
-def get_store(request: Request) -> GraphStore:
-    """The app's store (override this in tests)."""
+async def get_store(request: Request) -> GraphStore:
+    """The app's store (override this in tests); async, so no thread hop per request."""
     return request.app.state.store_provider.get()
 
 

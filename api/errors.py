@@ -44,6 +44,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "scoring_error": 422,
     "not_converged": 422,
     "attribution_error": 409,
+    "deadline_exceeded": 503,
     "store_error": 503,
     "schema_error": 503,
 }
@@ -115,11 +116,14 @@ def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def _safe_context(context: dict[str, Any]) -> dict[str, Any] | None:
-    out = {
-        k: (v if isinstance(v, str | int | float | bool) or v is None else str(v))
-        for k, v in context.items()
-        if k not in _PRIVATE_CONTEXT
-    }
+    def plain(v: Any) -> Any:
+        if isinstance(v, str | int | float | bool) or v is None:
+            return v
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v[:20]]
+        return str(v)
+
+    out = {k: plain(v) for k, v in context.items() if k not in _PRIVATE_CONTEXT}
     return out or None
 
 
@@ -134,7 +138,10 @@ async def _koc_error(request: Request, exc: Exception) -> JSONResponse:
             status_code=status,
             headers={"Retry-After": "5"},
         )
-    return JSONResponse(_body(exc.code, exc.message, _safe_context(exc.context)), status)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse(
+        _body(exc.code, exc.message, _safe_context(exc.context)), status, headers=headers
+    )
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
+
 from graph.errors import ConfigError, NotFoundError, StoreError
 from graph.migrations import Migration, applied_version, migrate
 
@@ -204,15 +206,18 @@ def verify_token(store: Any, token: str) -> ApiKey | None:
     if match is None:
         return None
     key_id, secret = match.groups()
-    row = (
-        _conn(store)
-        .execute(
-            """SELECT key_id, name, scopes, created_at, revoked_at, secret_hash
-            FROM api_keys WHERE key_id = ?""",
-            [key_id],
+    try:
+        row = (
+            _conn(store)
+            .execute(
+                """SELECT key_id, name, scopes, created_at, revoked_at, secret_hash
+                FROM api_keys WHERE key_id = ?""",
+                [key_id],
+            )
+            .fetchone()
         )
-        .fetchone()
-    )
+    except duckdb.CatalogException:  # no key was ever created in this store
+        row = None
     if row is None or row[4] is not None:
         hmac.compare_digest(_hash(secret), _hash(""))  # same work on every path
         return None

@@ -21,8 +21,10 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from api.deps import StoreDep
 from api.errors import ApiError
 from api.keys import SCOPES, ApiKey, verify_token
+from graph.store import GraphStore
 
 __all__ = [
     "COOKIE_NAME",
@@ -78,17 +80,18 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _lookup(request: Request, token: str) -> ApiKey | None:
+async def _lookup(request: Request, store: GraphStore, token: str) -> ApiKey | None:
     cache: KeyCache = request.app.state.key_cache
     hit, key = cache.get(token)
     if not hit:
-        store = request.app.state.store_provider.get
-        key = await run_in_threadpool(lambda: verify_token(store(), token))
+        key = await run_in_threadpool(verify_token, store, token)
         cache.put(token, key)
     return key
 
 
-async def _authenticate(request: Request, token: str | None, scope: str) -> ApiKey:
+async def _authenticate(
+    request: Request, store: GraphStore, token: str | None, scope: str
+) -> ApiKey:
     if not token:
         raise _unauthorized(
             "An API key is required: send it as 'X-API-Key: <key>' or "
@@ -96,7 +99,7 @@ async def _authenticate(request: Request, token: str | None, scope: str) -> ApiK
         )
     if len(token) > _MAX_TOKEN:
         raise _unauthorized("The API key is malformed.")
-    key = await _lookup(request, token)
+    key = await _lookup(request, store, token)
     if key is None:
         raise _unauthorized("The API key is unknown or revoked.")
     if not key.allows(scope):
@@ -117,11 +120,12 @@ def require_scope(scope: str) -> Callable[..., Any]:
 
     async def dependency(
         request: Request,
+        store: StoreDep,
         header: Annotated[str | None, Depends(_header)] = None,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
     ) -> ApiKey:
         token = header or (bearer.credentials if bearer else None)
-        return await _authenticate(request, token, scope)
+        return await _authenticate(request, store, token, scope)
 
     dependency.__name__ = f"require_{scope}"
     return dependency
@@ -129,6 +133,7 @@ def require_scope(scope: str) -> Callable[..., Any]:
 
 async def optional_page_key(
     request: Request,
+    store: StoreDep,
     header: Annotated[str | None, Depends(_header)] = None,
     cookie: Annotated[str | None, Depends(_cookie)] = None,
 ) -> ApiKey | None:
@@ -136,7 +141,7 @@ async def optional_page_key(
     from the header or the cookie (401 otherwise)."""
     if request.app.state.settings.api_public_leaderboard:
         return None
-    return await _authenticate(request, header or cookie, "read")
+    return await _authenticate(request, store, header or cookie, "read")
 
 
 ReadKey = Annotated[ApiKey, Depends(require_scope("read"))]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import health
+from api.routes import health, leaderboard, users
 
 __all__ = ["ROUTERS"]
 
 ROUTERS: list[tuple[APIRouter, bool]] = [
     (health.router, False),
+    (leaderboard.router, True),
+    (users.router, True),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ProviderDep
+from api.deps import ProviderDep, StoreDep
 from api.errors import ApiError, error_responses
 from api.keys import schema_current
 from api.schemas.health import Health, Readiness
@@ -35,10 +35,9 @@ async def healthz() -> Health:
     summary="The store is reachable and its schema current",
     responses=error_responses(503),
 )
-def readyz(provider: ProviderDep) -> Readiness:
-    """503 ``not_ready`` while the store cannot be opened or its schema is behind."""
+def readyz(provider: ProviderDep, store: StoreDep) -> Readiness:
+    """503 while the store cannot be opened or its schema is behind."""
     try:
-        store = provider.get()
         graph_schema = store.schema_version()
         api_ok = schema_current(store) if hasattr(store, "cursor") else True
     except KocError as exc:

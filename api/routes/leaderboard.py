@@ -1,0 +1,126 @@
+"""``GET /v1/leaderboard``: filtered, sorted, cursor-paginated leaderboard of a run."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import StoreDep
+from api.errors import ERROR_RESPONSES, error_responses
+from api.pagination import Cursor, decode_cursor, encode_cursor, query_digest
+from api.schemas.leaderboard import LeaderboardPage
+from api.security import ReadKey
+from api.services import ranking
+from graph.store import GraphStore
+
+__all__ = ["router", "MAX_LIMIT", "leaderboard_page"]
+
+router = APIRouter(tags=["leaderboard"])
+
+MAX_LIMIT = 500
+ID_PATTERN = r"^[A-Za-z0-9._:@+-]{1,128}$"
+RoleQuery = Annotated[
+    str | None, Query(pattern=r"^[a-z_]{1,32}$", description="employee, kol, consumer, unknown")
+]
+
+
+def leaderboard_page(
+    store: GraphStore,
+    *,
+    run_id: str | None,
+    role: str | None,
+    community: int | None,
+    min_score: float | None,
+    sort: str,
+    include_staff: bool,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """One page of :func:`api.services.ranking.leaderboard` with an opaque next cursor."""
+    digest = query_digest(
+        run=run_id,
+        role=role,
+        community=community,
+        min_score=min_score,
+        sort=sort,
+        staff=include_staff,
+    )
+    after = 0
+    if cursor is not None:
+        position = decode_cursor(cursor, digest)
+        run_id, after = position.run_id, position.after
+    resolved = ranking.resolve_run(store, run_id).run_id
+    rows = ranking.leaderboard(
+        store,
+        run_id=resolved,
+        role=role,
+        community=community,
+        min_score=min_score,
+        sort=sort,
+        limit=limit + 1,
+        after_rank=after,
+        include_staff=include_staff,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (
+        encode_cursor(Cursor(resolved, digest, int(rows[-1]["rank"]))) if more and rows else None
+    )
+    return {
+        "run_id": resolved,
+        "sort": sort,
+        "count": len(rows),
+        "data": rows,
+        "next_cursor": next_cursor,
+    }
+
+
+@router.get(
+    "/leaderboard",
+    response_model=LeaderboardPage,
+    summary="The KOC leaderboard of a ranking run",
+    responses={**ERROR_RESPONSES, **error_responses(400, 404)},
+)
+def get_leaderboard(
+    store: StoreDep,
+    key: ReadKey,
+    run: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="Run id (default: the latest).")
+    ] = None,
+    role: RoleQuery = None,
+    community: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
+    min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    sort: Annotated[
+        str,
+        Query(
+            pattern=r"^[a-z_]{1,32}$",
+            description=f"One of {', '.join(ranking.SORT_KEYS)}.",
+            examples=["score"],
+        ),
+    ] = "score",
+    include_staff: Annotated[
+        bool, Query(description="Keep employees and KOLs when no role is given.")
+    ] = False,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+    ] = None,
+) -> dict[str, Any]:
+    """Users of a run ranked by KOC score (or by rank change), best first.
+
+    Filters combine with AND. Staff (employees, KOLs) are left out unless a `role`
+    is given or `include_staff=true`. Each row carries the user's contribution per
+    score component. Pass `next_cursor` back as `cursor` for the next page.
+    """
+    return leaderboard_page(
+        store,
+        run_id=run,
+        role=role,
+        community=community,
+        min_score=min_score,
+        sort=sort,
+        include_staff=include_staff,
+        limit=limit,
+        cursor=cursor,
+    )

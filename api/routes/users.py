@@ -1,0 +1,73 @@
+"""``GET /v1/users/{id}``, ``/users/{id}/referrals`` and ``/users/{id}/reach``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+
+from api.deps import StoreDep
+from api.errors import ERROR_RESPONSES, error_responses
+from api.profiles import referral_tree, user_view
+from api.reach import MAX_HOPS, user_reach
+from api.routes.leaderboard import ID_PATTERN
+from api.schemas.referrals import ReferralsPublic
+from api.schemas.users import ReachPublic, UserProfile
+from api.security import ReadKey
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+UserId = Annotated[str, Path(pattern=ID_PATTERN, description="The user's id.", examples=["u42"])]
+
+
+@router.get(
+    "/{user_id}",
+    response_model=UserProfile,
+    summary="A user's profile: score, breakdown, role, rank history, referrals",
+    responses={**ERROR_RESPONSES, **error_responses(404)},
+)
+def get_user(
+    user_id: UserId,
+    store: StoreDep,
+    key: ReadKey,
+    run: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+) -> dict[str, Any]:
+    """404 `not_found` when the user is not in the run (or there is no run yet)."""
+    return user_view(store, user_id, run)
+
+
+@router.get(
+    "/{user_id}/referrals",
+    response_model=ReferralsPublic,
+    summary="Referral upline and downline per level, with counts and GMV",
+    responses={**ERROR_RESPONSES, **error_responses(404)},
+)
+def get_referrals(
+    user_id: UserId,
+    store: StoreDep,
+    key: ReadKey,
+    levels: Annotated[int, Query(ge=1, le=3, description="Levels up and down.")] = 3,
+) -> dict[str, Any]:
+    """Who referred the user (level 1 = direct referrer) and, per level below, how many
+    users they brought in, how many bought, and their GMV net of refunds."""
+    return referral_tree(store, user_id, levels)
+
+
+@router.get(
+    "/{user_id}/reach",
+    response_model=ReachPublic,
+    summary="Exact k-hop reach of a user, computed on demand",
+    responses={**ERROR_RESPONSES, **error_responses(404, 503)},
+)
+def get_reach(
+    request: Request,
+    user_id: UserId,
+    store: StoreDep,
+    key: ReadKey,
+    hops: Annotated[int, Query(ge=1, le=MAX_HOPS)] = 3,
+) -> dict[str, Any]:
+    """Breadth-first search over views, forwards and referrals. Answers 503
+    `deadline_exceeded` with `Retry-After` when it cannot finish within the budget."""
+    return user_reach(store, request.app.state.snapshot_cache, user_id, hops)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -84,12 +84,13 @@ class RunSlot:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.run_id: str | None = None
+        self.progress: dict[str, Any] | None = None
 
     def acquire(self) -> bool:
         return self._lock.acquire(blocking=False)
 
     def release(self) -> None:
-        self.run_id = None
+        self.run_id, self.progress = None, None
         self._lock.release()
 
     @property

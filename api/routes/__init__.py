@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import health, leaderboard, users
+from api.routes import events, health, leaderboard, runs, users
 
 __all__ = ["ROUTERS"]
 
@@ -12,4 +12,6 @@ ROUTERS: list[tuple[APIRouter, bool]] = [
     (health.router, False),
     (leaderboard.router, True),
     (users.router, True),
+    (events.router, True),
+    (runs.router, True),
 ]

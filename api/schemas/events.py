@@ -41,11 +41,8 @@ class TypeCounts(BaseModel):
 class RowError(BaseModel):
     """Why one posted record was refused (it is kept in the quarantine)."""
 
-    row: int | None = Field(None, examples=[3], description="1-based position in the batch.")
-    event_type: str | None = Field(None, examples=["order"])
-    field: str | None = Field(None, examples=["amount"])
-    value: str | None = Field(None, examples=["-5"])
-    reason: str = Field(examples=["amount must be >= 0"])
+    row: int | None = Field(None, examples=[3], description="0-based index in the batch.")
+    message: str = Field(examples=["field 'amount' = '-5': amount must be >= 0"])
 
 
 class IngestResult(BaseModel):
@@ -56,5 +53,7 @@ class IngestResult(BaseModel):
     duplicates: int = Field(examples=[0])
     rejected: int = Field(examples=[1])
     by_type: dict[str, TypeCounts] = Field(default_factory=dict)
-    errors: list[RowError] = Field(default_factory=list)
+    errors: list[RowError] = Field(
+        default_factory=list, description="The first refused rows (at most 20), in order."
+    )
     warnings: list[str] = Field(default_factory=list)

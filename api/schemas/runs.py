@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from graph.store import RunRecord
-
-__all__ = ["RunCreate", "RunPublic", "RunsPublic"]
+__all__ = ["RunCreate", "RunProgress", "RunPublic", "RunsPublic"]
 
 
 class RunCreate(BaseModel):
@@ -31,6 +28,14 @@ class RunCreate(BaseModel):
         return self
 
 
+class RunProgress(BaseModel):
+    """Where a running ranking is."""
+
+    step: str = Field(examples=["pagerank"])
+    done: int = Field(examples=[1])
+    total: int = Field(examples=[7])
+
+
 class RunPublic(BaseModel):
     """One ranking run: its status, window, timings and row counts."""
 
@@ -43,13 +48,9 @@ class RunPublic(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict, examples=[{"pagerank": 1.2}])
     row_counts: dict[str, int] = Field(default_factory=dict, examples=[{"users": 20000}])
     error: str | None = None
-
-    @classmethod
-    def from_record(cls, run: RunRecord) -> RunPublic:
-        data: dict[str, Any] = {name: getattr(run, name) for name in cls.model_fields}
-        data["timings"] = {k: float(v) for k, v in (run.timings or {}).items()}
-        data["row_counts"] = {k: int(v) for k, v in (run.row_counts or {}).items()}
-        return cls(**data)
+    progress: RunProgress | None = Field(
+        None, description="Current step while this server is running the run."
+    )
 
 
 class RunsPublic(BaseModel):

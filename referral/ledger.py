@@ -1,0 +1,305 @@
+"""The commission ledger: append-only DuckDB tables and the status of each entry.
+
+The ledger lives on the embedded store's own DuckDB connection when the graph
+store is :class:`graph.duckdb_store.DuckDBStore`, or in a separate DuckDB file
+(setting ``ledger_path``) beside a Neo4j store. Nothing is ever updated: status
+changes are rows of ``referral_status``; see :mod:`referral.schema`.
+
+Status of an entry, as of an instant ``T``
+------------------------------------------
+1. ``paid`` / ``carried`` once a period close settled it (final);
+2. else ``held`` when its root entry (the commission a reversal belongs to) has a
+   ``held`` transition not followed by a ``released`` one;
+3. else ``reversed`` for a commission fully cancelled by its reversals;
+4. else ``payable`` when ``payable_at <= T`` (order time + holding period), else ``pending``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from graph.errors import ConflictError, NotFoundError, StoreError
+from graph.migrations import applied_version, migrate
+from referral.rules import CommissionRules
+from referral.schema import COMPONENT, MIGRATIONS
+
+__all__ = ["Ledger", "STATUSES", "entries_sql"]
+
+#: Every status an entry can show.
+STATUSES: tuple[str, ...] = ("pending", "payable", "held", "reversed", "paid", "carried")
+
+#: Columns of :meth:`Ledger.entries` besides those of ``referral_entries``.
+_ENTRY_VIEW = """
+    hold AS (
+        SELECT entry_id, arg_max(status, seq) AS hold_state, arg_max(reason, seq) AS hold_reason
+        FROM referral_status WHERE status IN ('held', 'released') GROUP BY entry_id
+    ),
+    settle AS (
+        SELECT entry_id, arg_max(status, seq) AS settled, arg_max(period, seq) AS settled_period
+        FROM referral_status WHERE status IN ('paid', 'carried') GROUP BY entry_id
+    ),
+    rev AS (
+        SELECT orig_entry_id AS entry_id, sum(amount) AS reversed
+        FROM referral_entries WHERE kind = 'reversal' GROUP BY orig_entry_id
+    ),
+    ledger AS (
+        SELECT e.*, coalesce(r.reversed, 0)::DECIMAL(20, 4) AS reversed,
+            CASE
+                WHEN s.settled IS NOT NULL THEN s.settled
+                WHEN h.hold_state = 'held' THEN 'held'
+                WHEN e.kind <> 'reversal' AND e.amount > 0
+                     AND e.amount + coalesce(r.reversed, 0) = 0 THEN 'reversed'
+                WHEN e.payable_at <= $as_of THEN 'payable'
+                ELSE 'pending'
+            END AS status,
+            h.hold_state = 'held' AS is_held,
+            CASE WHEN h.hold_state = 'held' THEN h.hold_reason END AS hold_reason,
+            s.settled_period
+        FROM referral_entries e
+        LEFT JOIN hold h ON h.entry_id = coalesce(e.orig_entry_id, e.entry_id)
+        LEFT JOIN settle s ON s.entry_id = e.entry_id
+        LEFT JOIN rev r ON r.entry_id = e.entry_id
+    )"""
+
+
+def entries_sql() -> str:
+    """``WITH`` clauses defining the view ``ledger`` (entries plus derived status).
+
+    The SQL takes one named parameter, ``$as_of`` (TIMESTAMPTZ).
+    """
+    return "WITH " + _ENTRY_VIEW
+
+
+class Ledger:
+    """Append-only commission ledger on a DuckDB connection.
+
+    Parameters
+    ----------
+    conn : duckdb.DuckDBPyConnection
+        The connection; the ledger's tables are created on it (migration component
+        ``referral``) unless ``read_only``.
+    read_only : bool
+        Do not create tables; a store without a ledger then reads as empty.
+    owns_conn : bool
+        Close ``conn`` in :meth:`close` (a separate ledger file).
+    """
+
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        *,
+        read_only: bool = False,
+        owns_conn: bool = False,
+    ) -> None:
+        self.conn = conn
+        self._owns = owns_conn
+        if read_only:
+            self.ready = applied_version(conn, COMPONENT) >= len(MIGRATIONS)
+        else:
+            migrate(conn, COMPONENT, MIGRATIONS)
+            self.ready = True
+
+    # --- lifecycle -------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        store: Any,
+        ledger_path: str | Path | None = None,
+        *,
+        read_only: bool = False,
+    ) -> Ledger:
+        """The ledger of ``store``: on its DuckDB connection, or in ``ledger_path``.
+
+        Raises
+        ------
+        StoreError
+            The store has no DuckDB connection and no ``ledger_path`` is given.
+        """
+        if isinstance(store, Ledger):
+            return store
+        conn = getattr(store, "conn", None)
+        if isinstance(conn, duckdb.DuckDBPyConnection) and ledger_path is None:
+            return cls(conn, read_only=read_only)
+        if ledger_path is None:
+            raise StoreError(
+                "This graph store keeps no relational tables; set KOC_LEDGER_PATH to a "
+                "DuckDB file for the commission ledger.",
+                key="ledger_path",
+            )
+        path = Path(ledger_path)
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            own = duckdb.connect(str(path), read_only=read_only and path.exists())
+            own.execute("SET TimeZone = 'UTC'")
+        except duckdb.Error as exc:
+            raise StoreError(f"Cannot open the ledger {path}: {exc}", path=str(path)) from exc
+        return cls(own, read_only=read_only, owns_conn=True)
+
+    def close(self) -> None:
+        """Close the connection when the ledger owns it (a separate ledger file)."""
+        if self._owns:
+            self.conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction on the ledger connection; rolled back on any exception."""
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # --- reads -----------------------------------------------------------------------------
+    def arrow(self, sql: str, params: Any = None) -> pa.Table:
+        """Run a query on a fresh cursor and return an Arrow table."""
+        return self.conn.cursor().sql(sql, params=params or None).to_arrow_table()
+
+    def scalar(self, sql: str, params: Any = None) -> Any:
+        """First column of the first row of a query (None when there is no row).
+
+        Runs on the ledger connection itself, so it sees the open transaction.
+        """
+        rows = self.conn.execute(sql, params or []).fetchall()
+        return rows[0][0] if rows else None
+
+    def as_of(self) -> datetime:
+        """The ledger's clock: the data time of the latest attribution run.
+
+        Used instead of ``now()`` so that statuses and reports depend only on the
+        ledger. Falls back to 1970-01-01 for an empty ledger.
+        """
+        if not self.ready:
+            return datetime(1970, 1, 1, tzinfo=UTC)
+        value = self.scalar("SELECT max(as_of) FROM referral_runs")
+        return value if value is not None else datetime(1970, 1, 1, tzinfo=UTC)
+
+    def closed_periods(self) -> list[str]:
+        """Closed periods, oldest first."""
+        if not self.ready:
+            return []
+        rows = (
+            self.conn.cursor()
+            .execute("SELECT period FROM referral_periods ORDER BY period")
+            .fetchall()
+        )
+        return [r[0] for r in rows]
+
+    def last_closed(self) -> str | None:
+        """The latest closed period, or None."""
+        closed = self.closed_periods()
+        return closed[-1] if closed else None
+
+    def entries(
+        self,
+        where: str = "true",
+        params: dict[str, Any] | None = None,
+        *,
+        as_of: datetime | None = None,
+        order: str = "seq",
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Ledger entries with derived ``status``, filtered by a SQL ``where`` on view ``ledger``."""
+        if not self.ready:
+            return pa.table({})
+        p = {"as_of": as_of or self.as_of(), **(params or {})}
+        sql = f"{entries_sql()} SELECT * FROM ledger WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self.arrow(sql, p)
+
+    # --- writes ----------------------------------------------------------------------------
+    def register_rules(self, rules: CommissionRules) -> None:
+        """Record ``rules`` under their version.
+
+        Raises
+        ------
+        ConflictError
+            The ledger already holds different rules under the same version.
+        """
+        known = self.scalar("SELECT digest FROM referral_rules WHERE version = ?", [rules.version])
+        if known is None:
+            self.conn.execute(
+                "INSERT INTO referral_rules VALUES (?, ?, ?)",
+                [rules.version, rules.digest(), rules.to_json()],
+            )
+        elif known != rules.digest():
+            raise ConflictError(
+                f"The ledger already has different commission rules under version "
+                f"{rules.version!r}; give the changed rules a new version.",
+                version=rules.version,
+            )
+
+    def add_status(
+        self,
+        entry_ids: list[str],
+        status: str,
+        *,
+        actor: str,
+        reason: str | None,
+        at: datetime,
+        period: str | None = None,
+    ) -> int:
+        """Append one status transition per entry (in the given order); return the count."""
+        if not entry_ids:
+            return 0
+        base = self.scalar("SELECT coalesce(max(seq), 0) FROM referral_status")
+        tbl = pa.table({"entry_id": entry_ids, "i": list(range(1, len(entry_ids) + 1))})
+        cur = self.conn
+        cur.register("_st_ids", tbl)
+        try:
+            cur.execute(
+                """INSERT INTO referral_status
+                SELECT ? + i, entry_id, ?, ?, ?, ?, ? FROM _st_ids ORDER BY i""",
+                [base, status, at, period, actor, reason],
+            )
+        finally:
+            cur.unregister("_st_ids")
+        return len(entry_ids)
+
+    def release(
+        self, entry_ids: list[str], *, reason: str, by: str, at: datetime | None = None
+    ) -> int:
+        """Release held entries: records who released what and why.
+
+        Raises
+        ------
+        NotFoundError
+            An id is not a held entry (it names the id).
+        ConfigError
+            Empty reason or name.
+        """
+        from graph.errors import ConfigError
+
+        if not reason.strip() or not by.strip():
+            raise ConfigError("A release needs --reason and --by (who decided and why).")
+        held = self.entries("is_held AND status = 'held'")
+        held_ids = set(held.column("entry_id").to_pylist()) if held.num_rows else set()
+        for eid in entry_ids:
+            if eid not in held_ids:
+                raise NotFoundError(
+                    f"Entry {eid!r} is not held; `koc commissions holds` lists held entries.",
+                    entry_id=eid,
+                )
+        return self.add_status(
+            list(dict.fromkeys(entry_ids)),
+            "released",
+            actor=by,
+            reason=reason,
+            at=at or datetime.now(UTC),
+        )

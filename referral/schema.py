@@ -1,0 +1,130 @@
+"""Ledger tables (migration component ``referral``).
+
+The ledger is append-only: rows are inserted, never updated or deleted.
+
+``referral_entries``
+    one row per commission, bonus or reversal; amounts are ``DECIMAL(20, 4)``
+    already rounded to the currency's minor unit. ``seq`` is a gapless,
+    deterministic insertion order (the cursor of :func:`referral.service.list_entries`).
+``referral_status``
+    status transitions (``held``, ``released``, ``paid``, ``carried``) with who,
+    when and why; ``pending``/``payable`` are derived from ``payable_at``.
+``referral_orders`` / ``referral_refunds``
+    every order and refund attribution has processed, with its total attributed
+    (reversed) amount: the independent side of the reconciliation.
+``referral_periods`` / ``referral_balances``
+    closed periods and each beneficiary's opening, accrued, paid and closing balance.
+``referral_rules`` / ``referral_runs`` / ``referral_flags``
+    rule versions seen, attribution runs, fraud findings per run.
+"""
+
+from __future__ import annotations
+
+from graph.migrations import Migration
+
+__all__ = ["MIGRATIONS", "COMPONENT"]
+
+COMPONENT = "referral"
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "commission ledger: entries, status transitions, orders, refunds, periods, balances",
+        (
+            """CREATE TABLE referral_rules (
+                version    VARCHAR NOT NULL,
+                digest     VARCHAR NOT NULL,
+                body       VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE referral_runs (
+                run_id        VARCHAR NOT NULL,
+                rule_version  VARCHAR NOT NULL,
+                as_of         TIMESTAMPTZ,
+                orders_new    BIGINT NOT NULL,
+                entries_new   BIGINT NOT NULL,
+                refunds_new   BIGINT NOT NULL,
+                reversals_new BIGINT NOT NULL,
+                holds_new     BIGINT NOT NULL,
+                details       VARCHAR
+            )""",
+            """CREATE TABLE referral_entries (
+                entry_id         VARCHAR NOT NULL,
+                seq              BIGINT NOT NULL,
+                kind             VARCHAR NOT NULL,
+                model            VARCHAR NOT NULL,
+                order_id         VARCHAR NOT NULL,
+                buyer            VARCHAR NOT NULL,
+                beneficiary      VARCHAR NOT NULL,
+                beneficiary_role VARCHAR NOT NULL,
+                level            INTEGER NOT NULL,
+                rule_version     VARCHAR NOT NULL,
+                basis            DECIMAL(20, 4) NOT NULL,
+                rate             DECIMAL(9, 6),
+                amount           DECIMAL(20, 4) NOT NULL,
+                currency         VARCHAR NOT NULL,
+                event_ts         TIMESTAMPTZ NOT NULL,
+                payable_at       TIMESTAMPTZ NOT NULL,
+                period           VARCHAR NOT NULL,
+                orig_entry_id    VARCHAR,
+                refund_event_id  VARCHAR,
+                reason           VARCHAR NOT NULL,
+                run_id           VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE referral_status (
+                seq      BIGINT NOT NULL,
+                entry_id VARCHAR NOT NULL,
+                status   VARCHAR NOT NULL,
+                ts       TIMESTAMPTZ NOT NULL,
+                period   VARCHAR,
+                actor    VARCHAR NOT NULL,
+                reason   VARCHAR
+            )""",
+            """CREATE TABLE referral_orders (
+                order_id   VARCHAR NOT NULL,
+                buyer      VARCHAR NOT NULL,
+                ts         TIMESTAMPTZ NOT NULL,
+                amount     DECIMAL(20, 4) NOT NULL,
+                currency   VARCHAR NOT NULL,
+                period     VARCHAR NOT NULL,
+                outcome    VARCHAR NOT NULL,
+                commission DECIMAL(20, 4) NOT NULL,
+                run_id     VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE referral_refunds (
+                refund_event_id VARCHAR NOT NULL,
+                refund_id       VARCHAR,
+                order_id        VARCHAR NOT NULL,
+                ts              TIMESTAMPTZ NOT NULL,
+                amount          DECIMAL(20, 4) NOT NULL,
+                applied         DECIMAL(20, 4) NOT NULL,
+                reversed        DECIMAL(20, 4) NOT NULL,
+                period          VARCHAR NOT NULL,
+                run_id          VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE referral_periods (
+                period    VARCHAR NOT NULL,
+                start_ts  TIMESTAMPTZ NOT NULL,
+                end_ts    TIMESTAMPTZ NOT NULL,
+                timezone  VARCHAR NOT NULL,
+                closed_at TIMESTAMPTZ NOT NULL,
+                closed_by VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE referral_balances (
+                period      VARCHAR NOT NULL,
+                beneficiary VARCHAR NOT NULL,
+                currency    VARCHAR NOT NULL,
+                opening     DECIMAL(20, 4) NOT NULL,
+                accrued     DECIMAL(20, 4) NOT NULL,
+                paid        DECIMAL(20, 4) NOT NULL,
+                closing     DECIMAL(20, 4) NOT NULL
+            )""",
+            """CREATE TABLE referral_flags (
+                run_id  VARCHAR NOT NULL,
+                kind    VARCHAR NOT NULL,
+                user_id VARCHAR NOT NULL,
+                other_id VARCHAR,
+                detail  VARCHAR NOT NULL
+            )""",
+        ),
+    ),
+)

@@ -1,0 +1,255 @@
+"""Service functions over the ledger and the referral tree, for the HTTP API and notebooks.
+
+Each function takes either a :class:`graph.store.GraphStore` (the ledger is then on
+its DuckDB connection, or in ``ledger_path`` for Neo4j) or a
+:class:`referral.ledger.Ledger`, and returns plain Python data (``Decimal`` for
+money, timezone-aware ``datetime``), so API handlers stay thin. A store without a
+ledger yet reads as an empty ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from graph.errors import ConfigError
+from referral.ledger import STATUSES, Ledger
+from referral.periods import DEFAULT_TIMEZONE, check_period
+from referral.render import render_statement
+from referral.reports import Statement
+from referral.reports import role_level_summary as _summary
+from referral.reports import statement as _statement
+
+__all__ = [
+    "ENTRY_FIELDS",
+    "open_ledger",
+    "list_entries",
+    "statement",
+    "render_statement",
+    "referral_tree",
+    "referral_stats",
+    "role_level_summary",
+]
+
+#: Fields of each item returned by :func:`list_entries`.
+ENTRY_FIELDS: tuple[str, ...] = (
+    "seq",
+    "entry_id",
+    "kind",
+    "model",
+    "order_id",
+    "buyer",
+    "beneficiary",
+    "beneficiary_role",
+    "level",
+    "rule_version",
+    "basis",
+    "rate",
+    "amount",
+    "currency",
+    "event_ts",
+    "payable_at",
+    "period",
+    "status",
+    "reason",
+    "hold_reason",
+    "orig_entry_id",
+    "settled_period",
+)
+MAX_TREE_LEVELS = 10
+
+
+@contextmanager
+def open_ledger(
+    store_or_ledger: Any, *, ledger_path: str | Path | None = None, read_only: bool = True
+) -> Iterator[Ledger]:
+    """The ledger of a store (or the ledger itself), closed afterwards when opened here."""
+    if isinstance(store_or_ledger, Ledger):
+        yield store_or_ledger
+        return
+    ledger = Ledger.open(store_or_ledger, ledger_path, read_only=read_only)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def list_entries(
+    store_or_ledger: Any,
+    *,
+    period: str | None = None,
+    beneficiary: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    after: int | None = None,
+    ledger_path: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """Ledger entries in ledger order (``seq``), filtered, one page at a time.
+
+    Parameters
+    ----------
+    store_or_ledger : GraphStore or Ledger
+    period : str, optional
+        ``YYYY-MM``: entries booked in that period.
+    beneficiary : str, optional
+        Only this beneficiary's entries.
+    status : str, optional
+        One of :data:`referral.ledger.STATUSES` (as of the ledger's clock).
+    limit : int
+        Page size, 1..10000.
+    after : int, optional
+        Cursor: return entries with ``seq > after`` (pass the last item's ``seq``).
+    ledger_path : str or Path, optional
+        Separate ledger file (Neo4j stores).
+
+    Returns
+    -------
+    list of dict
+        Items with :data:`ENTRY_FIELDS`.
+
+    Raises
+    ------
+    ConfigError
+        Bad period, status or limit.
+    """
+    if not 1 <= int(limit) <= 10_000:
+        raise ConfigError(f"The 'limit' must be in 1..10000. Got {limit} instead.", key="limit")
+    if status is not None and status not in STATUSES:
+        raise ConfigError(
+            f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.", key="status"
+        )
+    where, params = ["true"], {}
+    if period is not None:
+        where.append("period = $period")
+        params["period"] = check_period(period)
+    if beneficiary is not None:
+        where.append("beneficiary = $beneficiary")
+        params["beneficiary"] = beneficiary
+    if status is not None:
+        where.append("status = $status")
+        params["status"] = status
+    if after is not None:
+        where.append("seq > $after")
+        params["after"] = int(after)
+    with open_ledger(store_or_ledger, ledger_path=ledger_path) as ledger:
+        table = ledger.entries(" AND ".join(where), params, order="seq", limit=int(limit))
+        if table.num_rows == 0:
+            return []
+        return table.select(list(ENTRY_FIELDS)).to_pylist()
+
+
+def statement(
+    store_or_ledger: Any,
+    beneficiary: str,
+    period: str,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    currency: str = "CNY",
+    ledger_path: str | Path | None = None,
+) -> Statement:
+    """A beneficiary's statement for a period (:class:`referral.reports.Statement`).
+
+    Orders, levels, amounts, reversals and holds of the period, with opening and
+    closing balance (projected for an open period). ``.to_dict()`` gives JSON-ready
+    data; :func:`render_statement` gives JSON, CSV, XLSX or HTML bytes.
+    """
+    with open_ledger(store_or_ledger, ledger_path=ledger_path) as ledger:
+        return _statement(ledger, beneficiary, check_period(period), tz=timezone, currency=currency)
+
+
+def role_level_summary(
+    store_or_ledger: Any,
+    period: str,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    ledger_path: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """Totals of a period by beneficiary role, model and level.
+
+    Items have ``role``, ``model``, ``level``, ``entries``, ``beneficiaries``,
+    ``commissions``, ``reversals``, ``net``, ``held`` and ``paid`` (Decimals).
+    """
+    with open_ledger(store_or_ledger, ledger_path=ledger_path) as ledger:
+        table = _summary(ledger, check_period(period), tz=timezone)
+        return table.to_pylist() if table.num_rows else []
+
+
+def _check_levels(levels: int) -> int:
+    if not 1 <= int(levels) <= MAX_TREE_LEVELS:
+        raise ConfigError(
+            f"The 'levels' of a referral tree must be in 1..{MAX_TREE_LEVELS}. Got {levels} instead.",
+            key="levels",
+        )
+    return int(levels)
+
+
+def referral_tree(store: Any, user_id: str, levels: int = 3) -> dict[str, Any]:
+    """A user's upline and downline.
+
+    Returns
+    -------
+    dict
+        ``user_id``; ``upline``: list of ``{level, user_id, referred_at}`` (1 = the
+        direct referrer); ``downline``: list of ``{level, users, buyers, gmv}`` per
+        level (gmv net of refunds, Decimal). Both from
+        :meth:`graph.store.GraphStore.upline` / ``downline`` (the first referral of
+        each user defines the tree; cycles stop the walk).
+    """
+    levels = _check_levels(levels)
+    up = store.upline(user_id, levels).to_pylist()
+    down = store.downline(user_id, levels).to_pylist()
+    return {"user_id": user_id, "levels": levels, "upline": up, "downline": down}
+
+
+def referral_stats(
+    store: Any,
+    user_id: str,
+    *,
+    levels: int = 3,
+    ledger_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Referral and commission totals of one user.
+
+    Returns
+    -------
+    dict
+        ``referrer`` (direct referrer or None), ``direct_referees``,
+        ``downline_users``, ``downline_buyers``, ``downline_gmv`` (to ``levels``),
+        and from the ledger: ``commissions`` (booked), ``reversed``, ``paid``,
+        ``held`` and ``unsettled`` amounts as the beneficiary.
+        An unknown user gets zeros.
+    """
+    tree = referral_tree(store, user_id, levels)
+    down = tree["downline"]
+    out: dict[str, Any] = {
+        "user_id": user_id,
+        "referrer": tree["upline"][0]["user_id"] if tree["upline"] else None,
+        "direct_referees": next((d["users"] for d in down if d["level"] == 1), 0),
+        "downline_users": sum(d["users"] for d in down),
+        "downline_buyers": sum(d["buyers"] for d in down),
+        "downline_gmv": sum((d["gmv"] for d in down), Decimal(0)),
+    }
+    money = {
+        "commissions": Decimal(0),
+        "reversed": Decimal(0),
+        "paid": Decimal(0),
+        "held": Decimal(0),
+        "unsettled": Decimal(0),
+    }
+    with open_ledger(store, ledger_path=ledger_path) as ledger:
+        t = ledger.entries("beneficiary = $b", {"b": user_id})
+        if t.num_rows:
+            for r in t.select(["kind", "amount", "status"]).to_pylist():
+                key = "reversed" if r["kind"] == "reversal" else "commissions"
+                money[key] += r["amount"]
+                if r["status"] == "paid":
+                    money["paid"] += r["amount"]
+                elif r["status"] == "held":
+                    money["held"] += r["amount"]
+                elif r["status"] != "carried":
+                    money["unsettled"] += r["amount"]
+    out.update(money)
+    return out

@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     # --- ranking / referral config files ----------------------------------------------
     scoring_config: Path | None = Field(None, description="KOC score weights TOML file.")
     commission_rules: Path | None = Field(None, description="Commission rules TOML file.")
+    ledger_path: Path | None = Field(
+        None,
+        description="Commission ledger DuckDB file; default: the embedded store's own file "
+        "(required with the Neo4j store).",
+    )
+    timezone: str = Field(
+        "Asia/Shanghai", description="IANA time zone of commission period boundaries."
+    )
 
     # --- HTTP API -------------------------------------------------------------------
     api_host: str = "127.0.0.1"

@@ -1,0 +1,106 @@
+"""Commission data for the API through :mod:`referral.service`, one cursor per request.
+
+The referral services read the ledger on the store's DuckDB connection; a
+connection must not be shared by request threads, so each call here gets a
+:class:`referral.ledger.Ledger` on a fresh cursor (or a store view whose
+``conn`` is one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from api.pagination import Cursor, decode_cursor, encode_cursor, query_digest
+from graph.store import GraphStore
+from referral import service
+from referral.ledger import Ledger
+
+__all__ = ["ledger_for", "StoreView", "store_view", "entries_page", "statement_file", "MEDIA_TYPES"]
+
+#: Content type of each statement format.
+MEDIA_TYPES: dict[str, str] = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html; charset=utf-8",
+}
+
+
+class StoreView:
+    """A store whose ``conn`` is a private cursor; everything else is the store's."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self._store = store
+        self.conn = store.cursor() if hasattr(store, "cursor") else None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+@contextmanager
+def store_view(store: GraphStore) -> Iterator[Any]:
+    """A :class:`StoreView` closed afterwards."""
+    view = StoreView(store)
+    try:
+        yield view
+    finally:
+        if view.conn is not None:
+            view.conn.close()
+
+
+def ledger_for(view: Any, ledger_path: Path | None = None) -> Ledger:
+    """A read-only ledger on the view's private cursor (or in ``ledger_path`` for a
+    store without relational tables)."""
+    return Ledger.open(view, None if view.conn is not None else ledger_path, read_only=True)
+
+
+def entries_page(
+    store: GraphStore,
+    *,
+    period: str | None,
+    beneficiary: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    ledger_path: Path | None = None,
+) -> dict[str, Any]:
+    """One page of :func:`referral.service.list_entries` with an opaque next cursor."""
+    digest = query_digest(period=period, beneficiary=beneficiary, status=status)
+    after = decode_cursor(cursor, digest).after if cursor is not None else None
+    with store_view(store) as view:
+        rows = service.list_entries(
+            ledger_for(view, ledger_path),
+            period=period,
+            beneficiary=beneficiary,
+            status=status,
+            limit=limit + 1,
+            after=after,
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (
+        encode_cursor(Cursor("ledger", digest, int(rows[-1]["seq"]))) if more and rows else None
+    )
+    return {"count": len(rows), "data": rows, "next_cursor": next_cursor}
+
+
+def statement_file(
+    store: GraphStore,
+    beneficiary: str,
+    period: str,
+    fmt: str,
+    *,
+    timezone: str,
+    ledger_path: Path | None = None,
+) -> tuple[bytes | dict[str, Any], str]:
+    """A statement as a dict (``json``) or rendered bytes, with its media type."""
+    with store_view(store) as view:
+        st = service.statement(
+            ledger_for(view, ledger_path), beneficiary, period, timezone=timezone
+        )
+    if fmt == "json":
+        return st.to_dict(), MEDIA_TYPES["json"]
+    return service.render_statement(st, fmt), MEDIA_TYPES[fmt]

@@ -1,0 +1,91 @@
+"""``GET /v1/commissions`` and ``GET /v1/commissions/statements/{beneficiary}`` (finance scope)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from api.deps import SettingsDep, StoreDep
+from api.errors import ERROR_RESPONSES, error_responses
+from api.ledger_views import MEDIA_TYPES, entries_page, statement_file
+from api.routes.leaderboard import ID_PATTERN
+from api.schemas.commissions import LedgerPage, StatementPublic
+from api.security import FinanceKey
+from referral.ledger import STATUSES
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/commissions", tags=["commissions"])
+
+PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+@router.get(
+    "",
+    response_model=LedgerPage,
+    summary="Commission ledger entries by period, beneficiary and status",
+    responses={**ERROR_RESPONSES, **error_responses(400)},
+)
+def list_commissions(
+    store: StoreDep,
+    settings: SettingsDep,
+    key: FinanceKey,
+    period: Annotated[str | None, Query(pattern=PERIOD, examples=["2026-03"])] = None,
+    beneficiary: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    status: Annotated[
+        str | None, Query(pattern=r"^[a-z]{1,16}$", description=f"One of {', '.join(STATUSES)}.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> dict[str, Any]:
+    """Entries in ledger order; pass `next_cursor` back as `cursor` for the next page."""
+    return entries_page(
+        store,
+        period=period,
+        beneficiary=beneficiary,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+        ledger_path=settings.ledger_path,
+    )
+
+
+@router.get(
+    "/statements/{beneficiary}",
+    response_model=StatementPublic,
+    summary="A beneficiary's commission statement for a period (JSON, CSV, XLSX or HTML)",
+    responses={
+        200: {
+            "content": {media: {} for fmt, media in MEDIA_TYPES.items() if fmt != "json"},
+            "description": "The statement; JSON by default.",
+        },
+        **ERROR_RESPONSES,
+        **error_responses(400),
+    },
+)
+def get_statement(
+    beneficiary: Annotated[str, Path(pattern=ID_PATTERN, examples=["u1"])],
+    store: StoreDep,
+    settings: SettingsDep,
+    key: FinanceKey,
+    period: Annotated[str, Query(pattern=PERIOD, examples=["2026-03"])],
+    format: Annotated[Literal["json", "csv", "xlsx", "html"], Query()] = "json",
+) -> Any:
+    """Opening balance, commissions, reversals, holds and closing balance of the
+    period (projected while the period is open), with one line per ledger entry."""
+    body, media = statement_file(
+        store,
+        beneficiary,
+        period,
+        format,
+        timezone=settings.timezone,
+        ledger_path=settings.ledger_path,
+    )
+    if isinstance(body, dict):
+        return body
+    name = f"statement-{beneficiary}-{period}.{format}"
+    return Response(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

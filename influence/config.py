@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
@@ -62,7 +63,7 @@ class Weights(_Section):
     def normalized(self) -> dict[str, float]:
         """Weights divided by their sum (they then sum to 1)."""
         raw = {c: float(getattr(self, c)) for c in COMPONENTS}
-        total = sum(raw.values())
+        total = math.fsum(raw.values())
         return {c: v / total for c, v in raw.items()}
 
 

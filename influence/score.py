@@ -21,6 +21,7 @@ heavy-tailed metrics of different units comparable and is robust to outliers; se
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -125,7 +126,7 @@ def koc_score(
         raise ScoringError(f"Weights for unknown components: {sorted(unknown)}.")
     if any(w < 0 for w in weights.values()):
         raise ScoringError("Component weights must be >= 0.")
-    total = float(sum(weights.values()))
+    total = math.fsum(weights.values())
     if total <= 0:
         raise ScoringError("At least one component weight must be positive.")
     lengths = {np.asarray(v).shape[0] for v in raw.values()}

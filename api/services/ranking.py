@@ -570,8 +570,7 @@ def leaderboard(
     if sort == "rank_change":
         order = pc.sort_indices(
             scores,
-            sort_keys=[("rank_change", "descending"), ("rank", "ascending")],
-            null_placement="at_end",
+            sort_keys=[("rank_change", "descending", "at_end"), ("rank", "ascending")],
         )
         scores = scores.take(order)
     scores = scores.append_column(

@@ -1,0 +1,335 @@
+"""Ranking service: runs on a tiny store with hand-computed conversion scores, history, rank changes.
+
+The store (T0 = 2026-07-01 UTC): u0 (consumer) shares c1, viewed by u1 and u3;
+u2 (employee) shares c2, viewed by u4; u5 (KOL) refers u3.
+
+* u1 buys 100.00 one day after viewing u0's share -> u0 (last view);
+* u1 buys 30.00 two days later, fully refunded -> u0, net 0;
+* u4 buys 60.00 with token c1 although it last viewed u2's share -> u0 (token first);
+* u3 buys 40.00 ten days after its view (outside the 7-day window), 5 days after u5
+  referred it -> u5 (referral).
+
+With only the conversion weight: u0 160.00 and u5 40.00 are active, so their
+percentile ranks are (4 + 2) / 6 = 1 and (4 + 1) / 6 = 5/6; everyone else scores 0.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from api.services import ranking as svc
+from graph.errors import ConfigError, NotFoundError, ScoringError
+from graph.events import EventType
+from graph.store import ARROW_SCHEMAS
+from influence.config import COMPONENTS, default_score_config
+from influence.score import koc_score
+
+T0 = datetime(2026, 7, 1, tzinfo=UTC)
+ROLES = {
+    "u0": "consumer",
+    "u1": "consumer",
+    "u2": "employee",
+    "u3": "consumer",
+    "u4": "consumer",
+    "u5": "kol",
+}
+
+
+def _table(event_type, rows):
+    schema = ARROW_SCHEMAS[event_type]
+    return pa.Table.from_pylist([{n: r.get(n) for n in schema.names} for r in rows], schema=schema)
+
+
+def _order(oid, buyer, amount, when, token=None):
+    return {
+        "event_id": oid,
+        "order_id": oid,
+        "buyer": buyer,
+        "amount": Decimal(amount),
+        "currency": "CNY",
+        "ts": when,
+        "attribution_token": token,
+    }
+
+
+def _view(eid, viewer, sharer, content, when):
+    return {"event_id": eid, "viewer": viewer, "sharer": sharer, "content_id": content, "ts": when}
+
+
+@pytest.fixture
+def tiny(store):
+    h, d = timedelta(hours=1), timedelta(days=1)
+    store.append_batch(
+        {
+            EventType.USER: _table(
+                EventType.USER,
+                [{"event_id": f"user-{u}", "user_id": u, "role": r} for u, r in ROLES.items()],
+            ),
+            EventType.SHARE: _table(
+                EventType.SHARE,
+                [
+                    {"event_id": "s1", "sharer": "u0", "content_id": "c1", "ts": T0},
+                    {"event_id": "s2", "sharer": "u2", "content_id": "c2", "ts": T0},
+                ],
+            ),
+            EventType.VIEW: _table(
+                EventType.VIEW,
+                [
+                    _view("v1", "u1", "u0", "c1", T0 + h),
+                    _view("v2", "u3", "u0", "c1", T0 + 2 * h),
+                    _view("v3", "u4", "u2", "c2", T0 + d),
+                ],
+            ),
+            EventType.REFERRAL: _table(
+                EventType.REFERRAL,
+                [{"event_id": "r1", "referrer": "u5", "referee": "u3", "ts": T0 + 5 * d}],
+            ),
+            EventType.ORDER: _table(
+                EventType.ORDER,
+                [
+                    _order("o1", "u1", "100.00", T0 + d),
+                    _order("o2", "u1", "30.00", T0 + 3 * d),
+                    _order("o3", "u4", "60.00", T0 + 2 * d, token="c1"),
+                    _order("o4", "u3", "40.00", T0 + 10 * d),
+                ],
+            ),
+            EventType.REFUND: _table(
+                EventType.REFUND,
+                [
+                    {
+                        "event_id": "f1",
+                        "order_id": "o2",
+                        "amount": Decimal("30.00"),
+                        "ts": T0 + 4 * d,
+                    }
+                ],
+            ),
+        }
+    )
+    return store
+
+
+def _conversion_only():
+    return default_score_config().with_weights(
+        {"pagerank": 0, "reach": 0, "conversion": 1, "engagement": 0, "spend": 0}
+    )
+
+
+def _scores(store, run_id):
+    t = store.read_scores(run_id)
+    return dict(zip(t.column("user_id").to_pylist(), t.column("score").to_pylist(), strict=True))
+
+
+def test_run_ranking_conversion_scores_by_hand(tiny):
+    run = svc.run_ranking(tiny, _conversion_only())
+    assert run.status == "succeeded"
+    assert _scores(tiny, run.run_id) == pytest.approx(
+        {"u0": 1.0, "u5": 5 / 6, "u1": 0.0, "u2": 0.0, "u3": 0.0, "u4": 0.0}
+    )
+    comps = tiny.read_components(run.run_id, user_ids=["u0", "u5"]).to_pylist()
+    raw = {(c["user_id"], c["component"]): c["raw"] for c in comps}
+    assert raw[("u0", "conversion")] == pytest.approx(160.0)
+    assert raw[("u5", "conversion")] == pytest.approx(40.0)
+    assert raw[("u0", "conversion.conversions")] == 3
+    assert raw[("u0", "engagement.unique_audience")] == 2
+    assert run.row_counts["orders_attributed"] == 4
+    assert run.row_counts["users"] == 6
+
+
+def test_run_record_metadata(tiny):
+    cfg = _conversion_only()
+    run = svc.run_ranking(tiny, cfg, end=T0 + timedelta(days=30))
+    stored = tiny.get_run(run.run_id)
+    assert stored.config_hash == cfg.digest()
+    assert stored.window_end == T0 + timedelta(days=30)
+    assert stored.watermark == T0 + timedelta(days=10)
+    assert {"snapshot", "pagerank", "engagement", "score", "save", "total"} <= set(stored.timings)
+    assert stored.params["weights"]["conversion"] == 1.0
+
+
+def test_run_ranking_default_config_breakdown_is_consistent(tiny):
+    run = svc.run_ranking(tiny)
+    comps = tiny.read_components(run.run_id)
+    main = comps.filter(pc.is_in(comps.column("component"), pa.array(COMPONENTS))).to_pylist()
+    assert len(main) == 6 * len(COMPONENTS)
+    scores = _scores(tiny, run.run_id)
+    by_user: dict[str, float] = {}
+    for c in main:
+        by_user[c["user_id"]] = by_user.get(c["user_id"], 0.0) + c["contribution"]
+    assert by_user == pytest.approx(scores)
+    # re-scoring the stored raw values gives the stored normalised values
+    users = sorted(scores)
+    raw = {
+        k: np.array(
+            [
+                next(c["raw"] for c in main if c["user_id"] == u and c["component"] == k)
+                for u in users
+            ]
+        )
+        for k in COMPONENTS
+    }
+    active = {
+        "pagerank": np.array([u in {"u0", "u2", "u5"} for u in users]),
+        "reach": raw["reach"] >= 0.5,
+    }
+    expected = koc_score(raw, dict(default_score_config().weights), active=active)
+    assert expected.score == pytest.approx([scores[u] for u in users])
+
+
+def test_leaderboard_excludes_staff_unless_asked(tiny):
+    svc.run_ranking(tiny, _conversion_only())
+    rows = svc.leaderboard(tiny)
+    assert [r["user_id"] for r in rows] == ["u0", "u1", "u3", "u4"]
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4]
+    assert [r["overall_rank"] for r in rows] == [1, 3, 5, 6]
+    assert rows[0]["breakdown"]["conversion"] == pytest.approx(1.0)
+    assert rows[0]["rank_change"] is None
+    everyone = svc.leaderboard(tiny, include_staff=True)
+    assert [r["user_id"] for r in everyone] == ["u0", "u5", "u1", "u2", "u3", "u4"]
+    assert [r["user_id"] for r in svc.leaderboard(tiny, role="kol")] == ["u5"]
+
+
+def test_leaderboard_filters_and_pagination(tiny, monkeypatch):
+    monkeypatch.setattr(svc, "_communities", lambda snap, cfg: np.arange(snap.n_nodes) % 2)
+    run = svc.run_ranking(tiny, _conversion_only())
+    community_of = {
+        u: c
+        for u, c in zip(
+            tiny.read_scores(run.run_id).column("user_id").to_pylist(),
+            tiny.read_scores(run.run_id).column("community").to_pylist(),
+            strict=True,
+        )
+    }
+    rows = svc.leaderboard(tiny, community=1, include_staff=True)
+    assert rows and all(community_of[r["user_id"]] == 1 for r in rows)
+    assert [r["user_id"] for r in svc.leaderboard(tiny, min_score=0.5, include_staff=True)] == [
+        "u0",
+        "u5",
+    ]
+    page1 = svc.leaderboard(tiny, limit=2)
+    page2 = svc.leaderboard(tiny, limit=2, after_rank=page1[-1]["rank"])
+    assert [r["user_id"] for r in page1 + page2] == ["u0", "u1", "u3", "u4"]
+
+
+def test_leaderboard_bad_arguments(tiny):
+    svc.run_ranking(tiny, _conversion_only())
+    with pytest.raises(ConfigError, match="'sort'"):
+        svc.leaderboard(tiny, sort="followers")
+    with pytest.raises(ConfigError, match="'limit'"):
+        svc.leaderboard(tiny, limit=0)
+    with pytest.raises(NotFoundError):
+        svc.leaderboard(tiny, run_id="nope")
+
+
+def test_leaderboard_without_runs_says_what_to_do(store):
+    with pytest.raises(NotFoundError, match="koc rank"):
+        svc.leaderboard(store)
+
+
+def _second_run(tiny):
+    """Add a 500.00 order credited (token c2) to the employee u2, and rank again."""
+    tiny.append_batch(
+        {
+            EventType.ORDER: _table(
+                EventType.ORDER, [_order("o5", "u4", "500.00", T0 + 6 * timedelta(days=1), "c2")]
+            )
+        }
+    )
+    return svc.run_ranking(tiny, _conversion_only())
+
+
+def test_rank_changes_between_runs(tiny):
+    first = svc.run_ranking(tiny, _conversion_only())
+    second = _second_run(tiny)
+    # new overall ranks: u2 1, u0 2, u5 3, u1 4, u3 5, u4 6 (was u0 1, u5 2, u1 3, u2 4, u3 5, u4 6)
+    changes = svc.rank_changes(tiny, include_staff=True)
+    assert changes["run_id"] == second.run_id and changes["previous_run_id"] == first.run_id
+    assert [(r["user_id"], r["rank_change"]) for r in changes["rising"]] == [("u2", 3)]
+    assert [(r["user_id"], r["rank_change"]) for r in changes["falling"]] == [
+        ("u0", -1),
+        ("u5", -1),
+        ("u1", -1),
+    ]
+    assert changes["compared"] == 6 and changes["entered"] == 0
+    consumers = svc.rank_changes(tiny)
+    assert consumers["rising"] == []
+    assert [r["user_id"] for r in consumers["falling"]] == ["u0", "u1"]
+    rows = svc.leaderboard(tiny, sort="rank_change", include_staff=True)
+    assert rows[0]["user_id"] == "u2" and rows[0]["rank_change"] == 3
+    assert svc.user_profile(tiny, "u0")["rank_change"] == -1
+
+
+def test_rank_changes_first_run_has_nothing_to_compare(tiny):
+    run = svc.run_ranking(tiny, _conversion_only())
+    out = svc.rank_changes(tiny)
+    assert out == {
+        "run_id": run.run_id,
+        "previous_run_id": None,
+        "rising": [],
+        "falling": [],
+        "entered": 0,
+        "compared": 0,
+    }
+
+
+def test_rank_changes_against_explicit_run(tiny):
+    first = svc.run_ranking(tiny, _conversion_only())
+    svc.run_ranking(tiny, _conversion_only())
+    third = _second_run(tiny)
+    out = svc.rank_changes(tiny, third.run_id, against=first.run_id, include_staff=True)
+    assert out["previous_run_id"] == first.run_id
+    assert out["rising"][0]["user_id"] == "u2"
+
+
+def test_user_profile_breakdown(tiny):
+    run = svc.run_ranking(tiny)
+    prof = svc.user_profile(tiny, "u0")
+    assert prof["run_id"] == run.run_id and prof["rank"] == 1
+    assert [c["component"] for c in prof["components"]] == list(COMPONENTS)
+    assert sum(c["contribution"] for c in prof["components"]) == pytest.approx(prof["score"])
+    assert sum(c["weight"] for c in prof["components"]) == pytest.approx(1.0)
+    assert prof["details"]["engagement.shares_made"] == 1
+    assert prof["details"]["conversion.conversions"] == 3
+
+
+def test_user_profile_unknown_user(tiny):
+    svc.run_ranking(tiny)
+    with pytest.raises(NotFoundError, match="nobody"):
+        svc.user_profile(tiny, "nobody")
+
+
+def test_failed_run_is_recorded(tiny, monkeypatch):
+    def boom(*args, **kwargs):
+        raise ScoringError("pagerank exploded")
+
+    monkeypatch.setattr(svc, "pagerank", boom)
+    with pytest.raises(ScoringError):
+        svc.run_ranking(tiny)
+    [run] = tiny.list_runs()
+    assert run.status == "failed" and "pagerank exploded" in run.error
+    assert tiny.latest_run() is None
+
+
+def test_empty_store_raises_scoring_error(store):
+    with pytest.raises(ScoringError, match="koc ingest"):
+        svc.run_ranking(store)
+
+
+def test_window_limits_the_events(tiny):
+    run = svc.run_ranking(tiny, _conversion_only(), end=T0 + timedelta(days=2))
+    # only o1 (u1 -> u0) is inside [., T0 + 2 days)
+    assert run.row_counts["orders"] == 1
+    assert _scores(tiny, run.run_id)["u5"] == 0.0
+
+
+def test_progress_callback_sees_every_step(tiny):
+    seen = []
+    svc.run_ranking(tiny, progress=lambda step, done, total: seen.append((step, done, total)))
+    assert [s for s, _, _ in seen] == list(svc.STEPS)
+    assert seen[-1][1:] == (len(svc.STEPS) - 1, len(svc.STEPS))

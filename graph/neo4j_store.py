@@ -1,0 +1,646 @@
+"""The production store: a Neo4j 5 server through the official ``neo4j`` driver.
+
+Implements :class:`graph.store.GraphStore` with the data model of
+:mod:`graph.cypher` (every statement lives there). Writes go through managed
+transactions (``session.execute_write``): the driver retries the whole
+transaction function on transient errors (deadlocks, leader switches, lost
+connections) for up to ``max_transaction_retry_time`` (30 s by default), which
+is safe because every load is an idempotent ``MERGE`` keyed on ``event_id``.
+
+``append_batch`` is one transaction: users referenced by the batch are created
+first (dense ``idx`` assigned under a lock on the ``KocMeta`` node), then each
+record type is sent as batched ``UNWIND``/``MERGE`` statements of
+``batch_size`` rows. Reads stream results with ``fetch_size`` and turn each
+chunk into numpy/Arrow at once (:mod:`graph.neo4j_rows`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from graph import cypher as q
+from graph.errors import ConfigError, NotFoundError, SchemaError, StoreError
+from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType
+from graph.neo4j_rows import (
+    dedupe_first,
+    edge_chunk_to_arrays,
+    iter_row_batches,
+    records_to_table,
+    shape_rows,
+    units_to_decimal,
+)
+from graph.store import (
+    ARROW_SCHEMAS,
+    COMPONENT_SCHEMA,
+    REJECT_SCHEMA,
+    SCORE_SCHEMA,
+    BatchResult,
+    EdgeArrays,
+    RunRecord,
+    WriteResult,
+)
+
+__all__ = ["Neo4jStore", "check_neo4j_uri", "find_eager", "explain_load_queries", "SPEND_SCHEMA"]
+
+_T = TypeVar("_T")
+_TS = pa.timestamp("us", tz="UTC")
+_MONEY = pa.decimal128(20, 4)
+_NO_LIMIT = 2**62
+URI_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
+
+#: Columns of :meth:`Neo4jStore.read_spend` (same as the embedded store).
+SPEND_SCHEMA = pa.schema(
+    [
+        ("user_id", pa.string()),
+        ("orders", pa.int64()),
+        ("gross", _MONEY),
+        ("refunded", _MONEY),
+        ("net", _MONEY),
+        ("first_order_ts", _TS),
+        ("last_order_ts", _TS),
+    ]
+)
+_REJECTS_OUT = REJECT_SCHEMA.append(pa.field("ingested_at", _TS))
+_UPLINE = pa.schema([("level", pa.int32()), ("user_id", pa.string()), ("referred_at", _TS)])
+_DOWNLINE = pa.schema(
+    [("level", pa.int32()), ("users", pa.int64()), ("buyers", pa.int64()), ("gmv", _MONEY)]
+)
+_NODE_LOADS = {
+    EventType.SHARE: q.LOAD_SHARES,
+    EventType.ORDER: q.LOAD_ORDERS,
+    EventType.REFUND: q.LOAD_REFUNDS,
+}
+
+
+def check_neo4j_uri(uri: str | None) -> str:
+    """Return ``uri`` when it is a Bolt/Neo4j URI with a host; raise :class:`ConfigError` otherwise."""
+    if not uri:
+        raise ConfigError(
+            "The Neo4j store needs KOC_NEO4J_URI (for example neo4j://localhost:7687).",
+            key="neo4j_uri",
+        )
+    parts = urlsplit(uri)
+    if parts.scheme not in URI_SCHEMES or not parts.hostname:
+        raise ConfigError(
+            f"The 'neo4j_uri' setting must be a URI like neo4j://host:7687 with scheme one of "
+            f"{', '.join(URI_SCHEMES)}. Got {uri!r} instead.",
+            key="neo4j_uri",
+            value=uri,
+        )
+    return uri
+
+
+def find_eager(plan: Mapping[str, Any] | None) -> list[str]:
+    """Operators named ``Eager`` in a query plan (as returned by ``EXPLAIN``), depth first.
+
+    ``EagerAggregation`` is an ordinary aggregation and is not reported; an
+    ``Eager`` operator materialises all rows before writing, which turns a
+    batched ``UNWIND`` load into one that holds every row in memory.
+    """
+    found: list[str] = []
+    stack = [plan] if plan else []
+    while stack:
+        node = stack.pop()
+        name = str(node.get("operatorType", "")).split("@")[0]
+        if name == "Eager":
+            details = node.get("args", {}).get("Details", "")
+            found.append(f"{name} {details}".strip())
+        stack.extend(reversed(node.get("children", [])))
+    return found
+
+
+def explain_load_queries(driver: Any, database: str = "neo4j") -> dict[str, list[str]]:
+    """Run ``EXPLAIN`` on every load statement; map each name to its Eager operators.
+
+    An empty list for every statement means no load plan materialises its input.
+    ``koc sync --to neo4j --check-plans`` runs this before copying.
+    """
+    report: dict[str, list[str]] = {}
+    with driver.session(database=database) as session:
+        for stmt in q.LOAD_STATEMENTS:
+            summary = session.run(q.explain(stmt), stmt.params).consume()
+            report[stmt.name] = find_eager(summary.plan)
+    return report
+
+
+def _micros_to_datetime(us: int | None) -> datetime | None:
+    return None if us is None else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+
+
+def _native(value: Any) -> Any:
+    """A driver temporal value as a timezone-aware ``datetime`` (other values unchanged)."""
+    if hasattr(value, "to_native"):
+        value = value.to_native()
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return value
+
+
+class Neo4jStore:
+    """:class:`graph.store.GraphStore` on a Neo4j 5.7+ server.
+
+    Parameters
+    ----------
+    driver : neo4j.Driver
+        An open driver (see :meth:`from_settings`); the store closes it.
+    database : str
+        Database name.
+    batch_size : int
+        Rows per batched load statement and per score write-back transaction.
+    fetch_size : int
+        Records per network fetch and per numpy conversion when streaming reads.
+    uri : str
+        Shown in error messages.
+    """
+
+    def __init__(
+        self,
+        driver: Any,
+        *,
+        database: str = "neo4j",
+        batch_size: int = 10_000,
+        fetch_size: int = 10_000,
+        uri: str = "",
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigError(
+                f"The 'neo4j_batch_size' parameter must be at least 1. Got {batch_size} instead.",
+                key="neo4j_batch_size",
+            )
+        self._driver = driver
+        self.database = database
+        self.batch_size = int(batch_size)
+        self.fetch_size = int(fetch_size)
+        self.uri = uri
+        self.ensure_schema()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Neo4jStore:
+        """Open the store named by ``KOC_NEO4J_*`` settings (called by :func:`graph.factory.open_store`)."""
+        import neo4j
+
+        uri = check_neo4j_uri(settings.neo4j_uri)
+        try:
+            driver = neo4j.GraphDatabase.driver(
+                uri,
+                auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value()),
+                max_connection_pool_size=settings.neo4j_pool_size,
+            )
+        except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
+            raise ConfigError(f"Invalid Neo4j settings for {uri}: {exc}", key="neo4j_uri") from exc
+        try:
+            return cls(
+                driver,
+                database=settings.neo4j_database,
+                batch_size=settings.neo4j_batch_size,
+                uri=uri,
+            )
+        except BaseException:
+            driver.close()
+            raise
+
+    # --- plumbing -----------------------------------------------------------------------
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn driver errors into :class:`StoreError` messages that name the next step."""
+        from neo4j import exceptions as nx
+
+        try:
+            yield
+        except nx.AuthError as exc:
+            raise StoreError(
+                f"Neo4j at {self.uri} refused the credentials while trying to {action}; "
+                "check KOC_NEO4J_USER and KOC_NEO4J_PASSWORD.",
+                uri=self.uri,
+            ) from exc
+        except (nx.ServiceUnavailable, nx.SessionExpired) as exc:
+            raise StoreError(
+                f"Cannot reach Neo4j at {self.uri} to {action}: {exc}. Start the server "
+                "(docker compose up -d neo4j) or fix KOC_NEO4J_URI.",
+                uri=self.uri,
+            ) from exc
+        except nx.ConstraintError as exc:
+            raise StoreError(
+                f"Neo4j refused to {action}: {exc.message}. An event_id is reused for a "
+                "different pair of users; nothing of this batch was written.",
+                uri=self.uri,
+            ) from exc
+        except (nx.Neo4jError, nx.DriverError) as exc:
+            raise StoreError(f"Neo4j failed to {action}: {exc}", uri=self.uri) from exc
+
+    def _session(self) -> Any:
+        return self._driver.session(database=self.database, fetch_size=self.fetch_size)
+
+    def _write(self, action: str, work: Callable[[Any], _T]) -> _T:
+        with self._errors(action), self._session() as session:
+            return session.execute_write(work)
+
+    def _read(self, action: str, work: Callable[[Any], _T]) -> _T:
+        with self._errors(action), self._session() as session:
+            return session.execute_read(work)
+
+    def _stream(self, tx: Any, stmt: q.Statement, **params: Any) -> Iterator[list[Any]]:
+        """Chunks of ``fetch_size`` records (as tuples) of one statement."""
+        result = tx.run(stmt.text, params)
+        while chunk := result.fetch(self.fetch_size):
+            yield chunk  # Records are tuples: numpy and zip read them directly
+
+    def _table(
+        self, stmt: q.Statement, schema: pa.Schema, money: Iterable[str] = (), **params: Any
+    ) -> pa.Table:
+        return self._read(
+            f"read {stmt.name}",
+            lambda tx: records_to_table(self._stream(tx, stmt, **params), schema, money=money),
+        )
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> Neo4jStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def _meta(self) -> dict[str, Any] | None:
+        def work(tx: Any) -> dict[str, Any] | None:
+            record = tx.run(q.META_READ.text).single()
+            return None if record is None else dict(record)
+
+        return self._read("read the schema version", work)
+
+    def schema_version(self) -> int:
+        meta = self._meta()
+        return int(meta["schema_version"] or 0) if meta else 0
+
+    def ensure_schema(self) -> None:
+        """Create constraints and indexes (idempotent) and the ``KocMeta`` counter node."""
+        version = self.schema_version()
+        if version > q.SCHEMA_VERSION:
+            raise SchemaError(
+                f"The Neo4j graph schema is version {version}, newer than this KOC Graph knows "
+                f"({q.SCHEMA_VERSION}). Upgrade KOC Graph.",
+                version=version,
+            )
+        if version == q.SCHEMA_VERSION:
+            return
+        with self._errors("create constraints and indexes"), self._session() as session:
+            for stmt in q.SCHEMA_STATEMENTS:
+                session.run(stmt.text).consume()
+            session.run(q.AWAIT_INDEXES.text, q.AWAIT_INDEXES.params).consume()
+            session.execute_write(lambda tx: tx.run(q.META_INIT.text).consume())
+            session.execute_write(
+                lambda tx: tx.run(q.META_SET_VERSION.text, q.META_SET_VERSION.params).consume()
+            )
+
+    # --- writes -----------------------------------------------------------------------------
+    def _run_batches(self, tx: Any, stmt: q.Statement, table: pa.Table, **params: Any) -> Any:
+        """Send ``table`` through ``stmt`` in ``batch_size`` slices; return summed counters."""
+        nodes = rels = 0
+        for rows in iter_row_batches(table, self.batch_size):
+            counters = tx.run(stmt.text, {**params, "rows": rows}).consume().counters
+            nodes += counters.nodes_created
+            rels += counters.relationships_created
+        return nodes, rels
+
+    def _existing_users(self, tx: Any, ids: pa.Array) -> pa.Table:
+        parts = []
+        for start in range(0, len(ids), self.batch_size):
+            chunk = ids.slice(start, self.batch_size).to_pylist()
+            parts.extend(self._stream(tx, q.EXISTING_USERS, ids=chunk))
+        schema = pa.schema([("user_id", pa.string()), ("event_id", pa.string())])
+        return records_to_table([parts], schema) if parts else schema.empty_table()
+
+    def _ensure_users(self, tx: Any, ids: pa.Array, next_idx: int) -> tuple[int, pa.Table]:
+        """Create the users in ``ids`` that do not exist yet; return the new ``next_idx``.
+
+        New users get ``idx = next_idx, next_idx + 1, ...`` in ``user_id`` order,
+        as in the embedded store. Also returns the existing users' ``event_id``.
+        """
+        ids = pc.unique(
+            pc.drop_null(ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids)
+        )
+        existing = self._existing_users(tx, ids)
+        new = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=existing.column("user_id"))))
+        new = pc.take(new, pc.sort_indices(new))
+        if len(new):
+            idx = pa.array(np.arange(next_idx, next_idx + len(new), dtype=np.int64))
+            self._run_batches(tx, q.CREATE_USERS, pa.table({"user_id": new, "idx": idx}))
+        return next_idx + len(new), existing
+
+    def _write_users(self, tx: Any, table: pa.Table, next_idx: int) -> tuple[WriteResult, int]:
+        rows = dedupe_first(shape_rows(EventType.USER, table), "user_id")
+        next_idx, existing = self._ensure_users(tx, rows.column("user_id"), next_idx)
+        joined = rows.join(existing, "user_id", join_type="left outer", right_suffix="_old")
+        same = pc.fill_null(
+            pc.equal(joined.column("event_id"), joined.column("event_id_old")), False
+        )
+        changed = joined.filter(pc.invert(same)).drop_columns(["event_id_old"])
+        unchanged = joined.num_rows - changed.num_rows
+        self._run_batches(tx, q.UPSERT_USERS, changed)
+        return WriteResult(inserted=table.num_rows - unchanged, duplicates=unchanged), next_idx
+
+    def _write_events(
+        self, tx: Any, event_type: EventType, table: pa.Table, next_idx: int
+    ) -> tuple[WriteResult, int]:
+        rows = dedupe_first(shape_rows(event_type, table), "event_id")
+        users = [rows.column(c) for c in ("src", "dst") if c in rows.column_names]
+        if users:
+            next_idx, _ = self._ensure_users(tx, pa.chunked_array(users).combine_chunks(), next_idx)
+        if event_type in q.LOAD_EDGES:
+            inserted = self._run_batches(tx, q.LOAD_EDGES[event_type], rows)[1]
+        else:
+            inserted = self._run_batches(tx, _NODE_LOADS[event_type], rows)[0]
+        return WriteResult(inserted=inserted, duplicates=table.num_rows - inserted), next_idx
+
+    def append_batch(
+        self,
+        tables: Mapping[EventType, pa.Table],
+        rejects: pa.Table | None = None,
+    ) -> BatchResult:
+        items = [(EventType(t), table) for t, table in tables.items()]
+
+        def work(tx: Any) -> BatchResult:
+            by_type: dict[str, WriteResult] = {}
+            next_idx = start_idx = int(tx.run(q.META_LOCK.text).single()["next_idx"])
+            for event_type, table in items:
+                if table.num_rows == 0:
+                    by_type[event_type.value] = WriteResult()
+                elif event_type is EventType.USER:
+                    by_type[event_type.value], next_idx = self._write_users(tx, table, next_idx)
+                else:
+                    by_type[event_type.value], next_idx = self._write_events(
+                        tx, event_type, table, next_idx
+                    )
+            stored = 0
+            if rejects is not None and rejects.num_rows:
+                rows = dedupe_first(
+                    rejects.select(REJECT_SCHEMA.names).cast(REJECT_SCHEMA), "reject_id"
+                )
+                stored = self._run_batches(tx, q.LOAD_REJECTS, rows)[0]
+            if next_idx != start_idx:
+                tx.run(q.META_SET_NEXT_IDX.text, {"next_idx": next_idx}).consume()
+            return BatchResult(by_type=by_type, rejects_stored=stored)
+
+        return self._write("append a batch", work)
+
+    # --- reads --------------------------------------------------------------------------------
+    def node_ids(self) -> np.ndarray:
+        def work(tx: Any) -> np.ndarray:
+            meta = tx.run(q.META_READ.text).single()
+            out = np.empty(int(meta["next_idx"]) if meta else 0, dtype=object)
+            for chunk in self._stream(tx, q.NODE_IDS):
+                block = np.array(chunk, dtype=object)
+                out[block[:, 0].astype(np.int64)] = block[:, 1]
+            return out
+
+        return self._read("read node ids", work)
+
+    def read_edges(
+        self,
+        types: Iterable[EventType] = EDGE_TYPES,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> EdgeArrays:
+        wanted = sorted({EventType(t) for t in types}, key=EDGE_TYPE_CODES.__getitem__)
+        if not wanted:
+            raise StoreError("read_edges needs at least one edge type")
+
+        def work(tx: Any) -> list[tuple[np.ndarray, ...]]:
+            parts = []
+            for event_type in wanted:
+                for chunk in self._stream(tx, q.READ_EDGES[event_type], start=start, end=end):
+                    src, dst, ts = edge_chunk_to_arrays(chunk)
+                    code = np.full(src.shape[0], EDGE_TYPE_CODES[event_type], dtype=np.int8)
+                    parts.append((src, dst, code, ts))
+            return parts
+
+        parts = self._read("read edges", work)
+        cat = [np.concatenate([p[i] for p in parts]) if parts else None for i in range(4)]
+        empty = (np.int32, np.int32, np.int8, np.int64)
+        src, dst, etype, ts = (
+            c if c is not None else np.zeros(0, dtype=d) for c, d in zip(cat, empty, strict=True)
+        )
+        return EdgeArrays(src=src, dst=dst, etype=etype, ts=ts, node_ids=self.node_ids())
+
+    def read_events(
+        self,
+        event_type: EventType,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pa.Table:
+        event_type = EventType(event_type)
+        money = ("amount",) if event_type in (EventType.ORDER, EventType.REFUND) else ()
+        return self._table(
+            q.READ_EVENTS[event_type], ARROW_SCHEMAS[event_type], money, start=start, end=end
+        )
+
+    def read_spend(self, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        return self._table(
+            q.READ_SPEND, SPEND_SCHEMA, ("gross", "refunded", "net"), start=start, end=end
+        )
+
+    def read_rejects(self, limit: int | None = None) -> pa.Table:
+        return self._table(
+            q.READ_REJECTS, _REJECTS_OUT, limit=_NO_LIMIT if limit is None else int(limit)
+        )
+
+    def counts(self) -> dict[str, int]:
+        record = self._read("count records", lambda tx: dict(tx.run(q.COUNTS.text).single()))
+        return {key: int(value) for key, value in record.items()}
+
+    def watermark(self) -> datetime | None:
+        us = self._read("read the watermark", lambda tx: tx.run(q.WATERMARK.text).single()[0])
+        return _micros_to_datetime(us)
+
+    # --- referral trees ---------------------------------------------------------------------
+    def _user_idx(self, tx: Any, user_id: str) -> int | None:
+        record = tx.run(q.USER_IDX.text, {"user_id": user_id}).single()
+        return None if record is None else int(record["idx"])
+
+    def upline(self, user_id: str, levels: int = 3) -> pa.Table:
+        def work(tx: Any) -> list[tuple[int, str, int]]:
+            idx = self._user_idx(tx, user_id)
+            rows: list[tuple[int, str, int]] = []
+            path = {idx}
+            for level in range(1, int(levels) + 1):
+                record = (
+                    None if idx is None else tx.run(q.FIRST_REFERRER.text, {"idx": idx}).single()
+                )
+                if record is None or record["idx"] in path:
+                    break
+                idx = int(record["idx"])
+                path.add(idx)
+                rows.append((level, record["user_id"], record["referred_at"]))
+            return rows
+
+        return records_to_table([self._read("walk the upline", work)], _UPLINE)
+
+    def downline(self, user_id: str, levels: int = 3) -> pa.Table:
+        def work(tx: Any) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+            root = self._user_idx(tx, user_id)
+            members: list[np.ndarray] = []
+            if root is None:
+                return members, np.zeros(0, np.int64), np.zeros(0, np.int64)
+            frontier = np.array([root], dtype=np.int64)
+            seen = np.zeros(0, dtype=np.int64)
+            for _ in range(int(levels)):
+                found = list(self._stream(tx, q.DOWNLINE_STEP, frontier=frontier.tolist()))
+                block = np.array([r for c in found for r in c], dtype=np.int64).reshape(-1, 2)
+                keep = np.isin(block[:, 1], frontier) & ~np.isin(block[:, 0], seen)
+                level_members = np.unique(block[keep, 0])
+                if level_members.size == 0:
+                    break
+                members.append(level_members)
+                seen = np.union1d(seen, np.union1d(level_members, [root]))
+                frontier = level_members
+            everyone = np.concatenate(members) if members else np.zeros(0, np.int64)
+            spend = [r for c in self._stream(tx, q.NET_SPEND, idxs=everyone.tolist()) for r in c]
+            block = np.array(spend, dtype=np.int64).reshape(-1, 2)
+            return members, block[:, 0], block[:, 1]
+
+        members, buyer_idx, net = self._read("walk the downline", work)
+        rows = []
+        for level, ids in enumerate(members, start=1):
+            hit = np.isin(buyer_idx, ids)
+            rows.append((level, int(ids.size), int(hit.sum()), int(net[hit].sum())))
+        table = pa.table(
+            {
+                "level": pa.array([r[0] for r in rows], pa.int32()),
+                "users": pa.array([r[1] for r in rows], pa.int64()),
+                "buyers": pa.array([r[2] for r in rows], pa.int64()),
+                "gmv": units_to_decimal(np.array([r[3] for r in rows], dtype=np.int64)),
+            }
+        )
+        return table.cast(_DOWNLINE)
+
+    # --- runs ------------------------------------------------------------------------------
+    def save_run(
+        self,
+        run: RunRecord,
+        scores: pa.Table | None = None,
+        components: pa.Table | None = None,
+    ) -> None:
+        """Insert or update a run and (when given) replace its results, in one transaction.
+
+        When ``scores`` are given for a ``succeeded`` run they are also written
+        back onto the ``User`` nodes (:meth:`write_scores`).
+        """
+        params = asdict(run)
+        for key in ("timings", "row_counts", "params"):
+            params[key] = json.dumps(params[key], sort_keys=True, default=str)
+
+        def replace(tx: Any, delete: q.Statement, write: q.Statement, table: pa.Table) -> None:
+            while tx.run(delete.text, {"run_id": run.run_id, "limit": self.batch_size}).single()[0]:
+                pass
+            self._run_batches(tx, write, table, run_id=run.run_id)
+
+        def work(tx: Any) -> None:
+            tx.run(q.SAVE_RUN.text, params).consume()
+            if scores is not None:
+                table = scores.select(SCORE_SCHEMA.names).cast(SCORE_SCHEMA)
+                replace(tx, q.DELETE_RUN_SCORES, q.WRITE_RUN_SCORES, table)
+            if components is not None:
+                table = components.select(COMPONENT_SCHEMA.names).cast(COMPONENT_SCHEMA)
+                replace(tx, q.DELETE_RUN_COMPONENTS, q.WRITE_RUN_COMPONENTS, table)
+
+        self._write("save a run", work)
+        if scores is not None and run.status == "succeeded":
+            self.write_scores(run.run_id, scores, components)
+
+    def write_scores(
+        self, run_id: str, scores: pa.Table, components: pa.Table | None = None
+    ) -> int:
+        """Write a run's results onto ``User`` nodes as ``koc_*`` properties, in batches.
+
+        Each batch of ``batch_size`` users is one transaction that replaces those
+        users' ``koc_score``, ``koc_rank``, ``koc_role``, ``koc_community``,
+        ``koc_pagerank`` and ``koc_reach`` (raw values of the ``pagerank`` and
+        ``reach`` components when present) and ``koc_run_id``. Afterwards the
+        properties of users absent from this run are removed, so every node
+        carries results of one run only. Returns the number of users written.
+        """
+        table = scores.select(SCORE_SCHEMA.names).cast(SCORE_SCHEMA)
+        for name in ("pagerank", "reach"):
+            values = pa.table(
+                {"user_id": pa.array([], pa.string()), name: pa.array([], pa.float64())}
+            )
+            if components is not None and components.num_rows:
+                comp = components.filter(pc.equal(components.column("component"), name))
+                values = comp.select(["user_id", "raw"]).rename_columns(["user_id", name])
+            table = table.join(dedupe_first(values, "user_id"), "user_id", join_type="left outer")
+        for rows in iter_row_batches(table, self.batch_size):
+            self._write(
+                "write scores",
+                lambda tx, rows=rows: tx.run(
+                    q.WRITE_USER_SCORES.text, {"run_id": run_id, "rows": rows}
+                ).consume(),
+            )
+        params = {"run_id": run_id, "limit": self.batch_size}
+        while self._write(
+            "clear stale scores",
+            lambda tx: tx.run(q.CLEAR_STALE_USER_SCORES.text, params).single()[0],
+        ):
+            pass
+        return table.num_rows
+
+    def _runs(self, stmt: q.Statement, **params: Any) -> list[RunRecord]:
+        def work(tx: Any) -> list[dict[str, Any]]:
+            return [dict(r) for r in tx.run(stmt.text, params)]
+
+        runs = []
+        for row in self._read("read runs", work):
+            row = {k: _native(v) for k, v in row.items()}
+            for key in ("timings", "row_counts", "params"):
+                row[key] = json.loads(row[key]) if row[key] else {}
+            runs.append(RunRecord(**row))
+        return runs
+
+    def get_run(self, run_id: str) -> RunRecord:
+        runs = self._runs(q.GET_RUN, run_id=run_id)
+        if not runs:
+            raise NotFoundError(
+                f"No ranking run {run_id!r}; `koc runs` lists the runs.", run_id=run_id
+            )
+        return runs[0]
+
+    def list_runs(self, limit: int = 20) -> list[RunRecord]:
+        return self._runs(q.LIST_RUNS, limit=int(limit))
+
+    def latest_run(self, status: str = "succeeded") -> RunRecord | None:
+        runs = self._runs(q.LATEST_RUN, status=status)
+        return runs[0] if runs else None
+
+    def read_scores(
+        self,
+        run_id: str,
+        *,
+        user_ids: Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        return self._table(
+            q.READ_SCORES,
+            SCORE_SCHEMA,
+            run_id=run_id,
+            user_ids=None if user_ids is None else list(user_ids),
+            limit=_NO_LIMIT if limit is None else int(limit),
+        )
+
+    def read_components(self, run_id: str, user_ids: Iterable[str] | None = None) -> pa.Table:
+        return self._table(
+            q.READ_COMPONENTS,
+            COMPONENT_SCHEMA,
+            run_id=run_id,
+            user_ids=None if user_ids is None else list(user_ids),
+        )

@@ -2,23 +2,21 @@
 
 The referral services read the ledger on the store's DuckDB connection; a
 connection must not be shared by request threads, so each call here gets a
-:class:`referral.ledger.Ledger` on a fresh cursor (or a store view whose
-``conn`` is one).
+:class:`referral.ledger.Ledger` on a fresh cursor (:mod:`api.cursors`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from api.cursors import store_view
 from api.pagination import Cursor, decode_cursor, encode_cursor, query_digest
 from graph.store import GraphStore
 from referral import service
 from referral.ledger import Ledger
 
-__all__ = ["ledger_for", "StoreView", "store_view", "entries_page", "statement_file", "MEDIA_TYPES"]
+__all__ = ["ledger_for", "entries_page", "statement_file", "MEDIA_TYPES"]
 
 #: Content type of each statement format.
 MEDIA_TYPES: dict[str, str] = {
@@ -27,28 +25,6 @@ MEDIA_TYPES: dict[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "html": "text/html; charset=utf-8",
 }
-
-
-class StoreView:
-    """A store whose ``conn`` is a private cursor; everything else is the store's."""
-
-    def __init__(self, store: GraphStore) -> None:
-        self._store = store
-        self.conn = store.cursor() if hasattr(store, "cursor") else None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
-@contextmanager
-def store_view(store: GraphStore) -> Iterator[Any]:
-    """A :class:`StoreView` closed afterwards."""
-    view = StoreView(store)
-    try:
-        yield view
-    finally:
-        if view.conn is not None:
-            view.conn.close()
 
 
 def ledger_for(view: Any, ledger_path: Path | None = None) -> Ledger:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import commissions, events, health, leaderboard, runs, users
+from api.routes import commissions, events, health, leaderboard, roles, runs, users
 
 __all__ = ["ROUTERS"]
 
@@ -14,5 +14,6 @@ ROUTERS: list[tuple[APIRouter, bool]] = [
     (users.router, True),
     (events.router, True),
     (runs.router, True),
+    (roles.router, True),
     (commissions.router, True),
 ]

@@ -1,0 +1,39 @@
+"""``GET /v1/roles/{role}``: the employee, KOL and consumer views."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from api.cursors import store_view
+from api.deps import SettingsDep, StoreDep
+from api.errors import ERROR_RESPONSES, error_responses
+from api.routes.leaderboard import ID_PATTERN
+from api.schemas.roles import RoleView
+from api.security import ReadKey
+from api.services.roles import role_view
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/roles", tags=["roles"])
+
+
+@router.get(
+    "/{role}",
+    response_model=RoleView,
+    summary="Summary measures and top members of a role",
+    responses={**ERROR_RESPONSES, **error_responses(400, 404)},
+)
+def get_role(
+    role: Literal["employee", "kol", "consumer"],
+    store: StoreDep,
+    settings: SettingsDep,
+    key: ReadKey,
+    run: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> dict[str, Any]:
+    """Employees: customers they connect; KOLs: reach, engagement, conversion and GMV
+    per fee; consumers: the KOC leaderboard, risers and communities."""
+    with store_view(store) as view:
+        return role_view(view, role, run_id=run, limit=limit, config=settings.scoring_config)

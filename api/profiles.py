@@ -3,7 +3,7 @@
 Score, rank, rank change and breakdown come from
 :func:`api.services.ranking.user_profile`; the role with its source and
 confidence from :func:`graph.roles.role_at`; the rank history from the stored
-results of recent runs; referral counts from the store's referral tree. No
+results of recent runs; referral counts from :mod:`referral.service`. No
 formula lives here: this module only gathers.
 """
 
@@ -12,9 +12,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from api.cursors import store_view
 from api.services import ranking
 from graph.errors import NotFoundError
 from graph.store import GraphStore
+from referral import service
 
 __all__ = [
     "HISTORY_RUNS",
@@ -56,15 +58,16 @@ def rank_history(store: GraphStore, user_id: str, runs: int = HISTORY_RUNS) -> l
 def referral_summary(
     store: GraphStore, user_id: str, levels: int = REFERRAL_LEVELS
 ) -> dict[str, Any]:
-    """Direct referrer, and downline users, buyers and net GMV over ``levels`` levels."""
-    up = store.upline(user_id, levels=1).to_pylist()
-    down = store.downline(user_id, levels=levels).to_pylist()
+    """Direct referrer and downline counts and GMV (:func:`referral.service.referral_stats`),
+    without the commission amounts, which need the ``finance`` scope."""
+    with store_view(store) as view:
+        stats = service.referral_stats(view, user_id, levels=levels)
     return {
-        "referred_by": up[0]["user_id"] if up else None,
-        "direct_referrals": next((d["users"] for d in down if d["level"] == 1), 0),
-        "downline_users": sum(d["users"] for d in down),
-        "downline_buyers": sum(d["buyers"] for d in down),
-        "downline_gmv": sum((d["gmv"] for d in down), Decimal(0)),
+        "referred_by": stats["referrer"],
+        "direct_referrals": stats["direct_referees"],
+        "downline_users": stats["downline_users"],
+        "downline_buyers": stats["downline_buyers"],
+        "downline_gmv": stats["downline_gmv"],
         "levels": levels,
     }
 
@@ -114,7 +117,7 @@ def require_user(store: GraphStore, user_id: str) -> None:
 
 
 def referral_tree(store: GraphStore, user_id: str, levels: int = REFERRAL_LEVELS) -> dict[str, Any]:
-    """Upline (one row per level) and downline (users, buyers, net GMV per level).
+    """:func:`referral.service.referral_tree` with downline totals; 404 for unknown users.
 
     Raises
     ------
@@ -122,12 +125,10 @@ def referral_tree(store: GraphStore, user_id: str, levels: int = REFERRAL_LEVELS
         Unknown user.
     """
     require_user(store, user_id)
-    down = store.downline(user_id, levels=levels).to_pylist()
+    tree = service.referral_tree(store, user_id, levels)
+    down = tree["downline"]
     return {
-        "user_id": user_id,
-        "levels": levels,
-        "upline": store.upline(user_id, levels=levels).to_pylist(),
-        "downline": down,
+        **tree,
         "downline_users": sum(d["users"] for d in down),
         "downline_gmv": sum((d["gmv"] for d in down), Decimal(0)),
     }

@@ -31,7 +31,8 @@ __all__ = [
     "CACHE_SECONDS",
     "KeyCache",
     "require_scope",
-    "optional_page_key",
+    "page_key",
+    "check_token",
     "ReadKey",
     "IngestKey",
     "FinanceKey",
@@ -114,34 +115,59 @@ async def _authenticate(
 
 
 def require_scope(scope: str) -> Callable[..., Any]:
-    """A dependency that authenticates the caller and checks ``scope``."""
+    """A dependency that authenticates the caller and checks ``scope``.
+
+    ``read`` also accepts the page's cookie, so a signed-in marketer can follow the
+    leaderboard's links; writing scopes take headers only (no cross-site requests).
+    """
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
 
-    async def dependency(
-        request: Request,
-        store: StoreDep,
-        header: Annotated[str | None, Depends(_header)] = None,
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
-    ) -> ApiKey:
-        token = header or (bearer.credentials if bearer else None)
-        return await _authenticate(request, store, token, scope)
+    if scope == "read":
+
+        async def dependency(
+            request: Request,
+            store: StoreDep,
+            header: Annotated[str | None, Depends(_header)] = None,
+            bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+            cookie: Annotated[str | None, Depends(_cookie)] = None,
+        ) -> ApiKey:
+            token = header or (bearer.credentials if bearer else None) or cookie
+            return await _authenticate(request, store, token, scope)
+
+    else:
+
+        async def dependency(  # type: ignore[misc]
+            request: Request,
+            store: StoreDep,
+            header: Annotated[str | None, Depends(_header)] = None,
+            bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+        ) -> ApiKey:
+            token = header or (bearer.credentials if bearer else None)
+            return await _authenticate(request, store, token, scope)
 
     dependency.__name__ = f"require_{scope}"
     return dependency
 
 
-async def optional_page_key(
-    request: Request,
-    store: StoreDep,
-    header: Annotated[str | None, Depends(_header)] = None,
-    cookie: Annotated[str | None, Depends(_cookie)] = None,
-) -> ApiKey | None:
-    """For the HTML page: None when the leaderboard is public, else a ``read`` key
-    from the header or the cookie (401 otherwise)."""
+async def page_key(request: Request, store: GraphStore) -> ApiKey | None:
+    """For the HTML pages: None when the leaderboard is public, else the caller's
+    ``read`` key from the ``X-API-Key`` header or the cookie.
+
+    Raises
+    ------
+    ApiError
+        401 or 403, which the page turns into a redirect to ``/login``.
+    """
     if request.app.state.settings.api_public_leaderboard:
         return None
-    return await _authenticate(request, store, header or cookie, "read")
+    token = request.headers.get("x-api-key") or request.cookies.get(COOKIE_NAME)
+    return await _authenticate(request, store, token, "read")
+
+
+async def check_token(request: Request, store: GraphStore, token: str) -> ApiKey:
+    """Verify a key typed into the sign-in form (it needs ``read``)."""
+    return await _authenticate(request, store, token, "read")
 
 
 ReadKey = Annotated[ApiKey, Depends(require_scope("read"))]

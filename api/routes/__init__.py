@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import commissions, events, health, leaderboard, roles, runs, users
+from api.routes import commissions, events, health, leaderboard, page, roles, runs, users
 
 __all__ = ["ROUTERS"]
 
 ROUTERS: list[tuple[APIRouter, bool]] = [
     (health.router, False),
+    (page.router, False),
     (leaderboard.router, True),
     (users.router, True),
     (events.router, True),

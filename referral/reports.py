@@ -22,6 +22,8 @@ __all__ = [
     "Statement",
     "statement",
     "statements",
+    "balances",
+    "period_lines",
     "role_level_summary",
     "reconciliation",
     "report_clock",
@@ -97,6 +99,67 @@ def _dec(v: Any) -> Decimal:
     return _ZERO if v is None else Decimal(v)
 
 
+def balances(
+    ledger: Ledger, period: str, *, beneficiary: str | None = None, tz: str = DEFAULT_TIMEZONE
+) -> pa.Table:
+    """Per-beneficiary totals of ``period``, ordered by beneficiary.
+
+    Columns ``beneficiary``, ``currency``, ``opening``, ``commissions``, ``reversals``,
+    ``accrued``, ``paid``, ``closing``, ``held``, ``pending``. Balances come from
+    ``referral_balances`` for a closed period; for an open one ``accrued`` is what a
+    close at the period end would settle and ``closing = opening + accrued``
+    (projected, nothing paid yet).
+    """
+    at, closed = report_clock(ledger, period, tz)
+    if not ledger.ready:
+        return pa.table({})
+    _, end = period_bounds(period, tz)
+    who = "AND beneficiary = $b" if beneficiary is not None else ""
+    params: dict[str, Any] = {"p": period, "end": end, "as_of": at}
+    if beneficiary is not None:
+        params["b"] = beneficiary
+    money = ", ".join(
+        f"{c}::DECIMAL(20, 4) AS {c}"
+        for c in (
+            "opening",
+            "commissions",
+            "reversals",
+            "accrued",
+            "paid",
+            "closing",
+            "held",
+            "pending",
+        )
+    )
+    return ledger.arrow(
+        f"""{_totals_sql(closed)} SELECT beneficiary, currency, {money} FROM t
+        WHERE true {who} ORDER BY beneficiary""",
+        params,
+    )
+
+
+def period_lines(
+    ledger: Ledger, period: str, *, beneficiary: str | None = None, tz: str = DEFAULT_TIMEZONE
+) -> pa.Table:
+    """Statement lines of ``period``: entries booked in it or settled in its close.
+
+    Columns ``beneficiary`` then :data:`LINE_COLUMNS`, ordered by beneficiary and ``seq``.
+    """
+    at, _ = report_clock(ledger, period, tz)
+    if not ledger.ready:
+        return pa.table({})
+    who = "AND beneficiary = $b" if beneficiary is not None else ""
+    t = ledger.entries(
+        f"(period = $p OR settled_period = $p) {who}",
+        {"p": period, **({"b": beneficiary} if beneficiary is not None else {})},
+        as_of=at,
+        order="beneficiary, seq",
+    )
+    if t.num_rows == 0 and not t.column_names:
+        return t
+    return t.select(["beneficiary", *LINE_COLUMNS])
+
+
 def statements(
     ledger: Ledger,
     period: str,
@@ -105,35 +168,15 @@ def statements(
     tz: str = DEFAULT_TIMEZONE,
     currency: str = "CNY",
 ) -> list[Statement]:
-    """Statements of every beneficiary with activity or a balance in ``period``.
-
-    Opening and closing balances come from ``referral_balances`` for a closed
-    period; for an open one the closing balance is projected
-    (``opening + accrued``, nothing paid yet), ``accrued`` being what a close at
-    the period end would settle.
-    """
+    """Statements of every beneficiary with activity or a balance in ``period``
+    (totals from :func:`balances`, lines from :func:`period_lines`)."""
     at, closed = report_clock(ledger, period, tz)
     if not ledger.ready:
-        return []
-    _, end = period_bounds(period, tz)
-    who = "AND beneficiary = $b" if beneficiary is not None else ""
-    params: dict[str, Any] = {"p": period, "end": end}
-    if beneficiary is not None:
-        params["b"] = beneficiary
-    lines = ledger.entries(
-        f"(period = $p OR settled_period = $p) {who}",
-        {"p": period, **({"b": beneficiary} if beneficiary is not None else {})},
-        as_of=at,
-        order="beneficiary, seq",
-    )
-    totals = ledger.arrow(
-        f"""{_totals_sql(closed)} SELECT * FROM t WHERE true {who} ORDER BY beneficiary""",
-        {**params, "as_of": at},
-    ).to_pylist()
+        return [Statement(beneficiary, period, currency, closed, at)] if beneficiary else []
+    totals = balances(ledger, period, beneficiary=beneficiary, tz=tz).to_pylist()
+    lines = period_lines(ledger, period, beneficiary=beneficiary, tz=tz)
     by_ben: dict[str, list[dict[str, Any]]] = {}
-    for row in (
-        lines.select(list(LINE_COLUMNS) + ["beneficiary"]).to_pylist() if lines.num_rows else []
-    ):
+    for row in lines.to_pylist() if lines.num_rows else []:
         by_ben.setdefault(row.pop("beneficiary"), []).append(row)
     out = []
     for t in totals:

@@ -1,0 +1,261 @@
+"""``koc commissions``: attribute referral commissions, close periods, report, holds.
+
+Subcommands: ``run``, ``close``, ``report``, ``holds``, ``release``, ``statement``,
+``ledger``. The ledger is kept in the embedded store's file (or ``KOC_LEDGER_PATH``);
+rules come from ``--rules`` or ``KOC_COMMISSION_RULES`` (defaults:
+``referral/default_rules.toml``); see docs/commissions.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from api.cli.context import CliContext, echo_json, pass_cli
+from referral import service
+from referral.attribution import attribute
+from referral.ledger import STATUSES, Ledger
+from referral.period_report import REPORT_FORMATS, write_period_report
+from referral.periods import check_period, check_timezone
+from referral.render import FORMATS, cell, render_statement
+from referral.rules import CommissionRules, load_rules
+from referral.settlement import close_period
+
+__all__ = ["command"]
+
+_RULES = click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Commission rules TOML (default: KOC_COMMISSION_RULES or the shipped defaults).",
+)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def _rules(ctx: CliContext, path: Path | None) -> CommissionRules:
+    return load_rules(path or ctx.settings.commission_rules)
+
+
+@contextmanager
+def _ledger(ctx: CliContext, *, read_only: bool) -> Iterator[tuple[Any, Ledger]]:
+    check_timezone(ctx.settings.timezone)
+    with ctx.open_store(read_only=read_only) as store:
+        ledger = Ledger.open(store, ctx.settings.ledger_path, read_only=read_only)
+        try:
+            yield store, ledger
+        finally:
+            ledger.close()
+
+
+def _print_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        table.add_row(*(str(cell(r.get(c))) for c in columns))
+    Console().print(table)
+
+
+@click.group("commissions")
+def command() -> None:
+    """Referral commissions: attribution, the append-only ledger, periods and reports.
+
+    \b
+      koc commissions run                              # attribute new orders and refunds
+      koc commissions holds                            # entries held by fraud checks
+      koc commissions release ID --reason "checked" --by alice
+      koc commissions close --period 2026-10           # settle the month (and earlier ones)
+      koc commissions report --period 2026-10 --format html --out reports/
+      koc commissions statement u123 --period 2026-10 --format csv
+    """
+
+
+@command.command("run")
+@_RULES
+@_JSON
+@pass_cli
+def run_cmd(ctx: CliContext, rules_path: Path | None, as_json: bool) -> None:
+    """Attribute every order and refund not yet in the ledger (idempotent)."""
+    rules = _rules(ctx, rules_path)
+    with (
+        _ledger(ctx, read_only=False) as (store, ledger),
+        Console(stderr=True).status("attributing orders..."),
+    ):
+        summary = attribute(store, ledger, rules, timezone=ctx.settings.timezone)
+    if as_json:
+        echo_json(summary.to_dict())
+        return
+    if summary.already_done:
+        click.echo(f"Nothing new: run {summary.run_id} already covered these inputs.")
+        return
+    click.echo(
+        f"run {summary.run_id} (rules {summary.rule_version}): {summary.orders_new:,} new "
+        f"order(s), {summary.entries_new:,} entries ({summary.commission} {rules.currency}), "
+        f"{summary.refunds_new:,} refund(s) -> {summary.reversals_new:,} reversal(s) "
+        f"({summary.reversed}), {summary.holds_new:,} new hold(s)"
+    )
+    for outcome, n in summary.outcomes.items():
+        click.echo(f"  {outcome}: {n:,}")
+
+
+@command.command("close")
+@click.option("--period", required=True, help="Period to close, YYYY-MM (earlier open ones too).")
+@click.option("--by", "by", default="system", show_default=True, help="Who closes the period.")
+@_RULES
+@_JSON
+@pass_cli
+def close_cmd(
+    ctx: CliContext, period: str, by: str, rules_path: Path | None, as_json: bool
+) -> None:
+    """Close a period: settle payable entries into payouts and carried balances."""
+    rules = _rules(ctx, rules_path)
+    with _ledger(ctx, read_only=False) as (_, ledger):
+        results = close_period(
+            ledger, check_period(period), rules=rules, by=by, timezone=ctx.settings.timezone
+        )
+    if as_json:
+        echo_json([r.to_dict() for r in results])
+        return
+    for r in results:
+        click.echo(
+            f"closed {r.period}: {r.entries_settled:,} entries, {r.beneficiaries:,} "
+            f"beneficiaries, paid {r.paid}, carried {r.carried}"
+        )
+
+
+@command.command("report")
+@click.option("--period", required=True, help="Period, YYYY-MM.")
+@click.option(
+    "--format", "fmt", type=click.Choice(REPORT_FORMATS), default="html", show_default=True
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Output folder.",
+)
+@pass_cli
+def report_cmd(ctx: CliContext, period: str, fmt: str, out_dir: Path) -> None:
+    """Write a period's report: balances, entries, summary by role and level, reconciliation."""
+    with _ledger(ctx, read_only=True) as (_, ledger):
+        files = write_period_report(
+            ledger, check_period(period), fmt, out_dir, tz=ctx.settings.timezone
+        )
+    for f in files:
+        click.echo(f"wrote {f}")
+
+
+@command.command("holds")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@_JSON
+@pass_cli
+def holds_cmd(ctx: CliContext, limit: int, as_json: bool) -> None:
+    """List held commission entries with the reason of each hold."""
+    with _ledger(ctx, read_only=True) as (_, ledger):
+        rows = service.list_entries(ledger, status="held", limit=limit)
+        rows = [r for r in rows if r["orig_entry_id"] is None]
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("No held entries.")
+        return
+    _print_table(
+        f"{len(rows)} held entr(ies)",
+        rows,
+        ["entry_id", "beneficiary", "order_id", "level", "amount", "hold_reason"],
+    )
+
+
+@command.command("release")
+@click.argument("entry_ids", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why the hold is lifted.")
+@click.option("--by", "by", required=True, help="Who decided.")
+@pass_cli
+def release_cmd(ctx: CliContext, entry_ids: tuple[str, ...], reason: str, by: str) -> None:
+    """Release held entries (recorded with who released what and why)."""
+    with _ledger(ctx, read_only=False) as (_, ledger):
+        n = ledger.release(list(entry_ids), reason=reason, by=by)
+    click.echo(f"released {n} entr(ies) by {by}: {reason}")
+
+
+@command.command("statement")
+@click.argument("beneficiary")
+@click.option("--period", required=True, help="Period, YYYY-MM.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (default: stdout; xlsx needs --out).",
+)
+@_RULES
+@pass_cli
+def statement_cmd(
+    ctx: CliContext,
+    beneficiary: str,
+    period: str,
+    fmt: str,
+    out_path: Path | None,
+    rules_path: Path | None,
+) -> None:
+    """One beneficiary's statement: orders, levels, amounts, reversals, holds, balances."""
+    rules = _rules(ctx, rules_path)
+    with _ledger(ctx, read_only=True) as (_, ledger):
+        st = service.statement(
+            ledger, beneficiary, period, timezone=ctx.settings.timezone, currency=rules.currency
+        )
+    data = render_statement(st, fmt)
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_bytes(data)
+        click.echo(f"wrote {out_path}")
+    elif fmt == "xlsx":
+        raise click.UsageError("--format xlsx needs --out FILE.")
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@command.command("ledger")
+@click.option("--period", default=None, help="Only entries booked in this period (YYYY-MM).")
+@click.option("--beneficiary", default=None, help="Only this beneficiary.")
+@click.option("--status", type=click.Choice(STATUSES), default=None)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--after", type=int, default=None, help="Cursor: entries with seq > AFTER.")
+@_JSON
+@pass_cli
+def ledger_cmd(
+    ctx: CliContext,
+    period: str | None,
+    beneficiary: str | None,
+    status: str | None,
+    limit: int,
+    after: int | None,
+    as_json: bool,
+) -> None:
+    """List ledger entries in ledger order."""
+    with _ledger(ctx, read_only=True) as (_, ledger):
+        rows = service.list_entries(
+            ledger, period=period, beneficiary=beneficiary, status=status, limit=limit, after=after
+        )
+    if as_json:
+        echo_json(rows)
+        return
+    _print_table(
+        f"{len(rows)} entr(ies)",
+        rows,
+        ["seq", "kind", "order_id", "beneficiary", "level", "amount", "status", "period"],
+    )
+    if len(rows) == limit:
+        click.echo(f"more: --after {rows[-1]['seq']}")

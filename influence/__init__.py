@@ -6,9 +6,13 @@ No I/O happens here: callers build a snapshot and pass arrays in.
 """
 
 from influence.pagerank import PageRankResult, node_vector, pagerank
+from influence.reach import REACH_TYPES, reach_exact, reach_hyperanf
 
 __all__ = [
     "PageRankResult",
     "node_vector",
     "pagerank",
+    "REACH_TYPES",
+    "reach_exact",
+    "reach_hyperanf",
 ]

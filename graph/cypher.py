@@ -78,6 +78,7 @@ __all__ = [
     "READ_SCORES",
     "READ_COMPONENTS",
     "ALL_REL_TYPES",
+    "WIPE",
     "explain",
     "all_statements",
 ]
@@ -657,6 +658,15 @@ READ_COMPONENTS = Statement(
     "RETURN u.user_id AS user_id, c.component AS component, c.raw AS raw, "
     "c.normalized AS normalized, c.contribution AS contribution ORDER BY user_id, component",
     {"run_id": "r1", "user_ids": None},
+)
+
+
+#: Deletes everything, ``$limit`` nodes per call (tests and ``koc sync --to neo4j --replace``).
+WIPE = Statement(
+    "wipe",
+    "MATCH (n) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted",
+    {"limit": 10_000},
+    kind="write",
 )
 
 

@@ -182,6 +182,8 @@ class Neo4jStore:
         self.batch_size = int(batch_size)
         self.fetch_size = int(fetch_size)
         self.uri = uri
+        with self._errors("connect"):
+            driver.verify_connectivity()
         self.ensure_schema()
 
     @classmethod
@@ -272,6 +274,24 @@ class Neo4jStore:
 
     def close(self) -> None:
         self._driver.close()
+
+    def wipe(self) -> int:
+        """Delete every node and relationship (batched); constraints and indexes stay.
+
+        The ``KocMeta`` counter node is recreated, so the next user gets ``idx`` 0.
+        """
+        deleted = 0
+        params = {"limit": self.batch_size}
+        while n := self._write(
+            "wipe the graph", lambda tx: tx.run(q.WIPE.text, params).single()[0]
+        ):
+            deleted += n
+        self._write("reset the counter", lambda tx: tx.run(q.META_INIT.text).consume())
+        self._write(
+            "reset the counter",
+            lambda tx: tx.run(q.META_SET_VERSION.text, q.META_SET_VERSION.params).consume(),
+        )
+        return deleted
 
     def _meta(self) -> dict[str, Any] | None:
         def work(tx: Any) -> dict[str, Any] | None:

@@ -1,0 +1,384 @@
+"""The Neo4j store: pure row shaping and conversions (no server), plus live tests.
+
+Tests marked ``neo4j`` need a server and skip with a visible reason unless
+``KOC_NEO4J_URI`` is set (see docs/neo4j.md: ``docker compose up -d neo4j``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from neo4j import Record
+
+from graph import cypher
+from graph.errors import ConfigError, StoreError
+from graph.events import EDGE_TYPE_CODES, INFLUENCE_DIRECTION, EventType
+from graph.neo4j_rows import (
+    decimal_to_units,
+    dedupe_first,
+    edge_chunk_to_arrays,
+    iter_row_batches,
+    records_to_table,
+    shape_rows,
+    ts_parts,
+    units_to_decimal,
+)
+from graph.neo4j_store import Neo4jStore, check_neo4j_uri, find_eager
+from graph.settings import Settings
+from graph.store import ARROW_SCHEMAS
+
+T0 = datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def _table(event_type: EventType, rows: list[dict]) -> pa.Table:
+    schema = ARROW_SCHEMAS[event_type]
+    return pa.Table.from_pylist(
+        [{name: r.get(name) for name in schema.names} for r in rows], schema=schema
+    )
+
+
+# --- money and time ---------------------------------------------------------------------
+
+
+@given(st.lists(st.integers(min_value=-(10**15), max_value=10**15), max_size=50))
+def test_units_decimal_roundtrip_exact(units: list[int]) -> None:
+    arr = units_to_decimal(np.array(units, dtype=np.int64))
+    assert arr.to_pylist() == [Decimal(u).scaleb(-4) for u in units]
+    assert decimal_to_units(arr).tolist() == units
+
+
+def test_decimal_to_units_sliced_and_null() -> None:
+    arr = pa.array(
+        [Decimal("1.5"), None, Decimal("0.0001"), Decimal("99999.9999")], pa.decimal128(20, 4)
+    )
+    assert decimal_to_units(arr).tolist() == [15000, 0, 1, 999999999]
+    assert decimal_to_units(arr.slice(2)).tolist() == [1, 999999999]
+    chunked = pa.chunked_array([arr.slice(0, 1), arr.slice(2, 1)])
+    assert decimal_to_units(chunked).tolist() == [15000, 1]
+
+
+def test_decimal_to_units_overflow_raises() -> None:
+    arr = pa.array([Decimal("1e15")], pa.decimal128(20, 4))  # 1e19 units > int64
+    with pytest.raises(StoreError, match="too large"):
+        decimal_to_units(arr)
+
+
+def test_ts_parts_floor_division_and_nulls() -> None:
+    ts = pa.array([T0, None, datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)])
+    seconds, nanos = ts_parts(ts.cast(pa.timestamp("us", tz="UTC")))
+    assert seconds.to_pylist() == [int(T0.timestamp()), None, -1]
+    assert nanos.to_pylist() == [123_456_000, None, 999_999_000]
+
+
+# --- shaping Arrow batches into parameter rows -------------------------------------------
+
+
+def _row_keys(stmt: cypher.Statement) -> set[str]:
+    return set(re.findall(r"\br\.(\w+)", stmt.text))
+
+
+@pytest.mark.parametrize("event_type", list(cypher.LOAD_EDGES))
+def test_shape_rows_edges_follow_influence_direction(event_type: EventType) -> None:
+    influencer, influenced = INFLUENCE_DIRECTION[event_type]
+    row = {"event_id": "e1", influencer: "alice", influenced: "bob", "ts": T0}
+    row.update({"content_id": "c1", "channel": "wechat", "campaign": "spring"})
+    shaped = shape_rows(event_type, _table(event_type, [row])).to_pylist()[0]
+    assert (shaped["src"], shaped["dst"]) == ("alice", "bob")
+    assert (shaped["ts_s"], shaped["ts_ns"]) == (int(T0.timestamp()), 123_456_000)
+    # every r.<key> the load statement reads is present in the parameter rows
+    assert _row_keys(cypher.LOAD_EDGES[event_type]) <= set(shaped)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "stmt"),
+    [
+        (EventType.USER, cypher.UPSERT_USERS),
+        (EventType.SHARE, cypher.LOAD_SHARES),
+        (EventType.ORDER, cypher.LOAD_ORDERS),
+        (EventType.REFUND, cypher.LOAD_REFUNDS),
+    ],
+)
+def test_shape_rows_cover_load_statement(event_type: EventType, stmt: cypher.Statement) -> None:
+    shaped = shape_rows(event_type, _table(event_type, [])).column_names
+    assert _row_keys(stmt) <= set(shaped)
+    # the statement's declared example row has exactly the keys it reads
+    assert _row_keys(stmt) == set(stmt.params["rows"][0])
+
+
+def test_shape_rows_money_exact_and_role_default() -> None:
+    order = {"event_id": "o", "order_id": "1", "buyer": "b", "currency": "CNY", "ts": T0}
+    shaped = shape_rows(
+        EventType.ORDER, _table(EventType.ORDER, [{**order, "amount": Decimal("19.99")}])
+    ).to_pylist()[0]
+    assert (shaped["src"], shaped["amount"], shaped["amount_e4"]) == ("b", "19.9900", 199900)
+    users = shape_rows(EventType.USER, _table(EventType.USER, [{"event_id": "u", "user_id": "x"}]))
+    assert users.to_pylist()[0]["role"] == "unknown"
+    assert users.to_pylist()[0]["created_s"] is None
+
+
+def test_iter_row_batches_sizes_and_content() -> None:
+    table = pa.table({"event_id": [f"e{i}" for i in range(25)], "n": list(range(25))})
+    batches = list(iter_row_batches(table, 10))
+    assert [len(b) for b in batches] == [10, 10, 5]
+    assert [r for b in batches for r in b] == table.to_pylist()
+    assert list(iter_row_batches(table.slice(0, 0), 10)) == []
+    with pytest.raises(StoreError, match="at least 1"):
+        list(iter_row_batches(table, 0))
+
+
+def test_dedupe_first_keeps_first_in_order() -> None:
+    table = pa.table({"event_id": ["b", "a", "b", "c", "a"], "n": [0, 1, 2, 3, 4]})
+    assert dedupe_first(table, "event_id").column("n").to_pylist() == [0, 1, 3]
+
+
+# --- streamed records -> arrays --------------------------------------------------------------
+
+
+def _records(keys: list[str], rows: list[tuple]) -> list[Record]:
+    return [Record(dict(zip(keys, row, strict=True))) for row in rows]
+
+
+def test_edge_chunk_to_arrays_dtypes() -> None:
+    chunk = _records(["src", "dst", "ts"], [(0, 1, 10), (2, 0, -5)])
+    src, dst, ts = edge_chunk_to_arrays(chunk)
+    assert (src.dtype, dst.dtype, ts.dtype) == (np.int32, np.int32, np.int64)
+    assert src.tolist() == [0, 2] and dst.tolist() == [1, 0] and ts.tolist() == [10, -5]
+    assert [a.size for a in edge_chunk_to_arrays([])] == [0, 0, 0]
+    with pytest.raises(StoreError, match="3 fields"):
+        edge_chunk_to_arrays(_records(["src", "dst"], [(0, 1)]))
+
+
+def test_records_to_table_converts_time_and_money() -> None:
+    schema = ARROW_SCHEMAS[EventType.REFUND]
+    us = int(T0.timestamp()) * 1_000_000 + T0.microsecond
+    keys = schema.names
+    chunks = [
+        _records(keys, [("e1", None, "o1", 12345, us)]),
+        [],
+        _records(keys, [("e2", "r2", "o1", None, us + 1)]),
+    ]
+    table = records_to_table(chunks, schema, money=["amount"])
+    assert table.schema == schema
+    assert table.to_pylist()[0] == {
+        "event_id": "e1",
+        "refund_id": None,
+        "order_id": "o1",
+        "amount": Decimal("1.2345"),
+        "ts": T0,
+    }
+    assert table.column("amount").null_count == 1
+    assert records_to_table([], schema).num_rows == 0
+
+
+class _FakeResult:
+    def __init__(self, records: list[Record]) -> None:
+        self._records = records
+
+    def fetch(self, n: int) -> list[Record]:
+        out, self._records = self._records[:n], self._records[n:]
+        return out
+
+    def single(self) -> Record | None:
+        return self._records[0] if self._records else None
+
+
+class _FakeSession:
+    """A record source standing in for a server: statement text -> records."""
+
+    def __init__(self, answers: dict[str, list[Record]]) -> None:
+        self.answers = answers
+
+    def __enter__(self) -> _FakeSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def run(self, text: str, params: dict | None = None) -> _FakeResult:
+        return _FakeResult(list(self.answers.get(text, [])))
+
+    def execute_read(self, work):  # noqa: ANN001, ANN201
+        return work(self)
+
+
+class _FakeDriver:
+    def __init__(self, answers: dict[str, list[Record]]) -> None:
+        self.answers = answers
+
+    def verify_connectivity(self) -> None:
+        pass
+
+    def session(self, **config: object) -> _FakeSession:
+        return _FakeSession(self.answers)
+
+    def close(self) -> None:
+        pass
+
+
+def test_read_edges_assembles_streamed_chunks() -> None:
+    edge_keys = ["src", "dst", "ts"]
+    answers = {
+        cypher.META_READ.text: _records(
+            ["next_idx", "schema_version"], [(3, cypher.SCHEMA_VERSION)]
+        ),
+        cypher.NODE_IDS.text: _records(["idx", "user_id"], [(2, "c"), (0, "a"), (1, "b")]),
+        cypher.READ_EDGES[EventType.VIEW].text: _records(
+            edge_keys, [(0, 1, 5), (0, 2, 6), (1, 2, 7)]
+        ),
+        cypher.READ_EDGES[EventType.REFERRAL].text: _records(edge_keys, [(2, 0, 9)]),
+    }
+    store = Neo4jStore(_FakeDriver(answers), fetch_size=2)  # chunks of 2 records
+    edges = store.read_edges([EventType.REFERRAL, EventType.VIEW, EventType.COMMENT])
+    assert edges.node_ids.tolist() == ["a", "b", "c"]
+    assert edges.src.tolist() == [0, 0, 1, 2] and edges.dst.tolist() == [1, 2, 2, 0]
+    view, referral = EDGE_TYPE_CODES[EventType.VIEW], EDGE_TYPE_CODES[EventType.REFERRAL]
+    assert edges.etype.tolist() == [view, view, view, referral]
+    assert edges.ts.tolist() == [5, 6, 7, 9]
+    assert (edges.src.dtype, edges.etype.dtype) == (np.int32, np.int8)
+
+
+# --- plans, settings and errors ------------------------------------------------------------
+
+
+def test_find_eager_reports_only_eager_operators() -> None:
+    plan = {
+        "operatorType": "ProduceResults@neo4j",
+        "children": [
+            {
+                "operatorType": "EagerAggregation@neo4j",
+                "children": [
+                    {"operatorType": "Eager@neo4j", "args": {"Details": "read/set conflict"}},
+                    {"operatorType": "NodeUniqueIndexSeek@neo4j", "children": []},
+                ],
+            }
+        ],
+    }
+    assert find_eager(plan) == ["Eager read/set conflict"]
+    assert find_eager({"operatorType": "Merge@neo4j", "children": []}) == []
+    assert find_eager(None) == []
+
+
+@pytest.mark.parametrize(
+    "uri", ["neo4j://localhost:7687", "bolt://db.example.com", "neo4j+s://x.databases.neo4j.io"]
+)
+def test_check_neo4j_uri_accepts_bolt_uris(uri: str) -> None:
+    assert check_neo4j_uri(uri) == uri
+
+
+@pytest.mark.parametrize("uri", [None, "", "http://localhost:7474", "localhost:7687", "neo4j://"])
+def test_check_neo4j_uri_rejects_others(uri: str | None) -> None:
+    with pytest.raises(ConfigError) as info:
+        check_neo4j_uri(uri)
+    assert info.value.context["key"] == "neo4j_uri"
+
+
+def test_from_settings_unreachable_server_names_uri() -> None:
+    settings = Settings(store="neo4j", neo4j_uri="bolt://127.0.0.1:9")
+    with pytest.raises(StoreError, match=r"Cannot reach Neo4j at bolt://127\.0\.0\.1:9"):
+        Neo4jStore.from_settings(settings)
+
+
+def test_store_rejects_bad_batch_size() -> None:
+    with pytest.raises(ConfigError, match="neo4j_batch_size"):
+        Neo4jStore(_FakeDriver({}), batch_size=0)
+
+
+# --- live server ---------------------------------------------------------------------------
+
+LIVE_URI = os.environ.get("KOC_NEO4J_URI")
+live = pytest.mark.skipif(
+    not LIVE_URI, reason="needs a live Neo4j 5 server: set KOC_NEO4J_URI (docs/neo4j.md)"
+)
+
+
+@pytest.fixture
+def neo4j_store():
+    """A Neo4j store on the server named by KOC_NEO4J_URI, wiped before and after."""
+    if not LIVE_URI:
+        pytest.skip("needs a live Neo4j 5 server: set KOC_NEO4J_URI (docs/neo4j.md)")
+    store = Neo4jStore.from_settings(
+        Settings(store="neo4j", neo4j_uri=LIVE_URI, neo4j_batch_size=3)
+    )
+    store.wipe()
+    yield store
+    store.wipe()
+    store.close()
+
+
+def _demo_batch() -> dict[EventType, pa.Table]:
+    users = [
+        {"event_id": "u-a", "user_id": "a", "role": "kol"},
+        {"event_id": "u-b", "user_id": "b"},
+    ]
+    views = [
+        {"event_id": f"v{i}", "viewer": v, "sharer": "a", "content_id": "c", "ts": T0}
+        for i, v in enumerate(["b", "c", "d", "e"])
+    ]
+    refs = [
+        {"event_id": "r1", "referrer": "a", "referee": "b", "ts": T0},
+        {"event_id": "r2", "referrer": "b", "referee": "c", "ts": T0},
+    ]
+    orders = [
+        {
+            "event_id": "o1",
+            "order_id": "1",
+            "buyer": "c",
+            "amount": Decimal("10"),
+            "currency": "CNY",
+            "ts": T0,
+        }
+    ]
+    refunds = [{"event_id": "f1", "order_id": "1", "amount": Decimal("2.5"), "ts": T0}]
+    return {
+        EventType.USER: _table(EventType.USER, users),
+        EventType.VIEW: _table(EventType.VIEW, views),
+        EventType.REFERRAL: _table(EventType.REFERRAL, refs),
+        EventType.ORDER: _table(EventType.ORDER, orders),
+        EventType.REFUND: _table(EventType.REFUND, refunds),
+    }
+
+
+@pytest.mark.neo4j
+@live
+def test_live_load_twice_changes_nothing(neo4j_store: Neo4jStore) -> None:
+    first = neo4j_store.append_batch(_demo_batch())
+    counts = neo4j_store.counts()
+    second = neo4j_store.append_batch(_demo_batch())
+    assert first.by_type["view"].inserted == 4
+    assert second.by_type["view"].duplicates == 4 and second.inserted == 0
+    assert neo4j_store.counts() == counts
+    assert counts["users"] == 5 and counts["view"] == 4
+
+
+@pytest.mark.neo4j
+@live
+def test_live_matches_embedded_store(neo4j_store: Neo4jStore, store) -> None:  # noqa: ANN001
+    for s in (neo4j_store, store):
+        s.append_batch(_demo_batch())
+    for event_type in (EventType.VIEW, EventType.REFERRAL, EventType.ORDER, EventType.REFUND):
+        assert neo4j_store.read_events(event_type).equals(store.read_events(event_type))
+    mine, ref = neo4j_store.read_edges(), store.read_edges()
+    pairs = lambda e: sorted(zip(e.node_ids[e.src], e.node_ids[e.dst], strict=True))  # noqa: E731
+    assert pairs(mine) == pairs(ref)
+    assert neo4j_store.read_spend().to_pylist() == store.read_spend().to_pylist()
+    assert neo4j_store.downline("a").to_pylist() == store.downline("a").to_pylist()
+    assert neo4j_store.upline("c").to_pylist() == store.upline("c").to_pylist()
+    assert neo4j_store.watermark() == store.watermark()
+
+
+@pytest.mark.neo4j
+@live
+def test_live_load_plans_have_no_eager(neo4j_store: Neo4jStore) -> None:
+    from graph.neo4j_store import explain_load_queries
+
+    report = explain_load_queries(neo4j_store._driver, neo4j_store.database)
+    assert set(report) == {s.name for s in cypher.LOAD_STATEMENTS}
+    assert {k: v for k, v in report.items() if v} == {}

@@ -5,10 +5,13 @@ Rosa, Vigna 2011), forward cascades and Leiden communities (Traag et al. 2019).
 No I/O happens here: callers build a snapshot and pass arrays in.
 """
 
+from influence.cascades import CascadeStats, cascade_stats
 from influence.pagerank import PageRankResult, node_vector, pagerank
 from influence.reach import REACH_TYPES, reach_exact, reach_hyperanf
 
 __all__ = [
+    "CascadeStats",
+    "cascade_stats",
     "PageRankResult",
     "node_vector",
     "pagerank",

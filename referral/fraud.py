@@ -17,8 +17,8 @@ transitions (with the detail as the reason) on the entries they concern:
     ``ring_min_size`` accounts. Held: entries whose beneficiary is flagged.
 ``velocity``
     a referrer-day whose new referees reach ``max(velocity_min_per_day,
-    velocity_factor * p99)``, p99 being the 99th percentile of referees per
-    referrer-day over all referrers and days (the peers). Held: the level-1
+    velocity_factor * q)``, ``q`` being the ``velocity_percentile`` (default 95th)
+    percentile of referees per referrer-day over all referrers and days (the peers). Held: the level-1
     referral entries of that referrer on those referees.
 ``self_referral`` (checked per entry, not here)
     buyer and beneficiary are the same user, or share a phone or device hash.
@@ -78,7 +78,7 @@ def _group_flags(
     groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
     for g in groups:  # loop over flagged groups (few), not over events
         names = sorted(vocab[g].tolist())
-        text = f"{what} of {len(names)} accounts: {_members_text(names)}"
+        text = f"{what.format(n=len(names))}: {_members_text(names)}"
         users.extend(names)
         details.extend([text] * len(names))
     return pa.table(
@@ -128,7 +128,7 @@ def referral_cycles(referrals: pa.Table) -> pa.Table:
         labels,
         np.asarray(vocab.to_pylist(), dtype=object),
         sizes[labels] >= 2,
-        "referral cycle",
+        "referral cycle of {n} accounts",
     )
 
 
@@ -189,16 +189,18 @@ def shared_identity_rings(users: pa.Table, referrals: pa.Table, min_size: int = 
         ring_label,
         np.asarray(uid.to_pylist(), dtype=object),
         keep,
-        "ring of accounts sharing a device or phone and referring each other",
+        "ring of {n} accounts sharing a device or phone and referring each other",
     )
 
 
-def velocity_flags(referrals: pa.Table, *, min_per_day: int = 10, factor: float = 5.0) -> pa.Table:
+def velocity_flags(
+    referrals: pa.Table, *, min_per_day: int = 10, factor: float = 5.0, percentile: float = 95.0
+) -> pa.Table:
     """Referral pairs made on a referrer's anomalous days.
 
     A referrer-day (UTC day) is anomalous when its number of distinct new referees
-    reaches ``max(min_per_day, factor * p99)``, ``p99`` being the 99th percentile of
-    that count over all referrer-days with at least one referral.
+    reaches ``max(min_per_day, factor * q)``, ``q`` being the ``percentile``-th
+    percentile of that count over all referrer-days with at least one referral.
 
     Returns
     -------
@@ -217,8 +219,8 @@ def velocity_flags(referrals: pa.Table, *, min_per_day: int = 10, factor: float 
     # distinct (referrer, day, referee) triples, then referees per referrer-day
     trip = np.unique(np.stack([s, day, d], axis=1), axis=0)
     keys, inv, counts = np.unique(trip[:, :2], axis=0, return_inverse=True, return_counts=True)
-    p99 = float(np.percentile(counts, 99))
-    threshold = max(float(min_per_day), factor * p99)
+    q = float(np.percentile(counts, percentile))
+    threshold = max(float(min_per_day), factor * q)
     bad = counts >= threshold
     if not bad.any():
         return _empty()
@@ -228,7 +230,7 @@ def velocity_flags(referrals: pa.Table, *, min_per_day: int = 10, factor: float 
     cnt = counts[inv.ravel()][bad[inv.ravel()]]
     details = [
         f"velocity: referrer {names[r]} gained {c} referees on {t} (threshold {threshold:g} = "
-        f"max({min_per_day}, {factor:g} x p99 {p99:g} of all referrer-days))"
+        f"max({min_per_day}, {factor:g} x p{percentile:g} {q:g} of all referrer-days))"
         for r, c, t in zip(rows[:, 0], cnt, day_text, strict=True)
     ]
     return pa.table(
@@ -258,7 +260,10 @@ def detect_flags(users: pa.Table, referrals: pa.Table, rule: FraudRule) -> pa.Ta
     if rule.velocity:
         parts.append(
             velocity_flags(
-                referrals, min_per_day=rule.velocity_min_per_day, factor=rule.velocity_factor
+                referrals,
+                min_per_day=rule.velocity_min_per_day,
+                factor=rule.velocity_factor,
+                percentile=rule.velocity_percentile,
             )
         )
     out = pa.concat_tables(parts)

@@ -103,6 +103,7 @@ class FraudRule(_Section):
     velocity: bool = True
     velocity_min_per_day: int = Field(10, ge=1)
     velocity_factor: float = Field(5.0, gt=0)
+    velocity_percentile: float = Field(95.0, gt=0, le=100)
 
 
 def _role_map(value: Mapping[str, Any], conv: Any) -> dict[str, Any]:

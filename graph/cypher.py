@@ -433,19 +433,19 @@ def _event_read(event_type: EventType) -> Statement:
         )
     else:
         rel = REL_TYPES[event_type]
-        cols = []
+        edge_cols: list[str] = []
         for name in spec.names:
             if name == spec.src:
-                cols.append(f"a.user_id AS {name}")
+                edge_cols.append(f"a.user_id AS {name}")
             elif name == spec.dst:
-                cols.append(f"b.user_id AS {name}")
+                edge_cols.append(f"b.user_id AS {name}")
             elif name == "ts":
-                cols.append(f"{_ts_us('e.ts')} AS ts")
+                edge_cols.append(f"{_ts_us('e.ts')} AS ts")
             else:
-                cols.append(f"e.{name} AS {name}")
+                edge_cols.append(f"e.{name} AS {name}")
         text = (
             f"MATCH (a:User)-[e:{rel}]->(b:User) WHERE {_WINDOW.format(v='e.ts')} "
-            f"RETURN e.event_id AS event_id, {', '.join(cols)} ORDER BY ts, event_id"
+            f"RETURN e.event_id AS event_id, {', '.join(edge_cols)} ORDER BY ts, event_id"
         )
     return Statement(f"read_events_{event_type.value}", text, dict(_WINDOW_PARAMS))
 

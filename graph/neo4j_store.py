@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -335,7 +336,7 @@ class Neo4jStore:
         return nodes, rels
 
     def _existing_users(self, tx: Any, ids: pa.Array) -> pa.Table:
-        parts = []
+        parts: list[Any] = []
         for start in range(0, len(ids), self.batch_size):
             chunk = ids.slice(start, self.batch_size).to_pylist()
             parts.extend(self._stream(tx, q.EXISTING_USERS, ids=chunk))
@@ -438,7 +439,7 @@ class Neo4jStore:
             raise StoreError("read_edges needs at least one edge type")
 
         def work(tx: Any) -> list[tuple[np.ndarray, ...]]:
-            parts = []
+            parts: list[tuple[np.ndarray, ...]] = []
             for event_type in wanted:
                 for chunk in self._stream(tx, q.READ_EDGES[event_type], start=start, end=end):
                     src, dst, ts = edge_chunk_to_arrays(chunk)
@@ -600,13 +601,12 @@ class Neo4jStore:
                 comp = components.filter(pc.equal(components.column("component"), name))
                 values = comp.select(["user_id", "raw"]).rename_columns(["user_id", name])
             table = table.join(dedupe_first(values, "user_id"), "user_id", join_type="left outer")
+
+        def write_batch(tx: Any, rows: list[dict[str, Any]]) -> None:
+            tx.run(q.WRITE_USER_SCORES.text, {"run_id": run_id, "rows": rows}).consume()
+
         for rows in iter_row_batches(table, self.batch_size):
-            self._write(
-                "write scores",
-                lambda tx, rows=rows: tx.run(
-                    q.WRITE_USER_SCORES.text, {"run_id": run_id, "rows": rows}
-                ).consume(),
-            )
+            self._write("write scores", partial(write_batch, rows=rows))
         params = {"run_id": run_id, "limit": self.batch_size}
         while self._write(
             "clear stale scores",

@@ -382,3 +382,84 @@ def test_live_load_plans_have_no_eager(neo4j_store: Neo4jStore) -> None:
     report = explain_load_queries(neo4j_store._driver, neo4j_store.database)
     assert set(report) == {s.name for s in cypher.LOAD_STATEMENTS}
     assert {k: v for k, v in report.items() if v} == {}
+
+
+# --- bulk export for neo4j-admin ----------------------------------------------------------
+
+#: neo4j-admin CSV header field: [name][:ID(space)|:START_ID(space)|:END_ID(space)|:type]
+_HEADER_FIELD = re.compile(
+    r"^(?:\w+)?(?::(?:ID|START_ID|END_ID)(?:\((\w+)\))?)$"
+    r"|^\w+(?::(?:int|long|float|double|boolean|byte|short|char|string|date|localtime|time"
+    r"|localdatetime|datetime|duration|point)(?:\[\])?)?$"
+)
+_ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+def _read_gz_csv(path) -> list[list[str]]:  # noqa: ANN001
+    import csv
+    import gzip
+
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+        return list(csv.reader(f))
+
+
+@pytest.fixture
+def exported(store, tmp_path):  # noqa: ANN001, ANN201
+    from graph.neo4j_export import export_neo4j_import
+
+    batch = _demo_batch()
+    tricky = {"event_id": "u-x", "user_id": "x", "display_name": 'Li, "Ann"\nB', "role": "consumer"}
+    batch[EventType.USER] = pa.concat_tables(
+        [batch[EventType.USER], _table(EventType.USER, [tricky])]
+    )
+    store.append_batch(batch)
+    return export_neo4j_import(store, tmp_path / "import", database="graph")
+
+
+def test_export_headers_follow_neo4j_admin_syntax(exported) -> None:  # noqa: ANN001
+    from graph.neo4j_export import IMPORT_FILES
+
+    id_spaces = set()
+    for f in IMPORT_FILES:
+        header = (exported.directory / f"{f.name}.header.csv").read_text().strip().split(",")
+        assert header == list(f.header)
+        assert all(_HEADER_FIELD.match(h) for h in header), header
+        if f.kind == "nodes":
+            ids = [h for h in header if ":ID(" in h]
+            assert len(ids) == 1 and ids[0].endswith(f"({f.label})")
+            id_spaces.add(f.label)
+    for f in IMPORT_FILES:
+        if f.kind == "relationships":
+            spaces = re.findall(r":(?:START|END)_ID\((\w+)\)", ",".join(f.header))
+            assert len(spaces) == 2 and set(spaces) <= id_spaces
+
+
+def test_export_data_files_match_headers(exported) -> None:  # noqa: ANN001
+    from graph.neo4j_export import IMPORT_FILES
+
+    for f in IMPORT_FILES:
+        rows = _read_gz_csv(exported.directory / f"{f.name}.csv.gz")
+        assert len(rows) == exported.rows[f.name]
+        assert all(len(r) == len(f.header) for r in rows), f.name
+        for i, h in enumerate(f.header):
+            if h.endswith(":datetime"):
+                assert all(_ISO_UTC.match(r[i]) for r in rows if r[i]), (f.name, h)
+    users = {r[0]: r for r in _read_gz_csv(exported.directory / "users.csv.gz")}
+    assert users["a"][1:4] == ["0", "true", "kol"]
+    assert users["c"][2:4] == ["false", "unknown"]  # created by reference only
+    assert users["x"][4] == 'Li, "Ann"\nB'  # quoting survives commas, quotes, newlines
+    viewed = _read_gz_csv(exported.directory / "viewed.csv.gz")
+    assert sorted((r[0], r[1]) for r in viewed) == [("a", v) for v in "bcde"]  # sharer -> viewer
+    assert _read_gz_csv(exported.directory / "orders.csv.gz")[0][1:4] == ["1", "10.0000", "100000"]
+    assert _read_gz_csv(exported.directory / "meta.csv.gz") == [["graph", "6", "0"]]
+
+
+def test_export_command_names_every_file(exported) -> None:  # noqa: ANN001
+    from graph.neo4j_export import IMPORT_FILES
+
+    cmd = exported.command
+    assert cmd.startswith("neo4j-admin database import full")
+    assert cmd.rstrip().endswith("graph")
+    for f in IMPORT_FILES:
+        header = exported.directory / f"{f.name}.header.csv"
+        assert f"--{f.kind}={f.label}={header},{exported.directory / f.name}.csv.gz" in cmd

@@ -1,0 +1,60 @@
+"""``koc export``: write the embedded store in other systems' bulk formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from api.cli.context import CliContext, echo_json, pass_cli
+from graph.duckdb_store import DuckDBStore
+from graph.neo4j_export import export_neo4j_import
+
+__all__ = ["command"]
+
+
+@click.group("export")
+def command() -> None:
+    """Export the embedded store for bulk loading elsewhere."""
+
+
+@command.command("neo4j-import")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--database",
+    default=None,
+    help="Database name in the printed command (default: KOC_NEO4J_DATABASE or neo4j).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print rows per file and the command as JSON."
+)
+@pass_cli
+def neo4j_import(ctx: CliContext, directory: Path, database: str | None, as_json: bool) -> None:
+    """Write node/relationship CSV files and headers for `neo4j-admin database import full`.
+
+    Reads the embedded store (--db / KOC_DB_PATH) with DuckDB COPY and prints the
+    exact neo4j-admin command. Import into a stopped or new database, then start
+    Neo4j; the first `koc ... --store neo4j` creates constraints and indexes.
+
+    \b
+    Example:
+      koc export neo4j-import import/
+      docker compose run --rm -v "$PWD/import:$PWD/import" neo4j <printed command>
+    """
+    settings = ctx.settings
+    with DuckDBStore(
+        settings.db_path,
+        threads=settings.db_threads,
+        memory_limit=settings.db_memory_limit,
+        read_only=True,
+    ) as store:
+        plan = export_neo4j_import(store, directory, database=database or settings.neo4j_database)
+    if as_json:
+        echo_json({"directory": str(plan.directory), "rows": plan.rows, "command": plan.command})
+        return
+    console = Console()
+    for name, rows in plan.rows.items():
+        console.print(f"{name:>10}  {rows:>12,} rows", highlight=False)
+    console.print(f"\nWrote {len(plan.rows) * 2} files to {plan.directory}. Import with:\n")
+    click.echo(plan.command)

@@ -17,7 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.deps import RunSlot, StoreFactory, StoreProvider
 from api.errors import install_error_handlers
 from api.keys import ensure_schema
-from api.reach import SnapshotCache
+from api.reach import REACH_BUDGET_S, SnapshotCache
 from api.routes import ROUTERS
 from api.security import KeyCache
 from graph.settings import Settings, get_settings
@@ -108,6 +108,7 @@ def create_app(
     app.state.key_cache = KeyCache()
     app.state.run_slot = RunSlot()
     app.state.snapshot_cache = SnapshotCache()
+    app.state.reach_budget_s = REACH_BUDGET_S
     install_error_handlers(app)
     if settings.api_cors_origins:
         app.add_middleware(

@@ -70,4 +70,5 @@ def get_reach(
 ) -> dict[str, Any]:
     """Breadth-first search over views, forwards and referrals. Answers 503
     `deadline_exceeded` with `Retry-After` when it cannot finish within the budget."""
-    return user_reach(store, request.app.state.snapshot_cache, user_id, hops)
+    state = request.app.state
+    return user_reach(store, state.snapshot_cache, user_id, hops, state.reach_budget_s)

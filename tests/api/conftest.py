@@ -146,9 +146,32 @@ def populate(store: DuckDBStore) -> None:
         )
 
 
+def make_tokens(store: DuckDBStore) -> dict[str, str]:
+    """One token per scope, plus ``revoked`` (a revoked admin key)."""
+    from api.keys import revoke_key
+
+    out = {
+        scope: create_key(store, f"test-{scope}", scope)[1]
+        for scope in ("read", "ingest", "finance", "admin")
+    }
+    key, out["revoked"] = create_key(store, "test-revoked", "admin")
+    revoke_key(store, key.key_id)
+    return out
+
+
+@pytest.fixture(scope="session")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
+    """The populated store shared by tests that only read (built once per session)."""
+    s = DuckDBStore(tmp_path_factory.mktemp("api-shared") / "api.duckdb")
+    populate(s)
+    s.shared_tokens = make_tokens(s)  # type: ignore[attr-defined]
+    yield s
+    s.close()
+
+
 @pytest.fixture
 def api_store(tmp_path: Path) -> Iterator[DuckDBStore]:
-    """A populated embedded store in a temp dir."""
+    """A populated store of its own, for tests that write."""
     s = DuckDBStore(tmp_path / "api.duckdb")
     populate(s)
     yield s
@@ -156,17 +179,15 @@ def api_store(tmp_path: Path) -> Iterator[DuckDBStore]:
 
 
 @pytest.fixture
-def tokens(api_store: DuckDBStore) -> dict[str, str]:
-    """One token per scope, plus ``revoked`` (a revoked admin key)."""
-    from api.keys import revoke_key
+def tokens(shared_store: DuckDBStore) -> dict[str, str]:
+    """Tokens of the shared store (see :func:`make_tokens`)."""
+    return shared_store.shared_tokens  # type: ignore[attr-defined,no-any-return]
 
-    out = {
-        scope: create_key(api_store, f"test-{scope}", scope)[1]
-        for scope in ("read", "ingest", "finance", "admin")
-    }
-    key, out["revoked"] = create_key(api_store, "test-revoked", "admin")
-    revoke_key(api_store, key.key_id)
-    return out
+
+@pytest.fixture
+def own_tokens(api_store: DuckDBStore) -> dict[str, str]:
+    """Tokens of the test's own store."""
+    return make_tokens(api_store)
 
 
 def make_app(store: DuckDBStore, tmp_path: Path, **settings: object) -> FastAPI:
@@ -179,14 +200,29 @@ def make_app(store: DuckDBStore, tmp_path: Path, **settings: object) -> FastAPI:
     return app
 
 
-@pytest.fixture
-def app(api_store: DuckDBStore, tmp_path: Path) -> FastAPI:
-    return make_app(api_store, tmp_path)
+@pytest.fixture(scope="session")
+def shared_app(shared_store: DuckDBStore, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    return make_app(shared_store, tmp_path_factory.mktemp("api-app"))
+
+
+@pytest.fixture(scope="session")
+def _shared_client(shared_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(shared_app, raise_server_exceptions=False) as c:
+        yield c
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as c:
+def client(_shared_client: TestClient) -> Iterator[TestClient]:
+    """A client of the app over the shared store (read-only tests)."""
+    _shared_client.cookies.clear()
+    yield _shared_client
+    _shared_client.cookies.clear()
+
+
+@pytest.fixture
+def own_client(api_store: DuckDBStore, tmp_path: Path) -> Iterator[TestClient]:
+    """A client of an app over the test's own store (tests that write)."""
+    with TestClient(make_app(api_store, tmp_path), raise_server_exceptions=False) as c:
         yield c
 
 

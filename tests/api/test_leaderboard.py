@@ -1,0 +1,124 @@
+"""``GET /v1/leaderboard``: filters, sorting, cursor pagination (expected rows worked out by
+hand from the fixture: see tests/api/conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import auth
+
+#: consumers (role index 2, 3) in run r2 order; staff (employees, KOLs) are left out
+CONSUMERS_R2 = ["u02", "u03", "u06", "u07", "u10", "u11", "u14", "u15", "u18", "u19"]
+
+
+def _get(client: TestClient, tokens: dict[str, str], query: str = "") -> dict:
+    response = client.get(f"/v1/leaderboard?{query}", headers=auth(tokens["read"]))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_leaderboard_defaults_to_latest_run_without_staff(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    page = _get(client, tokens)
+    assert page["run_id"] == "r2"
+    assert [r["user_id"] for r in page["data"]] == CONSUMERS_R2
+    assert [r["rank"] for r in page["data"]] == list(range(1, 11))
+    first = page["data"][0]
+    # u02: overall rank 3 in r1, 4 in r2 -> moved down one place
+    assert (first["overall_rank"], first["previous_rank"], first["rank_change"]) == (4, 3, -1)
+    assert page["next_cursor"] is None
+
+
+def test_leaderboard_breakdown_adds_up_to_score(client: TestClient, tokens: dict[str, str]) -> None:
+    for row in _get(client, tokens)["data"]:
+        assert set(row["breakdown"]) == {"conversion", "engagement", "pagerank", "reach", "spend"}
+        assert sum(row["breakdown"].values()) == pytest.approx(row["score"])
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("role=kol", ["u01", "u05", "u09", "u13", "u17"]),
+        ("community=0", ["u03", "u06", "u15", "u18"]),
+        ("min_score=0.93", ["u02", "u03", "u06"]),
+        ("role=consumer&community=2&min_score=0.85", ["u02", "u11", "u14"]),
+        ("include_staff=true&limit=4", ["u01", "u00", "u05", "u02"]),
+        ("run=r1&limit=3", ["u02", "u03", "u06"]),
+        ("sort=rank_change&limit=3", ["u06", "u07", "u10"]),
+    ],
+)
+def test_leaderboard_filters(
+    client: TestClient, tokens: dict[str, str], query: str, expected: list[str]
+) -> None:
+    assert [r["user_id"] for r in _get(client, tokens, query)["data"]] == expected
+
+
+def test_leaderboard_first_run_has_no_rank_change(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    rows = _get(client, tokens, "run=r1")["data"]
+    assert all(r["rank_change"] is None and r["previous_rank"] is None for r in rows)
+
+
+def test_leaderboard_cursor_walks_every_row_once(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = "limit=3" + (f"&cursor={cursor}" if cursor else "")
+        page = _get(client, tokens, query)
+        seen += [r["user_id"] for r in page["data"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == CONSUMERS_R2 and pages == 4
+
+
+def test_leaderboard_cursor_bound_to_query(client: TestClient, tokens: dict[str, str]) -> None:
+    cursor = _get(client, tokens, "limit=3")["next_cursor"]
+    response = client.get(
+        f"/v1/leaderboard?limit=3&role=kol&cursor={cursor}", headers=auth(tokens["read"])
+    )
+    assert response.status_code == 400 and response.json()["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "e30", "x" * 600])
+def test_leaderboard_bad_cursor(client: TestClient, tokens: dict[str, str], cursor: str) -> None:
+    response = client.get(f"/v1/leaderboard?cursor={cursor}", headers=auth(tokens["read"]))
+    assert response.status_code in (400, 422)
+    assert response.json()["code"] in ("invalid_cursor", "validation_error")
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=501", "min_score=2", "community=-3", "role=Kol!", "run=a%20b"]
+)
+def test_leaderboard_bounds(client: TestClient, tokens: dict[str, str], query: str) -> None:
+    response = client.get(f"/v1/leaderboard?{query}", headers=auth(tokens["read"]))
+    assert response.status_code == 422
+    assert response.json()["details"]
+
+
+def test_leaderboard_unknown_sort_is_400(client: TestClient, tokens: dict[str, str]) -> None:
+    response = client.get("/v1/leaderboard?sort=height", headers=auth(tokens["read"]))
+    assert response.status_code == 400 and response.json()["code"] == "invalid_config"
+
+
+def test_leaderboard_unknown_run_is_404(client: TestClient, tokens: dict[str, str]) -> None:
+    response = client.get("/v1/leaderboard?run=r9", headers=auth(tokens["read"]))
+    assert response.status_code == 404 and "r9" in response.json()["message"]
+
+
+def test_leaderboard_without_runs_is_404(tmp_path, tokens: dict[str, str]) -> None:  # noqa: ANN001
+    from api.keys import create_key
+    from graph.duckdb_store import DuckDBStore
+    from tests.api.conftest import make_app
+
+    with DuckDBStore(tmp_path / "empty.duckdb") as empty:
+        _, token = create_key(empty, "t", "read")
+        with TestClient(make_app(empty, tmp_path), raise_server_exceptions=False) as c:
+            response = c.get("/v1/leaderboard", headers=auth(token))
+    assert response.status_code == 404
+    assert "koc rank" in response.json()["message"]

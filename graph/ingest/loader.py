@@ -22,6 +22,7 @@ from graph.errors import IngestError
 from graph.events import EventType
 from graph.ingest.mapping import ColumnMapping, load_mapping
 from graph.ingest.readers import RawBatch, RawReject, detect_format, open_reader, records_to_table
+from graph.ingest.sources import SOURCES
 from graph.ingest.summary import REJECT_SAMPLE_SIZE, FileSummary, IngestSummary, TypeCounts
 from graph.ingest.validate import UNTYPED, Validator
 from graph.store import REJECT_SCHEMA, GraphStore
@@ -155,6 +156,7 @@ def ingest_files(
     max_amount: str = "1000000",
     progress: Progress | None = None,
     rejects_path: str | Path | None = None,
+    dataset: str | None = None,
 ) -> IngestSummary:
     """Validate and load CSV / JSON Lines / Parquet files (optionally gzip-compressed).
 
@@ -188,6 +190,9 @@ def ingest_files(
         ``progress(source, done, total)`` after every batch.
     rejects_path : path, optional
         Also write every quarantined row of this run to this CSV file.
+    dataset : str, optional
+        Read the files as a known public dataset instead (``"higgs"``, see
+        :mod:`graph.ingest.sources`); its own column mapping applies.
 
     Returns
     -------
@@ -200,7 +205,15 @@ def ingest_files(
         A file is missing, of unknown format, unreadable, or has no record type.
     """
     paths = [Path(p) for p in paths]
-    formats = [detect_format(p, fmt) for p in paths]
+    source_reader = None
+    if dataset is not None:
+        if dataset not in SOURCES:
+            raise IngestError(f"Unknown dataset {dataset!r}; known: {', '.join(sorted(SOURCES))}.")
+        source_reader, source_mapping = SOURCES[dataset]
+        mapping = mapping if mapping is not None else source_mapping
+        formats = ["csv"] * len(paths)
+    else:
+        formats = [detect_format(p, fmt) for p in paths]
     for p in paths:
         if not p.is_file():
             raise IngestError(f"Input file {p} does not exist.", path=str(p))
@@ -216,7 +229,10 @@ def ingest_files(
     rejects_file = _RejectsFile(Path(rejects_path) if rejects_path is not None else None)
     try:
         for path, f in zip(paths, formats, strict=True):
-            reader = open_reader(path, f, batch_rows)
+            if source_reader is not None:
+                reader = source_reader(path, batch_rows)
+            else:
+                reader = open_reader(path, f, batch_rows)
             source = str(path.resolve())
 
             def report(reader=reader, source=source) -> None:
@@ -233,8 +249,6 @@ def ingest_files(
                 on_batch=report,
             )
             fs.warnings.extend(reader.warnings)
-            if fs.read == 0 and not reader.warnings:
-                fs.warnings.append(f"{source}: the file has a header but no data rows.")
             if progress is not None:
                 progress(source, reader.total, reader.total)
     finally:

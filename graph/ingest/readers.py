@@ -17,6 +17,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +178,10 @@ class _LineReader(Reader):
                     chunk, buf = buf[: cut + 1], buf[cut + 1 :]
                 if not chunk:
                     break
+                if chunk.count(b"\n") > self.batch_rows:  # at most batch_rows lines per chunk
+                    ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+                    cut = int(ends[self.batch_rows - 1]) + 1
+                    chunk, buf = chunk[:cut], chunk[cut:] + buf
                 n_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
                 yield chunk, line, eof and not buf
                 line += n_lines
@@ -200,13 +205,25 @@ def _split_lines(chunk: bytes) -> list[bytes]:
 class CsvReader(_LineReader):
     """Comma-separated (or ``.tsv`` tab-separated) text with a header line."""
 
-    def __init__(self, path: Path, batch_rows: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        batch_rows: int,
+        *,
+        names: list[str] | None = None,
+        delimiter: str | None = None,
+    ) -> None:
         super().__init__(path, batch_rows)
         suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-        self.delimiter = "\t" if suffixes and suffixes[-1] == ".tsv" else ","
+        if delimiter is None:
+            delimiter = "\t" if suffixes and suffixes[-1] == ".tsv" else ","
+        self.delimiter = delimiter
+        #: column names of a file without a header line (None: the first line is the header)
+        self.names = names
 
     def __iter__(self) -> Iterator[RawBatch]:
-        names: list[str] | None = None
+        names: list[str] | None = self.names
+        n_rows = 0
         for chunk, line, _last in self._chunks():
             if names is None:
                 end = chunk.find(b"\n")
@@ -232,9 +249,13 @@ class CsvReader(_LineReader):
                 line += 1
                 if not chunk:
                     continue
-            yield self._parse(chunk, line, names)
-        if names is None:
+            batch = self._parse(chunk, line, names)
+            n_rows += batch.n_read
+            yield batch
+        if names is None or (self.names is not None and n_rows == 0):
             self.warnings.append(f"{self.path}: the file is empty (no header, no rows).")
+        elif n_rows == 0:
+            self.warnings.append(f"{self.path}: the file has a header but no data rows.")
 
     def _parse(self, chunk: bytes, line: int, names: list[str]) -> RawBatch:
         invalid: list[str] = []
@@ -314,8 +335,15 @@ def _json_text(v: object) -> str | None:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (dict, list)):
-        return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=_json_number)
     return str(v)
+
+
+def _json_number(v: object) -> int | float:
+    """Nested numbers (inside ``attrs``) parsed as Decimal are written back as JSON numbers."""
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() and "E" not in str(v) else float(v)
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
 
 
 def records_to_table(records: list[dict], rows: list[int]) -> pa.Table:
@@ -344,7 +372,7 @@ class JsonlReader(_LineReader):
                     continue
                 saw_line = True
                 try:
-                    obj = json.loads(raw, parse_float=str, parse_int=str)
+                    obj = json.loads(raw, parse_float=Decimal)
                 except UnicodeDecodeError as exc:
                     bad.append(
                         RawReject(

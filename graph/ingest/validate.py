@@ -184,22 +184,19 @@ class Validator:
             try:
                 present = [t for t in pc.unique(types).to_pylist() if t is not None]
                 valid_types = [t for t in present if t in EventType._value2member_map_]
-                untyped = self._untyped_rejects(source, columns, valid_types)
-                if untyped.num_rows:
-                    rejects.append(untyped)
+                if types.null_count or len(valid_types) < len(present):
+                    untyped = self._untyped_rejects(source, columns, valid_types)
+                    if untyped.num_rows:
+                        rejects.append(untyped)
                 for name in valid_types:
                     et = EventType(name)
-                    good, bad = self._validate_type(et, source, columns, unknown)
+                    good, bad, superseded = self._validate_type(et, source, columns, unknown)
                     out.tables[et] = good
                     if bad.num_rows:
                         rejects.append(bad)
                         out.rejected_by_type[et.value] = bad.num_rows
-                if EventType.USER in out.tables:
-                    users = out.tables[EventType.USER]
-                    out.tables[EventType.USER] = self._last_user_wins(users)
-                    n = users.num_rows - out.tables[EventType.USER].num_rows
-                    if n:
-                        out.superseded[EventType.USER.value] = n
+                    if superseded:
+                        out.superseded[et.value] = superseded
             finally:
                 self.conn.unregister("_raw")
         if batch.bad:
@@ -418,7 +415,8 @@ class Validator:
 
     def _validate_type(
         self, et: EventType, source: str, columns: list[str], unknown: list[str]
-    ) -> tuple[pa.Table, pa.Table]:
+    ) -> tuple[pa.Table, pa.Table, int]:
+        """Valid rows of one type (typed), their rejects, and users superseded in the batch."""
         src = self.mapping.sources(et, columns)
         raw, typed, checks = self._checks(et, src, columns, unknown)
         schema = ARROW_SCHEMAS[et]
@@ -431,14 +429,13 @@ class Validator:
             et, {n: f"r.{_q('t$' + n)}" for n in schema.names if n != EVENT_ID_FIELD}
         )
         given = f"r.{_q('t$' + EVENT_ID_FIELD)}"
-        self._exec(
+        v = self.conn.sql(
             f"""
-            CREATE OR REPLACE TEMP TABLE _v AS
             SELECT r._row AS _row, {out_cols}, coalesce({given}, {eid}) AS event_id,
                    CASE {conds} ELSE 0 END AS _e
             FROM (SELECT r.*, {inner_cols} FROM _raw r WHERE r._type = {_lit(et.value)}) r
             """
-        )
+        ).to_arrow_table()
         if et is EventType.ORDER:
             checks.append(
                 (
@@ -448,33 +445,43 @@ class Validator:
                     "'conflict: this order_id was already seen with different content'",
                 )
             )
-            self._mark_order_conflicts(len(checks))
-        names = ", ".join(_q(n) for n in schema.names)
-        good = self.conn.sql(f"SELECT {names} FROM _v WHERE _e = 0 ORDER BY _row")
-        good = good.to_arrow_table().cast(schema)
-        n_bad = self._exec("SELECT count(*) FROM _v WHERE _e > 0")[0][0]
-        if not n_bad:
-            return good, REJECT_SCHEMA.empty_table()
+            v = self._mark_order_conflicts(v, len(checks))
+        ok = pc.equal(v.column("_e"), 0)
+        good = v.filter(ok)
+        superseded = 0
+        if et is EventType.USER and good.num_rows > 1:
+            kept = self._last_user_wins(good)
+            superseded = good.num_rows - kept.num_rows
+            good = kept
+        good = good.select(schema.names).cast(schema)
+        if good.num_rows + superseded == v.num_rows:
+            return good, REJECT_SCHEMA.empty_table(), superseded
         numbered = list(enumerate(checks, start=1))
         fields = " ".join(f"WHEN {i} THEN {_lit(c[1])}" for i, c in numbered)
         values = " ".join(f"WHEN {i} THEN {c[2]}" for i, c in numbered)
         reasons = " ".join(f"WHEN {i} THEN {c[3]}" for i, c in numbered)
         rid = reject_id_sql("source", "row_number", "field", "raw")
-        sql = f"""
-            WITH b AS (
-                SELECT {_lit(source)} AS source, v._row AS row_number,
-                    {_lit(et.value)} AS event_type,
-                    CASE v._e {fields} END AS field,
-                    left(CASE v._e {values} END, 256) AS value,
-                    CASE v._e {reasons} END AS reason,
-                    {self._raw_json(columns)} AS raw
-                FROM _v v JOIN _raw r ON r._row = v._row WHERE v._e > 0
-            )
-            SELECT {rid} AS reject_id, * FROM b ORDER BY row_number
-        """
-        return good, self.conn.sql(sql).to_arrow_table()
+        self.conn.register("_v", v.filter(pc.invert(ok)).select(["_row", "_e"]))
+        try:
+            bad = self.conn.sql(
+                f"""
+                WITH b AS (
+                    SELECT {_lit(source)} AS source, v._row AS row_number,
+                        {_lit(et.value)} AS event_type,
+                        CASE v._e {fields} END AS field,
+                        left(CASE v._e {values} END, 256) AS value,
+                        CASE v._e {reasons} END AS reason,
+                        {self._raw_json(columns)} AS raw
+                    FROM _v v JOIN _raw r ON r._row = v._row
+                )
+                SELECT {rid} AS reject_id, * FROM b ORDER BY row_number
+                """
+            ).to_arrow_table()
+        finally:
+            self.conn.unregister("_v")
+        return good, bad, superseded
 
-    def _mark_order_conflicts(self, code: int) -> None:
+    def _mark_order_conflicts(self, v: pa.Table, code: int) -> pa.Table:
         """Reject orders whose order_id is stored, or earlier in the input, with other content."""
         if not self._orders_loaded:
             self._orders_loaded = True
@@ -483,9 +490,10 @@ class Validator:
                 self.conn.register("_stored", stored)
                 self._exec("INSERT INTO _orders SELECT order_id, event_id FROM _stored")
                 self.conn.unregister("_stored")
-        self._exec(
-            f"""
-            UPDATE _v SET _e = {code} FROM (
+        self.conn.register("_v", v)
+        try:
+            conflict = self.conn.sql(
+                """
                 SELECT w._row FROM (
                     SELECT _row, order_id, event_id,
                         first(event_id ORDER BY _row) OVER (PARTITION BY order_id) AS first_id
@@ -494,24 +502,26 @@ class Validator:
                 LEFT JOIN (SELECT DISTINCT ON (order_id) * FROM _orders) o
                     ON o.order_id = w.order_id
                 WHERE coalesce(o.event_id, w.first_id) <> w.event_id
-            ) c WHERE _v._row = c._row
-            """
-        )
-        self._exec(
-            """INSERT INTO _orders SELECT DISTINCT order_id, event_id FROM _v v WHERE _e = 0
-               AND NOT EXISTS (SELECT 1 FROM _orders o WHERE o.order_id = v.order_id)"""
-        )
+                """
+            ).to_arrow_table()
+            self._exec(
+                """INSERT INTO _orders SELECT DISTINCT order_id, event_id FROM _v v WHERE _e = 0
+                   AND NOT EXISTS (SELECT 1 FROM _orders o WHERE o.order_id = v.order_id)"""
+            )
+        finally:
+            self.conn.unregister("_v")
+        if not conflict.num_rows:
+            return v
+        hit = pc.is_in(v.column("_row"), value_set=conflict.column(0))
+        e = pc.if_else(hit, pa.scalar(code, v.schema.field("_e").type), v.column("_e"))
+        return v.set_column(v.schema.get_field_index("_e"), "_e", e)
 
     def _last_user_wins(self, users: pa.Table) -> pa.Table:
-        """Within a batch, keep the last record of each user (rows are in input order)."""
-        if users.num_rows < 2:
-            return users
-        idx = pa.array(np.arange(users.num_rows))
-        self.conn.register("_users", users.append_column("_i", idx))
+        """Within a batch, keep the last record of each user (highest row number)."""
+        self.conn.register("_users", users)
         try:
-            keep = self.conn.sql(
-                "SELECT * EXCLUDE (_i) FROM _users QUALIFY _i = max(_i) OVER (PARTITION BY user_id) ORDER BY _i"
+            return self.conn.sql(
+                "SELECT * FROM _users QUALIFY _row = max(_row) OVER (PARTITION BY user_id)"
             ).to_arrow_table()
         finally:
             self.conn.unregister("_users")
-        return keep.cast(users.schema)

@@ -14,7 +14,9 @@ Data model (see ``docs/neo4j.md`` for the picture)::
     (:User)-[:SHARED]->(:Share {event_id, content_id, channel, ts})
     (:User)-[:PLACED]->(:Order {event_id, order_id, amount, amount_e4, currency, ts, ...})
     (:Refund {event_id, refund_id, order_id, amount, amount_e4, ts})   joined to orders by order_id
-    (:Reject {reject_id, ...})   (:Run {run_id, ...})-[:SCORED|HAS_COMPONENT]->(:User)
+    (:Reject {reject_id, ...})   (:Run {run_id, ...})
+    (:Score {run_id, user_id, rank, ...})   (:Component {run_id, user_id, component, ...})
+    ranking results of the latest run also as User properties koc_score, koc_rank, ...
     (:KocMeta {name: 'graph', next_idx, schema_version})
 
 Relationships point the way influence flows (:data:`graph.events.INFLUENCE_DIRECTION`):
@@ -116,8 +118,18 @@ REL_TYPES: dict[EventType, str] = {
     EventType.REFERRAL: "REFERRED",
 }
 
-LABELS: tuple[str, ...] = ("User", "Share", "Order", "Refund", "Reject", "Run", "KocMeta")
-_OTHER_REL_TYPES = ("SHARED", "PLACED", "SCORED", "HAS_COMPONENT")
+LABELS: tuple[str, ...] = (
+    "User",
+    "Share",
+    "Order",
+    "Refund",
+    "Reject",
+    "Run",
+    "Score",
+    "Component",
+    "KocMeta",
+)
+_OTHER_REL_TYPES = ("SHARED", "PLACED")
 
 
 def _ts_us(expr: str) -> str:
@@ -187,6 +199,17 @@ SCHEMA_STATEMENTS: tuple[Statement, ...] = (
     _unique("reject_id", "(n:Reject)", "reject_id"),
     _unique("run_id", "(n:Run)", "run_id"),
     _unique("meta_name", "(n:KocMeta)", "name"),
+    Statement(
+        "index_score_run_rank",
+        "CREATE INDEX koc_score_run_rank IF NOT EXISTS FOR (n:Score) ON (n.run_id, n.rank)",
+        kind="schema",
+    ),
+    Statement(
+        "index_component_run_user",
+        "CREATE INDEX koc_component_run_user IF NOT EXISTS FOR (n:Component) "
+        "ON (n.run_id, n.user_id)",
+        kind="schema",
+    ),
 )
 #: Version recorded on the ``KocMeta`` node once :data:`SCHEMA_STATEMENTS` are applied.
 SCHEMA_VERSION = 1
@@ -557,22 +580,22 @@ SAVE_RUN = Statement(
 _DELETE_LIMIT = {"run_id": "r1", "limit": 10_000}
 DELETE_RUN_SCORES = Statement(
     "delete_run_scores",
-    "MATCH (:Run {run_id: $run_id})-[s:SCORED]->() WITH s LIMIT $limit DELETE s "
-    "RETURN count(*) AS deleted",
+    "MATCH (s:Score {run_id: $run_id}) WITH s LIMIT $limit DELETE s RETURN count(*) AS deleted",
     dict(_DELETE_LIMIT),
     kind="write",
 )
 DELETE_RUN_COMPONENTS = Statement(
     "delete_run_components",
-    "MATCH (:Run {run_id: $run_id})-[c:HAS_COMPONENT]->() WITH c LIMIT $limit DELETE c "
-    "RETURN count(*) AS deleted",
+    "MATCH (c:Component {run_id: $run_id}) WITH c LIMIT $limit DELETE c RETURN count(*) AS deleted",
     dict(_DELETE_LIMIT),
     kind="write",
 )
+#: A run's results are ``Score``/``Component`` nodes keyed by ``run_id`` (independent of
+#: ``User`` nodes, so results of users deleted later stay readable, as in the embedded store).
 WRITE_RUN_SCORES = Statement(
     "write_run_scores",
-    "MATCH (x:Run {run_id: $run_id}) UNWIND $rows AS r MATCH (u:User {user_id: r.user_id}) "
-    "CREATE (x)-[:SCORED {rank: r.rank, score: r.score, role: r.role, community: r.community}]->(u)",
+    "UNWIND $rows AS r CREATE (:Score {run_id: $run_id, user_id: r.user_id, rank: r.rank, "
+    "score: r.score, role: r.role, community: r.community})",
     {
         "run_id": "r1",
         "rows": [{"user_id": "u1", "rank": 1, "score": 0.5, "role": "kol", "community": 0}],
@@ -581,9 +604,9 @@ WRITE_RUN_SCORES = Statement(
 )
 WRITE_RUN_COMPONENTS = Statement(
     "write_run_components",
-    "MATCH (x:Run {run_id: $run_id}) UNWIND $rows AS r MATCH (u:User {user_id: r.user_id}) "
-    "CREATE (x)-[:HAS_COMPONENT {component: r.component, raw: r.raw, "
-    "normalized: r.normalized, contribution: r.contribution}]->(u)",
+    "UNWIND $rows AS r CREATE (:Component {run_id: $run_id, user_id: r.user_id, "
+    "component: r.component, raw: r.raw, normalized: r.normalized, "
+    "contribution: r.contribution})",
     {
         "run_id": "r1",
         "rows": [
@@ -643,19 +666,20 @@ LATEST_RUN = Statement(
     "ORDER BY created_at DESC, run_id DESC LIMIT 1",
     {"status": "succeeded"},
 )
+#: Top scores of a run in rank order: a seek on the (run_id, rank) index, no sort.
 READ_SCORES = Statement(
     "read_scores",
-    "MATCH (:Run {run_id: $run_id})-[s:SCORED]->(u:User) "
-    "WHERE $user_ids IS NULL OR u.user_id IN $user_ids "
-    "RETURN u.user_id AS user_id, s.rank AS rank, s.score AS score, s.role AS role, "
-    "s.community AS community ORDER BY rank LIMIT $limit",
+    "MATCH (s:Score) WHERE s.run_id = $run_id AND s.rank IS NOT NULL "
+    "AND ($user_ids IS NULL OR s.user_id IN $user_ids) "
+    "RETURN s.user_id AS user_id, s.rank AS rank, s.score AS score, s.role AS role, "
+    "s.community AS community ORDER BY s.rank LIMIT $limit",
     {"run_id": "r1", "user_ids": None, "limit": 100},
 )
 READ_COMPONENTS = Statement(
     "read_components",
-    "MATCH (:Run {run_id: $run_id})-[c:HAS_COMPONENT]->(u:User) "
-    "WHERE $user_ids IS NULL OR u.user_id IN $user_ids "
-    "RETURN u.user_id AS user_id, c.component AS component, c.raw AS raw, "
+    "MATCH (c:Component) WHERE c.run_id = $run_id "
+    "AND ($user_ids IS NULL OR c.user_id IN $user_ids) "
+    "RETURN c.user_id AS user_id, c.component AS component, c.raw AS raw, "
     "c.normalized AS normalized, c.contribution AS contribution ORDER BY user_id, component",
     {"run_id": "r1", "user_ids": None},
 )

@@ -113,6 +113,29 @@ def test_shape_rows_cover_load_statement(event_type: EventType, stmt: cypher.Sta
     assert _row_keys(stmt) == set(stmt.params["rows"][0])
 
 
+def _return_aliases(stmt: cypher.Statement) -> list[str]:
+    return re.findall(r"\bAS `?(\w+)`?", re.split(r"(?:^|\s)RETURN\s", stmt.text)[-1])
+
+
+@pytest.mark.parametrize("event_type", list(EventType))
+def test_read_statements_return_schema_columns_in_order(event_type: EventType) -> None:
+    # records are converted by position, so RETURN order must equal the Arrow schema
+    assert _return_aliases(cypher.READ_EVENTS[event_type]) == ARROW_SCHEMAS[event_type].names
+
+
+def test_other_read_statements_match_their_schemas() -> None:
+    from graph.neo4j_store import _REJECTS_OUT, SPEND_SCHEMA
+    from graph.store import COMPONENT_SCHEMA, SCORE_SCHEMA
+
+    assert _return_aliases(cypher.READ_SPEND) == SPEND_SCHEMA.names
+    assert _return_aliases(cypher.READ_REJECTS) == _REJECTS_OUT.names
+    assert _return_aliases(cypher.READ_SCORES) == SCORE_SCHEMA.names
+    assert _return_aliases(cypher.READ_COMPONENTS) == COMPONENT_SCHEMA.names
+    assert _return_aliases(cypher.READ_EDGES[EventType.VIEW]) == ["src", "dst", "ts"]
+    counts = set(_return_aliases(cypher.COUNTS))
+    assert counts == {t.value for t in EventType} | {"users", "rejects"}
+
+
 def test_shape_rows_money_exact_and_role_default() -> None:
     order = {"event_id": "o", "order_id": "1", "buyer": "b", "currency": "CNY", "ts": T0}
     shaped = shape_rows(

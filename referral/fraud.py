@@ -58,7 +58,8 @@ def _empty() -> pa.Table:
 
 
 def _codes(ids: pa.ChunkedArray | pa.Array, vocab: pa.Array) -> np.ndarray:
-    return pc.index_in(ids, value_set=vocab).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = pc.fill_null(pc.index_in(ids, value_set=vocab), -1)
+    return codes.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _members_text(names: list[str], limit: int = 6) -> str:

@@ -59,7 +59,7 @@ _ENTRY_VIEW = """
                 WHEN e.payable_at <= $as_of THEN 'payable'
                 ELSE 'pending'
             END AS status,
-            h.hold_state = 'held' AS is_held,
+            coalesce(h.hold_state = 'held', false) AS is_held,
             CASE WHEN h.hold_state = 'held' THEN h.hold_reason END AS hold_reason,
             s.settled_period
         FROM referral_entries e
@@ -288,7 +288,7 @@ class Ledger:
 
         if not reason.strip() or not by.strip():
             raise ConfigError("A release needs --reason and --by (who decided and why).")
-        held = self.entries("is_held AND status = 'held'")
+        held = self.entries("is_held AND status = 'held' AND orig_entry_id IS NULL")
         held_ids = set(held.column("entry_id").to_pylist()) if held.num_rows else set()
         for eid in entry_ids:
             if eid not in held_ids:

@@ -1,0 +1,178 @@
+"""Reports and service functions: totals, reproducible bytes, pagination, referral trees."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from graph.duckdb_store import DuckDBStore
+from graph.errors import ConfigError
+from referral import service
+from referral.ledger import Ledger
+from referral.period_report import write_period_report
+from referral.settlement import close_period
+from tests.referral.conftest import World, day
+
+
+def scenario(w: World) -> None:
+    """a (kol) -> b -> c buyer; b -> d buyer; refunds; a held self-referral (e, f)."""
+    w.ev.user("a", "kol").user("b").user("e", device_hash="D").user("f", device_hash="D")
+    w.ev.referral("a", "b", day(0)).referral("b", "c", day(1)).referral("b", "d", day(1))
+    w.ev.referral("e", "f", day(1))
+    w.ev.order("O1", "c", "100.00", day(2)).order("O2", "d", "80.00", day(3))
+    w.ev.order("O3", "f", "50.00", day(3)).refund("O2", "20.00", day(4))
+    w.run()
+
+
+def test_role_level_summary_hand_computed(world: World) -> None:
+    scenario(world)
+    close_period(
+        world.ledger, "2026-07", rules=world.rules, closed_at=datetime(2026, 8, 2, tzinfo=UTC)
+    )
+    rows = {(r["role"], r["level"]): r for r in service.role_level_summary(world.ledger, "2026-07")}
+    # consumer L1: b 5.00 + 4.00, e 2.50 (held); reversal of O2 by 25%: -1.00
+    c1 = rows[("consumer", 1)]
+    assert (c1["commissions"], c1["reversals"], c1["held"], c1["paid"]) == (
+        D("11.50"),
+        D("-1.00"),
+        D("2.50"),
+        D("8.00"),
+    )
+    # kol L2: a 2% of 100 + 80 = 2.00 + 1.60, reversal -0.40
+    k2 = rows[("kol", 2)]
+    assert (k2["commissions"], k2["reversals"], k2["paid"]) == (D("3.60"), D("-0.40"), D("3.20"))
+
+
+def test_list_entries_filters_and_cursor(world: World) -> None:
+    scenario(world)
+    page1 = service.list_entries(world.ledger, limit=3)
+    page2 = service.list_entries(world.ledger, limit=3, after=page1[-1]["seq"])
+    everything = service.list_entries(world.ledger, limit=100)
+    assert [e["seq"] for e in page1 + page2] == [e["seq"] for e in everything[:6]]
+    held = service.list_entries(world.store, status="held")
+    assert {e["beneficiary"] for e in held} == {"e"}
+    mine = service.list_entries(world.store, beneficiary="a", period="2026-07")
+    assert {e["order_id"] for e in mine} == {"O1", "O2"}
+    with pytest.raises(ConfigError):
+        service.list_entries(world.ledger, status="lost")
+    with pytest.raises(ConfigError):
+        service.list_entries(world.ledger, period="2026-7")
+
+
+def test_list_entries_read_only_store_without_ledger_is_empty(tmp_path: Path) -> None:
+    DuckDBStore(tmp_path / "k.duckdb").close()
+    with DuckDBStore(tmp_path / "k.duckdb", read_only=True) as ro:
+        assert service.list_entries(ro) == []
+        assert service.role_level_summary(ro, "2026-07") == []
+
+
+def test_statement_balances_and_lines(world: World) -> None:
+    scenario(world)
+    st = service.statement(world.store, "b", "2026-07")
+    assert not st.closed
+    # open period: accrued is what a close at the period end would settle (all payable
+    # by then: 7-day hold from July 3-4)
+    assert (st.commissions, st.reversals, st.accrued, st.pending, st.paid) == (
+        D("9.00"),
+        D("-1.00"),
+        D("8.00"),
+        D(0),
+        D(0),
+    )
+    assert st.closing == st.opening + st.accrued
+    assert [line["order_id"] for line in st.lines] == ["O1", "O2", "O2"]
+    d = st.to_dict()
+    assert d["commissions"] == "9.0000" and d["lines"][2]["kind"] == "reversal"
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx", "html"])
+def test_render_statement_reproducible(world: World, fmt: str) -> None:
+    scenario(world)
+    close_period(world.ledger, "2026-07", rules=world.rules)
+    one = service.render_statement(service.statement(world.ledger, "b", "2026-07"), fmt)
+    two = service.render_statement(service.statement(world.ledger, "b", "2026-07"), fmt)
+    assert one == two and len(one) > 100
+    if fmt == "json":
+        assert json.loads(one)["paid"] == "8.0000"
+    if fmt == "xlsx":
+        names = zipfile.ZipFile(io.BytesIO(one)).namelist()
+        assert "xl/workbook.xml" in names
+
+
+def test_render_statement_unknown_format(world: World) -> None:
+    with pytest.raises(ConfigError):
+        service.render_statement(service.statement(world.ledger, "b", "2026-07"), "pdf")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "html"])
+def test_period_report_byte_for_byte(world: World, tmp_path: Path, fmt: str) -> None:
+    scenario(world)
+    close_period(world.ledger, "2026-07", rules=world.rules)
+    a = write_period_report(world.ledger, "2026-07", fmt, tmp_path / "a")
+    b = write_period_report(world.ledger, "2026-07", fmt, tmp_path / "b")
+    assert [p.name for p in a] == [p.name for p in b]
+    for pa_, pb in zip(a, b, strict=True):
+        assert pa_.read_bytes() == pb.read_bytes()
+    if fmt == "html":
+        text = a[0].read_text()
+        assert "Every cent is accounted for." in text and "<svg" in text
+        assert "total" in text
+
+
+def test_period_report_reconciliation_all_ok(world: World, tmp_path: Path) -> None:
+    scenario(world)
+    close_period(world.ledger, "2026-07", rules=world.rules)
+    (path,) = [
+        p
+        for p in write_period_report(world.ledger, "2026-07", "csv", tmp_path)
+        if "reconciliation" in p.name
+    ]
+    lines = path.read_text().splitlines()[1:]
+    assert lines and all(line.endswith("true") for line in lines)
+
+
+def test_referral_tree_and_stats(world: World) -> None:
+    scenario(world)
+    tree = service.referral_tree(world.store, "c", 3)
+    assert [(u["level"], u["user_id"]) for u in tree["upline"]] == [(1, "b"), (2, "a")]
+    stats = service.referral_stats(world.store, "b")
+    assert (stats["referrer"], stats["direct_referees"], stats["downline_gmv"]) == (
+        "a",
+        2,
+        D("160.00"),
+    )
+    assert (stats["commissions"], stats["reversed"]) == (D("9.00"), D("-1.00"))
+    with pytest.raises(ConfigError):
+        service.referral_tree(world.store, "c", 0)
+
+
+def test_store_upline_downline_stop_on_long_cycle(world: World) -> None:
+    for u in "abcd":
+        world.ev.user(u)
+    # a -> b -> c -> d -> a: a cycle of four
+    world.ev.referral("a", "b", day(0)).referral("b", "c", day(1)).referral("c", "d", day(2))
+    world.ev.referral("d", "a", day(3)).order("O1", "b", "10.00", day(4))
+    world.ev.load(world.store)
+    up = world.store.upline("a", 10).to_pylist()
+    assert [u["user_id"] for u in up] == ["d", "c", "b"]
+    down = world.store.downline("a", 10).to_pylist()
+    assert [(d["level"], d["users"]) for d in down] == [(1, 1), (2, 1), (3, 1)]
+    assert down[0]["gmv"] == D("10.00")
+
+
+def test_ledger_separate_file_for_non_duckdb_store(tmp_path: Path) -> None:
+    class NoConn:  # a store without a DuckDB connection (like Neo4j)
+        pass
+
+    with Ledger.open(NoConn(), tmp_path / "ledger.duckdb") as ledger:
+        assert ledger.ready and ledger.closed_periods() == []
+    from graph.errors import StoreError
+
+    with pytest.raises(StoreError, match="KOC_LEDGER_PATH"):
+        Ledger.open(NoConn())

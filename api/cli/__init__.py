@@ -1,7 +1,8 @@
 """The ``koc`` command line: one entry point, one subcommand per job.
 
-Each subcommand lives in its own module in this package; every module here that
-defines a click command or group named ``command`` is registered automatically. Library errors (:class:`graph.errors.KocError`) are
+Each subcommand lives in its own module in this package, named like the command;
+every module here that defines a click command or group named ``command`` is
+registered automatically and imported only when it is used. Library errors (:class:`graph.errors.KocError`) are
 printed as one clear line and exit with status 2; no traceback unless
 ``--debug`` is given.
 """
@@ -28,7 +29,26 @@ COMMAND_MODULES: tuple[str, ...] = tuple(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs.
+
+    ``koc top`` then loads the ranking code but not FastAPI, scikit-learn or the
+    commission reports, which keeps every command quick to start.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(_MODULE_BY_COMMAND))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in _MODULE_BY_COMMAND:
+            return found
+        module = importlib.import_module(_MODULE_BY_COMMAND[cmd_name])
+        command = getattr(module, "command", None)
+        return command if isinstance(command, click.Command) else None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -60,10 +80,10 @@ def cli(ctx: click.Context, db: Path | None, store: str | None, debug: bool) -> 
     ctx.obj = CliContext(db=db, store=store, debug=debug)
 
 
-for _name in COMMAND_MODULES:
-    _module = importlib.import_module(_name)
-    if isinstance(getattr(_module, "command", None), click.Command):
-        cli.add_command(_module.command)
+#: command name (the module's name, ``_`` read as ``-``) -> module defining it
+_MODULE_BY_COMMAND: dict[str, str] = {
+    name.rsplit(".", 1)[1].replace("_", "-"): name for name in COMMAND_MODULES
+}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -311,7 +311,9 @@ class DuckDBStore:
                         f" UNION ALL SELECT {dst} AS u FROM _new" if dst else ""
                     )
                     self._ensure_users(conn, ids)
-                    cols = {c: (f"n.{c}" if c in table.column_names else "NULL") for c in _EVENT_COLUMNS}
+                    cols = {
+                        c: (f"n.{c}" if c in table.column_names else "NULL") for c in _EVENT_COLUMNS
+                    }
                     dst_join = f"LEFT JOIN users d ON d.user_id = n.{dst}" if dst else ""
                     dst_expr = "d.idx" if dst else "NULL"
                     conn.execute(

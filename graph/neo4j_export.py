@@ -177,24 +177,33 @@ class ImportPlan:
     command: str = ""
 
 
-def import_command(directory: Path, database: str = "neo4j") -> str:
-    """The ``neo4j-admin`` (Neo4j 5) command importing an export in ``directory`` into ``database``."""
-    d = Path(directory).resolve()
+def import_command(directory: Path, database: str = "neo4j", *, location: str | None = None) -> str:
+    """The ``neo4j-admin`` (Neo4j 5) command importing an export in ``directory`` into ``database``.
+
+    ``location`` replaces the directory in the printed file paths, for a tool
+    that sees the files elsewhere (``/import`` inside the Docker container).
+    """
+    d = location.rstrip("/") if location else str(Path(directory).resolve())
+    # the database name goes first: from Neo4j 5.19 a trailing name is taken as one more
+    # file of the last variadic --nodes/--relationships option
     parts = [
-        "neo4j-admin database import full",
+        f"neo4j-admin database import full {shlex.quote(database)}",
         "--overwrite-destination=true",
         "--id-type=string",
         "--multiline-fields=true",
     ]
     for f in IMPORT_FILES:
-        files = f"{d / (f.name + '.header.csv')},{d / (f.name + '.csv.gz')}"
+        files = f"{d}/{f.name}.header.csv,{d}/{f.name}.csv.gz"
         parts.append(shlex.quote(f"--{f.kind}={f.label}={files}"))
-    parts.append(shlex.quote(database))
     return " \\\n  ".join(parts)
 
 
 def export_neo4j_import(
-    store: DuckDBStore, directory: str | Path, *, database: str = "neo4j"
+    store: DuckDBStore,
+    directory: str | Path,
+    *,
+    database: str = "neo4j",
+    location: str | None = None,
 ) -> ImportPlan:
     """Write header and data files for ``neo4j-admin database import full`` into ``directory``.
 
@@ -206,6 +215,8 @@ def export_neo4j_import(
         Output folder, created when missing; existing export files are replaced.
     database : str
         Database name used in the printed command.
+    location : str, optional
+        Folder of the files as the importer sees it (default: ``directory``).
 
     Returns
     -------
@@ -238,7 +249,7 @@ def export_neo4j_import(
         raise StoreError(f"Exporting to {out} failed: {exc}", directory=str(out)) from exc
     finally:
         cur.close()
-    plan.command = import_command(out, database)
+    plan.command = import_command(out, database, location=location)
     return plan
 
 

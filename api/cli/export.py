@@ -27,10 +27,17 @@ def command() -> None:
     help="Database name in the printed command (default: KOC_NEO4J_DATABASE or neo4j).",
 )
 @click.option(
+    "--location",
+    default=None,
+    help="Folder of the files as neo4j-admin sees them, e.g. /import inside the Docker container.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print rows per file and the command as JSON."
 )
 @pass_cli
-def neo4j_import(ctx: CliContext, directory: Path, database: str | None, as_json: bool) -> None:
+def neo4j_import(
+    ctx: CliContext, directory: Path, database: str | None, location: str | None, as_json: bool
+) -> None:
     """Write node/relationship CSV files and headers for `neo4j-admin database import full`.
 
     Reads the embedded store (--db / KOC_DB_PATH) with DuckDB COPY and prints the
@@ -38,9 +45,11 @@ def neo4j_import(ctx: CliContext, directory: Path, database: str | None, as_json
     Neo4j; the first `koc ... --store neo4j` creates constraints and indexes.
 
     \b
-    Example:
-      koc export neo4j-import import/
-      docker compose run --rm -v "$PWD/import:$PWD/import" neo4j <printed command>
+    Example (docker-compose.yml mounts ./import at /import):
+      koc export neo4j-import import/ --location /import
+      docker compose stop neo4j
+      docker compose run --rm neo4j <printed command>
+      docker compose start neo4j
     """
     settings = ctx.settings
     with DuckDBStore(
@@ -49,7 +58,9 @@ def neo4j_import(ctx: CliContext, directory: Path, database: str | None, as_json
         memory_limit=settings.db_memory_limit,
         read_only=True,
     ) as store:
-        plan = export_neo4j_import(store, directory, database=database or settings.neo4j_database)
+        plan = export_neo4j_import(
+            store, directory, database=database or settings.neo4j_database, location=location
+        )
     if as_json:
         echo_json({"directory": str(plan.directory), "rows": plan.rows, "command": plan.command})
         return

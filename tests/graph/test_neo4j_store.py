@@ -481,8 +481,30 @@ def test_export_command_names_every_file(exported) -> None:  # noqa: ANN001
     from graph.neo4j_export import IMPORT_FILES
 
     cmd = exported.command
-    assert cmd.startswith("neo4j-admin database import full")
-    assert cmd.rstrip().endswith("graph")
+    assert cmd.startswith("neo4j-admin database import full graph ")
     for f in IMPORT_FILES:
         header = exported.directory / f"{f.name}.header.csv"
         assert f"--{f.kind}={f.label}={header},{exported.directory / f.name}.csv.gz" in cmd
+
+
+def test_cli_export_neo4j_import_json(exported, store, tmp_path, capsys) -> None:  # noqa: ANN001
+    import json
+
+    from api.cli import main
+
+    store.close()  # the CLI opens the file itself (read only)
+    main(
+        [
+            "--db",
+            store.path,
+            "export",
+            "neo4j-import",
+            str(tmp_path / "cli"),
+            "--location",
+            "/import",
+            "--json",
+        ]
+    )
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["rows"] == exported.rows
+    assert "--nodes=User=/import/users.header.csv,/import/users.csv.gz" in payload["command"]

@@ -1,0 +1,65 @@
+"""``koc commissions`` end to end on an embedded store file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from api.cli import cli, main
+from graph.duckdb_store import DuckDBStore
+from tests.referral.conftest import Events, day
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "koc.duckdb"
+    ev = Events()
+    ev.user("a", "kol").user("b").user("e", device_hash="D").user("f", device_hash="D")
+    ev.referral("a", "b", day(0)).referral("b", "c", day(1)).referral("e", "f", day(1))
+    ev.order("O1", "c", "100.00", day(2)).order("O2", "f", "50.00", day(3))
+    ev.refund("O1", "10.00", day(4))
+    with DuckDBStore(path) as store:
+        ev.load(store)
+    return path
+
+
+def koc(db: Path, *args: str) -> str:
+    result = CliRunner().invoke(
+        cli, ["--db", str(db), "commissions", *args], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_commissions_cli_full_cycle(db: Path, tmp_path: Path) -> None:
+    out = json.loads(koc(db, "run", "--json"))
+    assert (out["orders_new"], out["entries_new"], out["holds_new"]) == (2, 3, 1)
+    assert "Nothing new" in koc(db, "run")
+    holds = json.loads(koc(db, "holds", "--json"))
+    assert [h["beneficiary"] for h in holds] == ["e"]
+    koc(db, "release", holds[0]["entry_id"], "--reason", "verified family", "--by", "alice")
+    assert json.loads(koc(db, "holds", "--json")) == []
+    closed = json.loads(koc(db, "close", "--period", "2026-07", "--by", "bob", "--json"))
+    # b 5.00 - 0.50, a 2.00 - 0.20, e 2.50 (released)
+    assert closed[0]["paid"] == "8.8000"
+    for fmt in ("csv", "xlsx", "html"):
+        koc(db, "report", "--period", "2026-07", "--format", fmt, "--out", str(tmp_path / "r"))
+    assert len(list((tmp_path / "r").iterdir())) == 6
+    st = json.loads(koc(db, "statement", "b", "--period", "2026-07"))
+    assert (st["paid"], st["closing"]) == ("4.5000", "0.0000")
+    rows = json.loads(koc(db, "ledger", "--beneficiary", "b", "--json"))
+    assert [r["kind"] for r in rows] == ["commission", "reversal"]
+
+
+def test_commissions_cli_policy_error_exit_2(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('version = "deep"\nlevels = 5\n')
+    with pytest.raises(SystemExit) as exc:
+        main(["--db", str(db), "commissions", "run", "--rules", str(rules)])
+    assert exc.value.code == 2
+    assert "pyramid selling" in capsys.readouterr().err

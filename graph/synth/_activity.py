@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from graph.synth._arrays import first_of_each, in_sorted
 from graph.synth._orders import OrderBuffer, amounts
 from graph.synth._params import BEHAVIOUR, Segment, SynthParams
 from graph.synth._population import CHANNEL_P, CHANNELS, Population
@@ -116,7 +117,7 @@ def generate_chunk(
     channel[is_emp] = np.where(rng.random(int(is_emp.sum())) < 0.6, 0, len(CHANNELS) - 1)
     n = pop.n
 
-    seen = content * n + sharer  # (content, viewer) pairs already used: owners never view
+    seen = np.sort(content * n + sharer)  # (content, viewer) pairs already used: owners never view
     views_parts: list[tuple[np.ndarray, ...]] = []
     fwd_parts: list[tuple[np.ndarray, ...]] = []
     com_parts: list[tuple[np.ndarray, ...]] = []
@@ -141,11 +142,8 @@ def generate_chunk(
         v_ts = later(rng, c_ts, minimum=60, mean=6 * 3_600.0)
         ok = (viewer >= 0) & (viewer != shower) & (v_ts < END_S)
         shower, viewer, c_num, c_ch, v_ts = shower[ok], viewer[ok], c_num[ok], c_ch[ok], v_ts[ok]
-        order = np.argsort(v_ts, kind="stable")
-        key = c_num[order] * n + viewer[order]
-        _, first = np.unique(key, return_index=True)
-        first = first[~np.isin(key[first], seen)]
-        pick = order[first]
+        pick = first_of_each(c_num * n + viewer, v_ts)
+        pick = pick[~in_sorted(c_num[pick] * n + viewer[pick], seen)]
         shower, viewer, c_num, c_ch, v_ts = (
             shower[pick],
             viewer[pick],
@@ -153,7 +151,7 @@ def generate_chunk(
             c_ch[pick],
             v_ts[pick],
         )
-        seen = np.concatenate((seen, c_num * n + viewer))
+        seen = np.sort(np.concatenate((seen, c_num * n + viewer)))
         if shower.shape[0] == 0:
             break
         views_parts.append((viewer, shower, c_num, c_ch, v_ts))

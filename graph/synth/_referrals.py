@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.synth._arrays import first_of_each
 from graph.synth._orders import OrderBuffer, amounts
 from graph.synth._params import Segment, SynthParams
 from graph.synth._population import Population
@@ -108,8 +109,7 @@ def generate_referrals(
     orders.add(b, np.minimum(b_ts, END_S), amounts(rng, pop.segment[b]), token, store, r)
 
     referrer_of = np.full(n, -1, dtype=np.int64)
-    by_time = np.argsort(ts, kind="stable")  # the earliest referral defines the tree
-    first = by_time[np.unique(referee[by_time], return_index=True)[1]]
+    first = first_of_each(referee, ts)  # the earliest referral defines the tree
     referrer_of[referee[first]] = referrer[first]
     columns = {
         "referrer": take_ids(pop.ids, referrer),

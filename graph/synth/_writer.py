@@ -10,6 +10,7 @@ empty cells for absent optional fields.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -26,6 +27,9 @@ from graph.synth._params import OFFSET_S
 
 __all__ = ["iso_local", "money", "take_ids", "prefixed_ids", "TypeSink", "file_name", "sha256"]
 
+#: gzip level of CSV / JSON lines output: level 1 is ~10x faster than Arrow's level 9
+#: for files ~30% larger.
+GZIP_LEVEL = 1
 _EXT = {"csv": ".csv.gz", "parquet": ".parquet", "jsonl": ".jsonl.gz"}
 _PLURAL = {t: f"{t.value}s" for t in EventType}
 
@@ -38,7 +42,8 @@ def file_name(event_type: EventType, fmt: str) -> str:
 def iso_local(ts: np.ndarray) -> pa.Array:
     """UTC epoch seconds -> ISO-8601 strings in China time (``2026-07-01T08:00:00+08:00``)."""
     local = pa.array(np.asarray(ts, dtype=np.int64) + OFFSET_S, type=pa.timestamp("s"))
-    return pc.strftime(local, format="%Y-%m-%dT%H:%M:%S+08:00")
+    text = pc.replace_substring(pc.cast(local, pa.string()), " ", "T", max_replacements=1)
+    return pc.binary_join_element_wise(text, pa.scalar("+08:00"), "")
 
 
 def money(cents: np.ndarray) -> pa.Array:
@@ -102,16 +107,26 @@ class TypeSink:
                 for f in self._fields
             ]
         )
+        self._raw: Any = None
         self._stream: Any = None
         self._writer: Any = None
 
     def _open(self) -> None:
         if self.fmt == "parquet":
             self._writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
-        else:
-            self._stream = pa.CompressedOutputStream(str(self.path), "gzip")
-            if self.fmt == "csv":
-                self._writer = pacsv.CSVWriter(self._stream, self.schema)
+            return
+        self._raw = self.path.open("wb")
+        # filename="" and mtime=0 keep the gzip header identical from run to run
+        self._stream = gzip.GzipFile(
+            filename="", mode="wb", fileobj=self._raw, compresslevel=GZIP_LEVEL, mtime=0
+        )
+        if self.fmt == "csv":
+            self._write_csv(self.schema.empty_table(), header=True)
+
+    def _write_csv(self, table: pa.Table, *, header: bool) -> None:
+        buf = pa.BufferOutputStream()
+        pacsv.write_csv(table, buf, write_options=pacsv.WriteOptions(include_header=header))
+        self._stream.write(buf.getvalue())
 
     def _column(self, name: str, value: Any, n: int) -> pa.Array:
         if value is None:
@@ -141,7 +156,9 @@ class TypeSink:
         table = pa.Table.from_arrays(arrays, schema=self.schema)
         if self._writer is None and self._stream is None:
             self._open()
-        if self.fmt == "jsonl":
+        if self.fmt == "csv":
+            self._write_csv(table, header=False)
+        elif self.fmt == "jsonl":
             lines = "".join(
                 json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
                 for row in table.to_pylist()
@@ -159,4 +176,5 @@ class TypeSink:
             self._writer.close()
         if self._stream is not None:
             self._stream.close()
-        self._writer = self._stream = None
+            self._raw.close()
+        self._writer = self._stream = self._raw = None

@@ -32,7 +32,14 @@ __all__ = [
 ]
 
 #: The score components, in the order they are reported.
-COMPONENTS: tuple[str, ...] = ("pagerank", "reach", "conversion", "engagement", "spend")
+COMPONENTS: tuple[str, ...] = (
+    "pagerank",
+    "reach",
+    "conversion",
+    "conversion_rate",
+    "engagement",
+    "spend",
+)
 
 #: Engagement signals combined into the ``engagement`` component (see :mod:`influence.engagement`).
 ENGAGEMENT_SIGNALS: tuple[str, ...] = (
@@ -54,11 +61,12 @@ class _Section(BaseModel):
 class Weights(_Section):
     """Relative weight of each component; they are divided by their sum."""
 
-    pagerank: float = Field(0.2, ge=0)
-    reach: float = Field(0.1, ge=0)
-    conversion: float = Field(0.4, ge=0)
-    engagement: float = Field(0.2, ge=0)
-    spend: float = Field(0.1, ge=0)
+    pagerank: float = Field(0.15, ge=0)
+    reach: float = Field(0.05, ge=0)
+    conversion: float = Field(0.45, ge=0)
+    conversion_rate: float = Field(0.25, ge=0)
+    engagement: float = Field(0.05, ge=0)
+    spend: float = Field(0.05, ge=0)
 
     def normalized(self) -> dict[str, float]:
         """Weights divided by their sum (they then sum to 1)."""
@@ -106,6 +114,13 @@ class AttributionSection(_Section):
     view_window_days: float = Field(7.0, gt=0)
     referral_window_days: float = Field(30.0, gt=0)
     use_token: bool = True
+    referral_code_prefix: str = "ref-"
+
+
+class ConversionSection(_Section):
+    """The smoothing of the conversion rate (conversions per reached user)."""
+
+    rate_prior: float = Field(10.0, gt=0)
 
 
 class EngagementSection(_Section):
@@ -156,6 +171,7 @@ class ScoreConfig(_Section):
     pagerank: PageRankSection = Field(default_factory=PageRankSection)
     reach: ReachSection = Field(default_factory=ReachSection)
     attribution: AttributionSection = Field(default_factory=AttributionSection)
+    conversion: ConversionSection = Field(default_factory=ConversionSection)
     engagement: EngagementSection = Field(default_factory=EngagementSection)
     spend: SpendSection = Field(default_factory=SpendSection)
     communities: CommunitySection = Field(default_factory=CommunitySection)

@@ -8,8 +8,9 @@ influenced user), money comes in as exact int64 *units* of ``10**-4`` (the store
 
 Attribution of an order by buyer B at time t (first matching rule wins)
 -----------------------------------------------------------------------
-1. **token**: the order's ``attribution_token`` equals the ``content_id`` of a share;
-   the sharer of the latest such share made at or before t is credited.
+1. **token**: the order's ``attribution_token`` equals the ``content_id`` of a share
+   (the sharer of the latest such share made at or before t is credited), or else is a
+   referral code ``<prefix><user_id>`` (default prefix ``ref-``) naming a known user.
 2. **last view**: the sharer of the share B viewed *last* at or before t, provided
    that view happened at most ``view_window`` before t (``t - view_ts <= window``).
 3. **referral**: B's referrer (B's first referral), when t falls within
@@ -43,6 +44,7 @@ __all__ = [
     "last_at_or_before",
     "first_per_group",
     "resolve_tokens",
+    "resolve_referral_codes",
     "attribute_orders",
     "engagement_signals",
     "conversion_totals",
@@ -161,6 +163,28 @@ def resolve_tokens(
     hit = np.flatnonzero(known)[pos >= 0]
     out[hit] = np.asarray(share_sharer, dtype=np.int64)[pos[pos >= 0]]
     return out
+
+
+def resolve_referral_codes(
+    tokens: pa.Array | pa.ChunkedArray, node_ids: np.ndarray | pa.Array, prefix: str
+) -> np.ndarray:
+    """User named by each referral-code token ``<prefix><user_id>``.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Node index per order; ``-1`` without a token, without the prefix, for an unknown
+        user, or when ``prefix`` is empty (codes disabled).
+    """
+    n = len(tokens)
+    if not prefix or n == 0:
+        return np.full(n, -1, dtype=np.int64)
+    tokens = tokens.combine_chunks() if isinstance(tokens, pa.ChunkedArray) else tokens
+    has = pc.fill_null(pc.starts_with(tokens, prefix), False)
+    user = pc.if_else(
+        has, pc.utf8_slice_codeunits(tokens, len(prefix)), pa.scalar(None, pa.string())
+    )
+    return node_index(node_ids, user)
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,25 @@ For user :math:`i` and component :math:`c` with raw value :math:`x_{ic}`:
 
 .. math::
 
-    p_{ic} = \\begin{cases} (m_c + r_{ic}) / n & \\text{if user } i \\text{ is active in } c \\\\
+    p_{ic} = \\begin{cases} r_{ic} / m_c & \\text{if user } i \\text{ is active in } c \\\\
              0 & \\text{otherwise} \\end{cases}
     \\qquad
     \\text{score}_i = \\sum_c w_c \\, p_{ic}, \\quad \\sum_c w_c = 1
 
-where :math:`n` is the number of users, :math:`m_c` the number of users *inactive* in
-:math:`c` (raw value 0: no share viewed, no order, ...) and :math:`r_{ic}` the average
-rank (1 = lowest, ties share their mean rank) of :math:`x_{ic}` among the active users.
-So an inactive user gets 0, the top user gets 1, and a user's normalised value is the
-share of users it beats or ties. The contribution of :math:`c` is :math:`w_c p_{ic}`;
-contributions add up to the score. Percentile (rank-based) normalisation makes
-heavy-tailed metrics of different units comparable and is robust to outliers; see
-``docs/scoring.md`` for the reasoning and the defaults.
+where :math:`m_c` is the number of users *active* in :math:`c` (raw value above 0: a
+share viewed, an order credited, ...) and :math:`r_{ic}` the average rank (1 = lowest,
+ties share their mean rank) of :math:`x_{ic}` among them. So an inactive user gets 0,
+the top user gets 1, and an active user's normalised value is the share of active
+users it beats or ties. The contribution of :math:`c` is :math:`w_c p_{ic}`;
+contributions add up to the score.
+
+Why percentiles among the *active* users: the metrics are heavy-tailed and most users
+are inactive in most components (a few percent of users have an attributed order in
+a month). Ranks make components of different units comparable and are robust to
+outliers; ranking among all users would squeeze every active user into the top few
+percent, so the *size* of a user's conversions would barely move the score, while a
+small weight on a dense component (spend) would decide the order of the converters.
+See ``docs/scoring.md``.
 """
 
 from __future__ import annotations
@@ -44,18 +50,17 @@ def percentile_rank(values: np.ndarray, active: np.ndarray | None = None) -> np.
     values : numpy.ndarray
         One value per user; larger is better.
     active : numpy.ndarray of bool, optional
-        Users that take part; default ``values > 0``. Inactive users rank below
-        every active user and get 0.
+        Users that take part; default ``values > 0``. Inactive users get 0.
 
     Returns
     -------
     numpy.ndarray of float64
-        ``(n_inactive + average_rank_among_active) / n`` for active users.
+        ``average_rank_among_active / n_active`` for active users, else 0.
 
     Examples
     --------
     >>> percentile_rank(np.array([0.0, 5.0, 1.0, 5.0]))
-    array([0.   , 0.875, 0.5  , 0.875])
+    array([0.        , 0.83333333, 0.33333333, 0.83333333])
     """
     values = np.asarray(values, dtype=np.float64)
     n = values.shape[0]
@@ -69,7 +74,7 @@ def percentile_rank(values: np.ndarray, active: np.ndarray | None = None) -> np.
         raise ScoringError("percentile_rank got NaN for an active user; fix the metric first.")
     n_active = int(active.sum())
     if n_active:
-        out[active] = (n - n_active + rankdata(values[active], method="average")) / n
+        out[active] = rankdata(values[active], method="average") / n_active
     return out
 
 

@@ -40,6 +40,7 @@ from influence.engagement import (
     engagement_signals,
     money_units,
     node_index,
+    resolve_referral_codes,
     resolve_tokens,
 )
 from influence.pagerank import pagerank
@@ -201,13 +202,14 @@ def _conversion(
     share_ts = _ts_us(shares.column("ts"))
     token_sharer = None
     if config.attribution.use_token:
+        tokens = orders.column("attribution_token")
         token_sharer = resolve_tokens(
-            orders.column("attribution_token"),
-            order_ts,
-            shares.column("content_id"),
-            share_sharer,
-            share_ts,
+            tokens, order_ts, shares.column("content_id"), share_sharer, share_ts
         )
+        code = resolve_referral_codes(
+            tokens, snapshot.node_ids, config.attribution.referral_code_prefix
+        )
+        token_sharer = np.where(token_sharer >= 0, token_sharer, code)
     is_view = snapshot.etype == EDGE_TYPE_CODES[EventType.VIEW]
     is_ref = snapshot.etype == EDGE_TYPE_CODES[EventType.REFERRAL]
     attribution = attribute_orders(
@@ -329,6 +331,8 @@ def compute_ranking(
         "pagerank": pr.scores,
         "reach": reach,
         "conversion": signals["attributed_gmv_units"] / _UNITS,
+        "conversion_rate": signals["conversions"]
+        / (signals["unique_audience"] + cfg.conversion.rate_prior),
         "engagement": engagement,
         "spend": spend,
     }

@@ -9,8 +9,8 @@ u2 (employee) shares c2, viewed by u4; u5 (KOL) refers u3.
 * u3 buys 40.00 ten days after its view (outside the 7-day window), 5 days after u5
   referred it -> u5 (referral).
 
-With only the conversion weight: u0 160.00 and u5 40.00 are active, so their
-percentile ranks are (4 + 2) / 6 = 1 and (4 + 1) / 6 = 5/6; everyone else scores 0.
+With only the conversion weight: u0 160.00 and u5 40.00 are the only active users,
+so their percentile ranks among the active are 2/2 = 1 and 1/2; everyone else scores 0.
 """
 
 from __future__ import annotations
@@ -117,7 +117,14 @@ def tiny(store):
 
 def _conversion_only():
     return default_score_config().with_weights(
-        {"pagerank": 0, "reach": 0, "conversion": 1, "engagement": 0, "spend": 0}
+        {
+            "pagerank": 0,
+            "reach": 0,
+            "conversion": 1,
+            "conversion_rate": 0,
+            "engagement": 0,
+            "spend": 0,
+        }
     )
 
 
@@ -130,7 +137,7 @@ def test_run_ranking_conversion_scores_by_hand(tiny):
     run = svc.run_ranking(tiny, _conversion_only())
     assert run.status == "succeeded"
     assert _scores(tiny, run.run_id) == pytest.approx(
-        {"u0": 1.0, "u5": 5 / 6, "u1": 0.0, "u2": 0.0, "u3": 0.0, "u4": 0.0}
+        {"u0": 1.0, "u5": 1 / 2, "u1": 0.0, "u2": 0.0, "u3": 0.0, "u4": 0.0}
     )
     comps = tiny.read_components(run.run_id, user_ids=["u0", "u5"]).to_pylist()
     raw = {(c["user_id"], c["component"]): c["raw"] for c in comps}
@@ -333,3 +340,37 @@ def test_progress_callback_sees_every_step(tiny):
     svc.run_ranking(tiny, progress=lambda step, done, total: seen.append((step, done, total)))
     assert [s for s, _, _ in seen] == list(svc.STEPS)
     assert seen[-1][1:] == (len(svc.STEPS) - 1, len(svc.STEPS))
+
+
+def test_referral_code_token_credits_the_named_user(tiny):
+    # u1 orders with a referral code of u3 one hour after viewing u0's share: the code wins
+    tiny.append_batch(
+        {
+            EventType.ORDER: _table(
+                EventType.ORDER,
+                [_order("o9", "u1", "70.00", T0 + 2 * timedelta(hours=1), token="ref-u3")],
+            )
+        }
+    )
+    run = svc.run_ranking(tiny, _conversion_only())
+    raw = {
+        c["user_id"]: c["raw"]
+        for c in tiny.read_components(run.run_id).to_pylist()
+        if c["component"] == "conversion"
+    }
+    assert raw["u3"] == pytest.approx(70.0)
+    assert raw["u0"] == pytest.approx(160.0)
+
+
+def test_conversion_rate_is_smoothed_orders_per_audience(tiny):
+    run = svc.run_ranking(tiny)
+    rate = {
+        c["user_id"]: c["raw"]
+        for c in tiny.read_components(run.run_id).to_pylist()
+        if c["component"] == "conversion_rate"
+    }
+    prior = default_score_config().conversion.rate_prior
+    # u0: 3 credited orders, audience {u1, u3}; u5: 1 order, audience {u3}
+    assert rate["u0"] == pytest.approx(3 / (2 + prior))
+    assert rate["u5"] == pytest.approx(1 / (1 + prior))
+    assert rate["u1"] == 0.0

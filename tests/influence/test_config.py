@@ -26,7 +26,14 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_default_config_matches_documented_defaults():
     cfg = default_score_config()
     assert cfg.weights.normalized() == pytest.approx(
-        {"pagerank": 0.2, "reach": 0.1, "conversion": 0.4, "engagement": 0.2, "spend": 0.1}
+        {
+            "pagerank": 0.15,
+            "reach": 0.05,
+            "conversion": 0.45,
+            "conversion_rate": 0.25,
+            "engagement": 0.05,
+            "spend": 0.05,
+        }
     )
     assert math.fsum(cfg.weights.normalized().values()) == 1.0
     assert cfg.attribution.view_window_days == 7.0

@@ -230,3 +230,12 @@ def test_engagement_signals_empty_inputs():
 def test_attribution_with_no_events_credits_nobody(n):
     a = _attr(list(range(n)), [5] * n)
     assert (a.credited == -1).all()
+
+
+def test_resolve_referral_codes_prefix_and_unknown_users():
+    from influence.engagement import resolve_referral_codes
+
+    ids = np.array(["u1", "u2", "ref-x"], dtype=object)
+    tokens = pa.array(["ref-u2", "u2", None, "ref-nobody", "ref-ref-x", "c9"])
+    assert resolve_referral_codes(tokens, ids, "ref-").tolist() == [1, -1, -1, -1, 2, -1]
+    assert resolve_referral_codes(tokens, ids, "").tolist() == [-1] * 6

@@ -15,9 +15,9 @@ from influence.score import koc_score, percentile_rank, rank_order, score_tables
 
 
 def test_percentile_rank_hand_example():
-    # n = 5, two inactive users; active values 1, 3, 3 -> average ranks 1, 2.5, 2.5
+    # two inactive users; active values 1, 3, 3 -> average ranks 1, 2.5, 2.5 out of 3
     got = percentile_rank(np.array([0.0, 3.0, 1.0, 0.0, 3.0]))
-    assert got == pytest.approx([0.0, (2 + 2.5) / 5, (2 + 1) / 5, 0.0, (2 + 2.5) / 5])
+    assert got == pytest.approx([0.0, 2.5 / 3, 1 / 3, 0.0, 2.5 / 3])
 
 
 def test_percentile_rank_top_user_gets_one():
@@ -27,7 +27,7 @@ def test_percentile_rank_top_user_gets_one():
 def test_percentile_rank_explicit_active_mask_ranks_negative_values():
     # recency style: larger (less negative) is better, user 2 inactive despite value 0
     got = percentile_rank(np.array([-10.0, -1.0, 0.0]), active=np.array([True, True, False]))
-    assert got == pytest.approx([2 / 3, 3 / 3, 0.0])
+    assert got == pytest.approx([1 / 2, 2 / 2, 0.0])
 
 
 def test_percentile_rank_all_inactive_is_zero():
@@ -55,10 +55,10 @@ def test_percentile_rank_is_monotone_and_bounded(values):
 def test_koc_score_hand_computed_breakdown():
     raw = {"a": np.array([0.0, 2.0, 4.0, 1.0]), "b": np.array([10.0, 0.0, 10.0, 5.0])}
     result = koc_score(raw, {"a": 3.0, "b": 1.0})
-    # a: inactive user 0; active 2, 4, 1 -> ranks 2, 3, 1 -> (1 + r) / 4
-    pa_ = np.array([0.0, 3 / 4, 4 / 4, 2 / 4])
-    # b: inactive user 1; active 10, 10, 5 -> ranks 2.5, 2.5, 1
-    pb = np.array([3.5 / 4, 0.0, 3.5 / 4, 2 / 4])
+    # a: inactive user 0; active 2, 4, 1 -> ranks 2, 3, 1 out of 3
+    pa_ = np.array([0.0, 2 / 3, 3 / 3, 1 / 3])
+    # b: inactive user 1; active 10, 10, 5 -> ranks 2.5, 2.5, 1 out of 3
+    pb = np.array([2.5 / 3, 0.0, 2.5 / 3, 1 / 3])
     assert result.weights == {"a": 0.75, "b": 0.25}
     assert result.normalized["a"] == pytest.approx(pa_)
     assert result.normalized["b"] == pytest.approx(pb)

@@ -89,10 +89,11 @@ def test_rfm_value_by_hand(spend_store):
     now = int((T0 + timedelta(days=15)).timestamp() * 1e6)
     value = rfm_value(rfm_from_spend(spend_store.read_spend(), ids, now))
     pos = {u: i for i, u in enumerate(ids)}
-    # R on -days: b(13) < a(5) < c(3) -> (1 inactive + rank) / 4 = 2/4, 3/4, 4/4
-    # F: a 2 > b = c 1 -> a 4/4, b = c 2.5/4
-    # M: c 0 < a 130 < b 500 -> 2/4, 3/4, 4/4
-    expected = {"a": (3 + 4 + 3) / 12, "b": (2 + 2.5 + 4) / 12, "c": (4 + 2.5 + 2) / 12, "d": 0.0}
+    # percentiles among the 3 buyers (d has no order: 0)
+    # R on -days: b(13) < a(5) < c(3) -> 1/3, 2/3, 3/3
+    # F: a 2 > b = c 1 -> a 3/3, b = c 1.5/3
+    # M: c 0 < a 130 < b 500 -> 1/3, 2/3, 3/3
+    expected = {"a": (2 + 3 + 2) / 9, "b": (1 + 1.5 + 3) / 9, "c": (3 + 1.5 + 1) / 9, "d": 0.0}
     assert [value[pos[u]] for u in "abcd"] == pytest.approx([expected[u] for u in "abcd"])
 
 
@@ -103,8 +104,8 @@ def test_rfm_value_weights_select_one_letter():
         frequency=np.array([1, 5, 0]),
         monetary_units=np.array([10, 5, 0]),
     )
-    assert rfm_value(rfm, recency=0, frequency=1, monetary=0) == pytest.approx([2 / 3, 1.0, 0.0])
-    assert rfm_value(rfm, recency=1, frequency=0, monetary=0) == pytest.approx([1.0, 2 / 3, 0.0])
+    assert rfm_value(rfm, recency=0, frequency=1, monetary=0) == pytest.approx([0.5, 1.0, 0.0])
+    assert rfm_value(rfm, recency=1, frequency=0, monetary=0) == pytest.approx([1.0, 0.5, 0.0])
 
 
 def test_rfm_value_rejects_zero_weights():

@@ -1,0 +1,139 @@
+"""Fit the KOC score's component weights from history (``koc calibrate``).
+
+Model
+-----
+For consecutive periods :math:`t \\to t+1`, each user's five normalised components
+:math:`p_{i\\cdot}(t) \\in [0, 1]^5` (the percentile ranks of :mod:`influence.score`)
+predict :math:`\\log(1 + \\mathrm{GMV}_i(t+1))`, the user's attributed GMV in the next
+period, by ridge regression with non-negative coefficients (Hoerl and Kennard,
+"Ridge regression", Technometrics 12(1), 1970; scikit-learn ``Ridge(positive=True)``):
+
+.. math::
+
+    \\min_{\\beta \\ge 0, b} \\sum_{t, i} (\\log(1 + y_i(t+1)) - b - p_i(t)^\\top \\beta)^2
+    + \\alpha \\lVert \\beta \\rVert_2^2
+
+The fitted weights are :math:`\\beta / \\sum \\beta`: a linear score with those weights
+orders users like the model's prediction, and non-negativity keeps the score
+explainable (no component counts *against* a user).
+
+Validation is time-ordered (:class:`sklearn.model_selection.TimeSeriesSplit` over
+periods: train on the earliest periods, test on the next, never the reverse); each
+test period is scored by NDCG@k (:func:`influence.evaluation.ndcg_at_k`) of the
+fitted weights and of the baseline (current) weights against the realised next-period
+GMV.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import TimeSeriesSplit
+
+from graph.errors import ScoringError
+from influence.evaluation import ndcg_at_k, ranking_order
+
+__all__ = ["WeightCalibrator"]
+
+
+class WeightCalibrator:
+    """Non-negative ridge fit of component weights, validated on later periods.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        Ridge regularisation strength (> 0).
+    k : int, default 100
+        NDCG cut-off of the validation.
+    n_splits : int, default 2
+        Time-ordered folds over the periods (needs ``n_splits + 1`` periods).
+
+    Attributes
+    ----------
+    weights_ : numpy.ndarray
+        Fitted weights (sum 1), in the column order of the features.
+    coef_ : numpy.ndarray
+        Raw non-negative ridge coefficients of the final fit (all periods).
+    cv_results_ : list of dict
+        Per fold: ``train`` and ``test`` period indices, ``ndcg_fitted``, ``ndcg_baseline``.
+    score_, baseline_score_ : float
+        Mean validation NDCG@k of the fitted and the baseline weights.
+    """
+
+    def __init__(self, alpha: float = 1.0, k: int = 100, n_splits: int = 2) -> None:
+        self.alpha = alpha
+        self.k = k
+        self.n_splits = n_splits
+
+    def _check(self, n_periods: int) -> None:
+        if not self.alpha > 0:
+            raise ScoringError(
+                f"The 'alpha' parameter of WeightCalibrator must be a float > 0. Got {self.alpha!r} instead."
+            )
+        if not (isinstance(self.k, int) and self.k >= 1):
+            raise ScoringError(f"The 'k' parameter must be an int >= 1. Got {self.k!r} instead.")
+        if n_periods < self.n_splits + 1:
+            raise ScoringError(
+                f"{self.n_splits} time-ordered folds need at least {self.n_splits + 1} "
+                f"periods with a successor; got {n_periods}. Use fewer splits or more history."
+            )
+
+    def _fit_periods(self, X: Sequence[np.ndarray], y: Sequence[np.ndarray]) -> np.ndarray:
+        model = Ridge(alpha=self.alpha, positive=True, fit_intercept=True)
+        model.fit(np.vstack(X), np.log1p(np.concatenate(y)))
+        return np.asarray(model.coef_, dtype=np.float64)
+
+    def fit(
+        self,
+        X: Sequence[np.ndarray],
+        y: Sequence[np.ndarray],
+        *,
+        baseline: np.ndarray | None = None,
+    ) -> WeightCalibrator:
+        """Fit on periods in time order.
+
+        Parameters
+        ----------
+        X : sequence of numpy.ndarray, shape (n_users, n_components)
+            Normalised components of period ``t`` (one array per period, oldest first).
+        y : sequence of numpy.ndarray, shape (n_users,)
+            Realised GMV (>= 0) of period ``t + 1`` for the same users.
+        baseline : numpy.ndarray, optional
+            Current weights to compare with (default: equal weights).
+
+        Returns
+        -------
+        self
+        """
+        if len(X) != len(y):
+            raise ScoringError(f"X has {len(X)} periods but y has {len(y)}.")
+        self._check(len(X))
+        if any(np.asarray(t).min(initial=0) < 0 for t in y):
+            raise ScoringError("Next-period GMV must be >= 0.")
+        n_comp = np.asarray(X[0]).shape[1]
+        base = np.ones(n_comp) if baseline is None else np.asarray(baseline, dtype=np.float64)
+        self.cv_results_ = []
+        for train, test in TimeSeriesSplit(n_splits=self.n_splits).split(np.arange(len(X))):
+            coef = self._fit_periods([X[i] for i in train], [y[i] for i in train])
+            w = coef if coef.sum() > 0 else base
+            for p in test:
+                self.cv_results_.append(
+                    {
+                        "train": [int(i) for i in train],
+                        "test": int(p),
+                        "ndcg_fitted": ndcg_at_k(y[p], ranking_order(X[p] @ w), self.k),
+                        "ndcg_baseline": ndcg_at_k(y[p], ranking_order(X[p] @ base), self.k),
+                    }
+                )
+        self.score_ = float(np.mean([r["ndcg_fitted"] for r in self.cv_results_]))
+        self.baseline_score_ = float(np.mean([r["ndcg_baseline"] for r in self.cv_results_]))
+        self.coef_ = self._fit_periods(X, y)
+        total = self.coef_.sum()
+        self.weights_ = self.coef_ / total if total > 0 else base / base.sum()
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Scores of users with components ``X`` under the fitted weights."""
+        return np.asarray(X, dtype=np.float64) @ self.weights_

@@ -36,7 +36,8 @@ TS_MIN, TS_MAX = "1970-01-01", "2100-01-01"
 EPOCH_MS_THRESHOLD = 100_000_000_000
 _ID_MAX, _TEXT_MAX = 128, 1024
 _ISO = r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?"
-_ISO_AWARE = _ISO + r"\s?([Zz]|[+-]\d{2}(:?\d{2})?)"
+#: a UTC offset at the end of an ISO-8601 timestamp (``Z``, ``+08:00``, ``+0800``, ``+08``)
+_OFFSET_END = r"(\d[Zz]|\d\s?[+-]\d{2}(:?\d{2})?)$"
 _EPOCH = r"\d{1,15}(\.\d{1,6})?"
 _VERBS = {
     EventType.VIEW: "view their own share",
@@ -129,6 +130,7 @@ class Validator:
         self.conn.execute("SET TimeZone = 'UTC'").fetchall()
         self.conn.execute("CREATE TEMP TABLE _orders (order_id VARCHAR, event_id VARCHAR)")
         self._warned: set[str] = set()
+        self._maxlen: dict[str, int] = {}
 
     def close(self) -> None:
         self.conn.close()
@@ -176,6 +178,7 @@ class Validator:
                 )
         rejects = [self._raw_rejects(batch, source)]
         if table.num_rows:
+            table = self._prepare(table)
             types = self._types(table, source)
             raw = table.append_column("_row", pa.array(batch.rows, pa.int64())).append_column(
                 "_type", types
@@ -203,6 +206,24 @@ class Validator:
             out.rejected_by_type[UNTYPED] = out.rejected_by_type.get(UNTYPED, 0) + len(batch.bad)
         out.rejects = pa.concat_tables([r.cast(REJECT_SCHEMA) for r in rejects])
         return out
+
+    def _prepare(self, table: pa.Table) -> pa.Table:
+        """Trim ASCII whitespace, turn empty strings into nulls, note each column's longest value.
+
+        Done with Arrow kernels (much cheaper than SQL ``trim``); the longest value
+        lets the SQL skip length checks that cannot fail in this batch.
+        """
+        cols = []
+        self._maxlen = {}
+        for name, col in zip(table.column_names, table.columns, strict=True):
+            lengths = pc.binary_length(col)
+            self._maxlen[name] = pc.max(lengths).as_py() or 0
+            trimmed = pc.ascii_trim_whitespace(col)
+            empty = pc.equal(pc.binary_length(trimmed), 0)
+            if pc.any(empty).as_py():
+                trimmed = pc.if_else(empty, pa.scalar(None, pa.string()), trimmed)
+            cols.append(trimmed)
+        return pa.table(cols, names=table.column_names)
 
     def _raw_rejects(self, batch: RawBatch, source: str) -> pa.Table:
         if not batch.bad:
@@ -270,12 +291,14 @@ class Validator:
             if s is None:
                 raw[name] = "NULL::VARCHAR"
             elif s.column is not None:
-                raw[name] = f"nullif(trim(r.{_q(s.column)}), '')"
+                raw[name] = f"r.{_q(s.column)}"  # trimmed, '' -> NULL in _prepare
             else:
                 raw[name] = f"nullif({_lit((s.constant or '').strip())}, '')"
         checks: list[tuple[str, str, str, str]] = []  # (condition, field, value sql, reason sql)
         mfb = self.max_field_bytes
         for c in columns:
+            if self._maxlen.get(c, 0) <= mfb:
+                continue  # no value of this column in the batch is that long
             cond = f"strlen(r.{_q(c)}) > {mfb}"
             reason = f"'value is ' || strlen(r.{_q(c)}) || ' bytes, above the limit of {mfb} (KOC_MAX_FIELD_BYTES)'"
             checks.append((cond, c, f"left(r.{_q(c)}, 64) || '...'", reason))
@@ -290,25 +313,31 @@ class Validator:
                     )
                 )
         typed: dict[str, str] = {}
+
+        def longest(name: str) -> int:
+            s = src.get(name)
+            if s is None:
+                return 0
+            if s.column is not None:
+                return self._maxlen.get(s.column, 0)
+            return len((s.constant or "").encode("utf-8"))
+
         for name in (EVENT_ID_FIELD, *spec.names):
             v, kind = raw[name], kinds[name]
             if name in required:
                 checks.append((f"{v} IS NULL", name, "NULL", "'missing required field'"))
-            if kind == "id":
+            if kind in ("id", "text"):
                 typed[name] = v
-                checks.append(
-                    (f"length({v}) > {_ID_MAX}", name, v, f"'id longer than {_ID_MAX} characters'")
-                )
-            elif kind == "text":
-                typed[name] = v
-                checks.append(
-                    (
-                        f"length({v}) > {_TEXT_MAX}",
-                        name,
-                        v,
-                        f"'text longer than {_TEXT_MAX} characters'",
+                limit = _ID_MAX if kind == "id" else _TEXT_MAX
+                if longest(name) > limit:  # skipped when no value in the batch is that long
+                    checks.append(
+                        (
+                            f"length({v}) > {limit}",
+                            name,
+                            v,
+                            f"'{kind} longer than {limit} characters'",
+                        )
                     )
-                )
             elif kind == "role":
                 typed[name] = f"lower({v})"
                 roles = ", ".join(_lit(r.value) for r in Role)
@@ -372,15 +401,17 @@ class Validator:
             elif kind == "ts":
                 num = f"TRY_CAST({v} AS DECIMAL(21, 6))"
                 typed[name] = f"""CASE
-                    WHEN regexp_full_match({v}, '{_ISO_AWARE}') THEN TRY_CAST({v} AS TIMESTAMPTZ)
+                    WHEN length({v}) > 10 AND regexp_matches({v}, '{_OFFSET_END}')
+                        THEN TRY_CAST({v} AS TIMESTAMPTZ)
                     WHEN regexp_full_match({v}, '{_EPOCH}') THEN
                         make_timestamp(CAST({num} * CASE WHEN {num} < {EPOCH_MS_THRESHOLD}
                             THEN 1000000 ELSE 1000 END AS BIGINT))::TIMESTAMPTZ
                     END"""
                 t = f"r.{_q('t$' + name)}"
+                bad = f"{t} IS NULL AND {v} IS NOT NULL"
                 checks.append(
                     (
-                        f"regexp_full_match({v}, '{_ISO}')",
+                        f"{bad} AND regexp_full_match({v}, '{_ISO}')",
                         name,
                         v,
                         "'timestamp has no timezone; add an offset such as Z or +08:00'",
@@ -388,10 +419,11 @@ class Validator:
                 )
                 checks.append(
                     (
-                        f"{t} IS NULL AND {v} IS NOT NULL",
+                        bad,
                         name,
                         v,
-                        "'not a timestamp: expected ISO-8601 with a UTC offset, or epoch seconds/milliseconds'",
+                        "'not a timestamp: expected ISO-8601 with a UTC offset, "
+                        "or epoch seconds/milliseconds'",
                     )
                 )
                 checks.append(

@@ -336,12 +336,12 @@ class Neo4jStore:
         return nodes, rels
 
     def _existing_users(self, tx: Any, ids: pa.Array) -> pa.Table:
-        parts: list[Any] = []
+        chunks: list[Any] = []  # streamed record chunks, converted to Arrow together
         for start in range(0, len(ids), self.batch_size):
-            chunk = ids.slice(start, self.batch_size).to_pylist()
-            parts.extend(self._stream(tx, q.EXISTING_USERS, ids=chunk))
+            batch = ids.slice(start, self.batch_size).to_pylist()
+            chunks.extend(self._stream(tx, q.EXISTING_USERS, ids=batch))
         schema = pa.schema([("user_id", pa.string()), ("event_id", pa.string())])
-        return records_to_table([parts], schema) if parts else schema.empty_table()
+        return records_to_table(chunks, schema)
 
     def _ensure_users(self, tx: Any, ids: pa.Array, next_idx: int) -> tuple[int, pa.Table]:
         """Create the users in ``ids`` that do not exist yet; return the new ``next_idx``.

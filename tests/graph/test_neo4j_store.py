@@ -268,6 +268,115 @@ def test_read_edges_assembles_streamed_chunks() -> None:
     assert (edges.src.dtype, edges.etype.dtype) == (np.int32, np.int8)
 
 
+# --- the write path, against a recording stand-in for the server ---------------------------
+
+
+def _views(pairs: list[tuple[str, str, str]]) -> pa.Table:
+    return _table(
+        EventType.VIEW,
+        [
+            {"event_id": e, "sharer": s, "viewer": v, "content_id": "c", "ts": T0}
+            for e, s, v in pairs
+        ],
+    )
+
+
+def test_append_batch_assigns_dense_indexes_in_user_id_order() -> None:
+    from tests.graph.neo4j_fake import RecordingNeo4j
+
+    server = RecordingNeo4j()
+    store = Neo4jStore(server)
+    store.append_batch({EventType.VIEW: _views([("v1", "zoe", "bob"), ("v2", "zoe", "amy")])})
+    store.append_batch({EventType.VIEW: _views([("v3", "amy", "carl"), ("v4", "amy", "bob")])})
+    created = [r for call in server.calls("create_users") for r in call["rows"]]
+    assert created == [
+        {"user_id": "amy", "idx": 0},
+        {"user_id": "bob", "idx": 1},
+        {"user_id": "zoe", "idx": 2},
+        {"user_id": "carl", "idx": 3},
+    ]
+    assert [c["next_idx"] for c in server.calls("meta_set_next_idx")] == [3, 4]
+    assert server.counts()["meta_lock"] == 2  # one transaction per append_batch
+
+
+def test_append_batch_dedupes_and_chunks_statements() -> None:
+    from tests.graph.neo4j_fake import RecordingNeo4j
+
+    server = RecordingNeo4j()
+    store = Neo4jStore(server, batch_size=2)
+    pairs = [
+        ("v1", "a", "b"),
+        ("v2", "a", "c"),
+        ("v1", "a", "b"),
+        ("v3", "b", "c"),
+        ("v4", "c", "a"),
+    ]
+    first = store.append_batch({EventType.VIEW: _views(pairs)})
+    sent = server.calls("load_view")
+    assert [len(c["rows"]) for c in sent] == [2, 2]  # 4 distinct events in statements of 2
+    assert [r["event_id"] for c in sent for r in c["rows"]] == ["v1", "v2", "v3", "v4"]
+    assert (first.inserted, first.duplicates) == (4, 1)
+    second = store.append_batch({EventType.VIEW: _views(pairs)})
+    assert (second.inserted, second.duplicates) == (0, 5)
+    assert server.counts()["meta_set_next_idx"] == 1  # no new users the second time
+
+
+def test_append_batch_upserts_only_changed_users() -> None:
+    from tests.graph.neo4j_fake import RecordingNeo4j
+
+    server = RecordingNeo4j()
+    store = Neo4jStore(server)
+    users = [{"event_id": "u-a", "user_id": "a"}, {"event_id": "u-b", "user_id": "b"}]
+    first = store.append_batch({EventType.USER: _table(EventType.USER, users)})
+    users[1]["event_id"] = "u-b2"  # b changed, a did not
+    second = store.append_batch({EventType.USER: _table(EventType.USER, users)})
+    assert (first.inserted, second.inserted, second.duplicates) == (2, 1, 1)
+    assert [r["user_id"] for r in server.calls("upsert_users")[-1]["rows"]] == ["b"]
+
+
+def test_append_batch_rejects_and_node_records() -> None:
+    from tests.graph.neo4j_fake import RecordingNeo4j
+
+    server = RecordingNeo4j()
+    store = Neo4jStore(server)
+    batch = _demo_batch()
+    result = store.append_batch({t: batch[t] for t in (EventType.ORDER, EventType.REFUND)})
+    assert result.by_type["order"].inserted == 1 and result.by_type["refund"].inserted == 1
+    [order_rows] = [c["rows"] for c in server.calls("load_order")]
+    assert order_rows[0]["src"] == "c" and order_rows[0]["amount_e4"] == 100_000
+    assert [r["user_id"] for c in server.calls("create_users") for r in c["rows"]] == ["c"]
+
+
+def test_upline_downline_walk_first_referrals_and_stop_at_cycles() -> None:
+    from tests.graph.neo4j_fake import RecordingNeo4j
+
+    # a -> b -> c -> d, a later referral of c by x (ignored), d -> a closing a cycle
+    server = RecordingNeo4j()
+    names = ["a", "b", "c", "d", "x"]
+    server.users = {n: {"idx": i, "event_id": None} for i, n in enumerate(names)}
+    a, b, c, d, x = range(5)
+    server.referrals = [
+        (a, b, 1, "1"),
+        (b, c, 2, "2"),
+        (c, d, 3, "3"),
+        (x, c, 4, "4"),
+        (d, a, 5, "5"),
+    ]
+    server.net = {c: 60_000, d: 50_000}  # 10 - 4 and 5, in 1/10,000 units
+    store = Neo4jStore(server)
+    up = store.upline("d", levels=10).to_pylist()
+    assert [(r["level"], r["user_id"]) for r in up] == [(1, "c"), (2, "b"), (3, "a")]
+    assert up[0]["referred_at"] == datetime(1970, 1, 1, 0, 0, 0, 3, tzinfo=UTC)
+    assert store.upline("d", levels=2).num_rows == 2
+    down = store.downline("b", levels=5).to_pylist()
+    assert [(r["level"], r["users"], r["buyers"], r["gmv"]) for r in down] == [
+        (1, 1, 1, Decimal("6")),
+        (2, 1, 1, Decimal("5")),
+        (3, 1, 0, Decimal("0")),
+    ]
+    assert store.upline("nobody").num_rows == 0 and store.downline("nobody").num_rows == 0
+
+
 # --- plans, settings and errors ------------------------------------------------------------
 
 

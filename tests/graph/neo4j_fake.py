@@ -1,0 +1,147 @@
+"""A stand-in for a Neo4j server, for tests and benchmarks where no server can run.
+
+``RecordingNeo4j`` plays driver, session and transaction at once: it records every
+statement the store sends (name, parameter rows) and answers the few the store's
+write path depends on the way a server would (which users exist, the node-index
+counter, how many records a ``MERGE`` created). It implements no Cypher: it keys
+on the statement constants of :mod:`graph.cypher`. Live behaviour is covered by the
+tests marked ``neo4j``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from graph import cypher
+
+__all__ = ["RecordingNeo4j"]
+
+_NAMES = {s.text: s.name for s in cypher.all_statements()}
+_NODE_KEYS = {
+    cypher.LOAD_SHARES.text: "event_id",
+    cypher.LOAD_ORDERS.text: "event_id",
+    cypher.LOAD_REFUNDS.text: "event_id",
+    cypher.LOAD_REJECTS.text: "reject_id",
+}
+_EDGE_LOADS = {s.text for s in cypher.LOAD_EDGES.values()}
+
+
+class _Counters:
+    def __init__(self, nodes: int = 0, rels: int = 0) -> None:
+        self.nodes_created, self.relationships_created = nodes, rels
+
+
+class _Summary:
+    def __init__(self, counters: _Counters) -> None:
+        self.counters = counters
+
+
+class _Result:
+    def __init__(self, records: list[Any] | None = None, counters: _Counters | None = None) -> None:
+        self._records = list(records or [])
+        self._counters = counters or _Counters()
+
+    def fetch(self, n: int) -> list[Any]:
+        out, self._records = self._records[:n], self._records[n:]
+        return out
+
+    def single(self) -> Any:
+        return self._records[0] if self._records else None
+
+    def consume(self) -> _Summary:
+        return _Summary(self._counters)
+
+
+class RecordingNeo4j:
+    """Driver, session and transaction in one object; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, dict[str, Any]] = {}  # user_id -> {"idx", "event_id"}
+        self.keys: defaultdict[str, set[str]] = defaultdict(set)  # statement -> stored keys
+        self.next_idx = 0
+        self.sent: list[tuple[str, dict[str, Any]]] = []  # (statement name, parameters)
+        self.transactions = 0
+        #: referral tree for reads: (referrer idx, referee idx, ts in us, event_id)
+        self.referrals: list[tuple[int, int, int, str]] = []
+        #: net spend in 1/10,000 units per buyer idx (only buyers)
+        self.net: dict[int, int] = {}
+
+    # --- what the store calls -----------------------------------------------------------
+    def verify_connectivity(self) -> None:
+        pass
+
+    def session(self, **config: Any) -> RecordingNeo4j:
+        return self
+
+    def __enter__(self) -> RecordingNeo4j:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def execute_write(self, work: Any) -> Any:
+        self.transactions += 1
+        return work(self)
+
+    execute_read = execute_write
+
+    def run(self, text: str, params: dict[str, Any] | None = None) -> _Result:
+        params = dict(params or {})
+        self.sent.append((_NAMES.get(text, "unknown"), params))
+        rows = params.get("rows") or []
+        if text == cypher.META_READ.text:
+            return _Result([{"next_idx": self.next_idx, "schema_version": cypher.SCHEMA_VERSION}])
+        if text == cypher.META_LOCK.text:
+            return _Result([{"next_idx": self.next_idx}])
+        if text == cypher.META_SET_NEXT_IDX.text:
+            self.next_idx = params["next_idx"]
+        elif text == cypher.EXISTING_USERS.text:
+            found = [(u, self.users[u]["event_id"]) for u in params["ids"] if u in self.users]
+            return _Result(found)
+        elif text == cypher.CREATE_USERS.text:
+            new = [r for r in rows if r["user_id"] not in self.users]
+            for r in new:
+                self.users[r["user_id"]] = {"idx": r["idx"], "event_id": None}
+            return _Result(counters=_Counters(nodes=len(new)))
+        elif text == cypher.UPSERT_USERS.text:
+            for r in rows:
+                self.users[r["user_id"]]["event_id"] = r["event_id"]
+        elif text in _EDGE_LOADS or text in _NODE_KEYS:
+            key = _NODE_KEYS.get(text, "event_id")
+            new = {r[key] for r in rows} - self.keys[text]
+            self.keys[text] |= new
+            if text in _EDGE_LOADS:
+                return _Result(counters=_Counters(rels=len(new)))
+            return _Result(counters=_Counters(nodes=len(new)))
+        elif text == cypher.USER_IDX.text:
+            user = self.users.get(params["user_id"])
+            return _Result([{"idx": user["idx"]}] if user else [])
+        elif text == cypher.FIRST_REFERRER.text:
+            first = self._first_referral(params["idx"])
+            if first is None:
+                return _Result()
+            names = {u["idx"]: name for name, u in self.users.items()}
+            return _Result([{"idx": first[0], "user_id": names[first[0]], "referred_at": first[2]}])
+        elif text == cypher.DOWNLINE_STEP.text:
+            children = {c for r, c, _, _ in self.referrals if r in set(params["frontier"])}
+            return _Result([(c, self._first_referral(c)[0]) for c in sorted(children)])
+        elif text == cypher.NET_SPEND.text:
+            return _Result([(i, self.net[i]) for i in params["idxs"] if i in self.net])
+        return _Result()
+
+    def _first_referral(self, referee: int) -> tuple[int, int, int, str] | None:
+        mine = [r for r in self.referrals if r[1] == referee]
+        return min(mine, key=lambda r: (r[2], r[3])) if mine else None
+
+    # --- what tests look at -------------------------------------------------------------
+    def calls(self, name: str) -> list[dict[str, Any]]:
+        """Parameters of every call of statement ``name``, in order."""
+        return [p for n, p in self.sent if n == name]
+
+    def counts(self) -> Counter[str]:
+        """Statements sent, by name."""
+        return Counter(n for n, _ in self.sent)

@@ -2,7 +2,7 @@
 
 Run by hand (not part of the test suite)::
 
-    .venv/bin/python benchmarks/bench_ingest.py --events 10000000 --out /tmp/koc-bench
+    .venv/bin/python benchmarks/bench_ingest.py --events 10000000 --out /tmp/koc-bench-ingest
 
 It writes a synthetic multi-type input (views 60 %, forwards 10 %, comments 10 %,
 orders 15 %, refunds 5 %; ``type`` column plus the canonical field names, ISO-8601
@@ -126,9 +126,11 @@ def run_child(db: Path, path: Path, batch: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--events", type=int, default=10_000_000)
-    ap.add_argument("--out", type=Path, default=Path("/tmp/koc-bench"))
+    ap.add_argument("--out", type=Path, default=Path("/tmp/koc-bench-ingest"))
     ap.add_argument("--batch-rows", type=int, default=500_000)
     ap.add_argument("--formats", default="parquet,csv")
     ap.add_argument("--twice", action="store_true", help="also time an idempotent second load")

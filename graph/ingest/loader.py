@@ -21,7 +21,14 @@ import pyarrow.csv as pacsv
 from graph.errors import IngestError
 from graph.events import EventType
 from graph.ingest.mapping import ColumnMapping, load_mapping
-from graph.ingest.readers import RawBatch, RawReject, detect_format, open_reader, records_to_table
+from graph.ingest.readers import (
+    RawBatch,
+    RawReject,
+    Reader,
+    detect_format,
+    open_reader,
+    records_to_table,
+)
 from graph.ingest.sources import SOURCES
 from graph.ingest.summary import REJECT_SAMPLE_SIZE, FileSummary, IngestSummary, TypeCounts
 from graph.ingest.validate import UNTYPED, Validator
@@ -204,17 +211,17 @@ def ingest_files(
     IngestError
         A file is missing, of unknown format, unreadable, or has no record type.
     """
-    paths = [Path(p) for p in paths]
-    source_reader = None
+    files = [Path(p) for p in paths]
+    source_reader: type[Reader] | None = None
     if dataset is not None:
         if dataset not in SOURCES:
             raise IngestError(f"Unknown dataset {dataset!r}; known: {', '.join(sorted(SOURCES))}.")
         source_reader, source_mapping = SOURCES[dataset]
         mapping = mapping if mapping is not None else source_mapping
-        formats = ["csv"] * len(paths)
+        formats = ["csv"] * len(files)
     else:
-        formats = [detect_format(p, fmt) for p in paths]
-    for p in paths:
+        formats = [detect_format(p, fmt) for p in files]
+    for p in files:
         if not p.is_file():
             raise IngestError(f"Input file {p} does not exist.", path=str(p))
     summary = IngestSummary(strict=strict)
@@ -228,7 +235,8 @@ def ingest_files(
     )
     rejects_file = _RejectsFile(Path(rejects_path) if rejects_path is not None else None)
     try:
-        for path, f in zip(paths, formats, strict=True):
+        for path, f in zip(files, formats, strict=True):
+            reader: Reader
             if source_reader is not None:
                 reader = source_reader(path, batch_rows)
             else:

@@ -120,9 +120,9 @@ def _decode_columns(
         columns.append(pa.array(decoded, pa.string()))
     table = pa.table(columns, names=table.column_names)
     if bad_mask.any():
-        for i in np.flatnonzero(bad_mask):
-            name, v = first[int(i)]
-            bad.append(RawReject(int(rows[i]), name, _safe_text(v, 200), "invalid UTF-8", None))
+        for j in np.flatnonzero(bad_mask).tolist():
+            name, v = first[j]
+            bad.append(RawReject(int(rows[j]), name, _safe_text(v, 200), "invalid UTF-8", None))
         keep = ~bad_mask
         table = table.filter(pa.array(keep))
         rows = rows[keep]

@@ -435,6 +435,7 @@ class Validator:
                     )
                 )
         if et in EDGE_TYPES:
+            assert spec.src is not None and spec.dst is not None
             checks.append(
                 (
                     f"{raw[spec.src]} = {raw[spec.dst]}",

@@ -3,18 +3,17 @@
 * :func:`role_features`: behavioural features per user (pure, vectorized);
 * :class:`RoleClassifier`: calibrated scikit-learn classifier trained on declared roles,
   and :func:`cross_validate_roles` for its out-of-fold precision / recall / confusion;
-* :func:`employee_measures`, :func:`kol_measures`, :func:`audience_overlap`,
-  :func:`rising_kocs`: what each role brings.
+* :func:`employee_measures`, :func:`kol_measures`, :func:`audience_overlap`:
+  what each role brings (rising consumers come from
+  :func:`api.services.ranking.rank_changes`).
 
-No I/O here; :mod:`api.services.roles` reads the store and calls these.
+No I/O here; :mod:`api.services.roles` reads the store and calls these. The
+classifier names are imported lazily, so views that only measure do not load
+scikit-learn.
 """
 
-from influence.roles._classifier import (
-    UNKNOWN,
-    RoleClassifier,
-    classification_report_dict,
-    cross_validate_roles,
-)
+from typing import Any
+
 from influence.roles._features import (
     NEIGHBOUR_ROLES,
     RoleFeatures,
@@ -30,7 +29,6 @@ from influence.roles._measures import (
     customer_stats,
     employee_measures,
     kol_measures,
-    rising_kocs,
     units_to_decimal,
 )
 
@@ -51,6 +49,15 @@ __all__ = [
     "customer_stats",
     "employee_measures",
     "kol_measures",
-    "rising_kocs",
     "units_to_decimal",
 ]
+
+_LAZY = {"UNKNOWN", "RoleClassifier", "classification_report_dict", "cross_validate_roles"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from influence.roles import _classifier
+
+        return getattr(_classifier, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -141,8 +141,8 @@ def role_features(
     orders : pyarrow.Table, optional
         Orders: ``buyer``, ``amount`` (decimal), ``ts``; optional ``refunded``.
     attributed : pyarrow.Table, optional
-        Orders attributed to each influencer: ``user_id``, ``orders``,
-        ``buyers``, ``gmv``.
+        Orders attributed to each influencer: ``user_id``, ``orders``, ``gmv``
+        (currency units).
     labels : numpy.ndarray of str, optional
         Known (declared) role of every node, ``unknown`` when not declared; gives
         the neighbour-role features. A node's own label is never used for its
@@ -155,8 +155,8 @@ def role_features(
     RoleFeatures
         Columns (all ``log1p`` for counts): audience and influencer counts
         (distinct users), outgoing/incoming edge counts per type, shares,
-        forward and comment rates per view, attributed orders, buyers and GMV,
-        conversion rate (attributed buyers per audience member), own orders,
+        forward and comment rates per view, attributed orders and GMV,
+        conversion rate (attributed orders per audience member), own orders,
         spend and average order value, active days, the share of actions per
         local hour and weekday, and the number and share of neighbours per
         declared role.
@@ -204,7 +204,7 @@ def role_features(
         times.append(np.asarray(s_ts, dtype=np.int64)[ok])
     cols["shares"] = _log1p(n_shares)
 
-    a_orders = a_buyers = a_gmv = np.zeros(n)
+    a_orders = a_gmv = np.zeros(n)
     if attributed is not None and attributed.num_rows:
         a_idx = index_of(id_set, attributed.column("user_id"))
         ok = a_idx >= 0
@@ -213,11 +213,10 @@ def role_features(
             vals = pc.cast(attributed.column(name), pa.float64()).to_numpy(zero_copy_only=False)
             return np.bincount(a_idx[ok], weights=np.nan_to_num(vals[ok]), minlength=n)
 
-        a_orders, a_buyers, a_gmv = _sum("orders"), _sum("buyers"), _sum("gmv")
+        a_orders, a_gmv = _sum("orders"), _sum("gmv")
     cols["attributed_orders"] = _log1p(a_orders)
-    cols["attributed_buyers"] = _log1p(a_buyers)
     cols["attributed_gmv"] = _log1p(a_gmv)
-    cols["conversion_rate"] = _ratio(a_buyers, audience)
+    cols["conversion_rate"] = _ratio(a_orders, audience)
 
     own_orders = np.zeros(n)
     spend = np.zeros(n)

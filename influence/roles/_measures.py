@@ -26,7 +26,6 @@ __all__ = [
     "employee_measures",
     "kol_measures",
     "audience_overlap",
-    "rising_kocs",
     "CUSTOMER_ROLES",
 ]
 
@@ -244,7 +243,6 @@ def kol_measures(
     kols: np.ndarray,
     *,
     attributed_orders: np.ndarray,
-    attributed_buyers: np.ndarray,
     attributed_units: np.ndarray,
     fee_units: np.ndarray | None = None,
     reach: np.ndarray | None = None,
@@ -257,9 +255,8 @@ def kol_measures(
         Influence edges with ``node_ids``.
     kols : numpy.ndarray of int
         Node indices of the KOLs.
-    attributed_orders, attributed_buyers, attributed_units : numpy.ndarray
-        Per node: credited orders, distinct credited buyers, credited net GMV
-        (int64 units of ``10**-4``).
+    attributed_orders, attributed_units : numpy.ndarray
+        Per node: credited orders and their net GMV (int64 units of ``10**-4``).
     fee_units : numpy.ndarray, optional
         Per KOL (aligned with ``kols``): contract fee in units, -1 when unknown.
     reach : numpy.ndarray, optional
@@ -271,7 +268,7 @@ def kol_measures(
     pyarrow.Table
         ``user_id``, ``audience`` (distinct users reached in one hop), ``reach``,
         ``views``, ``engagement_rate`` = (forwards + comments of the KOL's
-        content) / views of it, ``conversion_rate`` = credited buyers / audience,
+        content) / views of it, ``conversion_rate`` = credited orders / audience,
         ``attributed_orders``, ``attributed_gmv``, ``fee``, ``gmv_per_fee`` =
         attributed GMV / fee (null without a fee); sorted by attributed GMV.
     """
@@ -301,7 +298,7 @@ def kol_measures(
             "reach": np.asarray(reach_k, dtype=np.float64),
             "views": views[kols].astype(np.int64),
             "engagement_rate": _ratio(engaged[kols], views[kols]),
-            "conversion_rate": _ratio(np.asarray(attributed_buyers)[kols], aud[kols]),
+            "conversion_rate": _ratio(np.asarray(attributed_orders)[kols], aud[kols]),
             "attributed_orders": np.asarray(attributed_orders, dtype=np.int64)[kols],
             "attributed_gmv": units_to_decimal(gmv),
             "fee": fee_dec,
@@ -347,40 +344,3 @@ def audience_overlap(
             "jaccard": jac[order],
         }
     )
-
-
-def rising_kocs(current: pa.Table, previous: pa.Table, *, limit: int = 20) -> pa.Table:
-    """Users who climbed most between two ranking runs.
-
-    Parameters
-    ----------
-    current, previous : pyarrow.Table
-        Scores of two runs (``user_id``, ``rank``, ``score``), already
-        restricted to the users of interest (e.g. consumers).
-
-    Returns
-    -------
-    pyarrow.Table
-        ``user_id``, ``rank``, ``previous_rank``, ``rank_change`` (positive = up),
-        ``score``, ``score_change``; users new in ``current`` rank below everyone
-        of ``previous``. Sorted by ``rank_change`` descending, then rank.
-    """
-    prev = previous.select(["user_id", "rank", "score"]).rename_columns(
-        ["user_id", "previous_rank", "previous_score"]
-    )
-    j = current.select(["user_id", "rank", "score"]).join(prev, "user_id", join_type="left outer")
-    floor = (pc.max(previous.column("rank")).as_py() or 0) + 1
-    prev_rank = pc.fill_null(j.column("previous_rank"), floor)
-    change = pc.subtract(pc.cast(prev_rank, pa.int64()), pc.cast(j.column("rank"), pa.int64()))
-    score_change = pc.subtract(j.column("score"), pc.fill_null(j.column("previous_score"), 0.0))
-    out = pa.table(
-        {
-            "user_id": j.column("user_id"),
-            "rank": j.column("rank"),
-            "previous_rank": j.column("previous_rank"),
-            "rank_change": change,
-            "score": j.column("score"),
-            "score_change": score_change,
-        }
-    ).sort_by([("rank_change", "descending"), ("rank", "ascending")])
-    return out.slice(0, limit)

@@ -281,16 +281,23 @@ def conversion_totals(
     Returns
     -------
     dict
-        ``conversions`` (int64 count of credited orders) and ``attributed_gmv_units``
-        (int64, units of ``10**-4``; net of refunds when ``net_units`` is).
+        ``conversions`` (int64 count of credited orders), ``attributed_gmv_units``
+        (int64, units of ``10**-4``; net of refunds when ``net_units`` is) and
+        ``token_gmv_units`` (the part credited by an explicit token, the most
+        reliable evidence; :func:`influence.calibration` fits against it).
     """
+    net = np.asarray(net_units, dtype=np.int64)
     hit = attribution.credited >= 0
     who = attribution.credited[hit]
     gmv = np.zeros(n_nodes, dtype=np.int64)
-    np.add.at(gmv, who, np.asarray(net_units, dtype=np.int64)[hit])
+    np.add.at(gmv, who, net[hit])
+    tok = attribution.rule == RULE_TOKEN
+    token_gmv = np.zeros(n_nodes, dtype=np.int64)
+    np.add.at(token_gmv, attribution.credited[tok], net[tok])
     return {
         "conversions": np.bincount(who, minlength=n_nodes).astype(np.int64),
         "attributed_gmv_units": gmv,
+        "token_gmv_units": token_gmv,
     }
 
 

@@ -17,8 +17,9 @@ Both rank the consumer leaderboard's candidates (staff roles left out) and repor
 the KOC score next to the baselines of :mod:`influence.evaluation`.
 
 Calibration
-    Features: the five normalised components of each month ``t``; target: next month's
-    *attributed* GMV as the store sees it (no ground truth), fitted with
+    Features: the normalised components of each month ``t``; target: next month's GMV
+    credited by explicit attribution tokens as the store sees it (no ground truth;
+    ``target="attributed"`` uses every attribution rule), fitted with
     :class:`influence.calibration.WeightCalibrator`.
 """
 
@@ -52,6 +53,12 @@ __all__ = [
     "format_markdown",
     "calibrate",
 ]
+
+#: Calibration targets: name -> detail signal of :class:`api.services.ranking.Ranking`.
+TARGETS: dict[str, str] = {
+    "token": "conversion.token_gmv",
+    "attributed": "conversion.attributed_gmv",
+}
 
 #: ``progress(label, done, total)`` for the per-window rankings.
 Progress = Callable[[str, int, int], None]
@@ -257,6 +264,7 @@ def calibrate(
     k: int = 100,
     alpha: float = 1.0,
     n_splits: int | None = None,
+    target: str = "token",
     progress: Progress | None = None,
 ) -> tuple[WeightCalibrator, ScoreConfig, dict[str, Any]]:
     """Fit component weights from the store's monthly history.
@@ -274,6 +282,10 @@ def calibrate(
         Ridge regularisation strength.
     n_splits : int, optional
         Time-ordered folds (default: months with a successor - 1, at least 1).
+    target : {"token", "attributed"}
+        Next-month GMV to predict: credited by an explicit attribution token only
+        (default: the most reliable evidence), or by every attribution rule (also the
+        last-view and referral fallbacks, which credit organic orders too).
     progress : callable, optional
 
     Returns
@@ -292,6 +304,11 @@ def calibrate(
     """
     from graph.errors import ScoringError
 
+    if target not in TARGETS:
+        raise ConfigError(
+            f"The 'target' parameter must be one of {', '.join(TARGETS)}. Got {target!r} instead.",
+            key="target",
+        )
     cfg = _coerce_config(config)
     first, last = _data_span(store)
     windows = month_windows(first, last + timedelta(microseconds=1), ZoneInfo(timezone))
@@ -307,13 +324,14 @@ def calibrate(
         ranking = compute_ranking(store, cfg, start=start, end=end)
         # every window's snapshot covers all known users, in the same node order
         feats.append(np.column_stack([ranking.result.normalized[c] for c in COMPONENTS]))
-        targets.append(ranking.result.raw["conversion"])
+        targets.append(ranking.details[TARGETS[target]])
     X, y = feats[:-1], targets[1:]
     splits = n_splits if n_splits is not None else max(1, len(X) - 1)
     current = np.array([getattr(cfg.weights, c) for c in COMPONENTS], dtype=np.float64)
     model = WeightCalibrator(alpha=alpha, k=k, n_splits=splits).fit(X, y, baseline=current)
     fitted = cfg.with_weights(dict(zip(COMPONENTS, model.weights_.tolist(), strict=True)))
     summary = {
+        "target": target,
         "months": [w[0] for w in windows],
         "pairs": [f"{a[0]} -> {b[0]}" for a, b in zip(windows[:-1], windows[1:], strict=True)],
         "weights_before": cfg.weights.normalized(),

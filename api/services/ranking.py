@@ -51,6 +51,7 @@ __all__ = [
     "Progress",
     "Ranking",
     "compute_ranking",
+    "conversion_signals",
     "run_ranking",
     "leaderboard",
     "user_profile",
@@ -166,7 +167,7 @@ def _roles(store: GraphStore, node_ids: np.ndarray) -> np.ndarray:
     return roles
 
 
-def _conversion(
+def conversion_signals(
     store: GraphStore,
     snapshot: GraphSnapshot,
     config: ScoreConfig,
@@ -174,7 +175,13 @@ def _conversion(
     end: datetime | None,
     counts: dict[str, int],
 ) -> dict[str, np.ndarray]:
-    """Engagement signals and attributed conversions per node."""
+    """Engagement signals and attributed conversions per node (see :mod:`influence.engagement`).
+
+    Reads the window's orders, shares and (all) refunds; views and referrals come from
+    ``snapshot``. ``counts`` receives row counts. Returns the arrays of
+    :func:`influence.engagement.engagement_signals` plus ``conversions`` and
+    ``attributed_gmv_units`` (exact, units of 10**-4).
+    """
     n = snapshot.n_nodes
     orders = store.read_events(EventType.ORDER, start, end)
     shares = store.read_events(EventType.SHARE, start, end)
@@ -314,7 +321,7 @@ def compute_ranking(
     communities = _communities(snapshot, cfg)
 
     step("engagement")
-    signals = _conversion(store, snapshot, cfg, start, end, counts)
+    signals = conversion_signals(store, snapshot, cfg, start, end, counts)
     ew = cfg.engagement
     engagement = np.zeros(n, dtype=np.float64)
     for name in ENGAGEMENT_SIGNALS:
@@ -344,6 +351,8 @@ def compute_ranking(
     roles = _roles(store, snapshot.node_ids)
     details: dict[str, np.ndarray] = {f"engagement.{k}": signals[k] for k in ENGAGEMENT_SIGNALS}
     details["conversion.conversions"] = signals["conversions"]
+    details["conversion.token_gmv"] = signals["token_gmv_units"] / _UNITS
+    details["conversion.attributed_gmv"] = signals["attributed_gmv_units"] / _UNITS
     details["spend.recency_days"] = rfm.recency_days
     details["spend.frequency"] = rfm.frequency
     details["spend.monetary"] = rfm.monetary_units / _UNITS
@@ -358,6 +367,10 @@ def compute_ranking(
         timings=timings,
         row_counts=counts,
     )
+
+
+#: former private name, kept for callers that imported it (``api.services.roles``)
+_conversion = conversion_signals
 
 
 def _new_run_id(now: datetime) -> str:

@@ -1,0 +1,349 @@
+"""Snapshot and influence metrics at scale: 1M users / 10M edges on the embedded store.
+
+Run by hand (not part of the test suite)::
+
+    .venv/bin/python benchmarks/bench_metrics.py --users 1000000 --edges 10000000 \
+        --db /tmp/koc-bench-metrics/store.duckdb
+
+Steps (each timed; figures go to ``benchmarks/results/metrics.md`` by hand):
+
+1. ``build``: a child process fills a fresh store through ``append_batch`` with
+   generated Arrow tables (skipped when ``--db`` exists): ``--users`` users and
+   ``--edges`` edges (views 60 %, forwards 20 %, comments 15 %, referrals 5 %;
+   influencers heavy-tailed, ``zipf(1.5)``, influenced users uniform; 90 days of
+   timestamps) plus ``--orders`` orders.
+2. ``metrics`` (a second child, so its peak RSS is the pipeline's alone):
+   ``build_snapshot`` (read + weights, then both CSR matrices), PageRank,
+   all-user 3-hop HyperANF reach at 256 and 64 registers, forward cascades,
+   and the other helper's full ranking pipeline (``compute_ranking``, when
+   importable) with and without communities.
+3. ``pagerank``: our PageRank vs a bare scipy power iteration (same CSR, same
+   iterations) vs igraph PRPACK (graph construction counted), and networkx on a
+   100k-edge graph as a reference line.
+4. ``hyperanf-dense``: HyperANF on a graph where every user has out-edges (the
+   worst case: no passive users to skip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from graph.events import EventType  # noqa: E402
+from graph.store import ARROW_SCHEMAS  # noqa: E402
+
+T0_US = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
+DAY_US = 86_400_000_000
+SHARES = {
+    EventType.VIEW: 0.60,
+    EventType.FORWARD: 0.20,
+    EventType.COMMENT: 0.15,
+    EventType.REFERRAL: 0.05,
+}
+#: (influencer field, influenced field) of each generated edge type
+FIELDS = {
+    EventType.VIEW: ("sharer", "viewer"),
+    EventType.FORWARD: ("from_user", "forwarder"),
+    EventType.COMMENT: ("on_user", "commenter"),
+    EventType.REFERRAL: ("referrer", "referee"),
+}
+
+
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def _ids(prefix: str, numbers: np.ndarray) -> pa.Array:
+    return pc.binary_join_element_wise(prefix, pc.cast(pa.array(numbers), pa.string()), "")
+
+
+def _edge_table(
+    rng: np.random.Generator, t: EventType, start: int, m: int, n_users: int
+) -> pa.Table:
+    src = (rng.zipf(1.5, size=m) - 1) % n_users
+    dst = rng.integers(0, n_users, size=m)
+    dst = np.where(src == dst, (dst + 1) % n_users, dst)
+    ts = T0_US + rng.integers(0, 90 * DAY_US, size=m)
+    s_field, d_field = FIELDS[t]
+    cols: dict[str, pa.Array] = {
+        "event_id": _ids(f"{t.value[0]}", np.arange(start, start + m)),
+        s_field: _ids("u", src),
+        d_field: _ids("u", dst),
+        "ts": pa.array(ts, type=pa.timestamp("us", tz="UTC")),
+    }
+    if "content_id" in ARROW_SCHEMAS[t].names:
+        cols["content_id"] = _ids("c", rng.integers(0, 200_000, size=m))
+    schema = ARROW_SCHEMAS[t]
+    return pa.table(
+        {name: cols.get(name, pa.nulls(m, schema.field(name).type)) for name in schema.names},
+        schema=schema,
+    )
+
+
+def build(db: Path, n_users: int, n_edges: int, n_orders: int, batch: int, seed: int) -> dict:
+    """Fill a fresh store through ``append_batch`` (one transaction per batch)."""
+    from graph.duckdb_store import DuckDBStore
+
+    rng = np.random.default_rng(seed)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with DuckDBStore(db, threads=2, memory_limit="6GB") as store:
+        users = pa.table(
+            {
+                "event_id": _ids("user", np.arange(n_users)),
+                "user_id": _ids("u", np.arange(n_users)),
+                "role": pa.array(np.where(rng.random(n_users) < 0.01, "employee", "consumer")),
+            }
+        )
+        schema = ARROW_SCHEMAS[EventType.USER]
+        store.append_batch(
+            {
+                EventType.USER: pa.table(
+                    {
+                        name: users.column(name)
+                        if name in users.column_names
+                        else pa.nulls(n_users, schema.field(name).type)
+                        for name in schema.names
+                    },
+                    schema=schema,
+                )
+            }
+        )
+        done = 0
+        while done < n_edges:
+            m = min(batch, n_edges - done)
+            counts = rng.multinomial(m, list(SHARES.values()))
+            tables = {
+                t: _edge_table(rng, t, done + k * batch, int(c), n_users)
+                for k, (t, c) in enumerate(zip(SHARES, counts, strict=True))
+            }
+            store.append_batch(tables)
+            done += m
+            print(f"  appended {done:,} edges ({time.perf_counter() - t0:.0f} s)", flush=True)
+        if n_orders:
+            o = ARROW_SCHEMAS[EventType.ORDER]
+            buyers = rng.integers(0, n_users, size=n_orders)
+            amount = pc.cast(_ids("", rng.integers(5, 500, size=n_orders)), o.field("amount").type)
+            orders = {
+                "event_id": _ids("o", np.arange(n_orders)),
+                "order_id": _ids("o", np.arange(n_orders)),
+                "buyer": _ids("u", buyers),
+                "amount": amount,
+                "currency": pa.array(["CNY"] * n_orders),
+                "ts": pa.array(
+                    T0_US + rng.integers(0, 90 * DAY_US, size=n_orders),
+                    type=pa.timestamp("us", tz="UTC"),
+                ),
+            }
+            store.append_batch(
+                {
+                    EventType.ORDER: pa.table(
+                        {
+                            name: orders.get(name, pa.nulls(n_orders, o.field(name).type))
+                            for name in o.names
+                        },
+                        schema=o,
+                    )
+                }
+            )
+        counts_out = store.counts()
+    return {"build_s": round(time.perf_counter() - t0, 1), "counts": counts_out}
+
+
+def _timed(fn, *args, **kwargs):
+    t = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t
+
+
+def metrics(db: Path, with_pipeline: bool) -> dict:
+    """Time the snapshot and every metric on the store (run in a child process)."""
+    from graph.duckdb_store import DuckDBStore
+    from graph.snapshot import build_snapshot
+    from influence.cascades import cascade_stats
+    from influence.pagerank import pagerank
+    from influence.reach import reach_hyperanf
+
+    res: dict = {}
+    with DuckDBStore(db, read_only=True) as store:
+        snap, res["snapshot_read_s"] = _timed(build_snapshot, store, half_life_days=30.0)
+        _, res["snapshot_csr_s"] = _timed(lambda: (snap.influence_csr, snap.reverse_csr))
+        res["snapshot_total_s"] = res["snapshot_read_s"] + res["snapshot_csr_s"]
+        res["users"], res["edges"], res["nnz"] = snap.n_nodes, snap.n_edges, snap.influence_csr.nnz
+        pr, res["pagerank_s"] = _timed(pagerank, snap)
+        res["pagerank_iterations"] = pr.iterations
+        _, res["hyperanf_256_s"] = _timed(reach_hyperanf, snap, hops=3, registers=256)
+        _, res["hyperanf_64_s"] = _timed(reach_hyperanf, snap, hops=3, registers=64)
+        res["rss_after_metrics_gb"] = _peak_rss_gb()
+        csnap, res["snapshot_with_content_s"] = _timed(build_snapshot, store, with_content=True)
+        _, res["cascades_s"] = _timed(cascade_stats, csnap)
+        del csnap
+        res["core_total_s"] = res["snapshot_total_s"] + res["pagerank_s"] + res["hyperanf_256_s"]
+        res["peak_rss_core_gb"] = _peak_rss_gb()
+        if with_pipeline:
+            try:
+                from api.services.ranking import compute_ranking
+                from influence.config import default_score_config
+            except ImportError as exc:  # the scoring helper's module is not there yet
+                res["pipeline"] = f"not available: {exc}"
+            else:
+                cfg = default_score_config()
+                nocomm = cfg.model_copy(
+                    update={"communities": cfg.communities.model_copy(update={"enabled": False})}
+                )
+                ranking, res["pipeline_no_communities_s"] = _timed(compute_ranking, store, nocomm)
+                res["pipeline_no_communities_steps"] = ranking.timings
+                res["peak_rss_pipeline_gb"] = _peak_rss_gb()
+                ranking, res["pipeline_default_s"] = _timed(compute_ranking, store, cfg)
+                res["pipeline_default_steps"] = ranking.timings
+                res["peak_rss_pipeline_default_gb"] = _peak_rss_gb()
+    return res
+
+
+def pagerank_compare(db: Path, nx_edges: int) -> dict:
+    """Our PageRank vs bare scipy vs igraph PRPACK on the store's graph; networkx reference."""
+    import igraph as ig
+    import networkx as nx
+    import scipy.sparse as sp
+
+    from graph.duckdb_store import DuckDBStore
+    from graph.snapshot import build_snapshot
+    from influence.pagerank import pagerank
+
+    res: dict = {}
+    with DuckDBStore(db, read_only=True) as store:
+        snap = build_snapshot(store)
+    a = snap.influence_csr
+    n = snap.n_nodes
+    ours, res["ours_s"] = _timed(pagerank, snap)
+    res["iterations"] = ours.iterations
+
+    def bare() -> np.ndarray:  # the textbook loop on a pre-normalised CSR, same iterations
+        out_w = np.bincount(a.indices, weights=a.data, minlength=n)
+        inv = np.divide(0.85, out_w, out=np.zeros(n), where=out_w > 0)
+        m = sp.csr_matrix((a.data * inv[a.indices], a.indices, a.indptr), shape=(n, n))
+        dangling = out_w == 0
+        x = np.full(n, 1.0 / n)
+        for _ in range(ours.iterations):
+            x = m @ x + (0.85 * x[dangling].sum() + 0.15) / n
+        return x
+
+    _, res["bare_scipy_s"] = _timed(bare)
+    coo = a.tocoo()
+
+    def igraph_pr() -> list[float]:
+        g = ig.Graph(n=n, edges=np.column_stack([coo.col, coo.row]).astype(np.int64), directed=True)
+        return g.pagerank(implementation="prpack", weights=coo.data.tolist())
+
+    ig_scores, res["igraph_with_construction_s"] = _timed(igraph_pr)
+    res["l1_vs_igraph"] = float(np.abs(np.asarray(ig_scores) - ours.scores).sum())
+    # networkx reference line on a 100k-edge sample (the first nx_edges CSR entries)
+    rows = coo.row[:nx_edges]
+    cols = coo.col[:nx_edges]
+    g = nx.DiGraph()
+    g.add_weighted_edges_from(
+        zip(cols.tolist(), rows.tolist(), coo.data[:nx_edges].tolist(), strict=True)
+    )
+    _, res["networkx_100k_s"] = _timed(nx.pagerank, g, tol=1e-10)
+    from graph.snapshot import GraphSnapshot
+    from graph.store import EdgeArrays
+
+    small = GraphSnapshot.from_edges(
+        EdgeArrays(
+            src=rows.astype(np.int32),
+            dst=cols.astype(np.int32),
+            etype=np.zeros(rows.size, dtype=np.int8),
+            ts=np.zeros(rows.size, dtype=np.int64),
+            node_ids=snap.node_ids,
+        )
+    )
+    _, res["ours_100k_s"] = _timed(pagerank, small)
+    return res
+
+
+def hyperanf_dense(n_users: int, n_edges: int) -> dict:
+    """HyperANF where every user has out-edges (nothing passive to skip)."""
+    from graph.snapshot import GraphSnapshot
+    from graph.store import EdgeArrays
+    from influence.reach import reach_hyperanf
+
+    rng = np.random.default_rng(1)
+    src = np.repeat(np.arange(n_users), n_edges // n_users)
+    rng.shuffle(src)
+    dst = rng.integers(0, n_users, size=src.size)
+    snap = GraphSnapshot.from_edges(
+        EdgeArrays(
+            src=src.astype(np.int32),
+            dst=dst.astype(np.int32),
+            etype=np.zeros(src.size, dtype=np.int8),
+            ts=np.zeros(src.size, dtype=np.int64),
+            node_ids=np.arange(n_users).astype(str).astype(object),
+        )
+    )
+    snap.influence_csr  # noqa: B018 - build the matrix outside the timing
+    res = {}
+    _, res["hyperanf_dense_64_s"] = _timed(reach_hyperanf, snap, hops=3, registers=64)
+    _, res["hyperanf_dense_256_s"] = _timed(reach_hyperanf, snap, hops=3, registers=256)
+    res["peak_rss_gb"] = _peak_rss_gb()
+    return res
+
+
+def _child(step: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--child", step, *sys.argv[1:]]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    sys.stderr.write(out.stderr)
+    out.check_returncode()
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--users", type=int, default=1_000_000)
+    p.add_argument("--edges", type=int, default=10_000_000)
+    p.add_argument("--orders", type=int, default=300_000)
+    p.add_argument("--batch", type=int, default=1_000_000)
+    p.add_argument("--db", type=Path, default=Path("/tmp/koc-bench-metrics/store.duckdb"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-pipeline", action="store_true", help="Skip compute_ranking.")
+    p.add_argument("--steps", default="build,metrics,pagerank,dense")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        if args.child == "build":
+            out = build(args.db, args.users, args.edges, args.orders, args.batch, args.seed)
+        elif args.child == "metrics":
+            out = metrics(args.db, not args.no_pipeline)
+        elif args.child == "pagerank":
+            out = pagerank_compare(args.db, 100_000)
+        else:
+            out = hyperanf_dense(args.users, args.edges)
+        out["child_peak_rss_gb"] = round(_peak_rss_gb(), 3)
+        print(json.dumps(out, default=str))
+        return
+    results = {}
+    for step in args.steps.split(","):
+        if step == "build" and args.db.exists():
+            print(f"reusing {args.db}", file=sys.stderr)
+            continue
+        print(f"== {step}", file=sys.stderr, flush=True)
+        results[step] = _child(step, args)
+        print(json.dumps(results[step], indent=2, default=str), flush=True)
+
+
+if __name__ == "__main__":
+    main()

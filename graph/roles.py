@@ -254,7 +254,8 @@ def _validate_sql(kind: str) -> str:
         ]
     value = {c: c for c, _, _ in checks}
     parts = [
-        f"SELECT row_number, '{col}' AS field, {value[col]} AS value, '{reason}' AS reason "
+        f"SELECT row_number, '{col}' AS field, {value[col]} AS value, "
+        f"'{reason.replace(chr(39), chr(39) * 2)}' AS reason "
         f"FROM _roles_raw WHERE {cond}"
         for col, cond, reason in checks
     ]
@@ -389,14 +390,22 @@ def import_declarations(
 
 def read_declarations(conn: duckdb.DuckDBPyConnection, role: str | None = None) -> pa.Table:
     """Stored dated declarations (optionally of one role), ordered by user and start."""
-    if not _has_tables(conn):
-        ensure_schema(conn)
     where = "WHERE role = ?" if role else ""
+    if not _has_tables(conn):  # never written to (maybe a read-only store): nothing declared
+        where = "WHERE false"
+        role = None
+        sql_from = (
+            "(SELECT NULL::VARCHAR AS role, NULL::VARCHAR AS user_id, NULL::TIMESTAMPTZ AS valid_from, "
+            "NULL::TIMESTAMPTZ AS valid_to, NULL::VARCHAR AS store_id, NULL::VARCHAR AS agency, "
+            "NULL::DECIMAL(20, 4) AS fee, NULL::VARCHAR AS currency, NULL::VARCHAR AS source)"
+        )
+    else:
+        sql_from = "role_declarations"
     return (
         conn.cursor()
         .sql(
             f"""SELECT role, user_id, valid_from, valid_to, store_id, agency, fee, currency, source
-            FROM role_declarations {where} ORDER BY user_id, valid_from, role""",
+            FROM {sql_from} d {where} ORDER BY user_id, valid_from, role""",
             params=[role] if role else None,
         )
         .to_arrow_table()

@@ -1,0 +1,313 @@
+"""``koc roles``: declared and inferred roles, and the employee / KOL / consumer views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from api.cli._ranking_common import UtcDateTime
+from api.cli.context import CliContext, echo_json, pass_cli
+
+__all__ = ["command"]
+
+_VIEW_COLUMNS: dict[str, tuple[str, ...]] = {
+    "employee": (
+        "user_id",
+        "store_id",
+        "connected_customers",
+        "referred_customers",
+        "attributed_orders",
+        "attributed_gmv",
+        "connected_aov",
+        "baseline_aov",
+        "aov_uplift",
+        "repeat_uplift",
+    ),
+    "kol": (
+        "user_id",
+        "audience",
+        "views",
+        "engagement_rate",
+        "conversion_rate",
+        "attributed_orders",
+        "attributed_gmv",
+        "fee",
+        "gmv_per_fee",
+    ),
+    "consumer": ("rank", "user_id", "score", "rank_change", "community"),
+}
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Table:
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, justify="left" if c in ("user_id", "store_id") else "right")
+    for r in rows:
+        table.add_row(*(_fmt(r.get(c)) for c in columns))
+    return table
+
+
+@click.group("roles")
+def command() -> None:
+    """Employees (sales guides), KOLs and consumers: import, infer, evaluate, view.
+
+    \b
+    Typical flow:
+      koc roles import employees.csv --kind employee
+      koc roles import kols.csv --kind kol
+      koc roles infer --threshold 0.7
+      koc roles summary
+      koc roles top --role kol
+    """
+
+
+@command.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice(["employee", "kol"]),
+    required=True,
+    help="employee: user_id,store_id,since[,until]; kol: user_id,agency,since[,until,fee,currency].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_cli
+def import_(ctx: CliContext, path: Path, kind: str, as_json: bool) -> None:
+    """Import an employee roster or a KOL list (CSV, optionally .gz).
+
+    Dates are YYYY-MM-DD (midnight UTC) or ISO-8601 with a zone; `until` is
+    exclusive (a guide who left on D is a consumer from D). The whole file is
+    checked first: one bad row and nothing is imported. Importing the same file
+    again changes nothing; a row with the same user and start replaces the
+    stored one (e.g. to set a leaving date).
+    """
+    from api.services.roles import import_roles
+
+    with ctx.open_store() as store:
+        result = import_roles(store, path, kind=kind)
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(
+        f"{result['source']}: {result['rows']} {kind} rows, {result['inserted']} new, "
+        f"{result['replaced']} replaced, {result['unchanged']} unchanged."
+    )
+
+
+@command.command("infer")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.6,
+    show_default=True,
+    help="Calibrated confidence below which a role stays unknown.",
+)
+@click.option("--estimator", type=click.Choice(["logistic", "hgb"]), default="logistic")
+@click.option("--start", type=UtcDateTime(), default=None, help="Behaviour window start.")
+@click.option("--end", type=UtcDateTime(), default=None, help="Behaviour window end.")
+@click.option("--cv", "cv_folds", type=int, default=0, help="Also cross-validate (folds).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def infer(
+    ctx: CliContext,
+    threshold: float,
+    estimator: str,
+    start: datetime | None,
+    end: datetime | None,
+    cv_folds: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Train on declared roles and store an inferred role for every undeclared user.
+
+    Declared roles are never overridden; the model version, its threshold and
+    every user's confidence are kept.
+    """
+    from api.services.roles import infer_roles
+
+    with ctx.open_store() as store:
+        result = infer_roles(
+            store,
+            threshold=threshold,
+            estimator=estimator,
+            start=start,
+            end=end,
+            cv_folds=cv_folds,
+            seed=seed,
+            config=ctx.settings.scoring_config,
+        )
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(f"model {result['model_version']} (threshold {result['threshold']})")
+    click.echo(f"  trained on: {result['trained_on']}")
+    click.echo(f"  inferred:   {result['inferred']}")
+    cv = result["metrics"].get("cv")
+    if cv:
+        click.echo(f"  cv macro F1 {cv['macro']['f1']:.3f}")
+
+
+@command.command("evaluate")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True)
+@click.option(
+    "--ground-truth",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="user_id,role file (e.g. ground_truth_users.parquet): score undeclared users too.",
+)
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.6, show_default=True)
+@click.option("--estimator", type=click.Choice(["logistic", "hgb"]), default="logistic")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def evaluate(
+    ctx: CliContext,
+    folds: int,
+    ground_truth: Path | None,
+    threshold: float,
+    estimator: str,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Cross-validated precision, recall and confusion matrix of the role classifier."""
+    from api.services.roles import evaluate_roles
+
+    with ctx.open_store(read_only=True) as store:
+        result = evaluate_roles(
+            store,
+            folds=folds,
+            ground_truth=ground_truth,
+            threshold=threshold,
+            estimator=estimator,
+            seed=seed,
+            config=ctx.settings.scoring_config,
+        )
+    if as_json:
+        echo_json(result)
+        return
+    console = Console()
+    for key, title in (
+        ("cv", f"{folds}-fold CV on declared users"),
+        ("holdout", "undeclared users vs ground truth"),
+        ("holdout_thresholded", f"undeclared users, threshold {threshold}"),
+    ):
+        rep = result.get(key)
+        if rep is None:
+            continue
+        table = Table(title=f"{title} (n={rep['n']})")
+        for c in ("role", "precision", "recall", "F1", "support"):
+            table.add_column(c, justify="left" if c == "role" else "right")
+        for role, m in rep["per_class"].items():
+            table.add_row(
+                role,
+                f"{m['precision']:.3f}",
+                f"{m['recall']:.3f}",
+                f"{m['f1']:.3f}",
+                str(m["support"]),
+            )
+        mac = rep["macro"]
+        table.add_row(
+            "macro", f"{mac['precision']:.3f}", f"{mac['recall']:.3f}", f"{mac['f1']:.3f}", ""
+        )
+        console.print(table)
+        labels = rep["confusion"]["labels"]
+        cm = Table(title="confusion (rows = true, columns = predicted)")
+        cm.add_column("")
+        for lab in labels:
+            cm.add_column(lab, justify="right")
+        for lab, row in zip(rep["labels"], rep["confusion"]["matrix"], strict=True):
+            cm.add_row(lab, *map(str, row))
+        console.print(cm)
+        if "coverage" in rep:
+            console.print(f"coverage (given a role): {rep['coverage']:.3f}")
+
+
+@command.command("summary")
+@click.option("--at", type=UtcDateTime(), default=None, help="Roles at this time (default now).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def summary(ctx: CliContext, at: datetime | None, as_json: bool) -> None:
+    """Users per effective role and source (declared / inferred / unknown)."""
+    from api.services.roles import roles_summary
+
+    with ctx.open_store(read_only=True) as store:
+        result = roles_summary(store, at)
+    if as_json:
+        echo_json(result)
+        return
+    table = Table(title=f"Effective roles at {result['at']} ({result['users']} users)")
+    for c in ("role", "total", "declared", "inferred", "unknown"):
+        table.add_column(c, justify="left" if c == "role" else "right")
+    for role, counts in result["roles"].items():
+        table.add_row(
+            role, *(str(counts.get(c, 0)) for c in ("total", "declared", "inferred", "unknown"))
+        )
+    Console().print(table)
+    if result["declarations"]:
+        click.echo(f"dated declarations on file: {result['declarations']}")
+    if result["model"]:
+        m = result["model"]
+        click.echo(f"latest model {m['model_version']} (threshold {m['threshold']})")
+
+
+@command.command("top")
+@click.option(
+    "--role", type=click.Choice(["employee", "kol", "consumer"]), required=True, help="Which view."
+)
+@click.option("--limit", "-n", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--run", "run_id", default=None, help="Ranking run (default: the latest).")
+@click.option("--at", type=UtcDateTime(), default=None, help="Roles at this time (default now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole view as JSON.")
+@pass_cli
+def top(
+    ctx: CliContext,
+    role: str,
+    limit: int,
+    run_id: str | None,
+    at: datetime | None,
+    as_json: bool,
+) -> None:
+    """The view of one role: sales guides by attributed GMV (with store rollups and
+    uplift), KOLs by attributed GMV (with audience overlap), or the consumer KOC
+    leaderboard (never staff) with rising KOCs."""
+    from api.services.roles import role_view
+
+    with ctx.open_store(read_only=True) as store:
+        view = role_view(
+            store, role, run_id=run_id, limit=limit, at=at, config=ctx.settings.scoring_config
+        )
+    if as_json:
+        echo_json(view)
+        return
+    console = Console()
+    console.print(_table(f"{role} view ({view['counts']})", view["items"], _VIEW_COLUMNS[role]))
+    if role == "employee":
+        cols = (
+            "store_id",
+            "employees",
+            "connected_customers",
+            "attributed_gmv",
+            "aov_uplift",
+            "repeat_uplift",
+        )
+        console.print(_table("per store", view["stores"], cols))
+        click.echo(f"overall: {view['summary']}")
+    elif role == "kol":
+        cols = ("user_a", "user_b", "shared", "union", "jaccard")
+        console.print(_table("audience overlap (Jaccard)", view["overlap"], cols))
+    else:
+        cols = ("user_id", "rank", "previous_rank", "rank_change", "score")
+        console.print(_table("rising", view["rising"], cols))

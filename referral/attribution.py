@@ -113,35 +113,41 @@ def _period_expr(col: str, tz: str, last_closed: str | None) -> str:
 
 
 def _cap_sql(rules: CommissionRules) -> str:
-    cap_o = (
-        "raw"
-        if rules.cap_per_order is None
-        else (f"greatest(0, least(raw, {rules.cap_per_order} - (cum1 - raw)))")
-    )
-    cap_p = (
-        "amt1"
-        if rules.cap_per_beneficiary_period is None
-        else (
-            f"greatest(0, least(amt1, {rules.cap_per_beneficiary_period} - prior - (cum2 - amt1)))"
-        )
-    )
-    return f"""
-        CREATE OR REPLACE TEMP TABLE _capped AS
-        WITH c1 AS (
-            SELECT *, sum(raw) OVER (PARTITION BY order_id ORDER BY mrank, level, krank
-                                     ROWS UNBOUNDED PRECEDING) AS cum1 FROM _cand
-        ), c2 AS (SELECT *, ({cap_o})::DECIMAL(20, 4) AS amt1 FROM c1),
-        prior AS (
+    """SQL creating view ``_capped`` (``_cand`` plus the capped ``amount``).
+
+    Window sums are only computed for the caps that are configured.
+    """
+    steps = ["c0 AS (SELECT *, raw AS amt1 FROM _cand)"]
+    if rules.cap_per_order is not None:
+        steps[0] = f"""c0 AS (
+            SELECT * EXCLUDE (cum1),
+                   greatest(0, least(raw, {rules.cap_per_order} - (cum1 - raw)))::DECIMAL(20, 4)
+                   AS amt1
+            FROM (SELECT *, sum(raw) OVER (PARTITION BY order_id ORDER BY mrank, level, krank
+                                           ROWS UNBOUNDED PRECEDING) AS cum1 FROM _cand))"""
+    if rules.cap_per_beneficiary_period is None:
+        final = "SELECT *, amt1 AS amount FROM c0"
+    else:
+        steps.append(
+            """prior AS (
             SELECT beneficiary, period, sum(amount) AS prior FROM referral_entries
-            WHERE kind <> 'reversal' GROUP BY ALL
-        ), c3 AS (
-            SELECT c2.*, coalesce(p.prior, 0) AS prior,
-                   sum(amt1) OVER (PARTITION BY c2.beneficiary, c2.period
+            WHERE kind <> 'reversal' GROUP BY ALL)"""
+        )
+        steps.append(
+            """c1 AS (
+            SELECT c0.*, coalesce(p.prior, 0) AS prior,
+                   sum(amt1) OVER (PARTITION BY c0.beneficiary, c0.period
                                    ORDER BY order_ts, order_id, mrank, level, krank
                                    ROWS UNBOUNDED PRECEDING) AS cum2
-            FROM c2 LEFT JOIN prior p USING (beneficiary, period)
+            FROM c0 LEFT JOIN prior p USING (beneficiary, period))"""
         )
-        SELECT *, ({cap_p})::DECIMAL(20, 4) AS amount FROM c3"""
+        cap = rules.cap_per_beneficiary_period
+        final = f"""SELECT * EXCLUDE (prior, cum2),
+            greatest(0, least(amt1, {cap} - prior - (cum2 - amt1)))::DECIMAL(20, 4) AS amount
+            FROM c1"""
+    # materialize when windows are involved (the result is read twice); a view otherwise
+    kind = "VIEW" if len(steps) == 1 and rules.cap_per_order is None else "TABLE"
+    return f"CREATE OR REPLACE TEMP {kind} _capped AS WITH {', '.join(steps)} {final}"
 
 
 def attribute(
@@ -200,7 +206,7 @@ def attribute(
                 WHERE NOT EXISTS (SELECT 1 FROM referral_orders r WHERE r.order_id = o.order_id)"""
             )
             conn.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _elig AS SELECT * FROM _new
+                f"""CREATE OR REPLACE TEMP VIEW _elig AS SELECT * FROM _new
                 WHERE currency = '{rules.currency}' AND amount >= {rules.min_order_amount}"""
             )
             build_candidates(conn, rules)
@@ -270,7 +276,7 @@ def attribute(
                 ],
             )
     finally:
-        for name in (*inputs, "_in_flags"):
+        for name in (*inputs, "_in_flags", "_rates"):
             conn.unregister(name)
     return RunSummary(
         run_id,

@@ -248,5 +248,4 @@ def build_candidates(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) ->
             "NULL::VARCHAR AS beneficiary, NULL::VARCHAR AS role, NULL::DECIMAL(9,6) AS rate, "
             "NULL::DECIMAL(20,4) AS raw, NULL::VARCHAR AS reason) WHERE false"
         )
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE _cand AS {' UNION ALL '.join(parts)}")
-    conn.unregister("_rates")
+    conn.execute(f"CREATE OR REPLACE TEMP VIEW _cand AS {' UNION ALL '.join(parts)}")

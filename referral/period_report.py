@@ -11,8 +11,9 @@ Contents (same in every format):
 
 Byte-reproducible for the same ledger (see :mod:`referral.render`). The XLSX
 workbook holds at most :data:`XLSX_MAX_ENTRY_ROWS` entry rows (a sheet cannot hold
-much more; the CSV always has all of them); the HTML page shows balances, summary,
-chart and reconciliation, not the individual entries.
+much more; the CSV always has all of them); the HTML page shows the summary, chart,
+reconciliation and the :data:`HTML_MAX_BALANCE_ROWS` largest balances (totals over
+all), not the individual entries.
 """
 
 from __future__ import annotations
@@ -30,10 +31,18 @@ from referral.render import _table_html, html_page, payout_chart_svg, xlsx_bytes
 from referral.reports import balances, period_lines, reconciliation, report_clock
 from referral.reports import role_level_summary as summary_table
 
-__all__ = ["REPORT_FORMATS", "XLSX_MAX_ENTRY_ROWS", "write_period_report"]
+__all__ = [
+    "REPORT_FORMATS",
+    "XLSX_MAX_ENTRY_ROWS",
+    "HTML_MAX_BALANCE_ROWS",
+    "write_period_report",
+]
 
 REPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "html")
-XLSX_MAX_ENTRY_ROWS = 200_000
+#: Entry rows written to the XLSX workbook; above this the sheet points to the CSV.
+XLSX_MAX_ENTRY_ROWS = 50_000
+#: Beneficiaries listed in the HTML page (largest accrued first); totals cover everyone.
+HTML_MAX_BALANCE_ROWS = 500
 
 
 def _csv(table: pa.Table) -> bytes:
@@ -127,7 +136,12 @@ def write_period_report(
             )
         write(f"{stem}.xlsx", xlsx_bytes(sheets, title=title, fixed_time=at))
     else:
-        bh, br = _rows(bal)
+        top = bal
+        if bal.num_rows > HTML_MAX_BALANCE_ROWS:
+            top = bal.sort_by([("accrued", "descending"), ("beneficiary", "ascending")]).slice(
+                0, HTML_MAX_BALANCE_ROWS
+            )
+        bh, br = _rows(top)
         sh, sr = _rows(summ)
         rh, rr = _rows(rec)
         ok = all(rec.column("ok").to_pylist()) if rec.num_rows else True
@@ -154,7 +168,9 @@ def write_period_report(
                     ),
                     ("Reconciliation", _table_html(rh, rr)),
                     (
-                        "Balances by beneficiary",
+                        f"Balances by beneficiary ({top.num_rows} of {bal.num_rows}"
+                        + ("" if top is bal else ", largest accrued first; all in CSV/XLSX")
+                        + ")",
                         _table_html(bh, br, _totals_row(bal, 2) if br else None),
                     ),
                 ],

@@ -77,21 +77,16 @@ def xlsx_bytes(
 ) -> bytes:
     """An XLSX workbook, one sheet per ``(name, header, rows)``, reproducible byte for byte.
 
-    Decimals are written as numbers with the ``0.00`` format, datetimes as ISO text.
+    Decimals are written as numbers, datetimes as ISO text (write-only workbook).
     """
     from openpyxl import Workbook
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)  # streaming: fast for large sheets
     for name, header, rows in sheets:
         ws = wb.create_sheet(name[:31])
         ws.append(list(header))
         for r in rows:
             ws.append([_xlsx_value(v) for v in r])
-        for row in ws.iter_rows(min_row=2):
-            for c in row:
-                if isinstance(c.value, float | int) and not isinstance(c.value, bool):
-                    c.number_format = "0.00##"
     naive = fixed_time.replace(tzinfo=None)
     props = wb.properties
     props.creator = props.lastModifiedBy = "KOC Graph"

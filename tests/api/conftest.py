@@ -229,3 +229,12 @@ def own_client(api_store: DuckDBStore, tmp_path: Path) -> Iterator[TestClient]:
 def auth(token: str) -> dict[str, str]:
     """Headers carrying ``token``."""
     return {"X-API-Key": token}
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """``koc serve`` in its own process (public leaderboard page), started once."""
+    from tests.api.server import running_server
+
+    with running_server(tmp_path_factory.mktemp("live"), public=True) as server:
+        yield server

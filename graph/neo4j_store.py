@@ -16,12 +16,9 @@ chunk into numpy/Arrow at once (:mod:`graph.neo4j_rows`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -30,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph import cypher as q
-from graph.errors import ConfigError, NotFoundError, SchemaError, StoreError
+from graph.errors import ConfigError, SchemaError, StoreError
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType
 from graph.neo4j_rows import (
     dedupe_first,
@@ -40,18 +37,16 @@ from graph.neo4j_rows import (
     shape_rows,
     units_to_decimal,
 )
+from graph.neo4j_runs import Neo4jRunsMixin
 from graph.store import (
     ARROW_SCHEMAS,
-    COMPONENT_SCHEMA,
     REJECT_SCHEMA,
-    SCORE_SCHEMA,
     BatchResult,
     EdgeArrays,
-    RunRecord,
     WriteResult,
 )
 
-__all__ = ["Neo4jStore", "check_neo4j_uri", "find_eager", "explain_load_queries", "SPEND_SCHEMA"]
+__all__ = ["Neo4jStore", "check_neo4j_uri", "SPEND_SCHEMA"]
 
 _T = TypeVar("_T")
 _TS = pa.timestamp("us", tz="UTC")
@@ -101,53 +96,11 @@ def check_neo4j_uri(uri: str | None) -> str:
     return uri
 
 
-def find_eager(plan: Mapping[str, Any] | None) -> list[str]:
-    """Operators named ``Eager`` in a query plan (as returned by ``EXPLAIN``), depth first.
-
-    ``EagerAggregation`` is an ordinary aggregation and is not reported; an
-    ``Eager`` operator materialises all rows before writing, which turns a
-    batched ``UNWIND`` load into one that holds every row in memory.
-    """
-    found: list[str] = []
-    stack = [plan] if plan else []
-    while stack:
-        node = stack.pop()
-        name = str(node.get("operatorType", "")).split("@")[0]
-        if name == "Eager":
-            details = node.get("args", {}).get("Details", "")
-            found.append(f"{name} {details}".strip())
-        stack.extend(reversed(node.get("children", [])))
-    return found
-
-
-def explain_load_queries(driver: Any, database: str = "neo4j") -> dict[str, list[str]]:
-    """Run ``EXPLAIN`` on every load statement; map each name to its Eager operators.
-
-    An empty list for every statement means no load plan materialises its input.
-    ``koc sync --to neo4j --check-plans`` runs this before copying.
-    """
-    report: dict[str, list[str]] = {}
-    with driver.session(database=database) as session:
-        for stmt in q.LOAD_STATEMENTS:
-            summary = session.run(q.explain(stmt), stmt.params).consume()
-            report[stmt.name] = find_eager(summary.plan)
-    return report
-
-
 def _micros_to_datetime(us: int | None) -> datetime | None:
     return None if us is None else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
 
 
-def _native(value: Any) -> Any:
-    """A driver temporal value as a timezone-aware ``datetime`` (other values unchanged)."""
-    if hasattr(value, "to_native"):
-        value = value.to_native()
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    return value
-
-
-class Neo4jStore:
+class Neo4jStore(Neo4jRunsMixin):
     """:class:`graph.store.GraphStore` on a Neo4j 5.7+ server.
 
     Parameters
@@ -545,122 +498,3 @@ class Neo4jStore:
             }
         )
         return table.cast(_DOWNLINE)
-
-    # --- runs ------------------------------------------------------------------------------
-    def save_run(
-        self,
-        run: RunRecord,
-        scores: pa.Table | None = None,
-        components: pa.Table | None = None,
-    ) -> None:
-        """Insert or update a run and (when given) replace its results, in one transaction.
-
-        When ``scores`` are given for a ``succeeded`` run they are also written
-        back onto the ``User`` nodes (:meth:`write_scores`).
-        """
-        params = asdict(run)
-        for key in ("timings", "row_counts", "params"):
-            params[key] = json.dumps(params[key], sort_keys=True, default=str)
-
-        def replace(tx: Any, delete: q.Statement, write: q.Statement, table: pa.Table) -> None:
-            while tx.run(delete.text, {"run_id": run.run_id, "limit": self.batch_size}).single()[0]:
-                pass
-            self._run_batches(tx, write, table, run_id=run.run_id)
-
-        def work(tx: Any) -> None:
-            tx.run(q.SAVE_RUN.text, params).consume()
-            if scores is not None:
-                table = scores.select(SCORE_SCHEMA.names).cast(SCORE_SCHEMA)
-                replace(tx, q.DELETE_RUN_SCORES, q.WRITE_RUN_SCORES, table)
-            if components is not None:
-                table = components.select(COMPONENT_SCHEMA.names).cast(COMPONENT_SCHEMA)
-                replace(tx, q.DELETE_RUN_COMPONENTS, q.WRITE_RUN_COMPONENTS, table)
-
-        self._write("save a run", work)
-        if scores is not None and run.status == "succeeded":
-            self.write_scores(run.run_id, scores, components)
-
-    def write_scores(
-        self, run_id: str, scores: pa.Table, components: pa.Table | None = None
-    ) -> int:
-        """Write a run's results onto ``User`` nodes as ``koc_*`` properties, in batches.
-
-        Each batch of ``batch_size`` users is one transaction that replaces those
-        users' ``koc_score``, ``koc_rank``, ``koc_role``, ``koc_community``,
-        ``koc_pagerank`` and ``koc_reach`` (raw values of the ``pagerank`` and
-        ``reach`` components when present) and ``koc_run_id``. Afterwards the
-        properties of users absent from this run are removed, so every node
-        carries results of one run only. Returns the number of users written.
-        """
-        table = scores.select(SCORE_SCHEMA.names).cast(SCORE_SCHEMA)
-        for name in ("pagerank", "reach"):
-            values = pa.table(
-                {"user_id": pa.array([], pa.string()), name: pa.array([], pa.float64())}
-            )
-            if components is not None and components.num_rows:
-                comp = components.filter(pc.equal(components.column("component"), name))
-                values = comp.select(["user_id", "raw"]).rename_columns(["user_id", name])
-            table = table.join(dedupe_first(values, "user_id"), "user_id", join_type="left outer")
-
-        def write_batch(tx: Any, rows: list[dict[str, Any]]) -> None:
-            tx.run(q.WRITE_USER_SCORES.text, {"run_id": run_id, "rows": rows}).consume()
-
-        for rows in iter_row_batches(table, self.batch_size):
-            self._write("write scores", partial(write_batch, rows=rows))
-        params = {"run_id": run_id, "limit": self.batch_size}
-        while self._write(
-            "clear stale scores",
-            lambda tx: tx.run(q.CLEAR_STALE_USER_SCORES.text, params).single()[0],
-        ):
-            pass
-        return table.num_rows
-
-    def _runs(self, stmt: q.Statement, **params: Any) -> list[RunRecord]:
-        def work(tx: Any) -> list[dict[str, Any]]:
-            return [dict(r) for r in tx.run(stmt.text, params)]
-
-        runs = []
-        for row in self._read("read runs", work):
-            row = {k: _native(v) for k, v in row.items()}
-            for key in ("timings", "row_counts", "params"):
-                row[key] = json.loads(row[key]) if row[key] else {}
-            runs.append(RunRecord(**row))
-        return runs
-
-    def get_run(self, run_id: str) -> RunRecord:
-        runs = self._runs(q.GET_RUN, run_id=run_id)
-        if not runs:
-            raise NotFoundError(
-                f"No ranking run {run_id!r}; `koc runs` lists the runs.", run_id=run_id
-            )
-        return runs[0]
-
-    def list_runs(self, limit: int = 20) -> list[RunRecord]:
-        return self._runs(q.LIST_RUNS, limit=int(limit))
-
-    def latest_run(self, status: str = "succeeded") -> RunRecord | None:
-        runs = self._runs(q.LATEST_RUN, status=status)
-        return runs[0] if runs else None
-
-    def read_scores(
-        self,
-        run_id: str,
-        *,
-        user_ids: Iterable[str] | None = None,
-        limit: int | None = None,
-    ) -> pa.Table:
-        return self._table(
-            q.READ_SCORES,
-            SCORE_SCHEMA,
-            run_id=run_id,
-            user_ids=None if user_ids is None else list(user_ids),
-            limit=_NO_LIMIT if limit is None else int(limit),
-        )
-
-    def read_components(self, run_id: str, user_ids: Iterable[str] | None = None) -> pa.Table:
-        return self._table(
-            q.READ_COMPONENTS,
-            COMPONENT_SCHEMA,
-            run_id=run_id,
-            user_ids=None if user_ids is None else list(user_ids),
-        )

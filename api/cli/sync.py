@@ -10,7 +10,8 @@ from api.cli.context import CliContext, echo_json, pass_cli
 from graph.duckdb_store import DuckDBStore
 from graph.errors import StoreError
 from graph.events import EventType
-from graph.neo4j_store import Neo4jStore, check_neo4j_uri, explain_load_queries
+from graph.neo4j_explain import explain_load_queries
+from graph.neo4j_store import Neo4jStore, check_neo4j_uri
 from graph.neo4j_sync import sync_stores
 
 __all__ = ["command"]

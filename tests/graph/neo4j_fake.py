@@ -42,6 +42,10 @@ class _Result:
         self._records = list(records or [])
         self._counters = counters or _Counters()
 
+    def __iter__(self) -> Any:
+        records, self._records = self._records, []
+        return iter(records)
+
     def fetch(self, n: int) -> list[Any]:
         out, self._records = self._records[:n], self._records[n:]
         return out
@@ -66,6 +70,8 @@ class RecordingNeo4j:
         self.referrals: list[tuple[int, int, int, str]] = []
         #: net spend in 1/10,000 units per buyer idx (only buyers)
         self.net: dict[int, int] = {}
+        #: canned records per statement name, for reads the stand-in does not model
+        self.answers: dict[str, list[Any]] = {}
 
     # --- what the store calls -----------------------------------------------------------
     def verify_connectivity(self) -> None:
@@ -93,6 +99,15 @@ class RecordingNeo4j:
         params = dict(params or {})
         self.sent.append((_NAMES.get(text, "unknown"), params))
         rows = params.get("rows") or []
+        name = _NAMES.get(text, "unknown")
+        if name in self.answers:
+            return _Result(self.answers[name])
+        if text in (
+            cypher.DELETE_RUN_SCORES.text,
+            cypher.DELETE_RUN_COMPONENTS.text,
+            cypher.CLEAR_STALE_USER_SCORES.text,
+        ):
+            return _Result([(0,)])  # nothing (left) to delete
         if text == cypher.META_READ.text:
             return _Result([{"next_idx": self.next_idx, "schema_version": cypher.SCHEMA_VERSION}])
         if text == cypher.META_LOCK.text:

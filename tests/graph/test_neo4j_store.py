@@ -21,6 +21,7 @@ from neo4j import Record
 from graph import cypher
 from graph.errors import ConfigError, StoreError
 from graph.events import EDGE_TYPE_CODES, INFLUENCE_DIRECTION, EventType
+from graph.neo4j_explain import find_eager
 from graph.neo4j_rows import (
     decimal_to_units,
     dedupe_first,
@@ -31,7 +32,7 @@ from graph.neo4j_rows import (
     ts_parts,
     units_to_decimal,
 )
-from graph.neo4j_store import Neo4jStore, check_neo4j_uri, find_eager
+from graph.neo4j_store import Neo4jStore, check_neo4j_uri
 from graph.settings import Settings
 from graph.store import ARROW_SCHEMAS
 
@@ -377,6 +378,75 @@ def test_upline_downline_walk_first_referrals_and_stop_at_cycles() -> None:
     assert store.upline("nobody").num_rows == 0 and store.downline("nobody").num_rows == 0
 
 
+def test_save_run_replaces_results_and_writes_back_scores() -> None:
+    from graph.store import COMPONENT_SCHEMA, SCORE_SCHEMA, RunRecord
+    from tests.graph.neo4j_fake import RecordingNeo4j
+
+    server = RecordingNeo4j()
+    store = Neo4jStore(server, batch_size=2)
+    run = RunRecord("r1", T0, status="succeeded", timings={"pagerank": 1.5})
+    scores = pa.Table.from_pylist(
+        [
+            {"user_id": u, "rank": i + 1, "score": 1.0 - i / 10, "role": "kol", "community": 0}
+            for i, u in enumerate("abc")
+        ],
+        SCORE_SCHEMA,
+    )
+    comps = pa.Table.from_pylist(
+        [
+            {
+                "user_id": "b",
+                "component": "pagerank",
+                "raw": 0.25,
+                "normalized": 1.0,
+                "contribution": 0.5,
+            }
+        ],
+        COMPONENT_SCHEMA,
+    )
+    store.save_run(run, scores, comps)
+    [saved] = server.calls("save_run")
+    assert saved["run_id"] == "r1" and saved["timings"] == '{"pagerank": 1.5}'
+    assert [len(c["rows"]) for c in server.calls("write_run_scores")] == [2, 1]
+    assert server.counts()["delete_run_scores"] == 1  # asked once, nothing left to delete
+    written = {r["user_id"]: r for c in server.calls("write_user_scores") for r in c["rows"]}
+    assert written["b"]["pagerank"] == 0.25 and written["a"]["pagerank"] is None
+    assert written["c"]["rank"] == 3 and written["c"]["reach"] is None
+    failed = RunRecord("r2", T0, status="failed")
+    store.save_run(failed, scores)
+    assert len(server.calls("write_user_scores")) == 2  # no write-back for a failed run
+
+
+def test_runs_read_back_as_run_records() -> None:
+    from neo4j.time import DateTime
+
+    from graph.errors import NotFoundError
+    from tests.graph.neo4j_fake import RecordingNeo4j
+
+    server = RecordingNeo4j()
+    row = {
+        "run_id": "r1",
+        "created_at": DateTime(2024, 3, 1, 12, 0, 0, 123456000, tzinfo=UTC),
+        "status": "succeeded",
+        "config_hash": "h",
+        "window_start": None,
+        "window_end": None,
+        "watermark": None,
+        "timings": '{"pagerank": 1.5}',
+        "row_counts": "{}",
+        "params": '{"alpha": 0.85}',
+        "error": None,
+    }
+    server.answers = {"get_run": [row], "latest_run": []}
+    store = Neo4jStore(server)
+    got = store.get_run("r1")
+    assert (got.created_at, got.timings, got.params) == (T0, {"pagerank": 1.5}, {"alpha": 0.85})
+    assert store.latest_run() is None
+    server.answers["get_run"] = []
+    with pytest.raises(NotFoundError):
+        store.get_run("nope")
+
+
 # --- plans, settings and errors ------------------------------------------------------------
 
 
@@ -509,7 +579,7 @@ def test_live_matches_embedded_store(neo4j_store: Neo4jStore, store) -> None:  #
 @pytest.mark.neo4j
 @live
 def test_live_load_plans_have_no_eager(neo4j_store: Neo4jStore) -> None:
-    from graph.neo4j_store import explain_load_queries
+    from graph.neo4j_explain import explain_load_queries
 
     report = explain_load_queries(neo4j_store._driver, neo4j_store.database)
     assert set(report) == {s.name for s in cypher.LOAD_STATEMENTS}

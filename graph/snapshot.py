@@ -289,19 +289,25 @@ def _content_codes(
     """Forward edges with their factorised content ids (through the store protocol)."""
     table = store.read_events(EventType.FORWARD, start, end)
     id_set = pa.array(node_ids, type=pa.string())
-    src = pc.index_in(table.column("from_user"), value_set=id_set)
-    dst = pc.index_in(table.column("forwarder"), value_set=id_set)
+
+    def idx(column: str) -> np.ndarray:
+        found = pc.index_in(table.column(column), value_set=id_set).fill_null(-1)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    src, dst = idx("from_user"), idx("forwarder")
     enc = pc.dictionary_encode(table.column("content_id")).combine_chunks()
     codes = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
-    us = pc.cast(table.column("ts"), pa.int64())
+    ts = np.asarray(pc.cast(table.column("ts"), pa.int64()).to_numpy(), dtype=np.int64)
+    # users created after node_ids was read (concurrent ingestion) are left out
+    keep = (src >= 0) & (dst >= 0)
     edges = EdgeArrays(
-        src=np.asarray(src.to_numpy(zero_copy_only=False), dtype=np.int32),
-        dst=np.asarray(dst.to_numpy(zero_copy_only=False), dtype=np.int32),
-        etype=np.full(table.num_rows, EDGE_TYPE_CODES[EventType.FORWARD], dtype=np.int8),
-        ts=np.asarray(us.to_numpy(zero_copy_only=False), dtype=np.int64),
+        src=src[keep].astype(np.int32),
+        dst=dst[keep].astype(np.int32),
+        etype=np.full(int(keep.sum()), EDGE_TYPE_CODES[EventType.FORWARD], dtype=np.int8),
+        ts=ts[keep],
         node_ids=node_ids,
     )
-    return edges, codes, np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    return edges, codes[keep], np.asarray(enc.dictionary.to_pylist(), dtype=object)
 
 
 def build_snapshot(

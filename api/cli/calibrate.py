@@ -10,7 +10,6 @@ from rich.table import Table
 
 from api.cli._ranking_common import step_progress
 from api.cli.context import CliContext, echo_json, pass_cli
-from api.services.evaluation import calibrate
 from influence.config import COMPONENTS, config_to_toml, load_score_config
 
 __all__ = ["command"]
@@ -68,6 +67,8 @@ def command(
     with `koc rank --config FILE` or KOC_SCORING_CONFIG, but only when the reported
     gain over the current weights is positive.
     """
+    from api.services.evaluation import calibrate  # lazy: scikit-learn loads only when needed
+
     config = load_score_config(config_path or ctx.settings.scoring_config)
     tz = timezone or ctx.settings.timezone
     with ctx.open_store() as store, step_progress(not as_json, "calibrating") as progress:

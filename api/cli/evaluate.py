@@ -10,7 +10,6 @@ from rich.table import Table
 
 from api.cli._ranking_common import step_progress
 from api.cli.context import CliContext, echo_json, pass_cli
-from api.services.evaluation import evaluate, format_markdown
 from influence.config import load_score_config
 
 __all__ = ["command"]
@@ -58,6 +57,11 @@ def command(
     compared with spend only, degree only, PageRank only and random scores; the
     ground truth is only read to judge, never to score.
     """
+    from api.services.evaluation import (
+        evaluate,
+        format_markdown,
+    )  # lazy: scikit-learn loads only when needed
+
     config = load_score_config(config_path or ctx.settings.scoring_config)
     with ctx.open_store() as store, step_progress(not as_json, "evaluating") as progress:
         report = evaluate(

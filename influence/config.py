@@ -104,8 +104,15 @@ class PageRankSection(_Section):
 
 class ReachSection(_Section):
     hops: int = Field(3, ge=1, le=10)
-    registers: int = Field(64, ge=16, le=4096)
+    registers: int = Field(64, ge=16, le=65536)
     seed: int = 0
+
+    @field_validator("registers")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            raise ValueError(f"must be a power of two (16, 32, 64, ...), got {value}")
+        return value
 
 
 class AttributionSection(_Section):

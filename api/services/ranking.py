@@ -32,6 +32,7 @@ from graph.errors import ConfigError, NotFoundError, ScoringError
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType, Role
 from graph.snapshot import GraphSnapshot, build_snapshot
 from graph.store import GraphStore, RunRecord
+from influence.communities import leiden_communities
 from influence.config import COMPONENTS, ENGAGEMENT_SIGNALS, ScoreConfig, load_score_config
 from influence.engagement import (
     US_PER_DAY,
@@ -44,6 +45,7 @@ from influence.engagement import (
     resolve_tokens,
 )
 from influence.pagerank import pagerank
+from influence.reach import reach_hyperanf
 from influence.score import ScoreResult, koc_score, score_tables
 from influence.spend import rfm_from_spend, rfm_value
 
@@ -123,12 +125,6 @@ def _ts_us(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def _reach(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray:
     """Distinct users reached within ``hops`` hops (HyperANF estimate)."""
-    try:
-        from influence.reach import reach_hyperanf
-    except ImportError:  # TEMPORARY until influence.reach lands: 1-hop audience
-        m = snapshot.adjacency(weighted=False)
-        return np.diff(m.indptr).astype(np.float64)
-
     est = np.asarray(
         reach_hyperanf(
             snapshot,
@@ -144,11 +140,6 @@ def _reach(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray:
 def _communities(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray | None:
     if not config.communities.enabled:
         return None
-    try:
-        from influence.communities import leiden_communities
-    except ImportError:  # TEMPORARY until influence.communities lands
-        return None
-
     return np.asarray(
         leiden_communities(
             snapshot, resolution=config.communities.resolution, seed=config.communities.seed

@@ -58,6 +58,7 @@ def test_partial_file_overrides_only_given_keys(tmp_path):
         ("[weights]\nfollowers = 1\n", "weights.followers"),
         ("[pagerank]\nalpha = 1.5\n", "pagerank.alpha"),
         ("[reach]\nhops = 0\n", "reach.hops"),
+        ("[reach]\nregisters = 100\n", "reach.registers"),
         ("[graph.type_weights]\nlike = 1.0\n", "graph.type_weights"),
         ("[leaderboard]\nstaff_roles = ['boss']\n", "leaderboard.staff_roles"),
         ("[attribution]\nview_window_days = 0\n", "attribution.view_window_days"),

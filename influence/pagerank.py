@@ -254,7 +254,8 @@ def pagerank(
     inv[positive] = alpha / out_w[positive]
     # M[u, v] = alpha * A[u, v] / w(v): x' = M @ x (+ dangling, teleport)
     m = sp.csr_matrix((a.data * inv[a.indices], a.indices, a.indptr), shape=(n, n))
-    dangling_nodes = np.flatnonzero(~positive)
+    dangling_mask = (~positive).astype(np.float64)  # x @ mask: a BLAS dot, no gather
+    has_dangling = not positive.all()
 
     p = (
         np.full(n, 1.0 / n)
@@ -267,8 +268,8 @@ def pagerank(
     err = float("inf")
     for it in range(1, max_iter + 1):
         x_new = m @ x
-        if dangling_nodes.size:
-            x_new += (alpha * x[dangling_nodes].sum()) * d
+        if has_dangling:
+            x_new += (alpha * float(x @ dangling_mask)) * d
         x_new += teleport
         err = float(np.abs(x_new - x).sum())
         x = x_new

@@ -57,9 +57,7 @@ def _cat(parts: list[np.ndarray], dtype: type = np.int64) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
-def _viewers(
-    pop: Population, params: SynthParams, rng: np.random.Generator, shower: np.ndarray
-) -> np.ndarray:
+def _viewers(pop: Population, rng: np.random.Generator, shower: np.ndarray) -> np.ndarray:
     """One viewer for each entry of ``shower`` (the user whose share/forward is seen)."""
     seg = pop.segment[shower]
     u = rng.random(shower.shape[0])
@@ -126,7 +124,7 @@ def generate_chunk(
     counts = rng.poisson(_audience(pop, params, sharer, 1.0))
     src = np.repeat(np.arange(k), counts)
     shower, c_num, c_ts, c_ch = sharer[src], content[src], share_ts[src], channel[src]
-    viewer = _viewers(pop, params, rng, shower)
+    viewer = _viewers(pop, rng, shower)
     cared = np.flatnonzero(
         (pop.segment[sharer] != Segment.EMPLOYEE)
         & (pop.segment[sharer] != Segment.KOL)
@@ -208,7 +206,7 @@ def generate_chunk(
         counts = rng.poisson(_audience(pop, params, forwarder, 0.4))
         src = np.repeat(np.arange(fwd.shape[0]), counts)
         shower, c_num, c_ts, c_ch = forwarder[src], c_num[fwd][src], f_ts[src], c_ch[fwd][src]
-        viewer = _viewers(pop, params, rng, shower)
+        viewer = _viewers(pop, rng, shower)
 
     # organic orders
     n_org = rng.poisson(BEHAVIOUR.organic_orders[seg] * pop.spend[users])

@@ -92,7 +92,7 @@ def generate_referrals(
     referrer = np.concatenate([referrer, *extra_r])
     referee = np.concatenate([referee, *extra_e])
     ts = np.concatenate([ts, *extra_ts]).astype(np.int64)
-    campaign = rng.integers(0, len(CAMPAIGNS), referrer.shape[0])
+    campaign = rng.integers(0, len(CAMPAIGNS), size=int(referrer.shape[0]))
     campaign[:honest][pop.segment[referrer[:honest]] == Segment.EMPLOYEE] = len(CAMPAIGNS) - 1
 
     # first orders through the invitation (fraud accounts always buy, small amounts)

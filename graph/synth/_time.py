@@ -40,20 +40,21 @@ def sample_ts(
     weekday between 09:00 and 18:00 China time; the others follow the consumer
     rhythm (evening peak).
     """
-    k = work.shape[0]
+    k = int(work.shape[0])
     at_work = work & (rng.random(k) < work_share)
-    day = rng.integers(0, _DAYS, k)
-    day[at_work] = _WORKDAYS[rng.integers(0, _WORKDAYS.shape[0], int(at_work.sum()))]
+    day = rng.integers(0, _DAYS, size=k)
+    day[at_work] = _WORKDAYS[rng.integers(0, _WORKDAYS.shape[0], size=int(at_work.sum()))]
     hour = rng.choice(24, size=k, p=_CONSUMER_HOURS)
     hour[at_work] = rng.choice(24, size=int(at_work.sum()), p=_WORK_HOURS)
-    return START_S + day * 86_400 + hour * 3_600 + rng.integers(0, 3_600, k)
+    seconds = rng.integers(0, 3_600, size=k)
+    return START_S + day * 86_400 + hour * 3_600 + seconds
 
 
 def later(
     rng: np.random.Generator, ts: np.ndarray, *, minimum: int, mean: float, cap: float | None = None
 ) -> np.ndarray:
     """``ts`` plus ``minimum`` seconds plus an exponential delay of mean ``mean`` (capped)."""
-    delay = rng.exponential(mean, ts.shape[0])
+    delay = rng.exponential(mean, size=int(ts.shape[0]))
     if cap is not None:
         delay = np.minimum(delay, cap)
     return ts + minimum + delay.astype(np.int64)

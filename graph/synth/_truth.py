@@ -36,7 +36,7 @@ def gmv_column(month: str) -> str:
     return "true_referred_gmv_" + month.replace("-", "_")
 
 
-def _ids(pop: Population, idx: np.ndarray) -> list[str]:
+def _ids(pop: Population, idx: np.ndarray | list[int]) -> list[str]:
     return take_ids(pop.ids, np.asarray(idx, dtype=np.int64)).to_pylist()
 
 

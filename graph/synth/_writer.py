@@ -78,6 +78,42 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _json_string(values: pa.Array) -> pa.Array:
+    """JSON literals of a string column: quoted and escaped, or ``null``."""
+    if pc.any(pc.match_substring_regex(values, "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]")).as_py():
+        # rare control characters: let the json module escape this column
+        return pa.array(
+            [
+                json.dumps(v, ensure_ascii=False) if v is not None else "null"
+                for v in values.to_pylist()
+            ],
+            pa.string(),
+        )
+    escaped = pc.replace_substring(values, "\\", "\\\\")
+    escaped = pc.replace_substring(escaped, '"', '\\"')
+    for char, code in (("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        escaped = pc.replace_substring(escaped, char, code)
+    quoted = pc.binary_join_element_wise(pa.scalar('"'), escaped, pa.scalar('"'), "")
+    return pc.if_else(pc.is_null(values), pa.scalar("null"), quoted)
+
+
+def _json_lines(table: pa.Table) -> bytes:
+    """One JSON object per row (columns in table order), built column-wise with Arrow."""
+    parts = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        parts.append(pa.scalar(json.dumps(name) + ":"))
+        parts.append(_json_string(column.combine_chunks()))
+    fields = [
+        pc.binary_join_element_wise(parts[i], parts[i + 1], "") for i in range(0, len(parts), 2)
+    ]
+    body = pc.binary_join_element_wise(*fields, ",")
+    lines = pc.binary_join_element_wise(pa.scalar("{"), body, pa.scalar("}\n"), "")
+    # the value buffer of a string array is its values back to back: the file's bytes
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
+    first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return lines.buffers()[2].to_pybytes()[first:last]
+
+
 class TypeSink:
     """Append-only writer of one record type in one format.
 
@@ -159,11 +195,7 @@ class TypeSink:
         if self.fmt == "csv":
             self._write_csv(table, header=False)
         elif self.fmt == "jsonl":
-            lines = "".join(
-                json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
-                for row in table.to_pylist()
-            )
-            self._stream.write(lines.encode("utf-8"))
+            self._stream.write(_json_lines(table))
         else:
             self._writer.write_table(table)
         self.rows += n

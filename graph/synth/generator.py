@@ -219,7 +219,7 @@ def _generate(
     )
     tick("ground truth")
 
-    files = [
+    files: list[dict[str, Any]] = [
         {"name": sinks[t].path.name, "type": t.value, "rows": sinks[t].rows} for t in EventType
     ]
     files.append({"name": "broken.csv", "type": "mixed", "rows": n_broken, "broken": True})

@@ -10,16 +10,22 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api.cli import cli
 from graph.errors import ConfigError
 from graph.events import RECORD_SPECS, EventType, Role
 from graph.money import CURRENCY_MINOR_UNITS
 from graph.synth import WINDOW_END, WINDOW_START, SynthParams, generate
+from graph.synth._arrays import first_of_each, in_sorted
+from graph.synth._writer import _json_lines
 
 USERS, SEED = 2_000, 7
 PLURAL = {t: f"{t.value}s" for t in EventType}
@@ -219,3 +225,23 @@ def test_cli_synth_help_explains_every_option() -> None:
         assert option in result.output
     bad = CliRunner().invoke(cli, ["synth", "--users", "5", "--out", "x"])
     assert bad.exit_code == 2
+
+
+# --- building blocks ---------------------------------------------------------------------------
+@given(st.lists(st.one_of(st.none(), st.text()), min_size=1, max_size=30))
+def test_json_lines_round_trip_any_text(values: list[str | None]) -> None:
+    table = pa.table({"a": pa.array(values, pa.string()), "b": pa.array(["x"] * len(values))})
+    lines = _json_lines(table).decode("utf-8").splitlines(keepends=True)
+    assert [json.loads(line) for line in lines] == [{"a": v, "b": "x"} for v in values]
+
+
+@given(st.lists(st.integers(0, 20), max_size=60), st.lists(st.integers(0, 20), max_size=30))
+def test_first_of_each_and_in_sorted_match_numpy(keys: list[int], other: list[int]) -> None:
+    k = np.array(keys, dtype=np.int64)
+    when = np.arange(k.shape[0])[::-1]  # later rows first: the earliest is the last listed
+    first = first_of_each(k, when)
+    assert sorted(k[first].tolist()) == sorted(set(keys))
+    for pos in first.tolist():
+        assert when[pos] == when[k == k[pos]].min()
+    s = np.sort(np.array(other, dtype=np.int64))
+    assert in_sorted(k, s).tolist() == np.isin(k, s).tolist()

@@ -64,7 +64,9 @@ def bench_features(users: int, edges_per_user: int = 10, seed: int = 0) -> dict:
     orders = pa.table(
         {
             "buyer": ids.take(pa.array(rng.integers(0, users, n_or))),
-            "amount": pa.array(rng.integers(100, 100_000, n_or)).cast(pa.decimal128(20, 4)),
+            "amount": pa.array(rng.integers(100, 100_000, n_or).astype(np.int32)).cast(
+                pa.decimal128(20, 4)
+            ),
             "ts": pa.array(t0 + rng.integers(0, span, n_or)).cast(pa.timestamp("us", tz="UTC")),
         }
     )

@@ -149,13 +149,10 @@ def _communities(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray | N
 
 
 def _roles(store: GraphStore, node_ids: np.ndarray) -> np.ndarray:
-    users = store.read_events(EventType.USER)
-    roles = np.full(len(node_ids), Role.UNKNOWN.value, dtype=object)
-    idx = node_index(node_ids, users.column("user_id"))
-    ok = idx >= 0
-    declared = np.asarray(users.column("role").fill_null(Role.UNKNOWN.value).to_pylist(), object)
-    roles[idx[ok]] = declared[ok]
-    return roles
+    # effective roles now (roster / KOL-list periods, user records, confident inferences)
+    from api.services.roles import node_roles
+
+    return node_roles(store, node_ids)
 
 
 def conversion_signals(

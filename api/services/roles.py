@@ -166,9 +166,9 @@ def _attribution(
     end: datetime | None,
 ) -> dict[str, np.ndarray]:
     # the ranking's attribution, so role views and KOC scores agree on credited GMV
-    from api.services.ranking import _conversion
+    from api.services.ranking import conversion_signals
 
-    return _conversion(store, snapshot, config, start, end, {})
+    return conversion_signals(store, snapshot, config, start, end, {})
 
 
 def compute_features(

@@ -150,9 +150,20 @@ class SpendSection(_Section):
 
 
 class CommunitySection(_Section):
+    """Leiden communities (for per-community leaderboards; not part of the score)."""
+
     enabled: bool = True
     resolution: float = Field(1.0, gt=0)
     seed: int = 0
+    #: Leiden iterations (igraph's default 2; -1 = until nothing changes, slow on big graphs)
+    iterations: int = Field(2, ge=-1)
+
+    @field_validator("iterations")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must be >= 1, or -1 for 'until stable'")
+        return value
 
 
 class LeaderboardSection(_Section):

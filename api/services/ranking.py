@@ -142,7 +142,10 @@ def _communities(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray | N
         return None
     return np.asarray(
         leiden_communities(
-            snapshot, resolution=config.communities.resolution, seed=config.communities.seed
+            snapshot,
+            resolution=config.communities.resolution,
+            seed=config.communities.seed,
+            n_iterations=config.communities.iterations,
         ),
         dtype=np.int32,
     )

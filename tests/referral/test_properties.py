@@ -93,7 +93,7 @@ def build(spec: dict) -> tuple[World, DuckDBStore]:
 
 
 @pytest.mark.slow
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds())
 def test_attribution_invariants(spec: dict) -> None:
     w, store = build(spec)

@@ -164,3 +164,31 @@ def test_release_held_entry_then_paid(world: World) -> None:
 def test_rules_more_than_three_levels_refused(world: World) -> None:
     with pytest.raises(PolicyError, match="pyramid"):
         world.set_rules(levels=4)
+
+
+def test_period_boundary_in_shanghai_time(world: World) -> None:
+    world.ev.user("b").referral("b", "c", day(5))
+    world.ev.order("JUL", "c", "100.00", datetime(2026, 7, 31, 15, 59, tzinfo=UTC))
+    world.ev.order("AUG", "c", "100.00", datetime(2026, 7, 31, 16, 0, tzinfo=UTC))  # 00:00 +08
+    world.run()
+    assert {e["order_id"]: e["period"] for e in world.entries()} == {
+        "JUL": "2026-07",
+        "AUG": "2026-08",
+    }
+
+
+def test_period_helpers() -> None:
+    from graph.errors import ConfigError
+    from referral.periods import next_period, period_bounds, periods_between
+
+    assert next_period("2026-12") == "2027-01"
+    assert periods_between("2026-11", "2027-01") == ["2026-11", "2026-12", "2027-01"]
+    start, end = period_bounds("2026-10", "Asia/Shanghai")
+    assert (start.isoformat(), end.isoformat()) == (
+        "2026-09-30T16:00:00+00:00",
+        "2026-10-31T16:00:00+00:00",
+    )
+    with pytest.raises(ConfigError):
+        next_period("2026-13")
+    with pytest.raises(ConfigError):
+        period_bounds("2026-10", "Mars/Olympus")

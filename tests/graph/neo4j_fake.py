@@ -60,7 +60,9 @@ class _Result:
 class RecordingNeo4j:
     """Driver, session and transaction in one object; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_params: bool = True) -> None:
+        #: keep every call's parameters (tests); False keeps only row counts (benchmarks)
+        self.keep_params = keep_params
         self.users: dict[str, dict[str, Any]] = {}  # user_id -> {"idx", "event_id"}
         self.keys: defaultdict[str, set[str]] = defaultdict(set)  # statement -> stored keys
         self.next_idx = 0
@@ -97,7 +99,11 @@ class RecordingNeo4j:
 
     def run(self, text: str, params: dict[str, Any] | None = None) -> _Result:
         params = dict(params or {})
-        self.sent.append((_NAMES.get(text, "unknown"), params))
+        if self.keep_params:
+            self.sent.append((_NAMES.get(text, "unknown"), params))
+        else:
+            n = len(params.get("rows") or params.get("ids") or [])
+            self.sent.append((_NAMES.get(text, "unknown"), {"n_rows": n}))
         rows = params.get("rows") or []
         name = _NAMES.get(text, "unknown")
         if name in self.answers:

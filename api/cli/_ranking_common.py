@@ -54,10 +54,22 @@ def step_progress(enabled: bool, title: str) -> Iterator:
         yield callback
 
 
-def format_breakdown(breakdown: dict[str, float | None]) -> str:
-    """``conv .40  eng .20 ...``: the largest contributions first."""
-    items = sorted(((v or 0.0, k) for k, v in breakdown.items()), reverse=True)
-    return "  ".join(f"{k[:4]} {v:.3f}" for v, k in items if v > 0) or "-"
+_SHORT = {
+    "pagerank": "PR",
+    "reach": "reach",
+    "conversion": "conv",
+    "conversion_rate": "rate",
+    "engagement": "eng",
+    "spend": "spend",
+}
+
+
+def format_breakdown(breakdown: dict[str, float | None], top: int = 3) -> str:
+    """``conv .450 rate .240 PR .120``: the ``top`` largest contributions."""
+    items = sorted(((v or 0.0, k) for k, v in breakdown.items()), reverse=True)[:top]
+    return (
+        " ".join(f"{_SHORT.get(k, k)} {v:.3f}".replace("0.", ".") for v, k in items if v > 0) or "-"
+    )
 
 
 def format_change(change: int | None) -> str:

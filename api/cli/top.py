@@ -75,9 +75,9 @@ def command(
         ("change", "right"),
         ("role", "left"),
         ("community", "right"),
-        ("breakdown (contribution)", "left"),
+        ("top contributions", "left"),
     ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=name == "user")  # type: ignore[arg-type]
     for r in rows:
         table.add_row(
             str(r["rank"]),

@@ -213,12 +213,17 @@ class Ledger:
         as_of: datetime | None = None,
         order: str = "seq",
         limit: int | None = None,
+        select: str = "*",
     ) -> pa.Table:
-        """Ledger entries with derived ``status``, filtered by a SQL ``where`` on view ``ledger``."""
+        """Ledger entries with derived ``status``, filtered by a SQL ``where`` on view ``ledger``.
+
+        ``select`` may replace ``*`` (for aggregates, with ``order="1"``); ``params``
+        are named (``$name``) parameters; ``as_of`` defaults to :meth:`as_of`.
+        """
         if not self.ready:
             return pa.table({})
         p = {"as_of": as_of or self.as_of(), **(params or {})}
-        sql = f"{entries_sql()} SELECT * FROM ledger WHERE {where} ORDER BY {order}"
+        sql = f"{entries_sql()} SELECT {select} FROM ledger WHERE {where} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self.arrow(sql, p)

@@ -232,24 +232,20 @@ def referral_stats(
         "downline_buyers": sum(d["buyers"] for d in down),
         "downline_gmv": sum((d["gmv"] for d in down), Decimal(0)),
     }
-    money = {
-        "commissions": Decimal(0),
-        "reversed": Decimal(0),
-        "paid": Decimal(0),
-        "held": Decimal(0),
-        "unsettled": Decimal(0),
-    }
+    keys = ("commissions", "reversed", "paid", "held", "unsettled")
     with open_ledger(store, ledger_path=ledger_path) as ledger:
-        t = ledger.entries("beneficiary = $b", {"b": user_id})
-        if t.num_rows:
-            for r in t.select(["kind", "amount", "status"]).to_pylist():
-                key = "reversed" if r["kind"] == "reversal" else "commissions"
-                money[key] += r["amount"]
-                if r["status"] == "paid":
-                    money["paid"] += r["amount"]
-                elif r["status"] == "held":
-                    money["held"] += r["amount"]
-                elif r["status"] != "carried":
-                    money["unsettled"] += r["amount"]
+        sums = ledger.entries(
+            "beneficiary = $b",
+            {"b": user_id},
+            order="1",
+            select="""sum(amount) FILTER (WHERE kind <> 'reversal') AS commissions,
+                sum(amount) FILTER (WHERE kind = 'reversal') AS reversed,
+                sum(amount) FILTER (WHERE status = 'paid') AS paid,
+                sum(amount) FILTER (WHERE status = 'held') AS held,
+                sum(amount) FILTER (WHERE status NOT IN ('paid', 'carried', 'held'))
+                    AS unsettled""",
+        )
+    row = sums.to_pylist()[0] if sums.num_rows else {}
+    money = {k: Decimal(row.get(k) or 0) for k in keys}
     out.update(money)
     return out

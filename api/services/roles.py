@@ -425,6 +425,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _median(column: pa.ChunkedArray) -> float | None:
+    values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else None
+
+
 def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return [{k: _jsonable(v) for k, v in r.items()} for r in table.to_pylist()]
 
@@ -531,11 +537,7 @@ def _kol_view(store, snapshot, roles, signals, limit) -> dict[str, Any]:  # type
         "summary": {
             "kols": n,
             "attributed_gmv": str(pc.sum(table.column("attributed_gmv")).as_py() or Decimal(0)),
-            "median_engagement_rate": _jsonable(
-                float(np.nanmedian(table.column("engagement_rate").to_numpy(zero_copy_only=False)))
-                if n
-                else None
-            ),
+            "median_engagement_rate": _median(table.column("engagement_rate")),
         },
         "items": _rows(table.slice(0, limit)),
         "overlap": _rows(overlap),

@@ -9,6 +9,8 @@ what is stored and completes the rest.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -31,7 +33,7 @@ from graph.ingest.readers import (
 )
 from graph.ingest.sources import SOURCES
 from graph.ingest.summary import REJECT_SAMPLE_SIZE, FileSummary, IngestSummary, TypeCounts
-from graph.ingest.validate import UNTYPED, Validator
+from graph.ingest.validate import UNTYPED, ValidatedBatch, Validator
 from graph.store import REJECT_SCHEMA, GraphStore
 
 __all__ = ["ingest_files", "ingest_records", "ingest_batches", "Progress", "DEFAULT_BATCH_ROWS"]
@@ -51,6 +53,7 @@ def _validator(
     unknown_columns: str,
     max_field_bytes: int,
     max_amount: str,
+    lock: threading.Lock | None = None,
 ) -> Validator:
     if mapping is not None and not isinstance(mapping, ColumnMapping):
         mapping = load_mapping(mapping)
@@ -64,7 +67,8 @@ def _validator(
             ) from None
 
     def stored_orders() -> pa.Table:
-        return store.read_events(EventType.ORDER).select(["order_id", "event_id"])
+        with lock or threading.Lock():
+            return store.read_events(EventType.ORDER).select(["order_id", "event_id"])
 
     return Validator(
         mapping=mapping,
@@ -100,6 +104,58 @@ class _RejectsFile:
             self._writer.close()
 
 
+_DONE = object()
+
+
+def _validated(
+    batches: Iterable[RawBatch], validator: Validator, source: str, *, background: bool
+) -> Iterator[tuple[int, ValidatedBatch]]:
+    """``(rows read, validated batch)`` for each raw batch, in input order.
+
+    With ``background``, reading and validating run one batch ahead in a worker
+    thread while the caller stores the previous batch (DuckDB and Arrow release
+    the GIL, so the two overlap on two cores); at most two batches are in memory.
+    """
+    if not background:
+        for b in batches:
+            yield b.n_read, validator.validate(b, source)
+        return
+    q: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def work() -> None:
+        try:
+            for b in batches:
+                if stop.is_set():
+                    return
+                put((b.n_read, validator.validate(b, source)))
+            put(_DONE)
+        except BaseException as exc:  # handed to the caller, re-raised there
+            put(exc)
+
+    worker = threading.Thread(target=work, name="koc-ingest-validate", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def ingest_batches(
     store: GraphStore,
     batches: Iterable[RawBatch],
@@ -109,16 +165,24 @@ def ingest_batches(
     summary: IngestSummary,
     rejects_file: _RejectsFile | None = None,
     on_batch: Callable[[], None] | None = None,
+    background: bool = False,
+    lock: threading.Lock | None = None,
 ) -> FileSummary:
-    """Validate and store a stream of raw batches from one source; return its counts."""
+    """Validate and store a stream of raw batches from one source; return its counts.
+
+    ``background`` validates the next batch while the current one is stored;
+    ``lock`` (shared with the validator's stored-orders lookup) keeps store reads
+    and writes of the two threads apart.
+    """
     fs = FileSummary(source=source)
     summary.files.append(fs)
     t0 = time.perf_counter()
+    lock = lock or threading.Lock()
     try:
-        for batch in batches:
-            vb = validator.validate(batch, source)
-            result = store.append_batch(vb.tables, vb.rejects if vb.rejects.num_rows else None)
-            fs.read += batch.n_read
+        for n_read, vb in _validated(batches, validator, source, background=background):
+            with lock:
+                result = store.append_batch(vb.tables, vb.rejects if vb.rejects.num_rows else None)
+            fs.read += n_read
             fs.batches += 1
             types = set(vb.tables) | {EventType(t) for t in vb.rejected_by_type if t != UNTYPED}
             for et in types:
@@ -225,6 +289,7 @@ def ingest_files(
         if not p.is_file():
             raise IngestError(f"Input file {p} does not exist.", path=str(p))
     summary = IngestSummary(strict=strict)
+    lock = threading.Lock()
     validator = _validator(
         store,
         mapping=mapping,
@@ -232,6 +297,7 @@ def ingest_files(
         unknown_columns=unknown_columns,
         max_field_bytes=max_field_bytes,
         max_amount=max_amount,
+        lock=lock,
     )
     rejects_file = _RejectsFile(Path(rejects_path) if rejects_path is not None else None)
     try:
@@ -255,6 +321,8 @@ def ingest_files(
                 summary=summary,
                 rejects_file=rejects_file,
                 on_batch=report,
+                background=True,
+                lock=lock,
             )
             fs.warnings.extend(reader.warnings)
             if progress is not None:

@@ -61,7 +61,7 @@ _records = st.lists(
 
 
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(records=_records, cut=st.integers(min_value=0, max_value=25))
 def test_ingest_records_idempotent_and_batching_invariant(records, cut) -> None:
@@ -100,7 +100,7 @@ def _big_csv(path: Path, n: int) -> None:
 @pytest.mark.slow
 def test_ingest_killed_mid_file_then_rerun_equals_clean_run(tmp_path: Path) -> None:
     src = tmp_path / "big.csv"
-    _big_csv(src, 30_000)
+    _big_csv(src, 20_000)
     with DuckDBStore(tmp_path / "clean.duckdb") as clean:
         ingest_files(clean, [src], batch_rows=1_000)
         expected = _state(clean)

@@ -204,3 +204,21 @@ def test_ingest_synth_output_loads(fmt, tmp_path, store) -> None:
     assert summary.rejected == 0, summary.reject_samples
     assert summary.warnings == []
     assert summary.inserted == sum(store.counts()[t.value] for t in EventType)
+
+
+def test_ingest_tsv(write_file, ingest, store) -> None:
+    path = write_file(
+        "events.tsv", "type\tsharer\tcontent_id\tts\nshare\ts\tc,1\t2024-01-01T00:00:00Z\n"
+    )
+    assert ingest(path).inserted == 1
+    assert store.read_events("share").column("content_id").to_pylist() == ["c,1"]
+
+
+def test_ingest_progress_reaches_total(good_csv, ingest) -> None:
+    calls: list[tuple[str, int, int]] = []
+    ingest(good_csv, progress=lambda source, done, total: calls.append((source, done, total)))
+    assert calls and calls[-1] == (
+        str(good_csv.resolve()),
+        good_csv.stat().st_size,
+        good_csv.stat().st_size,
+    )

@@ -158,11 +158,11 @@ class ModelRecord:
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> int:
     """Create or upgrade the ``roles`` tables on ``conn`` (the store's connection)."""
-    return migrate(conn, "roles", MIGRATIONS)
+    return migrate(conn.cursor(), "roles", MIGRATIONS)
 
 
 def _has_tables(conn: duckdb.DuckDBPyConnection) -> bool:
-    row = conn.execute(
+    row = conn.cursor().execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'role_declarations'"
     ).fetchone()
     return bool(row and row[0])
@@ -356,10 +356,11 @@ def import_declarations(
         )
         cur.execute("BEGIN TRANSACTION")
         try:
-            unchanged, existing = cur.execute(
+            counts = cur.execute(
                 f"""SELECT count(*) FILTER (WHERE {same}), count(*)
                 FROM _roles_new n JOIN role_declarations d ON {key}"""
             ).fetchone()
+            unchanged, existing = counts if counts else (0, 0)
             cur.execute(
                 f"""DELETE FROM role_declarations d WHERE EXISTS
                 (SELECT 1 FROM _roles_new n WHERE {key} AND NOT ({same}))"""
@@ -458,7 +459,7 @@ def read_models(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[ModelR
     """Most recent model records first."""
     if not _has_tables(conn):
         return []
-    rows = conn.execute(
+    rows = conn.cursor().execute(
         f"SELECT * FROM role_models ORDER BY created_at DESC, model_version DESC LIMIT {int(limit)}"
     ).fetchall()
     return [
@@ -468,7 +469,7 @@ def read_models(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[ModelR
 
 
 def _model_exists(conn: duckdb.DuckDBPyConnection, model_version: str) -> bool:
-    row = conn.execute(
+    row = conn.cursor().execute(
         "SELECT count(*) FROM role_models WHERE model_version = ?", [model_version]
     ).fetchone()
     return bool(row and row[0])

@@ -294,6 +294,7 @@ def top(
         return
     console = Console()
     console.print(_table(f"{role} view ({view['counts']})", view["items"], _VIEW_COLUMNS[role]))
+    cols: tuple[str, ...]
     if role == "employee":
         cols = (
             "store_id",

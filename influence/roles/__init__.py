@@ -16,6 +16,7 @@ from typing import Any
 
 from influence.roles._features import (
     NEIGHBOUR_ROLES,
+    EdgeLike,
     RoleFeatures,
     audience_pattern,
     index_of,
@@ -37,6 +38,7 @@ __all__ = [
     "RoleClassifier",
     "classification_report_dict",
     "cross_validate_roles",
+    "EdgeLike",
     "NEIGHBOUR_ROLES",
     "RoleFeatures",
     "audience_pattern",

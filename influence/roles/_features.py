@@ -9,6 +9,7 @@ one row per node in ``node_ids`` order. Everything is vectorized with numpy
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +19,7 @@ import scipy.sparse as sp
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType, Role
 
 __all__ = [
+    "EdgeLike",
     "RoleFeatures",
     "NEIGHBOUR_ROLES",
     "role_features",
@@ -35,6 +37,22 @@ NEIGHBOUR_ROLES: tuple[str, ...] = (
 )
 _US_PER_HOUR = 3_600_000_000
 _US_PER_DAY = 86_400_000_000
+
+
+class EdgeLike(Protocol):
+    """What the role functions read from a snapshot: :class:`graph.snapshot.GraphSnapshot`
+    and :class:`graph.store.EdgeArrays` both qualify."""
+
+    @property
+    def src(self) -> np.ndarray: ...
+    @property
+    def dst(self) -> np.ndarray: ...
+    @property
+    def etype(self) -> np.ndarray: ...
+    @property
+    def ts(self) -> np.ndarray: ...
+    @property
+    def node_ids(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -71,16 +89,16 @@ def _pattern(n: int, rows: np.ndarray, cols: np.ndarray) -> sp.csr_matrix:
     return m
 
 
-def audience_pattern(edges: object, types: tuple[EventType, ...] | None = None) -> sp.csr_matrix:
+def audience_pattern(edges: EdgeLike, types: tuple[EventType, ...] | None = None) -> sp.csr_matrix:
     """Distinct audience as a 0/1 CSR: row = influencer, column = someone they influenced."""
-    src, dst = edges.src, edges.dst  # type: ignore[attr-defined]
+    src, dst = edges.src, edges.dst
     if types is not None:
-        mask = np.isin(edges.etype, [EDGE_TYPE_CODES[t] for t in types])  # type: ignore[attr-defined]
+        mask = np.isin(edges.etype, [EDGE_TYPE_CODES[t] for t in types])
         src, dst = src[mask], dst[mask]
-    return _pattern(len(edges.node_ids), src, dst)  # type: ignore[attr-defined]
+    return _pattern(len(edges.node_ids), src, dst)
 
 
-def neighbour_pattern(edges: object) -> sp.csr_matrix:
+def neighbour_pattern(edges: EdgeLike) -> sp.csr_matrix:
     """Undirected 0/1 CSR of distinct neighbours (an edge in either direction)."""
     a = audience_pattern(edges)
     sym = (a + a.T).tocsr()
@@ -121,7 +139,7 @@ def _time_histograms(
 
 
 def role_features(
-    edges: object,
+    edges: EdgeLike,
     *,
     shares: pa.Table | None = None,
     orders: pa.Table | None = None,
@@ -168,13 +186,13 @@ def role_features(
     JMLR 8, 2007): sales guides cluster around their store's customers and each
     other; KOLs follow KOLs.
     """
-    node_ids = np.asarray(edges.node_ids, dtype=object)  # type: ignore[attr-defined]
+    node_ids = np.asarray(edges.node_ids, dtype=object)
     n = node_ids.shape[0]
     id_set = pa.array(node_ids, pa.string())
-    src = np.asarray(edges.src, dtype=np.int64)  # type: ignore[attr-defined]
-    dst = np.asarray(edges.dst, dtype=np.int64)  # type: ignore[attr-defined]
-    etype = np.asarray(edges.etype, dtype=np.int64)  # type: ignore[attr-defined]
-    ts = np.asarray(edges.ts, dtype=np.int64)  # type: ignore[attr-defined]
+    src = np.asarray(edges.src, dtype=np.int64)
+    dst = np.asarray(edges.dst, dtype=np.int64)
+    etype = np.asarray(edges.etype, dtype=np.int64)
+    ts = np.asarray(edges.ts, dtype=np.int64)
     k = len(EDGE_TYPES)
     cols: dict[str, np.ndarray] = {}
 
@@ -218,8 +236,8 @@ def role_features(
     cols["attributed_gmv"] = _log1p(a_gmv)
     cols["conversion_rate"] = _ratio(a_orders, audience)
 
-    own_orders = np.zeros(n)
-    spend = np.zeros(n)
+    own_orders: np.ndarray = np.zeros(n)
+    spend: np.ndarray = np.zeros(n)
     if orders is not None and orders.num_rows:
         o_idx = index_of(id_set, orders.column("buyer"))
         ok = o_idx >= 0

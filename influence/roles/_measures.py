@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from graph.events import EDGE_TYPE_CODES, EventType, Role
-from influence.roles._features import audience_pattern, neighbour_pattern
+from influence.roles._features import EdgeLike, audience_pattern, neighbour_pattern
 
 __all__ = [
     "units_to_decimal",
@@ -99,7 +99,7 @@ class EmployeeMeasures:
 
 
 def employee_measures(
-    edges: object,
+    edges: EdgeLike,
     roles: np.ndarray,
     *,
     store: np.ndarray,
@@ -143,7 +143,7 @@ def employee_measures(
     This is an observational contrast, not a causal effect: customers who
     befriend a sales guide may already be keener buyers.
     """
-    node_ids = np.asarray(edges.node_ids, dtype=object)  # type: ignore[attr-defined]
+    node_ids = np.asarray(edges.node_ids, dtype=object)
     n = node_ids.shape[0]
     roles = np.asarray(roles, dtype=object)
     store = np.asarray(store, dtype=object)
@@ -239,7 +239,7 @@ def employee_measures(
 
 
 def kol_measures(
-    edges: object,
+    edges: EdgeLike,
     kols: np.ndarray,
     *,
     attributed_orders: np.ndarray,
@@ -272,12 +272,12 @@ def kol_measures(
         ``attributed_orders``, ``attributed_gmv``, ``fee``, ``gmv_per_fee`` =
         attributed GMV / fee (null without a fee); sorted by attributed GMV.
     """
-    node_ids = np.asarray(edges.node_ids, dtype=object)  # type: ignore[attr-defined]
+    node_ids = np.asarray(edges.node_ids, dtype=object)
     n = node_ids.shape[0]
     kols = np.asarray(kols, dtype=np.int64)
     aud = np.diff(audience_pattern(edges).indptr)
-    src = np.asarray(edges.src, dtype=np.int64)  # type: ignore[attr-defined]
-    et = np.asarray(edges.etype)  # type: ignore[attr-defined]
+    src = np.asarray(edges.src, dtype=np.int64)
+    et = np.asarray(edges.etype)
 
     def count(t: EventType) -> np.ndarray:
         return np.bincount(src[et == EDGE_TYPE_CODES[t]], minlength=n)
@@ -308,7 +308,7 @@ def kol_measures(
 
 
 def audience_overlap(
-    edges: object, members: np.ndarray, *, min_shared: int = 1, limit: int | None = None
+    edges: EdgeLike, members: np.ndarray, *, min_shared: int = 1, limit: int | None = None
 ) -> pa.Table:
     """Jaccard overlap of the audiences of every pair of ``members`` (e.g. the KOLs).
 
@@ -323,7 +323,7 @@ def audience_overlap(
         ``shared``, ``union``, ``jaccard``; pairs with at least ``min_shared``
         shared users, by decreasing Jaccard (top ``limit`` when given).
     """
-    node_ids = np.asarray(edges.node_ids, dtype=object)  # type: ignore[attr-defined]
+    node_ids = np.asarray(edges.node_ids, dtype=object)
     members = np.sort(np.asarray(members, dtype=np.int64))
     m = audience_pattern(edges)[members].astype(np.float64)
     size = np.diff(m.indptr).astype(np.float64)

@@ -153,49 +153,20 @@ def generate_chunk(
         if shower.shape[0] == 0:
             break
         views_parts.append((viewer, shower, c_num, c_ch, v_ts))
-        s_seg, v_seg = pop.segment[shower], pop.segment[viewer]
         m = shower.shape[0]
 
         # comments
-        com = rng.random(m) < BEHAVIOUR.comment_prob[v_seg]
+        com = rng.random(m) < BEHAVIOUR.comment_prob[pop.segment[viewer]]
         com_ts = later(rng, v_ts[com], minimum=10, mean=1_800.0)
         ok = com_ts < END_S
         com_parts.append(
             (viewer[com][ok], shower[com][ok], c_num[com][ok], c_ch[com][ok], com_ts[ok])
         )
 
-        # conversions: a view of a friend's share converts more
-        trusted = pop.community[viewer] == pop.community[shower]
-        p = BEHAVIOUR.conversion[s_seg] * np.where(trusted, TRUSTED_BOOST, STRANGER_DAMP)
-        p = np.where((v_seg == Segment.EMPLOYEE) | (v_seg == Segment.FRAUD), 0.0, p)
-        buy = np.flatnonzero(rng.random(m) < p)
-        if buy.shape[0]:
-            b_ts = later(rng, v_ts[buy], minimum=300, mean=1.5 * 86_400.0, cap=6 * 86_400.0)
-            buyer = viewer[buy]
-            shows_emp = s_seg[buy] == Segment.EMPLOYEE
-            home = np.where(rng.random(buy.shape[0]) < 0.3, pop.store[buyer], -1)
-            store = np.where(shows_emp, pop.store[shower[buy]], home)
-            orders.add(
-                buyer,
-                b_ts,
-                amounts(rng, pop.segment[buyer]),
-                prefixed_ids("c", c_num[buy]),
-                store,
-                shower[buy],
-            )
-            again = rng.random(buy.shape[0]) < REPEAT_PROB
-            r_ts = later(rng, b_ts[again], minimum=7 * 86_400, mean=20 * 86_400.0)
-            orders.add(
-                buyer[again],
-                r_ts,
-                amounts(rng, pop.segment[buyer[again]]),
-                None,
-                store[again],
-                np.full(int(again.sum()), -1, dtype=np.int64),
-            )
+        _queue_conversions(pop, rng, shower, viewer, c_num, v_ts, orders)
 
         # forwards start the next generation
-        fwd = np.flatnonzero(rng.random(m) < BEHAVIOUR.forward_prob[s_seg])
+        fwd = np.flatnonzero(rng.random(m) < BEHAVIOUR.forward_prob[pop.segment[shower]])
         f_ts = later(rng, v_ts[fwd], minimum=30, mean=2 * 3_600.0)
         ok = f_ts < END_S
         fwd, f_ts = fwd[ok], f_ts[ok]
@@ -234,6 +205,46 @@ def generate_chunk(
         forwards=_edge_columns(fwd_parts, ids, ("forwarder", "from_user")),
         comments=_edge_columns(com_parts, ids, ("commenter", "on_user")),
         n_contents=k,
+    )
+
+
+def _queue_conversions(
+    pop: Population,
+    rng: np.random.Generator,
+    shower: np.ndarray,
+    viewer: np.ndarray,
+    c_num: np.ndarray,
+    v_ts: np.ndarray,
+    orders: OrderBuffer,
+) -> None:
+    """Orders caused by views (a friend's share converts more), and later repeat purchases.
+
+    ``p = conversion[segment of the shower] * (TRUSTED_BOOST if same community else
+    STRANGER_DAMP)``; employees and fraud accounts never buy this way. The order carries
+    the content id as attribution token, the employee's store when an employee showed
+    it, and credits the shower in the ground truth.
+    """
+    s_seg, v_seg = pop.segment[shower], pop.segment[viewer]
+    trusted = pop.community[viewer] == pop.community[shower]
+    p = BEHAVIOUR.conversion[s_seg] * np.where(trusted, TRUSTED_BOOST, STRANGER_DAMP)
+    p = np.where((v_seg == Segment.EMPLOYEE) | (v_seg == Segment.FRAUD), 0.0, p)
+    buy = np.flatnonzero(rng.random(shower.shape[0]) < p)
+    if buy.shape[0] == 0:
+        return
+    b_ts = later(rng, v_ts[buy], minimum=300, mean=1.5 * 86_400.0, cap=6 * 86_400.0)
+    buyer = viewer[buy]
+    shows_emp = s_seg[buy] == Segment.EMPLOYEE
+    home = np.where(rng.random(buy.shape[0]) < 0.3, pop.store[buyer], -1)
+    store = np.where(shows_emp, pop.store[shower[buy]], home)
+    credit = shower[buy]
+    orders.add(
+        buyer, b_ts, amounts(rng, pop.segment[buyer]), prefixed_ids("c", c_num[buy]), store, credit
+    )
+    again = rng.random(buy.shape[0]) < REPEAT_PROB
+    r_ts = later(rng, b_ts[again], minimum=7 * 86_400, mean=20 * 86_400.0)
+    nobody = np.full(int(again.sum()), -1, dtype=np.int64)
+    orders.add(
+        buyer[again], r_ts, amounts(rng, pop.segment[buyer[again]]), None, store[again], nobody
     )
 
 

@@ -49,7 +49,7 @@ _ENTRY_VIEW = """
         SELECT orig_entry_id AS entry_id, sum(amount) AS reversed
         FROM referral_entries WHERE kind = 'reversal' GROUP BY orig_entry_id
     ),
-    ledger AS (
+    ledger AS MATERIALIZED (
         SELECT e.*, coalesce(r.reversed, 0)::DECIMAL(20, 4) AS reversed,
             CASE
                 WHEN s.settled IS NOT NULL THEN s.settled

@@ -10,8 +10,8 @@ Contents (same in every format):
 * **reconciliation**: the checks of :func:`referral.reports.reconciliation`.
 
 Byte-reproducible for the same ledger (see :mod:`referral.render`). The XLSX
-workbook holds at most :data:`XLSX_MAX_ENTRY_ROWS` entry rows (a sheet cannot hold
-much more; the CSV always has all of them); the HTML page shows the summary, chart,
+workbook holds at most :data:`XLSX_MAX_ROWS` balance rows (largest first) and entry
+rows (the CSV always has all of them); the HTML page shows the summary, chart,
 reconciliation and the :data:`HTML_MAX_BALANCE_ROWS` largest balances (totals over
 all), not the individual entries.
 """
@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from graph.errors import ConfigError
@@ -33,14 +34,15 @@ from referral.reports import role_level_summary as summary_table
 
 __all__ = [
     "REPORT_FORMATS",
-    "XLSX_MAX_ENTRY_ROWS",
+    "XLSX_MAX_ROWS",
     "HTML_MAX_BALANCE_ROWS",
     "write_period_report",
 ]
 
 REPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "html")
-#: Entry rows written to the XLSX workbook; above this the sheet points to the CSV.
-XLSX_MAX_ENTRY_ROWS = 50_000
+#: Rows of the Balances and Entries sheets; beyond this a last row points to the CSV
+#: (a workbook is for reading; the CSV is the complete export).
+XLSX_MAX_ROWS = 20_000
 #: Beneficiaries listed in the HTML page (largest accrued first); totals cover everyone.
 HTML_MAX_BALANCE_ROWS = 500
 
@@ -63,10 +65,26 @@ def _totals_row(table: pa.Table, label_cols: int) -> list[object]:
     for name in table.column_names[label_cols:]:
         col = table.column(name)
         if pa.types.is_decimal(col.type) or pa.types.is_integer(col.type):
-            out.append(sum((v for v in col.to_pylist() if v is not None), Decimal(0)))
+            total = pc.sum(col).as_py()
+            out.append(Decimal(0) if total is None else Decimal(total))
         else:
             out.append("")
     return out
+
+
+def _largest(table: pa.Table, n: int) -> pa.Table:
+    """The ``n`` rows with the largest ``accrued`` (ties by beneficiary), or all."""
+    if table.num_rows <= n:
+        return table
+    order = [("accrued", "descending"), ("beneficiary", "ascending")]
+    return table.sort_by(order).slice(0, n)
+
+
+def _capped_sheet(name: str, table: pa.Table, n: int, what: str, csv_name: str) -> tuple:
+    header, rows = _rows(_largest(table, n) if what == "balances" else table.slice(0, n))
+    if table.num_rows > n:
+        rows.append([f"... {table.num_rows - n} more {what}: see {csv_name}"])
+    return (name, header, rows)
 
 
 def write_period_report(
@@ -94,7 +112,6 @@ def write_period_report(
     out.mkdir(parents=True, exist_ok=True)
     at, closed = report_clock(ledger, period, tz)
     bal = balances(ledger, period, tz=tz)
-    lines = period_lines(ledger, period, tz=tz)
     summ = summary_table(ledger, period, tz=tz)
     rec = reconciliation(ledger, period, tz=tz)
     stem = f"commissions-{period}"
@@ -108,6 +125,7 @@ def write_period_report(
         files.append(path)
 
     if fmt == "csv":
+        lines = period_lines(ledger, period, tz=tz)
         for name, table in (
             ("balances", bal),
             ("entries", lines),
@@ -116,31 +134,25 @@ def write_period_report(
         ):
             write(f"{stem}-{name}.csv", _csv(table) if table.column_names else b"")
     elif fmt == "xlsx":
-        sheets = []
-        for name, table in (("Balances", bal), ("Summary", summ), ("Reconciliation", rec)):
-            sheets.append((name, *_rows(table)))
-        if lines.num_rows <= XLSX_MAX_ENTRY_ROWS:
-            sheets.append(("Entries", *_rows(lines)))
-        else:
-            sheets.append(
-                (
-                    "Entries",
-                    ["note"],
-                    [
-                        [
-                            f"{lines.num_rows} entries: too many for a sheet; see the CSV report "
-                            f"({stem}-entries.csv)."
-                        ]
-                    ],
-                )
-            )
+        lines = period_lines(ledger, period, tz=tz)
+        sheets = [
+            ("Summary", *_rows(summ)),
+            ("Reconciliation", *_rows(rec)),
+            _capped_sheet("Balances", bal, XLSX_MAX_ROWS, "balances", f"{stem}-balances.csv"),
+            _capped_sheet("Entries", lines, XLSX_MAX_ROWS, "entries", f"{stem}-entries.csv"),
+        ]
         write(f"{stem}.xlsx", xlsx_bytes(sheets, title=title, fixed_time=at))
     else:
-        top = bal
-        if bal.num_rows > HTML_MAX_BALANCE_ROWS:
-            top = bal.sort_by([("accrued", "descending"), ("beneficiary", "ascending")]).slice(
-                0, HTML_MAX_BALANCE_ROWS
+        n_lines = (
+            ledger.scalar(
+                "SELECT count(*) FROM referral_entries e WHERE e.period = ? OR EXISTS ("
+                "SELECT 1 FROM referral_status s WHERE s.entry_id = e.entry_id AND s.period = ?)",
+                [period, period],
             )
+            if ledger.ready
+            else 0
+        )
+        top = _largest(bal, HTML_MAX_BALANCE_ROWS)
         bh, br = _rows(top)
         sh, sr = _rows(summ)
         rh, rr = _rows(rec)
@@ -151,11 +163,12 @@ def write_period_report(
             else '<p class="bad">Reconciliation differences found: see the table.</p>'
         )
         chart = payout_chart_svg(summ, title=f"Net booked and paid by role and level, {period}")
+        currency = bal.column("currency")[0].as_py() if bal.num_rows else "CNY"
         head = (
-            f"<p>Period {period} ({state}); {bal.num_rows} beneficiaries, {lines.num_rows} "
-            f"ledger lines. Amounts in {bal.column('currency')[0] if bal.num_rows else 'CNY'}."
-            "</p>"
+            f"<p>Period {period} ({state}); {bal.num_rows} beneficiaries, {n_lines} "
+            f"ledger lines. Amounts in {currency}.</p>"
         )
+        more = "" if top is bal else ", largest accrued first; all in the CSV report"
         write(
             f"{stem}.html",
             html_page(
@@ -168,9 +181,7 @@ def write_period_report(
                     ),
                     ("Reconciliation", _table_html(rh, rr)),
                     (
-                        f"Balances by beneficiary ({top.num_rows} of {bal.num_rows}"
-                        + ("" if top is bal else ", largest accrued first; all in CSV/XLSX")
-                        + ")",
+                        f"Balances by beneficiary ({top.num_rows} of {bal.num_rows}{more})",
                         _table_html(bh, br, _totals_row(bal, 2) if br else None),
                     ),
                 ],

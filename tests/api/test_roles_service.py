@@ -287,3 +287,38 @@ def test_role_view_rejects_unknown_role_and_bad_limit(rstore: DuckDBStore) -> No
         role_view(rstore, "kol", limit=0)
     with pytest.raises(NotFoundError, match="koc rank"):
         role_view(rstore, "consumer")  # no ranking run yet
+
+
+def test_koc_roles_cli_import_infer_summary_top(rstore: DuckDBStore, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from api.cli import cli
+
+    path = rstore.path
+    rstore.close()
+    roster = tmp_path / "employees.csv"
+    roster.write_text(f"user_id,store_id,since\n{EMPS[0]},S0,2026-01-01\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user_id,store_id,since\nx,,2026-01-01\n")
+    runner = CliRunner()
+
+    def koc(*args: str) -> str:
+        result = runner.invoke(cli, ["--db", path, "roles", *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert json.loads(koc("import", str(roster), "--kind", "employee", "--json"))["inserted"] == 1
+    with pytest.raises(Exception, match="row 1, field 'store_id'"):
+        runner.invoke(
+            cli,
+            ["--db", path, "roles", "import", str(bad), "--kind", "employee"],
+            catch_exceptions=False,
+        )
+    assert "model roles-" in koc("infer", "--threshold", "0.7")
+    summary = json.loads(koc("summary", "--json"))
+    assert summary["roles"]["employee"]["declared"] >= 1 and summary["model"]["threshold"] == 0.7
+    view = json.loads(koc("top", "--role", "employee", "--limit", "3", "--json"))
+    assert view["role"] == "employee" and len(view["items"]) == 3
+    assert "per store" in koc("top", "--role", "employee")

@@ -48,6 +48,7 @@ __all__ = [
     "META_LOCK",
     "META_SET_NEXT_IDX",
     "EXISTING_USERS",
+    "MISSING_USERS",
     "CREATE_USERS",
     "UPSERT_USERS",
     "LOAD_EDGES",
@@ -250,6 +251,13 @@ EXISTING_USERS = Statement(
     "existing_users",
     "UNWIND $ids AS id MATCH (u:User {user_id: id}) "
     "RETURN u.user_id AS user_id, u.event_id AS event_id",
+    {"ids": ["u1"]},
+)
+#: The ids of ``$ids`` with no ``User`` yet (only those cross the network).
+MISSING_USERS = Statement(
+    "missing_users",
+    "UNWIND $ids AS id WITH id WHERE NOT EXISTS { MATCH (:User {user_id: id}) } "
+    "RETURN id AS user_id",
     {"ids": ["u1"]},
 )
 CREATE_USERS = Statement(

@@ -66,6 +66,8 @@ SPEND_SCHEMA = pa.schema(
         ("last_order_ts", _TS),
     ]
 )
+_EXISTING = pa.schema([("user_id", pa.string()), ("event_id", pa.string())])
+_MISSING = pa.schema([("user_id", pa.string())])
 _REJECTS_OUT = REJECT_SCHEMA.append(pa.field("ingested_at", _TS))
 _UPLINE = pa.schema([("level", pa.int32()), ("user_id", pa.string()), ("referred_at", _TS)])
 _DOWNLINE = pa.schema(
@@ -76,6 +78,12 @@ _NODE_LOADS = {
     EventType.ORDER: q.LOAD_ORDERS,
     EventType.REFUND: q.LOAD_REFUNDS,
 }
+
+
+def _distinct(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Distinct non-null ids."""
+    arr = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    return pc.unique(pc.drop_null(arr))
 
 
 def check_neo4j_uri(uri: str | None) -> str:
@@ -288,34 +296,36 @@ class Neo4jStore(Neo4jRunsMixin):
             rels += counters.relationships_created
         return nodes, rels
 
-    def _existing_users(self, tx: Any, ids: pa.Array) -> pa.Table:
+    def _lookup(self, tx: Any, stmt: q.Statement, ids: pa.Array, schema: pa.Schema) -> pa.Table:
+        """Run a user lookup over ``ids`` in ``batch_size`` slices; one Arrow table back."""
         chunks: list[Any] = []  # streamed record chunks, converted to Arrow together
         for start in range(0, len(ids), self.batch_size):
             batch = ids.slice(start, self.batch_size).to_pylist()
-            chunks.extend(self._stream(tx, q.EXISTING_USERS, ids=batch))
-        schema = pa.schema([("user_id", pa.string()), ("event_id", pa.string())])
+            chunks.extend(self._stream(tx, stmt, ids=batch))
         return records_to_table(chunks, schema)
 
-    def _ensure_users(self, tx: Any, ids: pa.Array, next_idx: int) -> tuple[int, pa.Table]:
-        """Create the users in ``ids`` that do not exist yet; return the new ``next_idx``.
+    def _create_users(self, tx: Any, new: pa.Array, next_idx: int) -> int:
+        """Create users ``new`` (absent so far) with indexes from ``next_idx``; return the next free one.
 
-        New users get ``idx = next_idx, next_idx + 1, ...`` in ``user_id`` order,
-        as in the embedded store. Also returns the existing users' ``event_id``.
+        Indexes are handed out in ``user_id`` order, as in the embedded store.
         """
-        ids = pc.unique(
-            pc.drop_null(ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids)
-        )
-        existing = self._existing_users(tx, ids)
-        new = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=existing.column("user_id"))))
         new = pc.take(new, pc.sort_indices(new))
         if len(new):
             idx = pa.array(np.arange(next_idx, next_idx + len(new), dtype=np.int64))
             self._run_batches(tx, q.CREATE_USERS, pa.table({"user_id": new, "idx": idx}))
-        return next_idx + len(new), existing
+        return next_idx + len(new)
+
+    def _ensure_users(self, tx: Any, ids: pa.Array, next_idx: int) -> int:
+        """Create the users of ``ids`` that do not exist yet (only missing ids cross the network)."""
+        missing = self._lookup(tx, q.MISSING_USERS, _distinct(ids), _MISSING).column("user_id")
+        return self._create_users(tx, missing.combine_chunks(), next_idx)
 
     def _write_users(self, tx: Any, table: pa.Table, next_idx: int) -> tuple[WriteResult, int]:
         rows = dedupe_first(shape_rows(EventType.USER, table), "user_id")
-        next_idx, existing = self._ensure_users(tx, rows.column("user_id"), next_idx)
+        ids = _distinct(rows.column("user_id"))
+        existing = self._lookup(tx, q.EXISTING_USERS, ids, _EXISTING)
+        new = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=existing.column("user_id"))))
+        next_idx = self._create_users(tx, new, next_idx)
         joined = rows.join(existing, "user_id", join_type="left outer", right_suffix="_old")
         same = pc.fill_null(
             pc.equal(joined.column("event_id"), joined.column("event_id_old")), False
@@ -331,7 +341,7 @@ class Neo4jStore(Neo4jRunsMixin):
         rows = dedupe_first(shape_rows(event_type, table), "event_id")
         users = [rows.column(c) for c in ("src", "dst") if c in rows.column_names]
         if users:
-            next_idx, _ = self._ensure_users(tx, pa.chunked_array(users).combine_chunks(), next_idx)
+            next_idx = self._ensure_users(tx, pa.chunked_array(users).combine_chunks(), next_idx)
         if event_type in q.LOAD_EDGES:
             inserted = self._run_batches(tx, q.LOAD_EDGES[event_type], rows)[1]
         else:

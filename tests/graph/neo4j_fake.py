@@ -123,6 +123,8 @@ class RecordingNeo4j:
         elif text == cypher.EXISTING_USERS.text:
             found = [(u, self.users[u]["event_id"]) for u in params["ids"] if u in self.users]
             return _Result(found)
+        elif text == cypher.MISSING_USERS.text:
+            return _Result([(u,) for u in params["ids"] if u not in self.users])
         elif text == cypher.CREATE_USERS.text:
             new = [r for r in rows if r["user_id"] not in self.users]
             for r in new:

@@ -86,6 +86,7 @@ def bench_plan(views: pa.Table, batch_rows: int, batch_size: int) -> dict[str, A
         "rows_per_statement": {
             k: (min(v), max(v), round(sum(v) / len(v))) for k, v in rows.items()
         },
+        "returned": dict(driver.returned),
         "client_seconds": seconds,
         "client_cpu_seconds": cpu,
         "users": len(driver.users),
@@ -141,6 +142,7 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=500_000, help="KOC_INGEST_BATCH_ROWS")
     parser.add_argument("--batch-size", type=int, default=10_000, help="KOC_NEO4J_BATCH_SIZE")
     parser.add_argument("--live", action="store_true", help="also load into KOC_NEO4J_URI")
+    parser.add_argument("--skip-export", action="store_true", help="skip the bulk export step")
     args = parser.parse_args()
 
     views = synth_views(args.events, args.users)
@@ -150,7 +152,9 @@ def main() -> None:
     for name, count in sorted(plan["statements"].items()):
         rows = plan["rows_per_statement"].get(name)
         print(
-            f"  {name:<16} {count:>6} statements" + (f"  rows min/max/mean {rows}" if rows else "")
+            f"  {name:<18} {count:>6} statements"
+            + (f"  rows min/max/mean {rows}" if rows else "")
+            + (f"  {plan['returned'][name]:,} records back" if plan["returned"].get(name) else "")
         )
     rate = args.events / plan["client_seconds"]
     cpu_rate = args.events / plan["client_cpu_seconds"]
@@ -163,9 +167,10 @@ def main() -> None:
         f"read conversion: {args.events:,} edges in {seconds:.2f} s CPU = "
         f"{args.events / seconds:,.0f} edges/s"
     )
-    seconds, rows = bench_export(views)
-    total = sum(rows.values())
-    print(f"bulk export: {total:,} rows in {seconds:.1f} s = {total / seconds:,.0f} rows/s")
+    if not args.skip_export:
+        seconds, rows = bench_export(views)
+        total = sum(rows.values())
+        print(f"bulk export: {total:,} rows in {seconds:.1f} s = {total / seconds:,.0f} rows/s")
     if args.live:
         if not os.environ.get("KOC_NEO4J_URI"):
             sys.exit("--live needs KOC_NEO4J_URI")

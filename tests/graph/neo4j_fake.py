@@ -68,6 +68,8 @@ class RecordingNeo4j:
         self.next_idx = 0
         self.sent: list[tuple[str, dict[str, Any]]] = []  # (statement name, parameters)
         self.transactions = 0
+        #: records returned per statement name
+        self.returned: Counter[str] = Counter()
         #: referral tree for reads: (referrer idx, referee idx, ts in us, event_id)
         self.referrals: list[tuple[int, int, int, str]] = []
         #: net spend in 1/10,000 units per buyer idx (only buyers)
@@ -99,13 +101,18 @@ class RecordingNeo4j:
 
     def run(self, text: str, params: dict[str, Any] | None = None) -> _Result:
         params = dict(params or {})
+        name = _NAMES.get(text, "unknown")
         if self.keep_params:
-            self.sent.append((_NAMES.get(text, "unknown"), params))
+            self.sent.append((name, params))
         else:
             n = len(params.get("rows") or params.get("ids") or [])
-            self.sent.append((_NAMES.get(text, "unknown"), {"n_rows": n}))
+            self.sent.append((name, {"n_rows": n}))
+        result = self._answer(text, name, params)
+        self.returned[name] += len(result._records)
+        return result
+
+    def _answer(self, text: str, name: str, params: dict[str, Any]) -> _Result:
         rows = params.get("rows") or []
-        name = _NAMES.get(text, "unknown")
         if name in self.answers:
             return _Result(self.answers[name])
         if text in (

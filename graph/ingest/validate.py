@@ -18,41 +18,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph.errors import IngestError
-from graph.events import EDGE_TYPES, RECORD_SPECS, EventType, Role
+from graph.events import EventType
 from graph.ingest.keys import event_id_sql, reject_id_sql
-from graph.ingest.mapping import EVENT_ID_FIELD, TYPE_FIELD, ColumnMapping, FieldSource
+from graph.ingest.mapping import EVENT_ID_FIELD, TYPE_FIELD, ColumnMapping
 from graph.ingest.readers import RawBatch
-from graph.money import CURRENCY_MINOR_UNITS
+from graph.ingest.rules import quote_ident as _q
+from graph.ingest.rules import quote_literal as _lit
+from graph.ingest.rules import type_rules
 from graph.store import ARROW_SCHEMAS, REJECT_SCHEMA
 
-__all__ = ["Validator", "ValidatedBatch", "UNTYPED", "TS_MIN", "TS_MAX", "EPOCH_MS_THRESHOLD"]
+__all__ = ["Validator", "ValidatedBatch", "UNTYPED"]
 
 #: ``by_type`` key of rows rejected before their record type was known.
 UNTYPED = "untyped"
-#: Accepted timestamp range (inclusive start, exclusive end), UTC.
-TS_MIN, TS_MAX = "1970-01-01", "2100-01-01"
-#: Epoch numbers below this are seconds, at or above it milliseconds (1e11 s is year 5138,
-#: 1e11 ms is 1973-03-03).
-EPOCH_MS_THRESHOLD = 100_000_000_000
-_ID_MAX, _TEXT_MAX = 128, 1024
-_ISO = r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?"
-#: a UTC offset at the end of an ISO-8601 timestamp (``Z``, ``+08:00``, ``+0800``, ``+08``)
-_OFFSET_END = r"(\d[Zz]|\d\s?[+-]\d{2}(:?\d{2})?)$"
-_EPOCH = r"\d{1,15}(\.\d{1,6})?"
-_VERBS = {
-    EventType.VIEW: "view their own share",
-    EventType.FORWARD: "forward their own content",
-    EventType.COMMENT: "comment on their own content",
-    EventType.REFERRAL: "refer themself",
-}
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass
@@ -64,8 +42,6 @@ class ValidatedBatch:
     rejected_by_type: dict[str, int] = field(default_factory=dict)
     superseded: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    #: order ids accepted in this batch (remembered after the batch is stored)
-    new_orders: pa.Table | None = None
 
     def messages(self, limit: int) -> list[str]:
         r = self.rejects.slice(0, limit).to_pylist()
@@ -239,6 +215,10 @@ class Validator:
                 "raw": pa.array([b.raw for b in batch.bad], pa.string()),
             }
         )
+        return self._with_reject_ids(t)
+
+    def _with_reject_ids(self, t: pa.Table) -> pa.Table:
+        """Prepend the deterministic ``reject_id`` column to quarantine rows."""
         self.conn.register("_bad", t)
         try:
             return self.conn.sql(
@@ -269,189 +249,23 @@ class Validator:
         t = self.conn.sql(sql).to_arrow_table()
         if not t.num_rows:
             return REJECT_SCHEMA.empty_table()
-        self.conn.register("_bad", t)
-        try:
-            return self.conn.sql(
-                f"SELECT {reject_id_sql('source', 'row_number', 'field', 'raw')} AS reject_id, * FROM _bad"
-            ).to_arrow_table()
-        finally:
-            self.conn.unregister("_bad")
-
-    def _checks(
-        self, et: EventType, src: dict[str, FieldSource], columns: list[str], unknown: list[str]
-    ):
-        """SQL pieces for one type: raw values, typed values, and the ordered checks."""
-        spec = RECORD_SPECS[et]
-        kinds = {f.name: f.kind for f in spec.fields}
-        kinds[EVENT_ID_FIELD] = "id"
-        required = set(spec.required)
-        raw: dict[str, str] = {}
-        for name in (EVENT_ID_FIELD, *spec.names):
-            s = src.get(name)
-            if s is None:
-                raw[name] = "NULL::VARCHAR"
-            elif s.column is not None:
-                raw[name] = f"r.{_q(s.column)}"  # trimmed, '' -> NULL in _prepare
-            else:
-                raw[name] = f"nullif({_lit((s.constant or '').strip())}, '')"
-        checks: list[tuple[str, str, str, str]] = []  # (condition, field, value sql, reason sql)
-        mfb = self.max_field_bytes
-        for c in columns:
-            if self._maxlen.get(c, 0) <= mfb:
-                continue  # no value of this column in the batch is that long
-            cond = f"strlen(r.{_q(c)}) > {mfb}"
-            reason = f"'value is ' || strlen(r.{_q(c)}) || ' bytes, above the limit of {mfb} (KOC_MAX_FIELD_BYTES)'"
-            checks.append((cond, c, f"left(r.{_q(c)}, 64) || '...'", reason))
-        if self.unknown_columns == "reject":
-            for c in unknown:
-                checks.append(
-                    (
-                        f"r.{_q(c)} IS NOT NULL",
-                        c,
-                        f"r.{_q(c)}",
-                        "'unknown column (unknown_columns=reject)'",
-                    )
-                )
-        typed: dict[str, str] = {}
-
-        def longest(name: str) -> int:
-            s = src.get(name)
-            if s is None:
-                return 0
-            if s.column is not None:
-                return self._maxlen.get(s.column, 0)
-            return len((s.constant or "").encode("utf-8"))
-
-        for name in (EVENT_ID_FIELD, *spec.names):
-            v, kind = raw[name], kinds[name]
-            if name in required:
-                checks.append((f"{v} IS NULL", name, "NULL", "'missing required field'"))
-            if kind in ("id", "text"):
-                typed[name] = v
-                limit = _ID_MAX if kind == "id" else _TEXT_MAX
-                if longest(name) > limit:  # skipped when no value in the batch is that long
-                    checks.append(
-                        (
-                            f"length({v}) > {limit}",
-                            name,
-                            v,
-                            f"'{kind} longer than {limit} characters'",
-                        )
-                    )
-            elif kind == "role":
-                typed[name] = f"lower({v})"
-                roles = ", ".join(_lit(r.value) for r in Role)
-                checks.append(
-                    (
-                        f"lower({v}) NOT IN ({roles})",
-                        name,
-                        v,
-                        _lit("invalid role; expected one of " + ", ".join(r.value for r in Role)),
-                    )
-                )
-            elif kind == "currency":
-                typed[name] = f"upper({v})"
-                cur = ", ".join(_lit(c) for c in CURRENCY_MINOR_UNITS)
-                checks.append(
-                    (
-                        f"upper({v}) NOT IN ({cur})",
-                        name,
-                        v,
-                        _lit(
-                            "unknown currency; expected an ISO-4217 code from graph/money.py (CNY, USD, EUR, ...)"
-                        ),
-                    )
-                )
-            elif kind == "json":
-                typed[name] = f"CASE WHEN json_valid({v}) THEN json({v})::VARCHAR END"
-                checks.append((f"NOT json_valid({v})", name, v, "'malformed JSON'"))
-                checks.append((f"json_type(json({v})) <> 'OBJECT'", name, v, "'not a JSON object'"))
-            elif kind == "money":
-                dec = f"TRY_CAST({v} AS DECIMAL(38, 4))"
-                typed[name] = f"TRY_CAST({v} AS DECIMAL(20, 4))"
-                checks.append(
-                    (f"regexp_full_match({v}, '-\\s*\\d+(\\.\\d+)?')", name, v, "'negative amount'")
-                )
-                checks.append(
-                    (
-                        f"NOT regexp_full_match({v}, '\\+?\\d+(\\.\\d+)?')",
-                        name,
-                        v,
-                        "'not a decimal amount (digits with an optional decimal point)'",
-                    )
-                )
-                checks.append(
-                    (
-                        f"TRY_CAST({v} AS DECIMAL(38, 10)) IS DISTINCT FROM {dec}",
-                        name,
-                        v,
-                        "'more than 4 decimal places'",
-                    )
-                )
-                checks.append(
-                    (
-                        f"{dec} > {self.max_amount}",
-                        name,
-                        v,
-                        _lit(
-                            f"absurd amount: above the maximum of {self.max_amount} (KOC_MAX_AMOUNT)"
-                        ),
-                    )
-                )
-            elif kind == "ts":
-                num = f"TRY_CAST({v} AS DECIMAL(21, 6))"
-                typed[name] = f"""CASE
-                    WHEN length({v}) > 10 AND regexp_matches({v}, '{_OFFSET_END}')
-                        THEN TRY_CAST({v} AS TIMESTAMPTZ)
-                    WHEN regexp_full_match({v}, '{_EPOCH}') THEN
-                        make_timestamp(CAST({num} * CASE WHEN {num} < {EPOCH_MS_THRESHOLD}
-                            THEN 1000000 ELSE 1000 END AS BIGINT))::TIMESTAMPTZ
-                    END"""
-                t = f"r.{_q('t$' + name)}"
-                bad = f"{t} IS NULL AND {v} IS NOT NULL"
-                checks.append(
-                    (
-                        f"{bad} AND regexp_full_match({v}, '{_ISO}')",
-                        name,
-                        v,
-                        "'timestamp has no timezone; add an offset such as Z or +08:00'",
-                    )
-                )
-                checks.append(
-                    (
-                        bad,
-                        name,
-                        v,
-                        "'not a timestamp: expected ISO-8601 with a UTC offset, "
-                        "or epoch seconds/milliseconds'",
-                    )
-                )
-                checks.append(
-                    (
-                        f"{t} < TIMESTAMPTZ '{TS_MIN}' OR {t} >= TIMESTAMPTZ '{TS_MAX}'",
-                        name,
-                        v,
-                        f"'timestamp outside {TS_MIN} .. {TS_MAX}'",
-                    )
-                )
-        if et in EDGE_TYPES:
-            assert spec.src is not None and spec.dst is not None
-            checks.append(
-                (
-                    f"{raw[spec.src]} = {raw[spec.dst]}",
-                    spec.dst,
-                    raw[spec.dst],
-                    _lit(f"self-edge: a user cannot {_VERBS[et]}"),
-                )
-            )
-        return raw, typed, checks
+        return self._with_reject_ids(t)
 
     def _validate_type(
         self, et: EventType, source: str, columns: list[str], unknown: list[str]
     ) -> tuple[pa.Table, pa.Table, int]:
         """Valid rows of one type (typed), their rejects, and users superseded in the batch."""
         src = self.mapping.sources(et, columns)
-        raw, typed, checks = self._checks(et, src, columns, unknown)
+        raw, typed, checks = type_rules(
+            et,
+            src,
+            columns,
+            unknown,
+            maxlen=self._maxlen,
+            max_field_bytes=self.max_field_bytes,
+            max_amount=self.max_amount,
+            reject_unknown=self.unknown_columns == "reject",
+        )
         schema = ARROW_SCHEMAS[et]
         inner_cols = ", ".join(f"{typed[n]} AS {_q('t$' + n)}" for n in typed)
         conds = " ".join(f"WHEN {c[0]} THEN {i}" for i, c in enumerate(checks, start=1))

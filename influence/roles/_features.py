@@ -36,7 +36,6 @@ NEIGHBOUR_ROLES: tuple[str, ...] = (
     Role.UNKNOWN.value,
 )
 _US_PER_HOUR = 3_600_000_000
-_US_PER_DAY = 86_400_000_000
 
 
 class EdgeLike(Protocol):
@@ -98,9 +97,12 @@ def audience_pattern(edges: EdgeLike, types: tuple[EventType, ...] | None = None
     return _pattern(len(edges.node_ids), src, dst)
 
 
-def neighbour_pattern(edges: EdgeLike) -> sp.csr_matrix:
-    """Undirected 0/1 CSR of distinct neighbours (an edge in either direction)."""
-    a = audience_pattern(edges)
+def neighbour_pattern(edges: EdgeLike, audience: sp.csr_matrix | None = None) -> sp.csr_matrix:
+    """Undirected 0/1 CSR of distinct neighbours (an edge in either direction).
+
+    ``audience`` is :func:`audience_pattern` of ``edges`` when already computed.
+    """
+    a = audience_pattern(edges) if audience is None else audience
     sym = (a + a.T).tocsr()
     sym.data[:] = 1.0
     return sym
@@ -121,21 +123,24 @@ def _time_histograms(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Share of each user's actions per local hour (24) and weekday (7, Monday first),
     and the number of distinct local days they were active."""
-    local = ts + int(round(tz_offset_hours * _US_PER_HOUR))
-    hour = (local // _US_PER_HOUR) % 24
-    day = local // _US_PER_DAY
+    hours_since_epoch = (ts + int(round(tz_offset_hours * _US_PER_HOUR))) // _US_PER_HOUR
+    hour = hours_since_epoch % 24
+    day = hours_since_epoch // 24
     weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
     hours = np.bincount(actor * 24 + hour, minlength=n * 24).reshape(n, 24).astype(np.float32)
     days = np.bincount(actor * 7 + weekday, minlength=n * 7).reshape(n, 7).astype(np.float32)
     total = hours.sum(axis=1, keepdims=True)
     np.divide(hours, total, out=hours, where=total > 0)
     np.divide(days, total, out=days, where=total > 0)
-    if actor.size:
-        day_keys = np.unique(actor.astype(np.int64) * (int(day.max()) + 1) + (day - day.min()))
-        active_days = np.bincount(day_keys // (int(day.max()) + 1), minlength=n)
-    else:
-        active_days = np.zeros(n, dtype=np.int64)
-    return hours, days, active_days.astype(np.float64)
+    active_days = np.zeros(n, dtype=np.float64)
+    if actor.size:  # distinct (user, day) pairs: a sparse pattern, no global sort
+        span = int(day.max() - day.min()) + 1
+        pattern = sp.csr_matrix(
+            (np.ones(actor.size, dtype=np.float32), (actor, day - day.min())), shape=(n, span)
+        )
+        pattern.sum_duplicates()
+        active_days = np.diff(pattern.indptr).astype(np.float64)
+    return hours, days, active_days
 
 
 def role_features(
@@ -264,7 +269,7 @@ def role_features(
         onehot = np.zeros((n, len(NEIGHBOUR_ROLES)), dtype=np.float32)
         for j, r in enumerate(NEIGHBOUR_ROLES):
             onehot[:, j] = lab == r
-        sym = neighbour_pattern(edges)
+        sym = neighbour_pattern(edges, aud)
         counts = np.asarray(sym @ onehot, dtype=np.float64)
         degree = counts.sum(axis=1)
         for j, r in enumerate(NEIGHBOUR_ROLES):

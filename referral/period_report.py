@@ -61,7 +61,7 @@ def _rows(table: pa.Table) -> tuple[list[str], list[list[object]]]:
 
 
 def _totals_row(table: pa.Table, label_cols: int) -> list[object]:
-    out: list[object] = ["total"] + [""] * (label_cols - 1)
+    out: list[object] = ["total", *([""] * (label_cols - 1))]
     for name in table.column_names[label_cols:]:
         col = table.column(name)
         if pa.types.is_decimal(col.type) or pa.types.is_integer(col.type):

@@ -58,13 +58,14 @@ def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
 
 
 def _statement_sections(st: Statement) -> list[tuple[str, list[str], list[list[Any]]]]:
-    head = [
+    head: list[list[Any]] = [
         ["beneficiary", st.beneficiary],
         ["period", st.period],
         ["currency", st.currency],
         ["state", "closed" if st.closed else "open (projected)"],
         ["as_of", st.as_of],
-    ] + [[k, getattr(st, k)] for k in _TOTALS]
+    ]
+    head += [[k, getattr(st, k)] for k in _TOTALS]
     lines = [[line.get(c) for c in LINE_COLUMNS] for line in st.lines]
     return [("Statement", ["field", "value"], head), ("Entries", list(LINE_COLUMNS), lines)]
 
@@ -230,7 +231,7 @@ def render_statement(statement: Statement, fmt: str) -> bytes:
         return xlsx_bytes(sections, title=title, fixed_time=statement.as_of)
     if fmt == "html":
         head, lines = sections
-        total = [""] * len(LINE_COLUMNS)
+        total: list[Any] = [""] * len(LINE_COLUMNS)
         total[LINE_COLUMNS.index("amount")] = sum(
             (line["amount"] for line in statement.lines), Decimal(0)
         )

@@ -130,9 +130,10 @@ class CommissionRules(_Section):
     exclude_employee_own_store: bool = True
     rates: dict[str, tuple[Decimal, ...]] = Field(default_factory=dict)
     bonus: dict[str, Decimal] = Field(default_factory=dict)
-    binding: BindingRule = Field(default_factory=BindingRule)
-    share: ShareRule = Field(default_factory=ShareRule)
-    fraud: FraudRule = Field(default_factory=FraudRule)
+    # (mypy without the pydantic plugin misreads these factories)
+    binding: BindingRule = Field(default_factory=BindingRule)  # type: ignore[arg-type]
+    share: ShareRule = Field(default_factory=ShareRule)  # type: ignore[arg-type]
+    fraud: FraudRule = Field(default_factory=FraudRule)  # type: ignore[arg-type]
 
     @field_validator("currency")
     @classmethod

@@ -121,7 +121,8 @@ def list_entries(
         raise ConfigError(
             f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.", key="status"
         )
-    where, params = ["true"], {}
+    where: list[str] = ["true"]
+    params: dict[str, Any] = {}
     if period is not None:
         where.append("period = $period")
         params["period"] = check_period(period)

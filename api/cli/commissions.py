@@ -47,12 +47,15 @@ def _rules(ctx: CliContext, path: Path | None) -> CommissionRules:
 @contextmanager
 def _ledger(ctx: CliContext, *, read_only: bool) -> Iterator[tuple[Any, Ledger]]:
     check_timezone(ctx.settings.timezone)
-    with ctx.open_store(read_only=read_only) as store:
+    store = ctx.open_store(read_only=read_only)
+    try:
         ledger = Ledger.open(store, ctx.settings.ledger_path, read_only=read_only)
         try:
             yield store, ledger
         finally:
             ledger.close()
+    finally:
+        store.close()
 
 
 def _print_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:

@@ -52,7 +52,7 @@ class SnapshotCache:
             raise DeadlineExceeded("building the reach snapshot", timeout) from None
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 def user_reach(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -19,7 +20,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/commissions", tags=["commissions"])
 
-PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"  # 1970-01 .. 2999-12
+EntryStatus = StrEnum("EntryStatus", {s: s for s in STATUSES})  # type: ignore[misc]
 
 
 @router.get(
@@ -34,9 +36,7 @@ def list_commissions(
     key: FinanceKey,
     period: Annotated[str | None, Query(pattern=PERIOD, examples=["2026-03"])] = None,
     beneficiary: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-    status: Annotated[
-        str | None, Query(pattern=r"^[a-z]{1,16}$", description=f"One of {', '.join(STATUSES)}.")
-    ] = None,
+    status: Annotated[EntryStatus | None, Query(description="Derived entry status.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def list_commissions(
         store,
         period=period,
         beneficiary=beneficiary,
-        status=status,
+        status=status.value if status else None,
         limit=limit,
         cursor=cursor,
         ledger_path=settings.ledger_path,

@@ -16,7 +16,7 @@ from api.security import IngestKey
 from graph.events import EventType
 from graph.ingest import IngestSummary, ingest_records
 
-__all__ = ["router", "read_body", "parse_records", "ingest_result", "MAX_BAD_LINES"]
+__all__ = ["router", "read_body", "parse_records", "ingest_result", "MAX_BAD_LINES", "MAX_FIELDS"]
 
 router = APIRouter(tags=["events"])
 
@@ -28,6 +28,20 @@ _NDJSON_TYPES = (
     "application/jsonl",
     "application/x-jsonlines",
 )
+#: A record as documented: ``type`` names its record type (or pass ``?type=``), the
+#: other fields are those of :data:`graph.events.RECORD_SPECS` (strings, numbers).
+RECORD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"type": "string", "enum": [t.value for t in EventType]},
+        "event_id": {"type": "string", "maxLength": 128},
+    },
+    "propertyNames": {"pattern": r"^[a-z_][a-z0-9_]{0,63}$"},
+    "maxProperties": 64,
+}
+MAX_FIELDS = 64
+_FIELD = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 _MESSAGE = re.compile(r"^[^:]*:(\d+): (.*)$", re.S)
 
 
@@ -55,8 +69,57 @@ def _bad_json(message: str, details: list[dict[str, Any]]) -> ApiError:
     return ApiError(422, "invalid_json", message, details=details)
 
 
+def _check_unicode(records: list[Any]) -> list[Any]:
+    """Refuse text with unpaired UTF-16 surrogates (valid JSON escapes, invalid Unicode)."""
+    try:
+        json.dumps(records, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _bad_json(
+            "The body contains unpaired UTF-16 surrogate escapes (e.g. \\ud800); "
+            "send valid Unicode text.",
+            [{"field": "body", "message": str(exc)[:200], "type": "unicode_invalid"}],
+        ) from exc
+    return records
+
+
+def _check_fields(records: list[Any]) -> list[Any]:
+    """Refuse records whose field names are not plain identifiers (or too many fields)."""
+    bad = []
+    for n, record in enumerate(records):
+        if isinstance(record, dict) and (
+            len(record) > MAX_FIELDS or not all(_FIELD.match(k) for k in record)
+        ):
+            bad.append(
+                {
+                    "field": f"body.{n}",
+                    "message": f"field names must match {_FIELD.pattern} (at most "
+                    f"{MAX_FIELDS} fields per record)",
+                    "type": "field_name_invalid",
+                }
+            )
+    if bad:
+        raise ApiError(
+            422,
+            "invalid_field_name",
+            f"{len(bad)} record(s) have invalid field names; nothing was ingested.",
+            details=bad[:MAX_BAD_LINES],
+        )
+    return records
+
+
 def parse_records(body: bytes, content_type: str) -> list[Any]:
-    """Decode a JSON array or NDJSON body into a list (non-objects are refused per row later)."""
+    """Decode a JSON array or NDJSON body into a list (non-objects are refused per row later).
+
+    Raises
+    ------
+    ApiError
+        415 for another media type; 422 for invalid JSON, invalid Unicode, or field
+        names that are not identifiers.
+    """
+    return _check_fields(_check_unicode(_decode(body, content_type)))
+
+
+def _decode(body: bytes, content_type: str) -> list[Any]:
     kind = content_type.split(";")[0].strip().lower()
     if kind in _NDJSON_TYPES:
         records, bad = [], []
@@ -126,7 +189,7 @@ def ingest_result(summary: IngestSummary) -> dict[str, Any]:
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": {"type": "array", "items": {"type": "object"}, "maxItems": 100000},
+                    "schema": {"type": "array", "items": RECORD_SCHEMA, "maxItems": 100000},
                     "example": EVENTS_EXAMPLE,
                 },
                 "application/x-ndjson": {

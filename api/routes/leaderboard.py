@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -12,6 +13,7 @@ from api.pagination import Cursor, decode_cursor, encode_cursor, query_digest
 from api.schemas.leaderboard import LeaderboardPage
 from api.security import ReadKey
 from api.services import ranking
+from graph.events import Role
 from graph.store import GraphStore
 
 __all__ = ["router", "MAX_LIMIT", "leaderboard_page"]
@@ -20,9 +22,10 @@ router = APIRouter(tags=["leaderboard"])
 
 MAX_LIMIT = 500
 ID_PATTERN = r"^[A-Za-z0-9._:@+-]{1,128}$"
-RoleQuery = Annotated[
-    str | None, Query(pattern=r"^[a-z_]{1,32}$", description="employee, kol, consumer, unknown")
-]
+#: sort keys the ranking service offers
+SortKey = StrEnum("SortKey", {key: key for key in ranking.SORT_KEYS})  # type: ignore[misc]
+DEFAULT_SORT = SortKey("score")
+RoleQuery = Annotated[Role | None, Query(description="Only users with this role.")]
 
 
 def leaderboard_page(
@@ -92,13 +95,8 @@ def get_leaderboard(
     community: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
     sort: Annotated[
-        str,
-        Query(
-            pattern=r"^[a-z_]{1,32}$",
-            description=f"One of {', '.join(ranking.SORT_KEYS)}.",
-            examples=["score"],
-        ),
-    ] = "score",
+        SortKey, Query(description="`score` (best first) or `rank_change` (risers first).")
+    ] = DEFAULT_SORT,
     include_staff: Annotated[
         bool, Query(description="Keep employees and KOLs when no role is given.")
     ] = False,
@@ -116,10 +114,10 @@ def get_leaderboard(
     return leaderboard_page(
         store,
         run_id=run,
-        role=role,
+        role=role.value if role else None,
         community=community,
         min_score=min_score,
-        sort=sort,
+        sort=sort.value,
         include_staff=include_staff,
         limit=limit,
         cursor=cursor,

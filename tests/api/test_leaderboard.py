@@ -101,9 +101,9 @@ def test_leaderboard_bounds(client: TestClient, tokens: dict[str, str], query: s
     assert response.json()["details"]
 
 
-def test_leaderboard_unknown_sort_is_400(client: TestClient, tokens: dict[str, str]) -> None:
+def test_leaderboard_unknown_sort_is_422(client: TestClient, tokens: dict[str, str]) -> None:
     response = client.get("/v1/leaderboard?sort=height", headers=auth(tokens["read"]))
-    assert response.status_code == 400 and response.json()["code"] == "invalid_config"
+    assert response.status_code == 422 and response.json()["details"][0]["field"] == "query.sort"
 
 
 def test_leaderboard_unknown_run_is_404(client: TestClient, tokens: dict[str, str]) -> None:

@@ -335,7 +335,10 @@ class Validator:
             if self._stored_orders is not None:
                 stored = self._stored_orders()
                 self.conn.register("_stored", stored)
-                self._exec("INSERT INTO _orders SELECT order_id, event_id FROM _stored")
+                # one stored content per order_id; _orders stays unique by order_id
+                self._exec(
+                    "INSERT INTO _orders SELECT DISTINCT ON (order_id) order_id, event_id FROM _stored"
+                )
                 self.conn.unregister("_stored")
         self.conn.register("_v", v)
         try:
@@ -346,8 +349,7 @@ class Validator:
                         first(event_id ORDER BY _row) OVER (PARTITION BY order_id) AS first_id
                     FROM _v WHERE _e = 0
                 ) w
-                LEFT JOIN (SELECT DISTINCT ON (order_id) * FROM _orders) o
-                    ON o.order_id = w.order_id
+                LEFT JOIN _orders o ON o.order_id = w.order_id
                 WHERE coalesce(o.event_id, w.first_id) <> w.event_id
                 """
             ).to_arrow_table()

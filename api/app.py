@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from api.cache import PageCache, RunCache
 from api.deps import RunSlot, StoreFactory, StoreProvider
 from api.errors import install_error_handlers
 from api.keys import ensure_schema
@@ -57,7 +58,7 @@ def _opening(settings: Settings, factory: StoreFactory | None, read_only: bool) 
             store = open_store(settings, read_only=read_only)
         if not read_only and hasattr(store, "cursor"):
             ensure_schema(store)
-        return store
+        return RunCache(store)  # type: ignore[return-value]
 
     return open_
 
@@ -108,6 +109,7 @@ def create_app(
     app.state.key_cache = KeyCache()
     app.state.run_slot = RunSlot()
     app.state.snapshot_cache = SnapshotCache()
+    app.state.page_cache = PageCache()
     app.state.reach_budget_s = REACH_BUDGET_S
     install_error_handlers(app)
     if settings.api_cors_origins:

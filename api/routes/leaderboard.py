@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from api.cache import FINISHED, PageCache
 from api.deps import StoreDep
 from api.errors import ERROR_RESPONSES, error_responses
 from api.pagination import Cursor, decode_cursor, encode_cursor, query_digest
@@ -39,8 +40,12 @@ def leaderboard_page(
     include_staff: bool,
     limit: int,
     cursor: str | None,
+    cache: PageCache | None = None,
 ) -> dict[str, Any]:
-    """One page of :func:`api.services.ranking.leaderboard` with an opaque next cursor."""
+    """One page of :func:`api.services.ranking.leaderboard` with an opaque next cursor.
+
+    Pages of finished runs are kept in ``cache`` (they never change).
+    """
     digest = query_digest(
         run=run_id,
         role=role,
@@ -53,18 +58,37 @@ def leaderboard_page(
     if cursor is not None:
         position = decode_cursor(cursor, digest)
         run_id, after = position.run_id, position.after
-    resolved = ranking.resolve_run(store, run_id).run_id
-    rows = ranking.leaderboard(
-        store,
-        run_id=resolved,
-        role=role,
-        community=community,
-        min_score=min_score,
-        sort=sort,
-        limit=limit + 1,
-        after_rank=after,
-        include_staff=include_staff,
-    )
+    run = ranking.resolve_run(store, run_id)
+    resolved = run.run_id
+
+    def compute() -> list[dict[str, Any]]:
+        return ranking.leaderboard(
+            store,
+            run_id=resolved,
+            role=role,
+            community=community,
+            min_score=min_score,
+            sort=sort,
+            limit=limit + 1,
+            after_rank=after,
+            include_staff=include_staff,
+        )
+
+    if cache is not None and run.status in FINISHED:
+        key = (
+            "leaderboard",
+            resolved,
+            role,
+            community,
+            min_score,
+            sort,
+            include_staff,
+            limit,
+            after,
+        )
+        rows = cache.get_or_compute(key, compute)
+    else:
+        rows = compute()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = (
@@ -86,6 +110,7 @@ def leaderboard_page(
     responses={**ERROR_RESPONSES, **error_responses(400, 404)},
 )
 def get_leaderboard(
+    request: Request,
     store: StoreDep,
     key: ReadKey,
     run: Annotated[
@@ -121,4 +146,5 @@ def get_leaderboard(
         include_staff=include_staff,
         limit=limit,
         cursor=cursor,
+        cache=request.app.state.page_cache,
     )

@@ -70,6 +70,7 @@ async def leaderboard_html(
             include_staff=False,
             limit=limit,
             cursor=cursor,
+            cache=request.app.state.page_cache,
         )
         context["page"] = page
         params = {k: v for k, v in {"role": role, "community": group, "limit": limit}.items() if v}

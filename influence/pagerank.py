@@ -254,7 +254,8 @@ def pagerank(
     inv[positive] = alpha / out_w[positive]
     # M[u, v] = alpha * A[u, v] / w(v): x' = M @ x (+ dangling, teleport)
     m = sp.csr_matrix((a.data * inv[a.indices], a.indices, a.indptr), shape=(n, n))
-    dangling_mask = (~positive).astype(np.float64)  # x @ mask: a BLAS dot, no gather
+    # masked sum, not a BLAS dot: idle BLAS threads spin and slow the matvec on small machines
+    dangling_mask = ~positive
     has_dangling = not positive.all()
 
     p = (
@@ -263,15 +264,24 @@ def pagerank(
         else node_vector(snapshot, personalization, name="personalization")
     )
     d = p if dangling is None else node_vector(snapshot, dangling, name="dangling")
+    # with d = p the dangling and teleport terms are one multiple of p: a scalar when uniform
+    uniform = personalization is None and dangling is None
+    same = dangling is None
     teleport = (1.0 - alpha) * p
     x = np.full(n, 1.0 / n)
     err = float("inf")
     for it in range(1, max_iter + 1):
         x_new = m @ x
-        if has_dangling:
-            x_new += (alpha * float(x @ dangling_mask)) * d
-        x_new += teleport
-        err = float(np.abs(x_new - x).sum())
+        mass = alpha * float(np.sum(x, where=dangling_mask)) if has_dangling else 0.0
+        if uniform:
+            x_new += (mass + 1.0 - alpha) / n
+        elif same:
+            x_new += (mass + 1.0 - alpha) * p
+        else:
+            x_new += teleport
+            x_new += mass * d
+        np.subtract(x, x_new, out=x)  # x is not needed any more: reuse it
+        err = float(np.abs(x, out=x).sum())
         x = x_new
         if err < n * tol:
             return PageRankResult(x / x.sum(), it, err)

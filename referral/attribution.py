@@ -278,6 +278,7 @@ def attribute(
     finally:
         for name in (*inputs, "_in_flags", "_rates"):
             conn.unregister(name)
+        ledger.drop_scratch()
     return RunSummary(
         run_id,
         rules.version,

@@ -148,6 +148,24 @@ class Ledger:
         if self._owns:
             self.conn.close()
 
+    def drop_scratch(self) -> None:
+        """Drop the session's temporary tables and views whose names start with ``_``.
+
+        Attribution and closing build scratch tables on the ledger connection (the
+        store's own one for the embedded store); dropping them frees their memory.
+        """
+        cur = self.conn
+        for kind in ("VIEW", "TABLE"):
+            src = "duckdb_views()" if kind == "VIEW" else "duckdb_tables()"
+            names = cur.execute(
+                f"SELECT {'view_name' if kind == 'VIEW' else 'table_name'} FROM {src} "
+                "WHERE temporary AND starts_with("
+                + ("view_name" if kind == "VIEW" else "table_name")
+                + ", '_')"
+            ).fetchall()
+            for (name,) in names:
+                cur.execute(f'DROP {kind} IF EXISTS "{name}"')
+
     def __enter__(self) -> Ledger:
         return self
 

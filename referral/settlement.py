@@ -113,6 +113,7 @@ def close_period(
                     closed_at=closed_at or datetime.now(UTC),
                 )
             )
+    ledger.drop_scratch()
     return results
 
 

@@ -6,7 +6,7 @@ Run by hand (not part of the test suite)::
 
 It writes a synthetic multi-type input (views 60 %, forwards 10 %, comments 10 %,
 orders 15 %, refunds 5 %; ``type`` column plus the canonical field names, ISO-8601
-timestamps with ``+08:00``, decimal-string amounts; about 0.1 % invalid rows) as
+timestamps with ``+08:00``, decimal-string amounts; about 0.03 % invalid rows) as
 Parquet and as gzip-free CSV, then ingests each file into a fresh embedded store
 in a child process and reports events/s and the child's peak RSS. A second,
 identical run of each file measures the idempotent re-load (all duplicates).
@@ -44,7 +44,7 @@ def _ids(prefix: str, numbers: np.ndarray, mask: np.ndarray) -> pa.Array:
 
 
 def make_chunk(rng: np.random.Generator, start: int, n: int, n_users: int) -> pa.Table:
-    """``n`` events numbered from ``start`` (vectorised; about 0.1 % invalid rows)."""
+    """``n`` events numbered from ``start`` (vectorised; about 0.03 % invalid rows)."""
     kind = rng.choice(len(TYPES), size=n, p=SHARES)
     a = rng.zipf(1.6, size=n) % n_users  # heavy-tailed influencers
     b = rng.integers(0, n_users, size=n)

@@ -58,6 +58,20 @@ class CascadeStats:
     per_content: bool
 
 
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based; numpy's hash-based unique is slower on int64 keys)."""
+    a = np.sort(a)
+    return a[np.r_[True, a[1:] != a[:-1]]] if a.size else a
+
+
+def _in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``values in sorted_set`` elementwise, by binary search."""
+    if sorted_set.size == 0:
+        return np.zeros(values.size, dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)
+    return sorted_set[pos] == values
+
+
 def cascade_stats(snapshot: GraphSnapshot, *, max_depth: int | None = None) -> CascadeStats:
     """Cascade size and depth below every user, from forward events.
 
@@ -117,9 +131,13 @@ def cascade_stats(snapshot: GraphSnapshot, *, max_depth: int | None = None) -> C
         return CascadeStats(size, depth, cascades, per_content)
 
     # node of a content's cascade graph = content * n + user; sorted unique edges
-    edge_keys = np.unique(np.stack([content * n + src, content * n + dst]), axis=1)
-    tail, head = edge_keys[0], edge_keys[1]
-    roots, first = np.unique(tail, return_index=True)  # one root per (content, user) passing on
+    tail, head = content * n + src, content * n + dst
+    order = np.lexsort((head, tail))
+    tail, head = tail[order], head[order]
+    new_edge = np.r_[True, (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])]
+    tail, head = tail[new_edge], head[new_edge]
+    first = np.flatnonzero(np.r_[True, tail[1:] != tail[:-1]])
+    roots = tail[first]  # one root per (content, user) passing on
     ptr = np.append(first, tail.size)
     root_user = roots % n
     np.add.at(cascades, root_user, 1)
@@ -142,11 +160,11 @@ def cascade_stats(snapshot: GraphSnapshot, *, max_depth: int | None = None) -> C
         lens = ptr[rows + 1] - ptr[rows]
         children = gather_rows(ptr, head, rows)
         origin = np.repeat(origin, lens)
-        visit = np.unique(origin * n + children % n)
-        visit = visit[~np.isin(visit, visited, assume_unique=True)]
+        visit = _sorted_unique(origin * n + children % n)
+        visit = visit[~_in_sorted(visit, visited)]
         if visit.size == 0:
             break
-        visited = np.union1d(visited, visit)
+        visited = np.sort(np.concatenate([visited, visit]))  # disjoint: no duplicates
         origin, users = visit // n, visit % n
         frontier = root_content[origin] * n + users
         visits_origin.append(origin)
@@ -158,7 +176,7 @@ def cascade_stats(snapshot: GraphSnapshot, *, max_depth: int | None = None) -> C
     user = np.concatenate(visits_node)
     lev = np.concatenate(visits_level)
     np.maximum.at(depth, owner, lev)
-    pairs = np.unique(owner * n + user)  # distinct users per owner, across contents
+    pairs = _sorted_unique(owner * n + user)  # distinct users per owner, across contents
     p_owner, p_user = pairs // n, pairs % n
     np.add.at(size, p_owner[p_owner != p_user], 1)
     return CascadeStats(size, depth, cascades, per_content)

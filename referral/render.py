@@ -30,6 +30,7 @@ __all__ = [
     "html_page",
     "payout_chart_svg",
     "cell",
+    "money_text",
 ]
 
 FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "html")
@@ -45,6 +46,17 @@ def cell(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
     return value
+
+
+def money_text(value: Decimal) -> str:
+    """A Decimal for people: trailing zeros dropped, at least two decimals (5.0000 -> 5.00)."""
+    text = format(value.normalize(), "f")
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+def _html_cell(value: Any) -> str:
+    return html.escape(money_text(value) if isinstance(value, Decimal) else str(cell(value)))
 
 
 def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
@@ -141,9 +153,9 @@ def _table_html(
     body = []
     for r in rows:
         tds = "".join(
-            f'<td class="num">{html.escape(str(cell(v)))}</td>'
+            f'<td class="num">{_html_cell(v)}</td>'
             if isinstance(v, Decimal | int) and not isinstance(v, bool)
-            else f"<td>{html.escape(str(cell(v)))}</td>"
+            else f"<td>{_html_cell(v)}</td>"
             for v in r
         )
         body.append(f"<tr>{tds}</tr>")
@@ -151,7 +163,7 @@ def _table_html(
     if total is not None:
         foot = (
             "<tfoot><tr>"
-            + "".join(f'<td class="num">{html.escape(str(cell(v)))}</td>' for v in total)
+            + "".join(f'<td class="num">{_html_cell(v)}</td>' for v in total)
             + "</tr></tfoot>"
         )
     return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody>{foot}</table>"

@@ -176,3 +176,10 @@ def test_ledger_separate_file_for_non_duckdb_store(tmp_path: Path) -> None:
 
     with pytest.raises(StoreError, match="KOC_LEDGER_PATH"):
         Ledger.open(NoConn())
+
+
+def test_money_text_two_decimals_at_least() -> None:
+    from referral.render import money_text
+
+    got = [money_text(D(v)) for v in ("5.0000", "0", "-1.5000", "10", "0.015000", "1E+1")]
+    assert got == ["5.00", "0.00", "-1.50", "10.00", "0.015", "10.00"]

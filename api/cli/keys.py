@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import click
 from rich.console import Console
 from rich.table import Table
@@ -34,7 +36,7 @@ def command() -> None:
 @pass_cli
 def create(ctx: CliContext, name: str, scopes: str, as_json: bool) -> None:
     """Create a key and print its secret (shown only this once)."""
-    with ctx.open_store() as store:
+    with closing(ctx.open_store()) as store:
         key, token = create_key(store, name, scopes)
     if as_json:
         echo_json({**key.to_dict(), "token": token})
@@ -50,7 +52,7 @@ def create(ctx: CliContext, name: str, scopes: str, as_json: bool) -> None:
 @pass_cli
 def list_(ctx: CliContext, active: bool, as_json: bool) -> None:
     """List keys (ids, names, scopes, dates; never secrets)."""
-    with ctx.open_store() as store:
+    with closing(ctx.open_store()) as store:
         keys = list_keys(store, include_revoked=not active)
     if as_json:
         echo_json([k.to_dict() for k in keys])
@@ -75,7 +77,7 @@ def list_(ctx: CliContext, active: bool, as_json: bool) -> None:
 @pass_cli
 def revoke(ctx: CliContext, key_id: str, as_json: bool) -> None:
     """Revoke KEY_ID (idempotent). A running server honours it within 10 s."""
-    with ctx.open_store() as store:
+    with closing(ctx.open_store()) as store:
         key = revoke_key(store, key_id)
     if as_json:
         echo_json(key.to_dict())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import closing
 
 import click
 
@@ -70,7 +71,7 @@ def command(
         uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level=log_level)
         return
     # several processes: migrate once here, then each worker builds its app from the environment
-    with ctx.open_store() as store:
+    with closing(ctx.open_store()) as store:
         if hasattr(store, "cursor"):
             ensure_schema(store)
     os.environ.update(

@@ -36,7 +36,7 @@ def post_run(
     """Scores every user over the window (default: all data) with the configured
     weights. Returns 202 with the `running` run; poll `GET /v1/runs/{id}`. One run at
     a time: a second request while one runs gets 409 `conflict`."""
-    window = window or RunCreate()
+    window = window or RunCreate(start=None, end=None)
     run = start_run(
         store,
         slot,

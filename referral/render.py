@@ -203,14 +203,15 @@ def payout_chart_svg(summary: pa.Table, *, title: str) -> str:
     net = [float(r["net"]) for r in rows]
     paid = [float(r["paid"]) for r in rows]
     with matplotlib.rc_context({"svg.hashsalt": "koc-graph", "svg.fonttype": "none"}):
-        fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * max(len(rows), 1)))
+        fig, ax = plt.subplots(figsize=(7, 1.2 + 0.45 * max(len(rows), 1)))
         y = list(range(len(rows)))
         ax.barh([v - 0.2 for v in y], net, height=0.4, label="net booked")
         ax.barh([v + 0.2 for v in y], paid, height=0.4, label="paid")
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
         ax.set_title(title)
-        ax.legend(loc="lower right")
+        ax.set_xlabel("amount")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
         fig.tight_layout()
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "KOC Graph"})

@@ -162,9 +162,11 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> int:
 
 
 def _has_tables(conn: duckdb.DuckDBPyConnection) -> bool:
-    row = conn.cursor().execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'role_declarations'"
-    ).fetchone()
+    row = (
+        conn.cursor()
+        .execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'role_declarations'")
+        .fetchone()
+    )
     return bool(row and row[0])
 
 
@@ -459,9 +461,13 @@ def read_models(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[ModelR
     """Most recent model records first."""
     if not _has_tables(conn):
         return []
-    rows = conn.cursor().execute(
-        f"SELECT * FROM role_models ORDER BY created_at DESC, model_version DESC LIMIT {int(limit)}"
-    ).fetchall()
+    rows = (
+        conn.cursor()
+        .execute(
+            f"SELECT * FROM role_models ORDER BY created_at DESC, model_version DESC LIMIT {int(limit)}"
+        )
+        .fetchall()
+    )
     return [
         ModelRecord(v, c, float(t), json.loads(p or "{}"), json.loads(m or "{}"))
         for v, c, t, p, m in rows
@@ -469,9 +475,11 @@ def read_models(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[ModelR
 
 
 def _model_exists(conn: duckdb.DuckDBPyConnection, model_version: str) -> bool:
-    row = conn.cursor().execute(
-        "SELECT count(*) FROM role_models WHERE model_version = ?", [model_version]
-    ).fetchone()
+    row = (
+        conn.cursor()
+        .execute("SELECT count(*) FROM role_models WHERE model_version = ?", [model_version])
+        .fetchone()
+    )
     return bool(row and row[0])
 
 
@@ -511,7 +519,7 @@ def _resolve_sql(has_roles: bool, model_version: str | None) -> str:
                 PARTITION BY q.i ORDER BY CASE d.role WHEN 'employee' THEN 0 ELSE 1 END) = 1
         ),
         listed AS (SELECT DISTINCT user_id FROM {decl} d),
-        inf AS (SELECT * FROM {inf} x)
+        inf AS (SELECT * FROM {inf} x WHERE x.user_id IN (SELECT user_id FROM _roles_q))
         SELECT q.user_id, q.ts,
             CASE WHEN dated.role IS NOT NULL THEN dated.role
                  WHEN listed.user_id IS NOT NULL THEN 'consumer'
@@ -531,7 +539,9 @@ def _resolve_sql(has_roles: bool, model_version: str | None) -> str:
         FROM _roles_q q
         LEFT JOIN dated ON dated.i = q.i
         LEFT JOIN listed ON listed.user_id = q.user_id
-        LEFT JOIN (SELECT user_id, role FROM users WHERE declared) u ON u.user_id = q.user_id
+        LEFT JOIN (SELECT user_id, role FROM users
+                   WHERE declared AND user_id IN (SELECT user_id FROM _roles_q)) u
+               ON u.user_id = q.user_id
         LEFT JOIN inf ON inf.user_id = q.user_id
         ORDER BY q.i
     """

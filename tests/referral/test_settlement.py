@@ -192,3 +192,29 @@ def test_period_helpers() -> None:
         next_period("2026-13")
     with pytest.raises(ConfigError):
         period_bounds("2026-10", "Mars/Olympus")
+
+
+def test_ledger_rows_never_change(world: World) -> None:
+    world.ev.user("e", device_hash="D1").user("f", device_hash="D1").user("b")
+    world.ev.referral("e", "f", day(0)).referral("b", "c", day(0))
+    world.ev.order("O1", "f", "100.00", day(1)).order("O2", "c", "80.00", day(2))
+    world.run()
+    tables = ("referral_entries", "referral_status", "referral_orders", "referral_balances")
+
+    def snapshot() -> dict[str, list[dict]]:
+        return {t: world.ledger.arrow(f"SELECT * FROM {t}").to_pylist() for t in tables}
+
+    before = snapshot()
+    held = [e["entry_id"] for e in world.entries() if e["status"] == "held"]
+    world.ledger.release(held, reason="checked", by="alice")
+    close(world, "2026-07")
+    world.ev.refund("O2", "80.00", day(40))
+    world.run()
+    close(world, "2026-08")
+    after = snapshot()
+    for t in tables:
+        assert after[t][: len(before[t])] == before[t], t
+    scratch = world.store.conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary"
+    ).fetchall()
+    assert scratch == []

@@ -513,7 +513,7 @@ def _employee_view(store, snapshot, roles, signals, start, end, at, limit) -> di
     }
 
 
-def _kol_view(store, snapshot, roles, signals, limit) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _kol_view(store, snapshot, roles, signals, cfg, limit) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     kols = np.flatnonzero(roles == Role.KOL.value)
     fee = np.full(kols.size, -1, dtype=np.int64)
     conn = _conn(store)
@@ -524,12 +524,18 @@ def _kol_view(store, snapshot, roles, signals, limit) -> dict[str, Any]:  # type
             pos = index_of(snapshot.node_ids[kols], decl.column("user_id"))
             units = money_units(decl.column("fee"))
             fee[pos[pos >= 0]] = units[pos >= 0]  # rows sorted by start: the latest wins
+    reach = np.zeros(snapshot.n_nodes)
+    if kols.size:  # exact multi-hop reach of the (few) KOLs, hops as in the KOC score
+        from influence.reach import reach_exact
+
+        reach[kols] = np.asarray(reach_exact(snapshot, kols, hops=cfg.reach.hops))[:, -1]
     table = kol_measures(
         snapshot,
         kols,
         attributed_orders=signals["conversions"],
         attributed_units=signals["attributed_gmv_units"],
         fee_units=fee,
+        reach=reach,
     )
     overlap = audience_overlap(snapshot, kols, limit=limit)
     n = table.num_rows
@@ -614,8 +620,8 @@ def role_view(
         ``role``, ``at``, ``counts`` (users with that effective role, by source)
         and, per role: ``employee``: ``summary`` (connected vs unconnected
         customers), ``items`` (per employee), ``stores`` (per-store rollup);
-        ``kol``: ``summary``, ``items`` (reach, engagement, conversion, GMV,
-        GMV per fee), ``overlap`` (audience Jaccard pairs); ``consumer``:
+        ``kol``: ``summary``, ``items`` (reach within the score's hops,
+        engagement, conversion, GMV, GMV per fee), ``overlap`` (audience Jaccard pairs); ``consumer``:
         ``items`` (KOC leaderboard without staff, with score breakdown),
         ``rising`` and ``communities``. Money is a decimal string.
 
@@ -655,5 +661,5 @@ def role_view(
     if role == Role.EMPLOYEE.value:
         out.update(_employee_view(store, snapshot, roles, signals, start, end, when, int(limit)))
     else:
-        out.update(_kol_view(store, snapshot, roles, signals, int(limit)))
+        out.update(_kol_view(store, snapshot, roles, signals, cfg, int(limit)))
     return out

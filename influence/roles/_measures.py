@@ -129,8 +129,8 @@ def employee_measures(
     EmployeeMeasures
         ``employees``: ``user_id``, ``store_id``, ``connected_customers``
         (distinct customers with an edge to or from the employee),
-        ``referred_customers`` (distinct referees), ``attributed_orders``,
-        ``attributed_gmv``, ``connected_buyers``, ``connected_aov``,
+        ``referred_customers`` (distinct referees), ``referred_gmv`` (their net
+        spend in the window), ``attributed_orders``, ``attributed_gmv``, ``connected_buyers``, ``connected_aov``,
         ``connected_repeat_rate``, ``baseline_aov``, ``baseline_repeat_rate``,
         ``aov_uplift`` and ``repeat_uplift``. ``stores``: the same per store
         (customers counted once per store). ``overall``: connected versus
@@ -188,6 +188,9 @@ def employee_measures(
             "referred_customers": np.diff(ref.indptr).astype(np.int64),
             "attributed_orders": np.asarray(attributed_orders, dtype=np.int64)[emp],
             "attributed_gmv": units_to_decimal(np.asarray(attributed_units)[emp]),
+            "referred_gmv": units_to_decimal(
+                ref.astype(np.int64) @ np.asarray(net_units, dtype=np.int64)
+            ),
             "connected_buyers": per["buyers"],
             "connected_aov": per["aov"],
             "connected_repeat_rate": per["repeat_rate"],

@@ -60,6 +60,7 @@ def test_employee_measures_uplift_hand_computed() -> None:
     assert row["user_id"] == "u0" and row["store_id"] == "S1"
     assert row["connected_customers"] == 2  # the KOL is not a customer
     assert row["referred_customers"] == 1
+    assert row["referred_gmv"] == Decimal("100.0000")  # customer 2's net spend
     assert row["attributed_gmv"] == Decimal("400.0000") and row["attributed_orders"] == 2
     assert row["connected_aov"] == pytest.approx(400 / 3)
     assert row["connected_repeat_rate"] == pytest.approx(1 / 2)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -153,9 +154,19 @@ def run(db: Path, registers: int, save: bool) -> None:
     data["reach"]["registers"] = registers
     cfg = type(cfg).model_validate(data)
     out: dict = {"registers": registers}
+    out["load_average_before"] = [round(x, 1) for x in os.getloadavg()]
     with DuckDBStore(db, memory_limit="3GB") as store:
+        cpu_marks: list[tuple[str, float]] = []
+
+        def progress(step: str, done: int, total: int) -> None:
+            cpu_marks.append((step, time.process_time()))
+
         cpu0, t0 = time.process_time(), time.perf_counter()
-        ranking = compute_ranking(store, cfg)
+        ranking = compute_ranking(store, cfg, progress=progress)
+        cpu_marks.append(("end", time.process_time()))
+        out["steps_cpu_seconds"] = {
+            a[0]: round(b[1] - a[1], 2) for a, b in zip(cpu_marks[:-1], cpu_marks[1:], strict=True)
+        }
         out["pipeline_seconds"] = round(time.perf_counter() - t0, 2)
         out["pipeline_cpu_seconds"] = round(time.process_time() - cpu0, 2)
         out["steps"] = ranking.timings
@@ -164,15 +175,18 @@ def run(db: Path, registers: int, save: bool) -> None:
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2
         )
         snap = build_snapshot(store, half_life_days=cfg.graph.half_life_days)
-        t0 = time.perf_counter()
+        cpu0, t0 = time.process_time(), time.perf_counter()
         _communities(snap, default_score_config())
         out["leiden_seconds"] = round(time.perf_counter() - t0, 2)
+        out["leiden_cpu_seconds"] = round(time.process_time() - cpu0, 2)
         del snap
         if save:
-            t0 = time.perf_counter()
+            cpu0, t0 = time.process_time(), time.perf_counter()
             run_rec = run_ranking(store, cfg)
             out["run_ranking_seconds"] = round(time.perf_counter() - t0, 2)
+            out["run_ranking_cpu_seconds"] = round(time.process_time() - cpu0, 2)
             out["run_ranking_timings"] = run_rec.timings
+    out["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     out["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
     print(json.dumps(out, indent=2))
 

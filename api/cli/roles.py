@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ def import_(ctx: CliContext, path: Path, kind: str, as_json: bool) -> None:
     """
     from api.services.roles import import_roles
 
-    with ctx.open_store() as store:
+    with closing(ctx.open_store()) as store:
         result = import_roles(store, path, kind=kind)
     if as_json:
         echo_json(result)
@@ -138,7 +139,7 @@ def infer(
     """
     from api.services.roles import infer_roles
 
-    with ctx.open_store() as store:
+    with closing(ctx.open_store()) as store:
         result = infer_roles(
             store,
             threshold=threshold,
@@ -185,7 +186,7 @@ def evaluate(
     """Cross-validated precision, recall and confusion matrix of the role classifier."""
     from api.services.roles import evaluate_roles
 
-    with ctx.open_store(read_only=True) as store:
+    with closing(ctx.open_store(read_only=True)) as store:
         result = evaluate_roles(
             store,
             folds=folds,
@@ -243,7 +244,7 @@ def summary(ctx: CliContext, at: datetime | None, as_json: bool) -> None:
     """Users per effective role and source (declared / inferred / unknown)."""
     from api.services.roles import roles_summary
 
-    with ctx.open_store(read_only=True) as store:
+    with closing(ctx.open_store(read_only=True)) as store:
         result = roles_summary(store, at)
     if as_json:
         echo_json(result)
@@ -285,7 +286,7 @@ def top(
     leaderboard (never staff) with rising KOCs."""
     from api.services.roles import role_view
 
-    with ctx.open_store(read_only=True) as store:
+    with closing(ctx.open_store(read_only=True)) as store:
         view = role_view(
             store, role, run_id=run_id, limit=limit, at=at, config=ctx.settings.scoring_config
         )

@@ -59,20 +59,30 @@ def test_downline_graph_level_counts_match_store_downline(tmp_path) -> None:
     from graph.events import EventType
     from graph.ingest import ingest_records
 
-    rows = [("r", "a", 0), ("a", "b", 1), ("a", "c", 2), ("b", "d", 3), ("c", "e", 4),
-            ("e", "f", 5), ("q", "c", 6), ("f", "r", 7)]
+    rows = [
+        ("r", "a", 0),
+        ("a", "b", 1),
+        ("a", "c", 2),
+        ("b", "d", 3),
+        ("c", "e", 4),
+        ("e", "f", 5),
+        ("q", "c", 6),
+        ("f", "r", 7),
+    ]
     with DuckDBStore(tmp_path / "t.duckdb") as store:
         ingest_records(
             store,
             [
-                {"type": "referral", "referrer": r, "referee": e,
-                 "ts": (T0 + timedelta(days=d)).isoformat()}
+                {
+                    "type": "referral",
+                    "referrer": r,
+                    "referee": e,
+                    "ts": (T0 + timedelta(days=d)).isoformat(),
+                }
                 for r, e, d in rows
             ],
         )
-        expected = {
-            row["level"]: row["users"] for row in store.downline("r", levels=4).to_pylist()
-        }
+        expected = {row["level"]: row["users"] for row in store.downline("r", levels=4).to_pylist()}
         g = downline_graph(store.read_events(EventType.REFERRAL), "r", levels=4)
     got = Counter(g.nodes[u]["level"] for u in g if u != "r")
     assert dict(got) == expected

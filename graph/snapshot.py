@@ -234,9 +234,9 @@ class GraphSnapshot:
         """Transpose of :attr:`influence_csr` (row = influenced), as CSR."""
         return self.influence_csr.T.tocsr()
 
-    def edge_mask(self, types: Iterable[EventType | str] | None = None) -> np.ndarray:
+    def edge_mask(self, types: Iterable[EventType | str] | np.ndarray | None = None) -> np.ndarray:
         """Boolean mask of the edges whose type is in ``types`` (all when None)."""
-        codes = _type_codes(types)
+        codes = types if isinstance(types, np.ndarray) else _type_codes(types)
         if codes.size == len(EDGE_TYPES):
             return np.ones(self.n_edges, dtype=bool)
         return np.isin(self.etype, codes)
@@ -250,7 +250,8 @@ class GraphSnapshot:
         ----------
         types : iterable of EventType or str, optional
             Edge types to keep; None keeps all (and returns the cached
-            :attr:`influence_csr` when ``weighted``).
+            :attr:`influence_csr` when ``weighted``). Results are cached per
+            (types, weighted) on the snapshot.
         weighted : bool
             Summed edge weights when True; a 0/1 pattern (one entry per
             distinct influencer -> influenced pair) when False.
@@ -260,17 +261,30 @@ class GraphSnapshot:
         scipy.sparse.csr_matrix
             Row = influencer, column = influenced, self-loops dropped.
         """
-        if types is None or _type_codes(types).size == len(EDGE_TYPES):
+        codes = _type_codes(types)
+        key = (codes.tobytes(), bool(weighted))
+        cached = self._adjacency_cache.get(key)
+        if cached is not None:
+            return cached
+        if codes.size == len(EDGE_TYPES):
             m = self.influence_csr
         else:
-            mask = self.edge_mask(types)
-            m = _csr(self.n_nodes, self.src[mask], self.dst[mask], self.weight[mask])
-        if weighted:
-            return m
-        pattern = sp.csr_matrix(
-            (np.ones(m.nnz, dtype=np.float64), m.indices, m.indptr), shape=m.shape
-        )
-        return pattern
+            mask = self.edge_mask(codes)
+            m = (
+                self.influence_csr
+                if mask.all()
+                else _csr(self.n_nodes, self.src[mask], self.dst[mask], self.weight[mask])
+            )
+        if not weighted:
+            m = sp.csr_matrix(
+                (np.ones(m.nnz, dtype=np.float64), m.indices, m.indptr), shape=m.shape
+            )
+        self._adjacency_cache[key] = m  # a race only computes the same matrix twice
+        return m
+
+    @cached_property
+    def _adjacency_cache(self) -> dict[tuple[bytes, bool], sp.csr_matrix]:
+        return {}
 
     def index_of(self, user_ids: Iterable[str]) -> np.ndarray:
         """Node indices of ``user_ids`` (int64); -1 for unknown ids."""

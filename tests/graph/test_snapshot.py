@@ -163,3 +163,10 @@ def test_snapshot_empty_store_has_empty_matrices(store):
     snap = build_snapshot(store)
     assert snap.n_nodes == 0 and snap.n_edges == 0
     assert snap.influence_csr.shape == (0, 0)
+
+
+def test_snapshot_adjacency_is_cached_and_reuses_full_matrix(small_store):
+    snap = build_snapshot(small_store, types=["view", "forward", "referral"])
+    sub = snap.adjacency(["view", "forward", "referral"])
+    assert sub is snap.influence_csr  # every edge has one of these types
+    assert snap.adjacency(["view"], weighted=False) is snap.adjacency(["view"], weighted=False)

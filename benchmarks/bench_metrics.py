@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -163,10 +164,13 @@ def build(db: Path, n_users: int, n_edges: int, n_orders: int, batch: int, seed:
     return {"build_s": round(time.perf_counter() - t0, 1), "counts": counts_out}
 
 
-def _timed(fn, *args, **kwargs):
-    t = time.perf_counter()
+def _run(res: dict, key: str, fn, *args, **kwargs):
+    """Call ``fn``; store wall seconds in ``res[key]`` and CPU seconds in ``res[key + '_cpu']``."""
+    t, c = time.perf_counter(), time.process_time()
     out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t
+    res[key] = round(time.perf_counter() - t, 3)
+    res[key + "_cpu"] = round(time.process_time() - c, 3)
+    return out
 
 
 def metrics(db: Path, with_pipeline: bool) -> dict:
@@ -177,19 +181,19 @@ def metrics(db: Path, with_pipeline: bool) -> dict:
     from influence.pagerank import pagerank
     from influence.reach import reach_hyperanf
 
-    res: dict = {}
+    res: dict = {"loadavg_start": os.getloadavg()}
     with DuckDBStore(db, read_only=True) as store:
-        snap, res["snapshot_read_s"] = _timed(build_snapshot, store, half_life_days=30.0)
-        _, res["snapshot_csr_s"] = _timed(lambda: (snap.influence_csr, snap.reverse_csr))
+        snap = _run(res, "snapshot_read_s", build_snapshot, store, half_life_days=30.0)
+        _ = _run(res, "snapshot_csr_s", lambda: (snap.influence_csr, snap.reverse_csr))
         res["snapshot_total_s"] = res["snapshot_read_s"] + res["snapshot_csr_s"]
         res["users"], res["edges"], res["nnz"] = snap.n_nodes, snap.n_edges, snap.influence_csr.nnz
-        pr, res["pagerank_s"] = _timed(pagerank, snap)
+        pr = _run(res, "pagerank_s", pagerank, snap)
         res["pagerank_iterations"] = pr.iterations
-        _, res["hyperanf_256_s"] = _timed(reach_hyperanf, snap, hops=3, registers=256)
-        _, res["hyperanf_64_s"] = _timed(reach_hyperanf, snap, hops=3, registers=64)
+        _ = _run(res, "hyperanf_256_s", reach_hyperanf, snap, hops=3, registers=256)
+        _ = _run(res, "hyperanf_64_s", reach_hyperanf, snap, hops=3, registers=64)
         res["rss_after_metrics_gb"] = _peak_rss_gb()
-        csnap, res["snapshot_with_content_s"] = _timed(build_snapshot, store, with_content=True)
-        _, res["cascades_s"] = _timed(cascade_stats, csnap)
+        csnap = _run(res, "snapshot_with_content_s", build_snapshot, store, with_content=True)
+        _ = _run(res, "cascades_s", cascade_stats, csnap)
         del csnap
         res["core_total_s"] = res["snapshot_total_s"] + res["pagerank_s"] + res["hyperanf_256_s"]
         res["peak_rss_core_gb"] = _peak_rss_gb()
@@ -204,12 +208,13 @@ def metrics(db: Path, with_pipeline: bool) -> dict:
                 nocomm = cfg.model_copy(
                     update={"communities": cfg.communities.model_copy(update={"enabled": False})}
                 )
-                ranking, res["pipeline_no_communities_s"] = _timed(compute_ranking, store, nocomm)
+                ranking = _run(res, "pipeline_no_communities_s", compute_ranking, store, nocomm)
                 res["pipeline_no_communities_steps"] = ranking.timings
                 res["peak_rss_pipeline_gb"] = _peak_rss_gb()
-                ranking, res["pipeline_default_s"] = _timed(compute_ranking, store, cfg)
+                ranking = _run(res, "pipeline_default_s", compute_ranking, store, cfg)
                 res["pipeline_default_steps"] = ranking.timings
                 res["peak_rss_pipeline_default_gb"] = _peak_rss_gb()
+    res["loadavg_end"] = os.getloadavg()
     return res
 
 
@@ -228,7 +233,7 @@ def pagerank_compare(db: Path, nx_edges: int) -> dict:
         snap = build_snapshot(store)
     a = snap.influence_csr
     n = snap.n_nodes
-    ours, res["ours_s"] = _timed(pagerank, snap)
+    ours = _run(res, "ours_s", pagerank, snap)
     res["iterations"] = ours.iterations
 
     def bare() -> np.ndarray:  # the textbook loop on a pre-normalised CSR, same iterations
@@ -241,14 +246,14 @@ def pagerank_compare(db: Path, nx_edges: int) -> dict:
             x = m @ x + (0.85 * x[dangling].sum() + 0.15) / n
         return x
 
-    _, res["bare_scipy_s"] = _timed(bare)
+    _ = _run(res, "bare_scipy_s", bare)
     coo = a.tocoo()
 
     def igraph_pr() -> list[float]:
         g = ig.Graph(n=n, edges=np.column_stack([coo.col, coo.row]).astype(np.int64), directed=True)
         return g.pagerank(implementation="prpack", weights=coo.data.tolist())
 
-    ig_scores, res["igraph_with_construction_s"] = _timed(igraph_pr)
+    ig_scores = _run(res, "igraph_with_construction_s", igraph_pr)
     res["l1_vs_igraph"] = float(np.abs(np.asarray(ig_scores) - ours.scores).sum())
     # networkx reference line on a 100k-edge sample (the first nx_edges CSR entries)
     rows = coo.row[:nx_edges]
@@ -257,7 +262,7 @@ def pagerank_compare(db: Path, nx_edges: int) -> dict:
     g.add_weighted_edges_from(
         zip(cols.tolist(), rows.tolist(), coo.data[:nx_edges].tolist(), strict=True)
     )
-    _, res["networkx_100k_s"] = _timed(nx.pagerank, g, tol=1e-10)
+    _ = _run(res, "networkx_100k_s", nx.pagerank, g, tol=1e-10)
     from graph.snapshot import GraphSnapshot
     from graph.store import EdgeArrays
 
@@ -270,7 +275,7 @@ def pagerank_compare(db: Path, nx_edges: int) -> dict:
             node_ids=snap.node_ids,
         )
     )
-    _, res["ours_100k_s"] = _timed(pagerank, small)
+    _ = _run(res, "ours_100k_s", pagerank, small)
     return res
 
 
@@ -295,8 +300,8 @@ def hyperanf_dense(n_users: int, n_edges: int) -> dict:
     )
     snap.influence_csr  # noqa: B018 - build the matrix outside the timing
     res = {}
-    _, res["hyperanf_dense_64_s"] = _timed(reach_hyperanf, snap, hops=3, registers=64)
-    _, res["hyperanf_dense_256_s"] = _timed(reach_hyperanf, snap, hops=3, registers=256)
+    _ = _run(res, "hyperanf_dense_64_s", reach_hyperanf, snap, hops=3, registers=64)
+    _ = _run(res, "hyperanf_dense_256_s", reach_hyperanf, snap, hops=3, registers=256)
     res["peak_rss_gb"] = _peak_rss_gb()
     return res
 

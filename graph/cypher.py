@@ -398,17 +398,6 @@ LOAD_REJECTS = Statement(
     },
     kind="load",
 )
-#: The batched load statements, checked for Eager operators by ``explain_load_queries``.
-LOAD_STATEMENTS: tuple[Statement, ...] = (
-    CREATE_USERS,
-    UPSERT_USERS,
-    *LOAD_EDGES.values(),
-    LOAD_SHARES,
-    LOAD_ORDERS,
-    LOAD_REFUNDS,
-    LOAD_REJECTS,
-)
-
 # --- reads --------------------------------------------------------------------------------
 
 NODE_IDS = Statement("node_ids", "MATCH (u:User) RETURN u.idx AS idx, u.user_id AS user_id")
@@ -608,7 +597,7 @@ WRITE_RUN_SCORES = Statement(
         "run_id": "r1",
         "rows": [{"user_id": "u1", "rank": 1, "score": 0.5, "role": "kol", "community": 0}],
     },
-    kind="write",
+    kind="load",
 )
 WRITE_RUN_COMPONENTS = Statement(
     "write_run_components",
@@ -627,7 +616,7 @@ WRITE_RUN_COMPONENTS = Statement(
             }
         ],
     },
-    kind="write",
+    kind="load",
 )
 #: Score write-back onto ``User`` nodes (``koc_*`` properties, replaced per batch).
 WRITE_USER_SCORES = Statement(
@@ -692,6 +681,20 @@ READ_COMPONENTS = Statement(
     {"run_id": "r1", "user_ids": None},
 )
 
+
+#: The batched (``UNWIND $rows``) write statements, checked for Eager operators by ``explain_load_queries``.
+LOAD_STATEMENTS: tuple[Statement, ...] = (
+    CREATE_USERS,
+    UPSERT_USERS,
+    *LOAD_EDGES.values(),
+    LOAD_SHARES,
+    LOAD_ORDERS,
+    LOAD_REFUNDS,
+    LOAD_REJECTS,
+    WRITE_RUN_SCORES,
+    WRITE_RUN_COMPONENTS,
+    WRITE_USER_SCORES,
+)
 
 #: Deletes everything, ``$limit`` nodes per call (tests and ``koc sync --to neo4j --replace``).
 WIPE = Statement(

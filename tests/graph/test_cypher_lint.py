@@ -102,6 +102,13 @@ def test_cypher_statement_names_unique() -> None:
     assert {s.name for s in cypher.LOAD_STATEMENTS} <= set(names)
 
 
+def test_cypher_load_statements_are_batched_unwinds() -> None:
+    # every batched write goes through the Eager check, and every one is an UNWIND $rows
+    loads = {s.name for s in cypher.all_statements() if s.kind == "load"}
+    assert loads == {s.name for s in cypher.LOAD_STATEMENTS}
+    assert all(s.text.startswith("UNWIND $rows AS r ") for s in cypher.LOAD_STATEMENTS)
+
+
 def test_cypher_lives_only_in_cypher_module() -> None:
     pattern = re.compile(r"\b(MATCH|MERGE|UNWIND|CREATE CONSTRAINT|DETACH DELETE)\s*[($]")
     offenders = []

@@ -121,7 +121,7 @@ def baseline_scores(
         "spend": np.asarray(spend, dtype=np.float64),
         "degree": np.asarray(degree, dtype=np.float64),
         "pagerank": np.asarray(pagerank, dtype=np.float64),
-        "random": rng.random(n),
+        "random": np.asarray(rng.random(n), dtype=np.float64),
     }
 
 

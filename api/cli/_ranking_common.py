@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-__all__ = ["UtcDateTime", "step_progress", "format_breakdown", "format_change"]
+from graph.store import RunRecord
+
+__all__ = [
+    "UtcDateTime",
+    "config_option",
+    "run_summary",
+    "step_progress",
+    "format_breakdown",
+    "format_change",
+]
 
 
 class UtcDateTime(click.ParamType):
@@ -30,6 +41,32 @@ class UtcDateTime(click.ParamType):
                 ctx,
             )
         return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+#: ``--config FILE`` of the ranking commands (passed to the command as ``config_path``).
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Scoring TOML file (default: KOC_SCORING_CONFIG, else the built-in defaults).",
+)
+
+
+def run_summary(run: RunRecord) -> dict[str, Any]:
+    """The JSON-ready fields of a run shown by ``koc rank --json`` and ``koc runs``."""
+    return {
+        "run_id": run.run_id,
+        "created_at": run.created_at,
+        "status": run.status,
+        "config_hash": run.config_hash,
+        "window_start": run.window_start,
+        "window_end": run.window_end,
+        "watermark": run.watermark,
+        "timings": run.timings,
+        "row_counts": run.row_counts,
+        "error": run.error,
+    }
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from api.cli._ranking_common import step_progress
+from api.cli._ranking_common import config_option, step_progress
 from api.cli.context import CliContext, echo_json, pass_cli
 from influence.config import COMPONENTS, config_to_toml, load_score_config
 
@@ -16,13 +16,7 @@ __all__ = ["command"]
 
 
 @click.command("calibrate")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Starting scoring TOML (default: KOC_SCORING_CONFIG, else the built-in defaults).",
-)
+@config_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),

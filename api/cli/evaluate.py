@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from api.cli._ranking_common import step_progress
+from api.cli._ranking_common import config_option, step_progress
 from api.cli.context import CliContext, echo_json, pass_cli
 from influence.config import load_score_config
 
@@ -23,13 +23,7 @@ __all__ = ["command"]
     required=True,
     help="Folder written by `koc synth --out DIR` (ground_truth.json + ground_truth_users.parquet).",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Scoring TOML file (default: KOC_SCORING_CONFIG, else the built-in defaults).",
-)
+@config_option
 @click.option(
     "-k", "ks", type=click.IntRange(1), multiple=True, help="Cut-offs (default: 100 and 1000)."
 )

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from api.cli._ranking_common import UtcDateTime, step_progress
+from api.cli._ranking_common import UtcDateTime, config_option, run_summary, step_progress
 from api.cli.context import CliContext, echo_json, pass_cli
 from api.services.ranking import run_ranking
 from influence.config import load_score_config
@@ -18,13 +18,7 @@ __all__ = ["command"]
 
 
 @click.command("rank")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Scoring TOML file (default: KOC_SCORING_CONFIG, else the built-in defaults).",
-)
+@config_option
 @click.option("--start", type=UtcDateTime(), default=None, help="Window start (inclusive).")
 @click.option("--end", type=UtcDateTime(), default=None, help="Window end (exclusive).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
@@ -50,18 +44,7 @@ def command(
     ):
         run = run_ranking(store, config, start=start, end=end, progress=progress)
     if as_json:
-        echo_json(
-            {
-                "run_id": run.run_id,
-                "status": run.status,
-                "config_hash": run.config_hash,
-                "window_start": run.window_start,
-                "window_end": run.window_end,
-                "watermark": run.watermark,
-                "timings": run.timings,
-                "row_counts": run.row_counts,
-            }
-        )
+        echo_json(run_summary(run))
         return
     console = Console()
     table = Table(title=f"ranking run {run.run_id}", show_header=True)

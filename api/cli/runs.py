@@ -6,27 +6,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from api.cli._ranking_common import format_change
+from api.cli._ranking_common import format_change, run_summary
 from api.cli.context import CliContext, echo_json, pass_cli
 from api.services.ranking import rank_changes, resolve_run
-from graph.store import RunRecord
 
 __all__ = ["command"]
-
-
-def _run_dict(run: RunRecord) -> dict:
-    return {
-        "run_id": run.run_id,
-        "created_at": run.created_at,
-        "status": run.status,
-        "config_hash": run.config_hash,
-        "window_start": run.window_start,
-        "window_end": run.window_end,
-        "watermark": run.watermark,
-        "timings": run.timings,
-        "row_counts": run.row_counts,
-        "error": run.error,
-    }
 
 
 @click.group("runs", invoke_without_command=True)
@@ -41,7 +25,7 @@ def command(click_ctx: click.Context, limit: int, as_json: bool) -> None:
     with ctx.open_store() as store:
         runs = store.list_runs(limit=limit)
     if as_json:
-        echo_json([_run_dict(r) for r in runs])
+        echo_json([run_summary(r) for r in runs])
         return
     table = Table(title="ranking runs")
     for name in ("run", "created", "status", "config", "users", "seconds"):
@@ -68,7 +52,7 @@ def show(ctx: CliContext, run_id: str | None, as_json: bool) -> None:
     """Show one run (default: the latest succeeded): window, watermark, timings, counts."""
     with ctx.open_store() as store:
         run = resolve_run(store, run_id)
-    payload = _run_dict(run)
+    payload = run_summary(run)
     if as_json:
         echo_json({**payload, "params": run.params})
         return

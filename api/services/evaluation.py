@@ -202,7 +202,7 @@ def evaluate(
         r.method: dict(r.metrics)
         for r in evaluate_methods(_methods(full, seed), {"planted": planted}, ks, cand)
     }
-    periods = []
+    periods: list[dict[str, Any]] = []
     for i, ((label, start, end), (next_label, _, _)) in enumerate(
         zip(truth.windows[:-1], truth.windows[1:], strict=True)
     ):

@@ -70,9 +70,9 @@ def _staff_roles(run: RunRecord) -> tuple[str, ...]:
     return tuple(roles) if roles is not None else (Role.EMPLOYEE.value, Role.KOL.value)
 
 
-def _with_changes(store: GraphStore, run: RunRecord, scores: pa.Table) -> pa.Table:
-    """Add ``previous_rank`` and ``rank_change`` (previous - current; null when new)."""
-    prev = previous_run(store, run)
+def _with_changes(store: GraphStore, scores: pa.Table, prev: RunRecord | None) -> pa.Table:
+    """Add ``previous_rank`` and ``rank_change`` against ``prev`` (previous - current;
+    null for users ``prev`` did not rank, or everywhere when there is no ``prev``)."""
     n = scores.num_rows
     if prev is None:
         return scores.append_column("previous_rank", pa.nulls(n, pa.int32())).append_column(
@@ -184,7 +184,7 @@ def leaderboard(
         staff=_staff_roles(run),
         include_staff=include_staff,
     )
-    scores = _with_changes(store, run, scores)
+    scores = _with_changes(store, scores, previous_run(store, run))
     if sort == "rank_change":
         order = pc.sort_indices(
             scores,
@@ -240,7 +240,7 @@ def user_profile(store: GraphStore, user_id: str, run_id: str | None = None) -> 
             user_id=user_id,
             run_id=run.run_id,
         )
-    r = _with_changes(store, run, row).to_pylist()[0]
+    r = _with_changes(store, row, previous_run(store, run)).to_pylist()[0]
     weights: Mapping[str, float] = run.params.get("weights", {}) if run.params else {}
     comps, details = [], {}
     for c in store.read_components(run.run_id, user_ids=[user_id]).to_pylist():
@@ -321,12 +321,7 @@ def rank_changes(
         staff=_staff_roles(run),
         include_staff=include_staff,
     )
-    before = store.read_scores(prev.run_id)
-    pos = pc.index_in(scores.column("user_id"), value_set=before.column("user_id"))
-    previous = before.column("rank").take(pos)
-    scores = scores.append_column("previous_rank", previous).append_column(
-        "rank_change", pc.subtract(previous, scores.column("rank"))
-    )
+    scores = _with_changes(store, scores, prev)
     known = scores.filter(pc.is_valid(scores.column("rank_change")))
     out["entered"] = scores.num_rows - known.num_rows
     out["compared"] = known.num_rows

@@ -218,6 +218,22 @@ def metrics(db: Path, with_pipeline: bool) -> dict:
     return res
 
 
+def _view_snapshot(src: np.ndarray, dst: np.ndarray, node_ids: np.ndarray):
+    """A snapshot of view edges ``src -> dst`` (unit weights, time 0)."""
+    from graph.snapshot import GraphSnapshot
+    from graph.store import EdgeArrays
+
+    return GraphSnapshot.from_edges(
+        EdgeArrays(
+            src=src.astype(np.int32),
+            dst=dst.astype(np.int32),
+            etype=np.zeros(src.size, dtype=np.int8),
+            ts=np.zeros(src.size, dtype=np.int64),
+            node_ids=node_ids,
+        )
+    )
+
+
 def pagerank_compare(db: Path, nx_edges: int) -> dict:
     """Our PageRank vs bare scipy vs igraph PRPACK on the store's graph; networkx reference."""
     import igraph as ig
@@ -263,41 +279,20 @@ def pagerank_compare(db: Path, nx_edges: int) -> dict:
         zip(cols.tolist(), rows.tolist(), coo.data[:nx_edges].tolist(), strict=True)
     )
     _ = _run(res, "networkx_100k_s", nx.pagerank, g, tol=1e-10)
-    from graph.snapshot import GraphSnapshot
-    from graph.store import EdgeArrays
-
-    small = GraphSnapshot.from_edges(
-        EdgeArrays(
-            src=rows.astype(np.int32),
-            dst=cols.astype(np.int32),
-            etype=np.zeros(rows.size, dtype=np.int8),
-            ts=np.zeros(rows.size, dtype=np.int64),
-            node_ids=snap.node_ids,
-        )
-    )
+    small = _view_snapshot(rows, cols, snap.node_ids)
     _ = _run(res, "ours_100k_s", pagerank, small)
     return res
 
 
 def hyperanf_dense(n_users: int, n_edges: int) -> dict:
     """HyperANF where every user has out-edges (nothing passive to skip)."""
-    from graph.snapshot import GraphSnapshot
-    from graph.store import EdgeArrays
     from influence.reach import reach_hyperanf
 
     rng = np.random.default_rng(1)
     src = np.repeat(np.arange(n_users), n_edges // n_users)
     rng.shuffle(src)
     dst = rng.integers(0, n_users, size=src.size)
-    snap = GraphSnapshot.from_edges(
-        EdgeArrays(
-            src=src.astype(np.int32),
-            dst=dst.astype(np.int32),
-            etype=np.zeros(src.size, dtype=np.int8),
-            ts=np.zeros(src.size, dtype=np.int64),
-            node_ids=np.arange(n_users).astype(str).astype(object),
-        )
-    )
+    snap = _view_snapshot(src, dst, np.arange(n_users).astype(str).astype(object))
     snap.influence_csr  # noqa: B018 - build the matrix outside the timing
     res = {}
     _ = _run(res, "hyperanf_dense_64_s", reach_hyperanf, snap, hops=3, registers=64)

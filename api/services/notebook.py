@@ -50,6 +50,7 @@ __all__ = [
     "ledger_timeseries",
     "hold_reasons",
     "top_beneficiaries",
+    "top_referrers",
     "what_if",
 ]
 
@@ -362,14 +363,41 @@ def ledger_timeseries(store_or_ledger: Any, *, unit: str = "week") -> list[dict[
             ledger.close()
 
 
-def hold_reasons(store_or_ledger: Any) -> list[dict[str, Any]]:
-    """Held entries grouped by hold reason: ``reason``, ``entries``, ``beneficiaries``, ``amount``."""
+#: The fraud checks named in hold reasons (docs/commissions.md, "Fraud and policy holds").
+HOLD_CHECKS: dict[str, str] = {
+    "self-referral": "self-referral",
+    "cycle": "referral cycle",
+    "ring": "ring of",
+    "velocity": "velocity",
+}
+
+
+def hold_reasons(store_or_ledger: Any, *, by: str = "check") -> list[dict[str, Any]]:
+    """Held entries grouped by the checks that held them (``by="check"``) or by full reason.
+
+    With ``by="check"`` the group key names every check in the reason, joined by
+    ``+`` (``"ring+self-referral"``; ``"other"`` when none of :data:`HOLD_CHECKS`
+    matches). Items: ``reason``, ``entries``, ``beneficiaries`` and ``amount``
+    (Decimal), most entries first.
+    """
+    if by not in {"check", "reason"}:
+        raise ConfigError(
+            f"The 'by' parameter of hold_reasons must be check or reason. Got {by!r}.", key="by"
+        )
+    if by == "check":
+        parts = ", ".join(
+            f"CASE WHEN strpos(hold_reason, '{text}') > 0 THEN '{name}' END"
+            for name, text in HOLD_CHECKS.items()
+        )
+        key = f"coalesce(nullif(concat_ws('+', {parts}), ''), 'other')"
+    else:
+        key = "hold_reason"
     ledger, own = _ledger_of(store_or_ledger)
     try:
         table = ledger.entries(
             "is_held GROUP BY 1",
             select=(
-                "hold_reason AS reason, count(*) AS entries, "
+                f"{key} AS reason, count(*) AS entries, "
                 "count(DISTINCT beneficiary) AS beneficiaries, sum(amount) AS amount"
             ),
             order="2 DESC, 1",
@@ -404,6 +432,23 @@ def top_beneficiaries(
     finally:
         if own:
             ledger.close()
+
+
+def top_referrers(store: GraphStore, *, limit: int = 10) -> list[dict[str, Any]]:
+    """Users with the most distinct direct referees: ``user_id``, ``referees``.
+
+    Counts every referral event (not only the first referral of each referee), so it
+    is a quick way to find candidates for :func:`referral.tree.downline_graph`.
+    Ties: smaller user id first.
+    """
+    refs = store.read_events(EventType.REFERRAL).select(["referrer", "referee"])
+    if refs.num_rows == 0:
+        return []
+    counts = refs.group_by("referrer").aggregate([("referee", "count_distinct")])
+    counts = counts.rename_columns(["user_id", "referees"]).sort_by(
+        [("referees", "descending"), ("user_id", "ascending")]
+    )
+    return counts.slice(0, int(limit)).to_pylist()
 
 
 def what_if(

@@ -102,6 +102,11 @@ def test_ledger_timeseries_and_holds_add_up(demo: nb.DemoData) -> None:
            ON h.entry_id = coalesce(e.orig_entry_id, e.entry_id) WHERE h.s = 'held'""",
     )[0]
     assert sum(r["entries"] for r in holds) == held
+    by_reason = nb.hold_reasons(demo.store, by="reason")
+    assert sum(r["entries"] for r in by_reason) == held
+    for row in holds:  # every check named in the key appears in the reasons it groups
+        assert set(row["reason"].split("+")) <= {*nb.HOLD_CHECKS, "other"}
+    assert {"ring", "cycle"} & {c for r in holds for c in r["reason"].split("+")}
     with pytest.raises(ConfigError):
         nb.ledger_timeseries(demo.store, unit="year")
 
@@ -156,3 +161,17 @@ def test_head_lines_copies_the_first_rows(tmp_path: Path) -> None:
     assert nb.head_lines(src, tmp_path / "c.txt", 99) == 10
     with pytest.raises(ConfigError):
         nb.head_lines(src, tmp_path / "d.txt", 0)
+
+
+def test_top_referrers_counts_distinct_referees(demo: nb.DemoData) -> None:
+    from graph.duckdb_store import EVENT_CODES
+    from graph.events import EventType
+
+    rows = nb.top_referrers(demo.store, limit=3)
+    expected = _sql(
+        demo,
+        f"""SELECT u.user_id, count(DISTINCT e.dst) n FROM events e
+           JOIN users u ON u.idx = e.src WHERE e.etype = {EVENT_CODES[EventType.REFERRAL]}
+           GROUP BY 1 ORDER BY n DESC, 1 LIMIT 3""",
+    )
+    assert [(r["user_id"], r["referees"]) for r in rows] == expected

@@ -142,7 +142,34 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "referral_first: the referral tree kept up to date on append",
+        (
+            """CREATE TABLE referral_first (
+                referee  INTEGER NOT NULL,
+                referrer INTEGER NOT NULL,
+                ts       TIMESTAMPTZ NOT NULL,
+                event_id VARCHAR NOT NULL
+            )""",
+            f"""INSERT INTO referral_first
+            SELECT dst, src, ts, event_id FROM events WHERE etype = {EDGE_TYPE_CODES[EventType.REFERRAL]}
+            QUALIFY row_number() OVER (PARTITION BY dst ORDER BY ts, event_id) = 1""",
+        ),
+    ),
 )
+
+#: keeps ``referral_first`` (first referral of each referee) right for the referees in ``_new``
+_REFRESH_REFERRAL_FIRST = f"""
+    CREATE OR REPLACE TEMP TABLE _touched AS
+        SELECT DISTINCT u.idx FROM _new n JOIN users u ON u.user_id = n.referee;
+    DELETE FROM referral_first WHERE referee IN (SELECT idx FROM _touched);
+    INSERT INTO referral_first
+        SELECT dst, src, ts, event_id FROM events
+        WHERE etype = {EDGE_TYPE_CODES[EventType.REFERRAL]} AND dst IN (SELECT idx FROM _touched)
+        QUALIFY row_number() OVER (PARTITION BY dst ORDER BY ts, event_id) = 1;
+    DROP TABLE _touched;
+"""
 
 # record type -> (column in the events table, expression over the batch alias b)
 _EVENT_COLUMNS = ("content_id", "channel", "campaign")
@@ -322,6 +349,8 @@ class DuckDBStore:
                                {cols["content_id"]}, {cols["channel"]}, {cols["campaign"]}, n.ts
                         FROM _new n JOIN users s ON s.user_id = n.{src} {dst_join}"""
                     )
+                    if event_type is EventType.REFERRAL:
+                        conn.execute(_REFRESH_REFERRAL_FIRST)
             conn.execute("DROP TABLE _new")
             return WriteResult(inserted=int(inserted), duplicates=table.num_rows - int(inserted))
         finally:
@@ -484,22 +513,14 @@ class DuckDBStore:
         return row[0] if row else None
 
     # --- referral trees ----------------------------------------------------------------
-    _TREE = f"""
-        tree AS (  -- first referral of each referee defines its referrer
-            SELECT dst AS referee, src AS referrer, ts FROM events
-            WHERE etype = {EVENT_CODES[EventType.REFERRAL]}
-            QUALIFY row_number() OVER (PARTITION BY dst ORDER BY ts, event_id) = 1
-        )"""
-
     def upline(self, user_id: str, levels: int = 3) -> pa.Table:
-        sql = f"""
-            WITH RECURSIVE {self._TREE},
-            walk(level, idx, referred_at, path) AS (
+        sql = """
+            WITH RECURSIVE walk(level, idx, referred_at, path) AS (
                 SELECT 1, t.referrer, t.ts, [u.idx, t.referrer]
-                FROM users u JOIN tree t ON t.referee = u.idx WHERE u.user_id = ?
+                FROM users u JOIN referral_first t ON t.referee = u.idx WHERE u.user_id = ?
                 UNION ALL
                 SELECT w.level + 1, t.referrer, t.ts, list_append(w.path, t.referrer)
-                FROM walk w JOIN tree t ON t.referee = w.idx
+                FROM walk w JOIN referral_first t ON t.referee = w.idx
                 WHERE w.level < ? AND NOT list_contains(w.path, t.referrer)
             )
             SELECT level::INTEGER AS level, u.user_id, referred_at
@@ -508,21 +529,27 @@ class DuckDBStore:
         return self._arrow(sql, [user_id, int(levels)])
 
     def downline(self, user_id: str, levels: int = 3) -> pa.Table:
-        sql = f"""
-            WITH RECURSIVE {self._TREE},
-            walk(level, idx, path) AS (
+        sql = """
+            WITH RECURSIVE walk(level, idx, path) AS (
                 SELECT 1, t.referee, [u.idx, t.referee]
-                FROM users u JOIN tree t ON t.referrer = u.idx WHERE u.user_id = ?
+                FROM users u JOIN referral_first t ON t.referrer = u.idx WHERE u.user_id = ?
                 UNION ALL
                 SELECT w.level + 1, t.referee, list_append(w.path, t.referee)
-                FROM walk w JOIN tree t ON t.referrer = w.idx
+                FROM walk w JOIN referral_first t ON t.referrer = w.idx
                 WHERE w.level < ? AND NOT list_contains(w.path, t.referee)
             ),
             members AS (SELECT DISTINCT ON (idx) level, idx FROM walk ORDER BY idx, level),
-            refunded AS (SELECT order_id, sum(amount) AS r FROM refunds GROUP BY order_id),
+            member_orders AS (
+                SELECT o.buyer, o.order_id, o.amount FROM orders o
+                WHERE o.buyer IN (SELECT idx FROM members)
+            ),
+            refunded AS (
+                SELECT order_id, sum(amount) AS r FROM refunds
+                WHERE order_id IN (SELECT order_id FROM member_orders) GROUP BY order_id
+            ),
             spend AS (
                 SELECT o.buyer, sum(o.amount - least(coalesce(r.r, 0), o.amount)) AS net
-                FROM orders o LEFT JOIN refunded r USING (order_id) GROUP BY o.buyer
+                FROM member_orders o LEFT JOIN refunded r USING (order_id) GROUP BY o.buyer
             )
             SELECT level::INTEGER AS level, count(*)::BIGINT AS users,
                    count(s.buyer)::BIGINT AS buyers,

@@ -144,7 +144,10 @@ class Reader:
 
 
 class _LineReader(Reader):
-    """Shared chunking of CSV and JSON Lines: whole lines, ~``batch_rows`` per chunk."""
+    """Shared chunking of CSV and JSON Lines: whole lines, ``batch_rows`` per chunk."""
+
+    #: lines before the first row (a CSV header)
+    header_lines = 0
 
     def _chunks(self) -> Iterator[tuple[bytes, int, bool]]:
         """Yield ``(chunk, first line number, is_last)``; chunks end at a line break."""
@@ -178,9 +181,11 @@ class _LineReader(Reader):
                     chunk, buf = buf[: cut + 1], buf[cut + 1 :]
                 if not chunk:
                     break
-                if chunk.count(b"\n") > self.batch_rows:  # at most batch_rows lines per chunk
+                # at most batch_rows data lines per chunk (plus the header in the first one)
+                limit = self.batch_rows + (self.header_lines if line == 1 else 0)
+                if chunk.count(b"\n") > limit:
                     ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
-                    cut = int(ends[self.batch_rows - 1]) + 1
+                    cut = int(ends[limit - 1]) + 1
                     chunk, buf = chunk[:cut], chunk[cut:] + buf
                 n_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
                 yield chunk, line, eof and not buf
@@ -220,6 +225,7 @@ class CsvReader(_LineReader):
         self.delimiter = delimiter
         #: column names of a file without a header line (None: the first line is the header)
         self.names = names
+        self.header_lines = 1 if names is None else 0
 
     def __iter__(self) -> Iterator[RawBatch]:
         names: list[str] | None = self.names

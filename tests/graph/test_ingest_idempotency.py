@@ -144,3 +144,28 @@ def test_ingest_killed_mid_file_then_rerun_equals_clean_run(tmp_path: Path) -> N
     assert rerun.returncode == 0, rerun.stderr
     with DuckDBStore(db) as s:
         assert _state(s) == expected
+
+
+def test_ingest_interrupted_keeps_whole_batches_then_completes(tmp_path: Path) -> None:
+    src = tmp_path / "mid.csv"
+    _big_csv(src, 2_000)
+    with DuckDBStore(tmp_path / "clean.duckdb") as clean:
+        ingest_files(clean, [src], batch_rows=500)
+        expected = _state(clean)
+
+    calls = 0
+
+    def ctrl_c_after_two_batches(source: str, done: int, total: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt
+
+    with DuckDBStore(tmp_path / "cut.duckdb") as store:
+        with pytest.raises(KeyboardInterrupt):
+            ingest_files(store, [src], batch_rows=500, progress=ctrl_c_after_two_batches)
+        stored = sum(store.counts()[t.value] for t in EventType) + store.counts()["rejects"]
+        assert stored == 1_000  # exactly two whole batches of 500 rows (no duplicates in the file)
+        again = ingest_files(store, [src], batch_rows=500)
+        assert again.duplicates + again.rejected >= 1_000 - store.counts()["rejects"]
+        assert _state(store) == expected

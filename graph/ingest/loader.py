@@ -9,6 +9,7 @@ what is stored and completes the rest.
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -334,6 +335,14 @@ def ingest_files(
     return summary
 
 
+def _encodable(record: dict[str, Any]) -> bool:
+    try:
+        json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")
+    except (UnicodeEncodeError, ValueError):
+        return False
+    return True
+
+
 def ingest_records(
     store: GraphStore,
     records: list[dict[str, Any]],
@@ -363,7 +372,20 @@ def ingest_records(
         for i, r in enumerate(records)
         if not isinstance(r, dict)
     ]
-    batch = RawBatch(records_to_table(good, rows), np.asarray(rows, dtype=np.int64), bad)
+    try:
+        table = records_to_table(good, rows)
+    except (UnicodeEncodeError, pa.ArrowException):
+        # rare: text that is not valid Unicode (e.g. unpaired surrogates from JSON escapes)
+        ok = [_encodable(r) for r in good]
+        bad += [
+            RawReject(i, None, None, "invalid Unicode (unpaired surrogate?)", None)
+            for i, r_ok in zip(rows, ok, strict=True)
+            if not r_ok
+        ]
+        good = [r for r, r_ok in zip(good, ok, strict=True) if r_ok]
+        rows = [i for i, r_ok in zip(rows, ok, strict=True) if r_ok]
+        table = records_to_table(good, rows)
+    batch = RawBatch(table, np.asarray(rows, dtype=np.int64), bad)
     summary = IngestSummary()
     validator = _validator(
         store,

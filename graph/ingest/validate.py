@@ -31,6 +31,8 @@ __all__ = ["Validator", "ValidatedBatch", "UNTYPED"]
 
 #: ``by_type`` key of rows rejected before their record type was known.
 UNTYPED = "untyped"
+#: Column names the validator uses itself (input columns named so are ignored, with a warning).
+_RESERVED = frozenset({"_row", "_type", "_e"})
 
 
 @dataclass
@@ -142,14 +144,24 @@ class Validator:
         """Check one batch; rows that fail any rule become rejects."""
         out = ValidatedBatch()
         table = batch.table
+        reserved = [c for c in table.column_names if c in _RESERVED or c.startswith("t$")]
+        if reserved:
+            table = table.drop_columns(reserved)
+            out.warnings.append(
+                f"{source}: column name(s) {', '.join(map(repr, reserved))} are reserved "
+                "for the validator and were ignored."
+            )
         columns = table.column_names
         unknown = [c for c in columns if not self.mapping.is_known_column(c)]
         if unknown and self.unknown_columns == "warn":
             key = f"{source}|{','.join(unknown)}"
             if key not in self._warned:
                 self._warned.add(key)
+                names = ", ".join(map(repr, unknown[:20])) + (
+                    f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
+                )
                 out.warnings.append(
-                    f"{source}: column(s) {', '.join(unknown)} are not KOC fields and were ignored "
+                    f"{source}: column(s) {names} are not KOC fields and were ignored "
                     "(map them with --map, or use --unknown-columns reject)."
                 )
         rejects = [self._raw_rejects(batch, source)]

@@ -344,3 +344,28 @@ def test_ingest_given_event_id_is_kept(store: DuckDBStore) -> None:
     }
     ingest_records(store, [rec])
     assert store.read_events("share").column("event_id").to_pylist() == ["my-id-1"]
+
+
+def test_ingest_records_invalid_unicode_rejected(store: DuckDBStore) -> None:
+    records = [
+        {"type": "share", "sharer": "s", "content_id": "c\ud800", "ts": "2024-01-01T00:00:00Z"},
+        {"type": "share", "sharer": "s", "content_id": "ok", "ts": "2024-01-01T00:00:00Z"},
+    ]
+    summary = ingest_records(store, records)
+    assert (summary.inserted, summary.rejected) == (1, 1)
+    [rej] = rejects_of(store)
+    assert rej["row_number"] == 0 and "Unicode" in rej["reason"]
+
+
+@pytest.mark.parametrize("name", ["_row", "_type", "t$ts"])
+def test_ingest_reserved_column_names_ignored(name, store: DuckDBStore) -> None:
+    rec = {
+        "type": "share",
+        "sharer": "s",
+        "content_id": "c",
+        "ts": "2024-01-01T00:00:00Z",
+        name: "x",
+    }
+    summary = ingest_records(store, [rec])
+    assert summary.inserted == 1
+    assert any("reserved" in w for w in summary.warnings)

@@ -46,14 +46,13 @@ def _kernel_manager(tmp_path: Path) -> KernelManager:
     return KernelManager(kernel_name="koc-notebook-test", kernel_spec_manager=ksm)
 
 
-def run_notebook(
-    path: Path, tmp_path: Path, env: dict[str, str] | None = None
-) -> nbformat.NotebookNode:
-    """Execute ``path`` in a fresh kernel; raises nbclient's CellExecutionError on any error."""
+def run_notebook(path: Path, tmp_path: Path) -> nbformat.NotebookNode:
+    """Execute ``path`` in a fresh kernel; raises nbclient's CellExecutionError on any error.
+
+    The kernel inherits this process's environment.
+    """
     nb = nbformat.read(path, as_version=4)
     km = _kernel_manager(tmp_path)
-    if env:
-        km.extra_env = env  # type: ignore[attr-defined]
     client = NotebookClient(
         nb,
         km=km,
@@ -120,8 +119,16 @@ def test_notebook_runs_without_error(path: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_real_data_notebook_without_data_ends_cleanly(tmp_path: Path) -> None:
-    path = NOTEBOOK_DIR / "real_data.ipynb"
-    nb = run_notebook(path, tmp_path, env={"KOC_SHARED_DATA": str(tmp_path / "absent")})
+def test_real_data_notebook_without_data_ends_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KOC_SHARED_DATA", str(tmp_path / "absent"))
+    nb = run_notebook(NOTEBOOK_DIR / "real_data.ipynb", tmp_path)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "not found" in text
+    assert "Real data not found" in text
+    assert not any(
+        "image/png" in o.get("data", {})
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )

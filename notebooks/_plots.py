@@ -105,6 +105,39 @@ def stacked_bars(
         )
 
 
+def _dot_legend(ax: plt.Axes, items: Sequence[tuple[str, str]], **kwargs: Any) -> None:
+    """A legend of coloured dots (``(colour, label)`` pairs); a colour None draws a line."""
+    handles = [
+        Line2D([], [], color="#555555", label=label)
+        if color is None
+        else Line2D([], [], marker="o", ls="", color=color, label=label)
+        for color, label in items
+    ]
+    ax.legend(handles=handles, fontsize=9, **kwargs)
+
+
+def _node_colors(graph: nx.DiGraph, centre: str) -> list[str]:
+    """Red for the centre, green for users who bought, grey for the others."""
+    return [
+        "#C44E52" if n == centre else ("#2CA02C" if d["bought"] else "#B0B0B0")
+        for n, d in graph.nodes(data=True)
+    ]
+
+
+def _bold_label(ax: plt.Axes, text: str, xy: tuple[float, float], offset: tuple[int, int]) -> None:
+    ax.annotate(
+        text,
+        xy,
+        xytext=offset,
+        textcoords="offset points",
+        ha="center" if offset[0] == 0 else "left",
+        va="bottom" if offset[0] == 0 else "center",
+        fontsize=10,
+        fontweight="bold",
+        bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8},
+    )
+
+
 def draw_ego(graph: nx.DiGraph, ax: plt.Axes, title: str) -> None:
     """Draw an ego network from :func:`influence.ego.ego_network` as rings.
 
@@ -129,35 +162,23 @@ def draw_ego(graph: nx.DiGraph, ax: plt.Axes, title: str) -> None:
     pos = nx.shell_layout(graph, nlist=shells)
     paths = [(u, v) for u, v in graph.edges if hop[v] == hop[u] + 1]
     width = [0.5 + min(graph.edges[e]["weight"], 6.0) / 2 for e in paths]
-    color = [
-        "#C44E52" if n == ego else ("#2CA02C" if d["bought"] else "#B0B0B0")
-        for n, d in graph.nodes(data=True)
-    ]
+    color = _node_colors(graph, ego)
     size = [600 if n == ego else 160 for n in graph.nodes]
     nx.draw_networkx_edges(
         graph, pos, edgelist=paths, ax=ax, width=width, alpha=0.45, arrowsize=9, node_size=160
     )
     nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=color, node_size=size, linewidths=0)
-    ax.annotate(
-        ego,
-        pos[ego],
-        xytext=(0, 16),
-        textcoords="offset points",
-        ha="center",
-        fontsize=10,
-        fontweight="bold",
-        bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8},
-    )
-    ax.legend(
-        handles=[
-            Line2D([], [], marker="o", ls="", color="#C44E52", label="the KOC (ego)"),
-            Line2D([], [], marker="o", ls="", color="#2CA02C", label="reached, then bought"),
-            Line2D([], [], marker="o", ls="", color="#B0B0B0", label="reached, did not buy"),
-            Line2D([], [], color="#555555", label="reach path (inner ring = 1 hop)"),
+    _bold_label(ax, ego, pos[ego], (0, 12))
+    _dot_legend(
+        ax,
+        [
+            ("#C44E52", "the KOC (ego)"),
+            ("#2CA02C", "reached, then bought"),
+            ("#B0B0B0", "reached, did not buy"),
+            (None, "reach path (inner ring = 1 hop)"),
         ],
         loc="lower left",
         bbox_to_anchor=(0.0, -0.08),
-        fontsize=9,
     )
     ax.set_title(title)
     ax.set_axis_off()
@@ -187,33 +208,22 @@ def draw_tree(graph: nx.DiGraph, ax: plt.Axes, title: str) -> None:
     """Draw a referral tree from :func:`referral.tree.downline_graph`, one row per level."""
     root = graph.graph["root"]
     pos = _tidy_tree_layout(graph, root)
-    color = [
-        "#C44E52" if n == root else ("#2CA02C" if d["bought"] else "#B0B0B0")
-        for n, d in graph.nodes(data=True)
-    ]
+    color = _node_colors(graph, root)
     nx.draw_networkx_edges(graph, pos, ax=ax, alpha=0.4, arrowsize=8, node_size=120)
     nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=color, node_size=120, linewidths=0)
-    ax.annotate(
-        root,
-        pos[root],
-        xytext=(12, 0),
-        textcoords="offset points",
-        va="center",
-        fontsize=10,
-        fontweight="bold",
-    )
+    _bold_label(ax, root, pos[root], (10, 0))
     levels = sorted({d["level"] for _, d in graph.nodes(data=True)})
     ax.set_yticks([-lv for lv in levels], [f"level {lv}" for lv in levels])
     ax.tick_params(left=True, labelleft=True, bottom=False, labelbottom=False)
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
-    ax.legend(
-        handles=[
-            Line2D([], [], marker="o", ls="", color="#C44E52", label="top referrer"),
-            Line2D([], [], marker="o", ls="", color="#2CA02C", label="referee who bought"),
-            Line2D([], [], marker="o", ls="", color="#B0B0B0", label="referee, no order"),
+    _dot_legend(
+        ax,
+        [
+            ("#C44E52", "top referrer"),
+            ("#2CA02C", "referee who bought"),
+            ("#B0B0B0", "referee, no order"),
         ],
         loc="upper right",
-        fontsize=9,
     )
     ax.set_title(title)

@@ -37,6 +37,7 @@ from influence.communities import top_spreaders
 from referral.attribution import attribute
 from referral.ledger import Ledger
 from referral.rules import CommissionRules, default_rules
+from referral.service import open_ledger
 
 __all__ = [
     "DemoData",
@@ -321,10 +322,19 @@ def community_spreaders(
     ]
 
 
-def _ledger_of(store_or_ledger: Any) -> tuple[Ledger, bool]:
-    if isinstance(store_or_ledger, Ledger):
-        return store_or_ledger, False
-    return Ledger.open(store_or_ledger, read_only=True), True
+def _ledger_rows(
+    store_or_ledger: Any,
+    where: str,
+    *,
+    select: str,
+    order: str,
+    params: dict[str, Any] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Rows of one aggregate query over the ledger view (see :meth:`Ledger.entries`)."""
+    with open_ledger(store_or_ledger) as ledger:
+        table = ledger.entries(where, params, select=select, order=order, limit=limit)
+        return table.to_pylist() if table.num_rows else []
 
 
 def ledger_timeseries(store_or_ledger: Any, *, unit: str = "week") -> list[dict[str, Any]]:
@@ -347,20 +357,15 @@ def ledger_timeseries(store_or_ledger: Any, *, unit: str = "week") -> list[dict[
             f"The 'unit' parameter of ledger_timeseries must be day, week or month. Got {unit!r}.",
             key="unit",
         )
-    ledger, own = _ledger_of(store_or_ledger)
-    try:
-        table = ledger.entries(
-            "true GROUP BY 1, 2",
-            select=(
-                f"date_trunc('{unit}', timezone('Asia/Shanghai', event_ts))::DATE AS bucket, "
-                "kind, count(*) AS entries, sum(amount) AS amount"
-            ),
-            order="1, 2",
-        )
-        return table.to_pylist() if table.num_rows else []
-    finally:
-        if own:
-            ledger.close()
+    return _ledger_rows(
+        store_or_ledger,
+        "true GROUP BY 1, 2",
+        select=(
+            f"date_trunc('{unit}', timezone('Asia/Shanghai', event_ts))::DATE AS bucket, "
+            "kind, count(*) AS entries, sum(amount) AS amount"
+        ),
+        order="1, 2",
+    )
 
 
 #: The fraud checks named in hold reasons (docs/commissions.md, "Fraud and policy holds").
@@ -392,20 +397,15 @@ def hold_reasons(store_or_ledger: Any, *, by: str = "check") -> list[dict[str, A
         key = f"coalesce(nullif(concat_ws('+', {parts}), ''), 'other')"
     else:
         key = "hold_reason"
-    ledger, own = _ledger_of(store_or_ledger)
-    try:
-        table = ledger.entries(
-            "is_held GROUP BY 1",
-            select=(
-                f"{key} AS reason, count(*) AS entries, "
-                "count(DISTINCT beneficiary) AS beneficiaries, sum(amount) AS amount"
-            ),
-            order="2 DESC, 1",
-        )
-        return table.to_pylist() if table.num_rows else []
-    finally:
-        if own:
-            ledger.close()
+    return _ledger_rows(
+        store_or_ledger,
+        "is_held GROUP BY 1",
+        select=(
+            f"{key} AS reason, count(*) AS entries, "
+            "count(DISTINCT beneficiary) AS beneficiaries, sum(amount) AS amount"
+        ),
+        order="2 DESC, 1",
+    )
 
 
 def top_beneficiaries(
@@ -415,23 +415,17 @@ def top_beneficiaries(
 
     ``model`` restricts to ``"referral"`` or ``"share"`` entries (None: both).
     """
-    ledger, own = _ledger_of(store_or_ledger)
-    try:
-        where = "true" if model is None else "model = $model"
-        table = ledger.entries(
-            f"{where} GROUP BY 1",
-            {} if model is None else {"model": model},
-            select=(
-                "beneficiary, any_value(beneficiary_role) AS role, count(*) AS entries, "
-                "sum(amount) AS net"
-            ),
-            order="4 DESC, 1",
-            limit=int(limit),
-        )
-        return table.to_pylist() if table.num_rows else []
-    finally:
-        if own:
-            ledger.close()
+    return _ledger_rows(
+        store_or_ledger,
+        ("true" if model is None else "model = $model") + " GROUP BY 1",
+        params={} if model is None else {"model": model},
+        select=(
+            "beneficiary, any_value(beneficiary_role) AS role, count(*) AS entries, "
+            "sum(amount) AS net"
+        ),
+        order="4 DESC, 1",
+        limit=int(limit),
+    )
 
 
 def top_referrers(store: GraphStore, *, limit: int = 10) -> list[dict[str, Any]]:
@@ -470,7 +464,8 @@ def what_if(
     for i, (name, rules) in enumerate(scenarios.items()):
         with Ledger.open(store, Path(workdir) / f"whatif-{i}.duckdb", read_only=False) as ledger:
             attribute(store, ledger, rules)
-            table = ledger.entries(
+            totals = _ledger_rows(
+                ledger,
                 "true GROUP BY 1",
                 select=(
                     "beneficiary_role AS role, count(*) AS entries, "
@@ -482,5 +477,5 @@ def what_if(
                 ),
                 order="1",
             )
-        rows.extend({"scenario": name, **row} for row in table.to_pylist())
+        rows.extend({"scenario": name, **row} for row in totals)
     return rows

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from graph.duckdb_store import DuckDBStore
+from graph.duckdb_store import MIGRATIONS, DuckDBStore
 from tests.api.conftest import make_app
 
 
@@ -21,7 +21,7 @@ def test_readyz_ready_on_current_store(client: TestClient) -> None:
     body = client.get("/readyz").json()
     assert body == {
         "status": "ready",
-        "graph_schema": 1,
+        "graph_schema": len(MIGRATIONS),
         "api_schema_current": True,
         "read_only": False,
     }

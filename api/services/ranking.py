@@ -412,13 +412,13 @@ def run_ranking(
             communities=ranking.communities,
             details=ranking.details,
         )
-        run.status = "succeeded"
         run.row_counts = {**ranking.row_counts, "scores": scores.num_rows}
         run.timings = dict(ranking.timings)
-        store.save_run(run, scores, components)
+        store.save_run(run, scores, components)  # results first, still "running"
         run.timings["save"] = round(time.perf_counter() - t0, 4)
         run.timings["total"] = round(run.timings["total"] + run.timings["save"], 4)
-        store.save_run(run)
+        run.status = "succeeded"
+        store.save_run(run)  # the last write: readers never see a succeeded run mid-save
     except BaseException as exc:  # record the failure, whatever it was, then re-raise
         run.status = "failed"
         run.error = f"{type(exc).__name__}: {exc}"

@@ -162,7 +162,8 @@ MIGRATIONS: tuple[Migration, ...] = (
 #: keeps ``referral_first`` (first referral of each referee) right for the referees in ``_new``
 _REFRESH_REFERRAL_FIRST = f"""
     CREATE OR REPLACE TEMP TABLE _touched AS
-        SELECT DISTINCT u.idx FROM _new n JOIN users u ON u.user_id = n.referee;
+        SELECT DISTINCT u.idx FROM _new n JOIN users u ON u.user_id = n.d
+        WHERE n.etype = {EDGE_TYPE_CODES[EventType.REFERRAL]};
     DELETE FROM referral_first WHERE referee IN (SELECT idx FROM _touched);
     INSERT INTO referral_first
         SELECT dst, src, ts, event_id FROM events
@@ -274,6 +275,7 @@ class DuckDBStore:
         by_type: dict[str, WriteResult] = {}
         stored_rejects = 0
         with self.transaction() as conn:
+            social: list[tuple[EventType, pa.Table]] = []
             for event_type, table in tables.items():
                 event_type = EventType(event_type)
                 if table.num_rows == 0:
@@ -282,7 +284,12 @@ class DuckDBStore:
                 table = table.select(ARROW_SCHEMAS[event_type].names).cast(
                     ARROW_SCHEMAS[event_type]
                 )
-                by_type[event_type.value] = self._append(conn, event_type, table)
+                if event_type in EVENT_CODES:
+                    social.append((event_type, table))
+                else:
+                    by_type[event_type.value] = self._append(conn, event_type, table)
+            if social:
+                by_type.update(self._append_social(conn, social))
             if rejects is not None and rejects.num_rows:
                 stored_rejects = self._append_rejects(conn, rejects)
         return BatchResult(by_type=by_type, rejects_stored=stored_rejects)
@@ -298,18 +305,65 @@ class DuckDBStore:
             """
         )
 
+    def _append_social(
+        self, conn: duckdb.DuckDBPyConnection, parts: list[tuple[EventType, pa.Table]]
+    ) -> dict[str, WriteResult]:
+        """Append share/view/forward/comment/referral rows of one batch in one pass.
+
+        All types go to ``events``, so they are normalised to its layout first and
+        de-duplicated with one anti-join against the stored ids (not one per type).
+        """
+        selects = []
+        for i, (event_type, table) in enumerate(parts):
+            spec = RECORD_SPECS[event_type]
+            conn.register(f"_b{i}", table)
+            cols = {c: (c if c in table.column_names else "NULL") for c in _EVENT_COLUMNS}
+            selects.append(
+                f"""SELECT event_id, {EVENT_CODES[event_type]}::UTINYINT AS etype,
+                       {spec.src} AS s, {spec.dst or "NULL"}::VARCHAR AS d,
+                       {cols["content_id"]}::VARCHAR AS content_id,
+                       {cols["channel"]}::VARCHAR AS channel,
+                       {cols["campaign"]}::VARCHAR AS campaign, ts
+                FROM _b{i}"""
+            )
+        try:
+            conn.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE _new AS
+                SELECT * FROM (SELECT DISTINCT ON (event_id) * FROM ({" UNION ALL ".join(selects)})) b
+                WHERE NOT EXISTS (SELECT 1 FROM events k WHERE k.event_id = b.event_id)
+                """
+            )
+            self._ensure_users(conn, "SELECT s AS u FROM _new UNION ALL SELECT d FROM _new")
+            conn.execute(
+                """INSERT INTO events
+                SELECT n.event_id, n.etype, s.idx, d.idx, n.content_id, n.channel, n.campaign, n.ts
+                FROM _new n JOIN users s ON s.user_id = n.s LEFT JOIN users d ON d.user_id = n.d"""
+            )
+            inserted = dict(
+                conn.execute("SELECT etype, count(*) FROM _new GROUP BY etype").fetchall()
+            )
+            if inserted.get(EVENT_CODES[EventType.REFERRAL]):
+                conn.execute(_REFRESH_REFERRAL_FIRST)
+            conn.execute("DROP TABLE _new")
+        finally:
+            for i in range(len(parts)):
+                conn.unregister(f"_b{i}")
+        out = {}
+        for event_type, table in parts:
+            n = int(inserted.get(EVENT_CODES[event_type], 0))
+            out[event_type.value] = WriteResult(inserted=n, duplicates=table.num_rows - n)
+        return out
+
     def _append(
         self, conn: duckdb.DuckDBPyConnection, event_type: EventType, table: pa.Table
     ) -> WriteResult:
+        """Upsert users, or append orders / refunds idempotently by ``event_id``."""
         conn.register("_batch", table)
         try:
             if event_type is EventType.USER:
                 return self._upsert_users(conn, table.num_rows)
-            spec = RECORD_SPECS[event_type]
-            if event_type in (EventType.ORDER, EventType.REFUND):
-                key_table = "orders" if event_type is EventType.ORDER else "refunds"
-            else:
-                key_table = "events"
+            key_table = "orders" if event_type is EventType.ORDER else "refunds"
             # de-duplicate within the batch, then against what is stored
             conn.execute(
                 f"""
@@ -318,39 +372,19 @@ class DuckDBStore:
                 WHERE NOT EXISTS (SELECT 1 FROM {key_table} k WHERE k.event_id = b.event_id)
                 """
             )
-            inserted = conn.execute("SELECT count(*) FROM _new").fetchone()[0]
-            if inserted:
-                if event_type is EventType.REFUND:
-                    conn.execute(
-                        "INSERT INTO refunds SELECT event_id, refund_id, order_id, amount, ts FROM _new"
-                    )
-                elif event_type is EventType.ORDER:
-                    self._ensure_users(conn, "SELECT buyer AS u FROM _new")
-                    conn.execute(
-                        """INSERT INTO orders
-                        SELECT n.event_id, n.order_id, u.idx, n.amount, n.currency, n.ts,
-                               n.attribution_token, n.store_id
-                        FROM _new n JOIN users u ON u.user_id = n.buyer"""
-                    )
-                else:
-                    src, dst = spec.src, spec.dst
-                    ids = f"SELECT {src} AS u FROM _new" + (
-                        f" UNION ALL SELECT {dst} AS u FROM _new" if dst else ""
-                    )
-                    self._ensure_users(conn, ids)
-                    cols = {
-                        c: (f"n.{c}" if c in table.column_names else "NULL") for c in _EVENT_COLUMNS
-                    }
-                    dst_join = f"LEFT JOIN users d ON d.user_id = n.{dst}" if dst else ""
-                    dst_expr = "d.idx" if dst else "NULL"
-                    conn.execute(
-                        f"""INSERT INTO events
-                        SELECT n.event_id, {EVENT_CODES[event_type]}, s.idx, {dst_expr},
-                               {cols["content_id"]}, {cols["channel"]}, {cols["campaign"]}, n.ts
-                        FROM _new n JOIN users s ON s.user_id = n.{src} {dst_join}"""
-                    )
-                    if event_type is EventType.REFERRAL:
-                        conn.execute(_REFRESH_REFERRAL_FIRST)
+            inserted = conn.execute("SELECT count(*) FROM _new").fetchall()[0][0]
+            if inserted and event_type is EventType.REFUND:
+                conn.execute(
+                    "INSERT INTO refunds SELECT event_id, refund_id, order_id, amount, ts FROM _new"
+                )
+            elif inserted:
+                self._ensure_users(conn, "SELECT buyer AS u FROM _new")
+                conn.execute(
+                    """INSERT INTO orders
+                    SELECT n.event_id, n.order_id, u.idx, n.amount, n.currency, n.ts,
+                           n.attribution_token, n.store_id
+                    FROM _new n JOIN users u ON u.user_id = n.buyer"""
+                )
             conn.execute("DROP TABLE _new")
             return WriteResult(inserted=int(inserted), duplicates=table.num_rows - int(inserted))
         finally:

@@ -238,8 +238,14 @@ class GraphStore(Protocol):
     """What every KOC Graph store provides. All timestamps are timezone-aware UTC."""
 
     # --- lifecycle ---------------------------------------------------------------
+    def __enter__(self) -> GraphStore:
+        """Use the store in a ``with`` block; it is closed at the end."""
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the store."""
+
     def close(self) -> None:
-        """Release connections. Stores are also context managers."""
+        """Release connections."""
 
     def schema_version(self) -> int:
         """The applied schema version of the graph component (0 = empty)."""

@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI and turn KocErrors into clean messages."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="koc", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="koc", standalone_mode=False)
+        if isinstance(status, int) and status:  # ctx.exit(N) inside a command
+            sys.exit(status)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

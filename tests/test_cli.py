@@ -1,0 +1,75 @@
+"""The `koc` entry point: lazy subcommands, --help everywhere, errors and exit codes."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from api.cli import COMMAND_MODULES, cli, main
+from graph.errors import NotFoundError
+
+
+def _all_commands(group: click.Group, ctx: click.Context, prefix: tuple[str, ...] = ()):
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, f"koc {' '.join((*prefix, name))} does not load"
+        yield (*prefix, name), cmd
+        if isinstance(cmd, click.Group):
+            yield from _all_commands(cmd, ctx, (*prefix, name))
+
+
+def test_cli_every_module_registers_one_command() -> None:
+    ctx = click.Context(cli)
+    names = set(cli.list_commands(ctx))
+    for module in COMMAND_MODULES:
+        assert module.rsplit(".", 1)[1].replace("_", "-") in names
+
+
+def test_cli_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = click.Context(cli)
+    paths = [path for path, _ in _all_commands(cli, ctx)]
+    assert {("ingest",), ("rank",), ("top",), ("commissions", "run"), ("serve",)} <= set(paths)
+    for path in paths:
+        try:
+            main([*path, "--help"])
+        except SystemExit as exc:  # pragma: no cover - only on failure
+            pytest.fail(f"koc {' '.join(path)} --help exited with {exc.code}")
+        out = capsys.readouterr().out
+        assert out.startswith("Usage: koc " + " ".join(path)), path
+        assert len(out.splitlines()) > 3, f"koc {' '.join(path)} --help explains nothing"
+
+
+def test_main_turns_koc_errors_into_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    @cli.command("_fail_for_test")
+    def _fail() -> None:
+        raise NotFoundError("No ranking run 'x'; `koc runs` lists the runs.")
+
+    try:
+        with pytest.raises(SystemExit) as exc:
+            main(["_fail_for_test"])
+    finally:
+        cli.commands.pop("_fail_for_test")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "No ranking run 'x'" in err and "Traceback" not in err
+
+
+def test_main_keeps_exit_code_of_ctx_exit() -> None:
+    @cli.command("_exit3_for_test")
+    @click.pass_context
+    def _exit3(ctx: click.Context) -> None:
+        ctx.exit(3)
+
+    try:
+        with pytest.raises(SystemExit) as exc:
+            main(["_exit3_for_test"])
+    finally:
+        cli.commands.pop("_exit3_for_test")
+    assert exc.value.code == 3
+
+
+def test_main_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["no-such-command"])
+    assert exc.value.code == 2
+    assert "No such command" in capsys.readouterr().err

@@ -70,6 +70,10 @@ def _staff_roles(run: RunRecord) -> tuple[str, ...]:
     return tuple(roles) if roles is not None else (Role.EMPLOYEE.value, Role.KOL.value)
 
 
+#: up to this many users, previous ranks are read for those users only
+_POINT_READ_MAX = 10_000
+
+
 def _with_changes(store: GraphStore, scores: pa.Table, prev: RunRecord | None) -> pa.Table:
     """Add ``previous_rank`` and ``rank_change`` against ``prev`` (previous - current;
     null for users ``prev`` did not rank, or everywhere when there is no ``prev``)."""
@@ -78,7 +82,13 @@ def _with_changes(store: GraphStore, scores: pa.Table, prev: RunRecord | None) -
         return scores.append_column("previous_rank", pa.nulls(n, pa.int32())).append_column(
             "rank_change", pa.nulls(n, pa.int32())
         )
-    before = store.read_scores(prev.run_id)
+    # a profile or one page needs a few previous ranks, not the whole previous run
+    ids = scores.column("user_id")
+    before = (
+        store.read_scores(prev.run_id, user_ids=ids.to_pylist())
+        if n <= _POINT_READ_MAX
+        else store.read_scores(prev.run_id)
+    )
     pos = pc.index_in(scores.column("user_id"), value_set=before.column("user_id"))
     previous = before.column("rank").take(pos)
     change = pc.subtract(previous, scores.column("rank"))

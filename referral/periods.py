@@ -32,9 +32,11 @@ _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 def check_period(period: str) -> str:
     """Return ``period`` when it reads ``YYYY-MM``; raise :class:`ConfigError` otherwise."""
-    if not isinstance(period, str) or not _PERIOD.match(period):
+    match = _PERIOD.match(period) if isinstance(period, str) else None
+    if match is None or not 1970 <= int(match.group(1)) <= 2999:
         raise ConfigError(
-            f"A period is written YYYY-MM (for example 2026-10). Got {period!r} instead.",
+            "A period is written YYYY-MM with a year from 1970 to 2999 (for example "
+            f"2026-10). Got {period!r} instead.",
             key="period",
         )
     return period

@@ -676,9 +676,10 @@ READ_COMPONENTS = Statement(
     "read_components",
     "MATCH (c:Component) WHERE c.run_id = $run_id "
     "AND ($user_ids IS NULL OR c.user_id IN $user_ids) "
+    "AND ($component IS NULL OR c.component = $component) "
     "RETURN c.user_id AS user_id, c.component AS component, c.raw AS raw, "
     "c.normalized AS normalized, c.contribution AS contribution ORDER BY user_id, component",
-    {"run_id": "r1", "user_ids": None},
+    {"run_id": "r1", "user_ids": None, "component": None},
 )
 
 

@@ -676,12 +676,21 @@ class DuckDBStore:
             sql += f" LIMIT {int(limit)}"
         return self._arrow(sql, params).cast(SCORE_SCHEMA)
 
-    def read_components(self, run_id: str, user_ids: Iterable[str] | None = None) -> pa.Table:
+    def read_components(
+        self,
+        run_id: str,
+        user_ids: Iterable[str] | None = None,
+        *,
+        component: str | None = None,
+    ) -> pa.Table:
         sql = "SELECT user_id, component, raw, normalized, contribution FROM run_components WHERE run_id = ?"
         params: list[Any] = [run_id]
         if user_ids is not None:
             sql += " AND user_id IN (SELECT unnest(?))"
             params.append(list(user_ids))
+        if component is not None:
+            sql += " AND component = ?"
+            params.append(component)
         sql += " ORDER BY user_id, component"
         return self._arrow(sql, params).cast(COMPONENT_SCHEMA)
 

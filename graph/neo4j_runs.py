@@ -158,10 +158,17 @@ class Neo4jRunsMixin:
             limit=_NO_LIMIT if limit is None else int(limit),
         )
 
-    def read_components(self, run_id: str, user_ids: Iterable[str] | None = None) -> pa.Table:
+    def read_components(
+        self,
+        run_id: str,
+        user_ids: Iterable[str] | None = None,
+        *,
+        component: str | None = None,
+    ) -> pa.Table:
         return self._table(
             q.READ_COMPONENTS,
             COMPONENT_SCHEMA,
             run_id=run_id,
             user_ids=None if user_ids is None else list(user_ids),
+            component=component,
         )

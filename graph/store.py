@@ -352,5 +352,11 @@ class GraphStore(Protocol):
     ) -> pa.Table:
         """A run's scores in rank order (optionally for some users / the top ``limit``)."""
 
-    def read_components(self, run_id: str, user_ids: Iterable[str] | None = None) -> pa.Table:
-        """A run's score breakdown rows (optionally for some users)."""
+    def read_components(
+        self,
+        run_id: str,
+        user_ids: Iterable[str] | None = None,
+        *,
+        component: str | None = None,
+    ) -> pa.Table:
+        """A run's score breakdown rows (optionally for some users and/or one component)."""

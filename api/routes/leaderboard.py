@@ -120,7 +120,11 @@ def get_leaderboard(
     community: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
     sort: Annotated[
-        SortKey, Query(description="`score` (best first) or `rank_change` (risers first).")
+        SortKey,
+        Query(
+            description="`score` (best first), `rank_change` (risers first) or a score "
+            "component such as `pagerank` or `conversion` (highest raw value first)."
+        ),
     ] = DEFAULT_SORT,
     include_staff: Annotated[
         bool, Query(description="Keep employees and KOLs when no role is given.")

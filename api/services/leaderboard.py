@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: Leaderboard sort keys.
-SORT_KEYS: tuple[str, ...] = ("score", "rank_change")
+SORT_KEYS: tuple[str, ...] = ("score", "rank_change", *COMPONENTS)
 
 
 def resolve_run(store: GraphStore, run_id: str | None = None) -> RunRecord:
@@ -151,8 +151,10 @@ def leaderboard(
         Only this community.
     min_score : float, optional
         Only scores >= this.
-    sort : {"score", "rank_change"}
-        ``score``: best first; ``rank_change``: biggest risers first (new users last).
+    sort : {"score", "rank_change"} or a component name
+        ``score``: best first; ``rank_change``: biggest risers first (new users last);
+        a component (``pagerank``, ``reach``, ``conversion``, ...): highest raw value of
+        that component first, ties by overall rank.
     limit : int
         At most this many rows (1..10000).
     after_rank : int, optional
@@ -201,6 +203,14 @@ def leaderboard(
             sort_keys=[("rank_change", "descending", "at_end"), ("rank", "ascending")],
         )
         scores = scores.take(order)
+    elif sort in COMPONENTS:
+        comp = store.read_components(run.run_id, component=sort)
+        pos = pc.index_in(scores.column("user_id"), value_set=comp.column("user_id"))
+        scores = scores.append_column("_sort", comp.column("raw").take(pos))
+        order = pc.sort_indices(
+            scores, sort_keys=[("_sort", "descending", "at_end"), ("rank", "ascending")]
+        )
+        scores = scores.take(order).drop_columns(["_sort"])
     scores = scores.append_column(
         "position", pa.array(np.arange(1, scores.num_rows + 1, dtype=np.int32))
     )

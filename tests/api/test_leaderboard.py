@@ -122,3 +122,25 @@ def test_leaderboard_without_runs_is_404(tmp_path, tokens: dict[str, str]) -> No
             response = c.get("/v1/leaderboard", headers=auth(token))
     assert response.status_code == 404
     assert "koc rank" in response.json()["message"]
+
+
+@pytest.mark.parametrize("component", ["pagerank", "conversion"])
+def test_leaderboard_sort_by_component(
+    client: TestClient,
+    tokens: dict[str, str],
+    shared_store,
+    component: str,  # noqa: ANN001
+) -> None:
+    stored = {
+        r["user_id"]: r["raw"]
+        for r in shared_store.read_components("r2").to_pylist()
+        if r["component"] == component
+    }
+    overall = {r["user_id"]: r["rank"] for r in shared_store.read_scores("r2").to_pylist()}
+    expected = sorted(
+        CONSUMERS_R2,
+        key=lambda u: (stored.get(u) is None, -(stored.get(u) or 0.0), overall[u]),
+    )
+    page = _get(client, tokens, f"sort={component}")
+    assert [r["user_id"] for r in page["data"]] == expected
+    assert [r["rank"] for r in page["data"]] == list(range(1, len(expected) + 1))

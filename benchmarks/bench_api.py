@@ -94,7 +94,10 @@ def build(db: Path, users: int, seed: int = 0) -> None:
         buyers = rng.integers(0, users, users // 2)
         cents = rng.integers(100, 100_000, buyers.shape[0])
         amounts = pa.array(
-            np.char.add(np.char.add((cents // 100).astype(str), "."), np.char.zfill((cents % 100).astype(str), 2)).astype(object)
+            np.char.add(
+                np.char.add((cents // 100).astype(str), "."),
+                np.char.zfill((cents % 100).astype(str), 2),
+            ).astype(object)
         ).cast(pa.decimal128(20, 4))
         store.append_batch(
             {
@@ -161,7 +164,9 @@ def build(db: Path, users: int, seed: int = 0) -> None:
             )
             created = T0 + timedelta(days=31 + k)
             store.save_run(
-                RunRecord(run_id=run_id, created_at=created, status="succeeded", window_end=created),
+                RunRecord(
+                    run_id=run_id, created_at=created, status="succeeded", window_end=created
+                ),
                 scores,
                 components,
             )
@@ -231,7 +236,9 @@ def run(db: Path, duration: int, connections: int, users: int) -> None:
         warm = time.perf_counter()
         httpx.get(f"{base}/v1/leaderboard?limit=50", headers={"X-API-Key": token}, timeout=300)
         httpx.get(f"{base}/v1/users/u0000001", headers={"X-API-Key": token}, timeout=300)
-        print(f"warm-up (first leaderboard page + first profile): {time.perf_counter() - warm:.1f} s")
+        print(
+            f"warm-up (first leaderboard page + first profile): {time.perf_counter() - warm:.1f} s"
+        )
         lua = Path(tempfile.mkdtemp()) / "users.lua"
         lua.write_text(
             "math.randomseed(7)\n"

@@ -400,7 +400,7 @@ class DuckDBStore:
         )
         unchanged = conn.execute(
             "SELECT count(*) FROM _u JOIN users x USING (user_id) WHERE x.event_id = _u.event_id"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         self._ensure_users(conn, "SELECT user_id AS u FROM _u")
         conn.execute(
             """
@@ -419,7 +419,7 @@ class DuckDBStore:
         rejects = rejects.select(REJECT_SCHEMA.names).cast(REJECT_SCHEMA)
         conn.register("_rej", rejects)
         try:
-            before = conn.execute("SELECT count(*) FROM rejects").fetchone()[0]
+            before = conn.execute("SELECT count(*) FROM rejects").fetchall()[0][0]
             conn.execute(
                 """
                 INSERT INTO rejects (reject_id, source, row_number, event_type, field, value, reason, raw)
@@ -532,11 +532,11 @@ class DuckDBStore:
         out = {t.value: 0 for t in EventType}
         for code, n in self._query("SELECT etype, count(*) FROM events GROUP BY etype").fetchall():
             out[next(t for t, c in EVENT_CODES.items() if c == code).value] = int(n)
-        out["order"] = int(self._query("SELECT count(*) FROM orders").fetchone()[0])
-        out["refund"] = int(self._query("SELECT count(*) FROM refunds").fetchone()[0])
-        out["user"] = int(self._query("SELECT count(*) FROM users WHERE declared").fetchone()[0])
-        out["users"] = int(self._query("SELECT count(*) FROM users").fetchone()[0])
-        out["rejects"] = int(self._query("SELECT count(*) FROM rejects").fetchone()[0])
+        out["order"] = int(self._query("SELECT count(*) FROM orders").fetchall()[0][0])
+        out["refund"] = int(self._query("SELECT count(*) FROM refunds").fetchall()[0][0])
+        out["user"] = int(self._query("SELECT count(*) FROM users WHERE declared").fetchall()[0][0])
+        out["users"] = int(self._query("SELECT count(*) FROM users").fetchall()[0][0])
+        out["rejects"] = int(self._query("SELECT count(*) FROM rejects").fetchall()[0][0])
         return out
 
     def watermark(self) -> datetime | None:

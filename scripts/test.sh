@@ -8,4 +8,8 @@ for setup in scripts/test-setup.d/*.sh; do
   echo "==> $setup"
   bash "$setup"
 done
+echo "==> ruff (lint) and mypy (types)"
+.venv/bin/ruff check graph influence referral api tests benchmarks
+.venv/bin/mypy
+echo "==> pytest"
 exec .venv/bin/python -m pytest "$@"

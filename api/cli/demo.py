@@ -39,6 +39,7 @@ def _run(ctx: click.Context, path: str, **params: Any) -> Any:
         command = command.get_command(ctx, name)
         if command is None:
             raise click.ClickException(f"`koc {path}` is not available in this installation")
+    assert command is not None
     return ctx.invoke(command, **params)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli.context import CliContext, echo_json, pass_cli
+from graph.money import quantize
 from referral import service
 from referral.attribution import attribute
 from referral.ledger import STATUSES, Ledger
@@ -56,6 +58,11 @@ def _ledger(ctx: CliContext, *, read_only: bool) -> Iterator[tuple[Any, Ledger]]
             ledger.close()
     finally:
         store.close()
+
+
+def _money(amount: Decimal | str, currency: str) -> str:
+    """``126,891.68 CNY``: an amount for people (the ledger keeps 4 decimals)."""
+    return f"{quantize(Decimal(amount), currency):,} {currency}"
 
 
 def _print_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -101,9 +108,10 @@ def run_cmd(ctx: CliContext, rules_path: Path | None, as_json: bool) -> None:
         return
     click.echo(
         f"run {summary.run_id} (rules {summary.rule_version}): {summary.orders_new:,} new "
-        f"order(s), {summary.entries_new:,} entries ({summary.commission} {rules.currency}), "
+        f"order(s), {summary.entries_new:,} entries "
+        f"({_money(summary.commission, rules.currency)}), "
         f"{summary.refunds_new:,} refund(s) -> {summary.reversals_new:,} reversal(s) "
-        f"({summary.reversed}), {summary.holds_new:,} new hold(s)"
+        f"({_money(summary.reversed, rules.currency)}), {summary.holds_new:,} new hold(s)"
     )
     for outcome, n in summary.outcomes.items():
         click.echo(f"  {outcome}: {n:,}")
@@ -130,7 +138,8 @@ def close_cmd(
     for r in results:
         click.echo(
             f"closed {r.period}: {r.entries_settled:,} entries, {r.beneficiaries:,} "
-            f"beneficiaries, paid {r.paid}, carried {r.carried}"
+            f"beneficiaries, paid {_money(r.paid, rules.currency)}, "
+            f"carried {_money(r.carried, rules.currency)}"
         )
 
 

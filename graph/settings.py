@@ -44,11 +44,15 @@ class Settings(BaseSettings):
 
     # --- neo4j -----------------------------------------------------------------
     neo4j_uri: str | None = Field(None, description="Bolt URI, e.g. neo4j://localhost:7687.")
-    neo4j_user: str = "neo4j"
-    neo4j_password: SecretStr = SecretStr("neo4j")
-    neo4j_database: str = "neo4j"
-    neo4j_batch_size: int = Field(10_000, ge=1, le=1_000_000)
-    neo4j_pool_size: int = Field(16, ge=1, le=1024)
+    neo4j_user: str = Field("neo4j", description="Neo4j user name.")
+    neo4j_password: SecretStr = Field(SecretStr("neo4j"), description="Neo4j password.")
+    neo4j_database: str = Field("neo4j", description="Neo4j database name.")
+    neo4j_batch_size: int = Field(
+        10_000, ge=1, le=1_000_000, description="Rows per UNWIND statement when loading Neo4j."
+    )
+    neo4j_pool_size: int = Field(
+        16, ge=1, le=1024, description="Largest Bolt connection pool of the driver."
+    )
 
     # --- ingestion ----------------------------------------------------------------
     ingest_batch_rows: int = Field(
@@ -77,14 +81,20 @@ class Settings(BaseSettings):
     )
 
     # --- HTTP API -------------------------------------------------------------------
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(8000, ge=0, le=65535)
-    api_workers: int = Field(1, ge=1, le=64)
+    api_host: str = Field("127.0.0.1", description="Interface `koc serve` binds to.")
+    api_port: int = Field(8000, ge=0, le=65535, description="TCP port of `koc serve`.")
+    api_workers: int = Field(
+        1, ge=1, le=64, description="Worker processes; more than 1 serves reads only."
+    )
     api_public_leaderboard: bool = Field(
         False, description="Serve the HTML leaderboard at / without an API key."
     )
-    api_cors_origins: list[str] = Field(default_factory=list)
-    api_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    api_cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; empty means CORS is off."
+    )
+    api_max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest POST /v1/events body (larger: 413)."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -73,3 +73,13 @@ def test_main_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str])
         main(["no-such-command"])
     assert exc.value.code == 2
     assert "No such command" in capsys.readouterr().err
+
+
+def test_configuration_docs_list_every_setting() -> None:
+    from pathlib import Path
+
+    from graph.settings import Settings
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+    missing = [n for n in Settings.model_fields if f"`KOC_{n.upper()}`" not in doc]
+    assert not missing, f"docs/configuration.md does not describe {missing}"

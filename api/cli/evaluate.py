@@ -67,16 +67,17 @@ def command(
         echo_json(report)
         return
     metrics = list(report["methods"]["koc_score"])
+    methods = list(report["methods"])
+    # one row per metric, one column per method: fits an 80-column terminal
     table = Table(
         title=f"KOC score vs baselines ({report['candidates']:,} candidates, "
         f"{report['planted']:,} planted KOCs)"
     )
-    table.add_column("method")
+    table.add_column("metric")
+    for method in methods:
+        table.add_column(method, justify="right", style="bold" if method == "koc_score" else None)
     for m in metrics:
-        table.add_column(m.replace(" ", "\n"), justify="right")
-    for method, values in report["methods"].items():
-        style = "bold" if method == "koc_score" else None
-        table.add_row(method, *(f"{values[m]:.3f}" for m in metrics), style=style)
+        table.add_row(m, *(f"{report['methods'][method][m]:.3f}" for method in methods))
     console = Console()
     console.print(table)
     lost = [m for m, ok in report["beats_baselines"].items() if not ok]

@@ -44,6 +44,7 @@ __all__ = [
     "AWAIT_INDEXES",
     "META_INIT",
     "META_READ",
+    "META_REVISION",
     "META_SET_VERSION",
     "META_LOCK",
     "META_SET_NEXT_IDX",
@@ -225,6 +226,11 @@ META_READ = Statement(
     "meta_read",
     "MATCH (m:KocMeta {name: 'graph'}) RETURN m.next_idx AS next_idx, m.schema_version AS schema_version",
 )
+#: The counter every ``append_batch`` transaction bumps (see :data:`META_LOCK`).
+META_REVISION = Statement(
+    "meta_revision",
+    "MATCH (m:KocMeta {name: 'graph'}) RETURN coalesce(m.revision, 0) AS revision",
+)
 META_SET_VERSION = Statement(
     "meta_set_version",
     "MATCH (m:KocMeta {name: 'graph'}) SET m.schema_version = $version",
@@ -238,7 +244,9 @@ META_SET_VERSION = Statement(
 #: concurrent writers assign dense node indexes one after the other.
 META_LOCK = Statement(
     "meta_lock",
-    "MATCH (m:KocMeta {name: 'graph'}) SET m.locked_at = timestamp() RETURN m.next_idx AS next_idx",
+    "MATCH (m:KocMeta {name: 'graph'}) "
+    "SET m.locked_at = timestamp(), m.revision = coalesce(m.revision, 0) + 1 "
+    "RETURN m.next_idx AS next_idx",
     kind="write",
 )
 META_SET_NEXT_IDX = Statement(

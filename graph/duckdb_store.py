@@ -1,6 +1,6 @@
 """The embedded store: one DuckDB file, no server.
 
-Layout (schema ``graph`` v1, see :data:`MIGRATIONS`):
+Layout (schema ``graph``, see :data:`MIGRATIONS`):
 
 ``users``
     one row per user, with a dense ``idx`` (int32 node index used in every
@@ -14,6 +14,11 @@ Layout (schema ``graph`` v1, see :data:`MIGRATIONS`):
     the quarantine.
 ``runs``, ``run_scores``, ``run_components``
     ranking runs and their results.
+``referral_first`` (v2)
+    the first referral of each referee: the referral tree, kept up to date on append.
+``store_revision`` (v3)
+    one counter bumped by every write of events, users or roles
+    (:meth:`DuckDBStore.revision`), so caches know when to refresh.
 
 Idempotency comes from anti-joins on ``event_id`` (no unique index: an ART index
 over tens of millions of ids costs more memory and insert time than a hash
@@ -157,7 +162,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             QUALIFY row_number() OVER (PARTITION BY dst ORDER BY ts, event_id) = 1""",
         ),
     ),
+    Migration(
+        3,
+        "store_revision: a counter bumped by every data write, for cache invalidation",
+        (
+            "CREATE TABLE store_revision (revision BIGINT NOT NULL)",
+            "INSERT INTO store_revision VALUES (1)",
+        ),
+    ),
 )
+
+#: bumps :meth:`DuckDBStore.revision`; run inside the writing transaction
+BUMP_REVISION = "UPDATE store_revision SET revision = revision + 1"
 
 #: keeps ``referral_first`` (first referral of each referee) right for the referees in ``_new``
 _REFRESH_REFERRAL_FIRST = f"""
@@ -230,8 +246,13 @@ class DuckDBStore:
         self._lock = threading.RLock()
         if read_only:
             if applied_version(self.conn, "graph") < len(MIGRATIONS):
+                applied = applied_version(self.conn, "graph")
                 raise StoreError(
-                    f"The store {self.path} is not initialised; run `koc ingest` first.",
+                    f"The store {self.path} is not initialised; run `koc ingest` first."
+                    if applied == 0
+                    else f"The store {self.path} has schema v{applied}, this koc needs "
+                    f"v{len(MIGRATIONS)}; open it once for writing (e.g. `koc status` "
+                    "without other readers) to upgrade it.",
                     path=self.path,
                 )
         else:
@@ -249,6 +270,11 @@ class DuckDBStore:
 
     def schema_version(self) -> int:
         return applied_version(self.conn, "graph")
+
+    def revision(self) -> int:
+        """A counter bumped by every write of events, users or roles (one-row read)."""
+        row = self._query("SELECT revision FROM store_revision").fetchone()
+        return int(row[0]) if row else 0
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor on the same database, for use from another thread."""
@@ -292,6 +318,7 @@ class DuckDBStore:
                 by_type.update(self._append_social(conn, social))
             if rejects is not None and rejects.num_rows:
                 stored_rejects = self._append_rejects(conn, rejects)
+            conn.execute(BUMP_REVISION)
         return BatchResult(by_type=by_type, rejects_stored=stored_rejects)
 
     def _ensure_users(self, conn: duckdb.DuckDBPyConnection, id_sql: str) -> None:

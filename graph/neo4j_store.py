@@ -444,6 +444,15 @@ class Neo4jStore(Neo4jRunsMixin):
         record = self._read("count records", lambda tx: dict(tx.run(q.COUNTS.text).single()))
         return {key: int(value) for key, value in record.items()}
 
+    def revision(self) -> int:
+        """The ``KocMeta`` counter that every :meth:`append_batch` transaction bumps.
+
+        Roles live in the DuckDB ledger file next to a Neo4j store, so role changes
+        do not move it.
+        """
+        record = self._read("read the revision", lambda tx: tx.run(q.META_REVISION.text).single())
+        return 0 if record is None else int(record["revision"])
+
     def watermark(self) -> datetime | None:
         us = self._read("read the watermark", lambda tx: tx.run(q.WATERMARK.text).single()[0])
         return _micros_to_datetime(us)

@@ -45,6 +45,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from graph.duckdb_store import BUMP_REVISION
 from graph.errors import IngestError, NotFoundError, ValidationFailure
 from graph.events import Role
 from graph.migrations import Migration, migrate
@@ -374,6 +375,7 @@ def import_declarations(
                 WHERE NOT EXISTS (SELECT 1 FROM role_declarations d WHERE {key})"""
             )
             cur.execute("DROP TABLE _roles_new")
+            _bump_revision(cur)
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
@@ -415,6 +417,17 @@ def read_declarations(conn: duckdb.DuckDBPyConnection, role: str | None = None) 
     )
 
 
+def _bump_revision(cur: duckdb.DuckDBPyConnection) -> None:
+    """Tell caches that roles changed: bump the store's revision when the roles live in
+    the store's own file (a separate ledger file of a Neo4j setup has no counter)."""
+    found = cur.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'store_revision' "
+        "AND schema_name = 'main' AND database_name = current_database()"
+    ).fetchone()
+    if found and found[0]:
+        cur.execute(BUMP_REVISION)
+
+
 # --- models and inferences ----------------------------------------------------------------
 def save_model(conn: duckdb.DuckDBPyConnection, record: ModelRecord) -> None:
     """Insert or replace one model record."""
@@ -431,6 +444,7 @@ def save_model(conn: duckdb.DuckDBPyConnection, record: ModelRecord) -> None:
             json.dumps(record.metrics, sort_keys=True, default=str),
         ],
     )
+    _bump_revision(cur)
 
 
 def save_inferences(
@@ -451,6 +465,7 @@ def save_inferences(
             "INSERT INTO role_inferences SELECT ?, user_id, predicted_role, role, confidence FROM _inf",
             [model_version],
         )
+        _bump_revision(cur)
         cur.execute("COMMIT")
     finally:
         cur.unregister("_inf")

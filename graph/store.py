@@ -307,6 +307,13 @@ class GraphStore(Protocol):
     def watermark(self) -> datetime | None:
         """Latest event timestamp stored (over all event types), or None when empty."""
 
+    def revision(self) -> int:
+        """A number that changes whenever stored events, users or roles change.
+
+        Cheap enough to call per request: in-memory indexes built from the store
+        (the API's profile facts) compare it to know when to rebuild.
+        """
+
     # --- referral trees ----------------------------------------------------------
     def upline(self, user_id: str, levels: int = 3) -> pa.Table:
         """Who referred ``user_id``, who referred them, ... up to ``levels``.

@@ -75,3 +75,52 @@ def test_migration_v2_builds_tree_from_existing_events(tmp_path: Path) -> None:
         assert store.schema_version() == len(MIGRATIONS)
         assert store.upline("b", 3).column("user_id").to_pylist() == ["a"]
         assert store.upline("c", 3).column("user_id").to_pylist() == ["b", "a"]
+
+
+def test_revision_changes_on_each_append_not_on_reads_or_runs(store: DuckDBStore) -> None:
+    from graph.store import RunRecord
+
+    before = store.revision()
+    store.append_batch({EventType.REFERRAL: _referrals([("a", "b", 1)])})
+    after_one = store.revision()
+    assert after_one > before
+    store.upline("b", 3), store.counts(), store.read_events(EventType.REFERRAL)
+    store.save_run(RunRecord(run_id="r1", created_at=T0))
+    assert store.revision() == after_one
+    store.append_batch({EventType.REFERRAL: _referrals([("a", "c", 2)])})
+    assert store.revision() > after_one
+
+
+def test_revision_bumped_by_role_writes(store: DuckDBStore, tmp_path: Path) -> None:
+    from graph.roles import ModelRecord, import_declarations, save_inferences, save_model
+
+    roster = tmp_path / "staff.csv"
+    roster.write_text("user_id,store_id,since\ne1,S1,2026-07-01\n", encoding="utf-8")
+    seen = [store.revision()]
+    import_declarations(store.conn, roster, kind="employee")
+    seen.append(store.revision())
+    save_model(store.conn, ModelRecord("m1", T0, 0.5))
+    seen.append(store.revision())
+    inferences = pa.table(
+        {"user_id": ["x"], "predicted_role": ["kol"], "role": ["kol"], "confidence": [0.9]}
+    )
+    save_inferences(store.conn, "m1", inferences)
+    seen.append(store.revision())
+    assert seen == sorted(set(seen))  # strictly increasing: every write moved it
+
+
+def test_read_only_open_of_older_schema_says_how_to_upgrade(tmp_path: Path) -> None:
+    import pytest
+
+    from graph.errors import StoreError
+
+    path = tmp_path / "old.duckdb"
+    conn = duckdb.connect(str(path))
+    migrate(conn, "graph", MIGRATIONS[:2])  # written before store_revision existed
+    conn.close()
+    with pytest.raises(StoreError, match="schema v2.*open it once for writing"):
+        DuckDBStore(path, read_only=True)
+    with DuckDBStore(path) as store:  # a writable open upgrades it
+        assert store.schema_version() == len(MIGRATIONS) and store.revision() == 1
+    with DuckDBStore(path, read_only=True) as store:
+        assert store.revision() == 1

@@ -269,6 +269,17 @@ def test_read_edges_assembles_streamed_chunks() -> None:
     assert (edges.src.dtype, edges.etype.dtype) == (np.int32, np.int8)
 
 
+def test_revision_reads_the_meta_counter() -> None:
+    answers = {
+        cypher.META_READ.text: _records(
+            ["next_idx", "schema_version"], [(0, cypher.SCHEMA_VERSION)]
+        ),
+        cypher.META_REVISION.text: _records(["revision"], [(7,)]),
+    }
+    assert Neo4jStore(_FakeDriver(answers)).revision() == 7
+    assert "m.revision = coalesce(m.revision, 0) + 1" in cypher.META_LOCK.text
+
+
 # --- the write path, against a recording stand-in for the server ---------------------------
 
 

@@ -83,7 +83,10 @@ def print_summary(summary: IngestSummary, console: Console) -> None:
     "dataset",
     type=click.Choice(sorted(SOURCES)),
     default=None,
-    help="Read the files as a known public dataset (e.g. higgs).",
+    help="Read the files as a known public dataset: higgs (SNAP Higgs Twitter activity: "
+    "RT -> forward, RE/MT -> comment) or beibei (BeiBei group-buying lines "
+    "'initiator item participant...': a share per line, then a view and a 1.00 CNY "
+    "order per participant, line order as time); see docs/ingestion.md.",
 )
 @click.option(
     "--rejects",
@@ -134,6 +137,7 @@ def command(
       koc ingest orders.parquet --type order
       koc ingest export.csv --map mapping.toml --rejects bad.csv --strict
       koc ingest --source higgs higgs-activity_time.txt.gz
+      koc ingest --source beibei test.txt tune.txt invalid.txt
     """
     settings = ctx.settings
     console = Console(stderr=True)

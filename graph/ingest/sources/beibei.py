@@ -120,10 +120,10 @@ def parse_lines(chunk: bytes, first_line: int) -> tuple[pa.ListArray, np.ndarray
     if not chunk.endswith(b"\n"):
         chunk += b"\n"
     ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
-    offsets = np.concatenate(([0], ends + 1)).astype(np.int32)
+    offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
     n = len(ends)
-    lines = pa.Array.from_buffers(
-        pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(chunk)]
+    lines = pa.Array.from_buffers(  # zero-copy: one value per line, "\n" included
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(chunk)]
     )
     lines = pc.binary_slice(lines, 0, -1)  # drop the "\n"
     lines = pc.replace_substring_regex(lines, "[ \t\r]+$", "")  # trailing blanks, CRLF

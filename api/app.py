@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.cache import PageCache, RunCache
 from api.deps import RunSlot, StoreFactory, StoreProvider
 from api.errors import install_error_handlers
+from api.facts import FactsCache
 from api.keys import ensure_schema
 from api.reach import REACH_BUDGET_S, SnapshotCache
 from api.routes import ROUTERS
@@ -81,7 +82,8 @@ def create_app(
     -------
     FastAPI
         The app; ``app.state`` holds ``settings``, ``store_provider``,
-        ``key_cache`` and ``run_slot``.
+        ``key_cache``, ``run_slot`` and the caches (``page_cache``, ``facts``,
+        ``snapshot_cache``).
     """
     settings = settings or get_settings()
     read_only = settings.api_workers > 1
@@ -92,6 +94,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.facts.close()
         app.state.snapshot_cache.close()
         provider.close()
 
@@ -110,6 +113,7 @@ def create_app(
     app.state.run_slot = RunSlot()
     app.state.snapshot_cache = SnapshotCache()
     app.state.page_cache = PageCache()
+    app.state.facts = FactsCache(settings.api_profile_max_stale_s)
     app.state.reach_budget_s = REACH_BUDGET_S
     install_error_handlers(app)
     if settings.api_cors_origins:

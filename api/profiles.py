@@ -3,8 +3,9 @@
 Score, rank, rank change and breakdown come from
 :func:`api.services.ranking.user_profile`; the role with its source and
 confidence from :func:`graph.roles.role_at`; the rank history from the stored
-results of recent runs; referral counts from :mod:`referral.service`. No
-formula lives here: this module only gathers.
+results of recent runs; referral counts from :mod:`referral.service`. The
+in-memory :class:`api.facts.ProfileFacts` answer the last three for every user
+at once when they are current. No formula lives here: this module only gathers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from api.cursors import store_view
+from api.facts import HISTORY_RUNS, ProfileFacts, history_runs
 from api.services import ranking
 from graph.errors import NotFoundError
 from graph.store import GraphStore
@@ -28,19 +30,18 @@ __all__ = [
     "require_user",
 ]
 
-#: Recent runs shown in a profile's rank history.
-HISTORY_RUNS = 10
 #: Referral levels counted in a profile (the commission policy's maximum depth).
 REFERRAL_LEVELS = 3
 
 
 def rank_history(store: GraphStore, user_id: str, runs: int = HISTORY_RUNS) -> list[dict[str, Any]]:
-    """The user's rank and score in each of the latest ``runs`` succeeded runs, newest first."""
+    """The user's rank and score in each of the latest ``runs`` succeeded runs that
+    ranked them, newest first (point reads; :class:`api.facts.ProfileFacts` answers
+    the same from memory)."""
+    point = getattr(store, "wrapped", store)  # don't load whole old runs into the API cache
     out = []
-    for run in store.list_runs(limit=runs * 3):
-        if run.status != "succeeded":
-            continue
-        row = store.read_scores(run.run_id, user_ids=[user_id]).to_pylist()
+    for run in history_runs(store, runs):
+        row = point.read_scores(run.run_id, user_ids=[user_id]).to_pylist()
         if row:
             out.append(
                 {
@@ -50,24 +51,23 @@ def rank_history(store: GraphStore, user_id: str, runs: int = HISTORY_RUNS) -> l
                     "score": row[0]["score"],
                 }
             )
-        if len(out) >= runs:
-            break
     return out
 
 
 def referral_summary(
     store: GraphStore, user_id: str, levels: int = REFERRAL_LEVELS
 ) -> dict[str, Any]:
-    """Direct referrer and downline counts and GMV (:func:`referral.service.referral_stats`),
+    """Direct referrer and downline counts and GMV (from :func:`referral.service.referral_tree`),
     without the commission amounts, which need the ``finance`` scope."""
     with store_view(store) as view:
-        stats = service.referral_stats(view, user_id, levels=levels)
+        tree = service.referral_tree(view, user_id, levels)
+    down = tree["downline"]
     return {
-        "referred_by": stats["referrer"],
-        "direct_referrals": stats["direct_referees"],
-        "downline_users": stats["downline_users"],
-        "downline_buyers": stats["downline_buyers"],
-        "downline_gmv": stats["downline_gmv"],
+        "referred_by": tree["upline"][0]["user_id"] if tree["upline"] else None,
+        "direct_referrals": next((d["users"] for d in down if d["level"] == 1), 0),
+        "downline_users": sum(d["users"] for d in down),
+        "downline_buyers": sum(d["buyers"] for d in down),
+        "downline_gmv": sum((d["gmv"] for d in down), Decimal("0.0000")),
         "levels": levels,
     }
 
@@ -85,11 +85,24 @@ def _role(store: GraphStore, user_id: str, fallback: str | None) -> dict[str, An
             "confidence": row["confidence"],
             "model_version": row.get("model_version"),
         }
-    return {"role": fallback, "source": "declared", "inferred": False, "confidence": None}
+    return _declared(fallback)
 
 
-def user_view(store: GraphStore, user_id: str, run_id: str | None = None) -> dict[str, Any]:
+def _declared(role: str | None) -> dict[str, Any]:
+    return {"role": role, "source": "declared", "inferred": False, "confidence": None}
+
+
+def user_view(
+    store: GraphStore,
+    user_id: str,
+    run_id: str | None = None,
+    facts: ProfileFacts | None = None,
+) -> dict[str, Any]:
     """Everything ``GET /v1/users/{id}`` shows about one user.
+
+    ``facts`` (from :class:`api.facts.FactsCache`) answer the role, rank history
+    and referral counts from memory; without them, or for a user they do not know
+    yet, the store is queried.
 
     Raises
     ------
@@ -97,11 +110,19 @@ def user_view(store: GraphStore, user_id: str, run_id: str | None = None) -> dic
         No run yet, unknown run, or the user is not in the run.
     """
     profile = ranking.user_profile(store, user_id, run_id)
+    v = facts.node(user_id) if facts is not None else None
+    if facts is None or v is None:
+        return {
+            **profile,
+            "role_info": _role(store, user_id, profile.get("role")),
+            "rank_history": rank_history(store, user_id),
+            "referrals": referral_summary(store, user_id),
+        }
     return {
         **profile,
-        "role_info": _role(store, user_id, profile.get("role")),
-        "rank_history": rank_history(store, user_id),
-        "referrals": referral_summary(store, user_id),
+        "role_info": facts.role(v) or _declared(profile.get("role")),
+        "rank_history": facts.rank_history(v),
+        "referrals": facts.referral_summary(v),
     }
 
 

@@ -236,8 +236,14 @@ def run(db: Path, duration: int, connections: int, users: int) -> None:
         warm = time.perf_counter()
         httpx.get(f"{base}/v1/leaderboard?limit=50", headers={"X-API-Key": token}, timeout=300)
         httpx.get(f"{base}/v1/users/u0000001", headers={"X-API-Key": token}, timeout=300)
+        first = time.perf_counter() - warm
+        while not httpx.get(f"{base}/readyz", timeout=30).json()["profile_index"]["current"]:
+            time.sleep(0.2)  # the profile index builds in the background
+        index = httpx.get(f"{base}/readyz", timeout=30).json()["profile_index"]
         print(
-            f"warm-up (first leaderboard page + first profile): {time.perf_counter() - warm:.1f} s"
+            f"warm-up: first leaderboard page + first profile {first:.1f} s; profile index "
+            f"of {index['users']:,} users built in {index['build_seconds']:.1f} s, "
+            f"ready after {time.perf_counter() - warm:.1f} s"
         )
         lua = Path(tempfile.mkdtemp()) / "users.lua"
         lua.write_text(

@@ -65,6 +65,7 @@ __all__ = [
     "read_models",
     "latest_model_version",
     "role_at",
+    "next_role_change",
 ]
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -648,3 +649,21 @@ def role_at(
     finally:
         cur.unregister("_roles_q")
     return out.cast(EFFECTIVE_SCHEMA)
+
+
+def next_role_change(conn: duckdb.DuckDBPyConnection, after: datetime) -> datetime | None:
+    """The first start or end of a declared role period after ``after`` (None if none):
+    until then, :func:`role_at` of "now" gives the same answers."""
+    if not _has_tables(conn):
+        return None
+    row = (
+        conn.cursor()
+        .execute(
+            """SELECT min(t) FROM (
+                SELECT valid_from AS t FROM role_declarations WHERE valid_from > $after
+                UNION ALL SELECT valid_to FROM role_declarations WHERE valid_to > $after)""",
+            {"after": after},
+        )
+        .fetchone()
+    )
+    return row[0] if row else None

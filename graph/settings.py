@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest POST /v1/events body (larger: 413)."
     )
+    api_profile_max_stale_s: float = Field(
+        30.0,
+        ge=0.0,
+        le=86400.0,
+        description="Seconds after a write that user profiles may still show the previous "
+        "referral counts, roles and rank history while their in-memory index rebuilds "
+        "(0: never, profiles then query the store until the rebuild ends).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -228,4 +228,5 @@ async def post_events(
             max_amount=settings.max_amount,
         )
     )
+    request.app.state.facts.invalidate()  # profiles notice the write on the next request
     return ingest_result(summary)

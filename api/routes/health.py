@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import ProviderDep, StoreDep
 from api.errors import ApiError, error_responses
 from api.keys import schema_current
-from api.schemas.health import Health, Readiness
+from api.schemas.health import Health, ProfileIndex, Readiness
 from graph.errors import KocError
 
 __all__ = ["router"]
@@ -35,8 +35,9 @@ async def healthz() -> Health:
     summary="The store is reachable and its schema current",
     responses=error_responses(503),
 )
-def readyz(provider: ProviderDep, store: StoreDep) -> Readiness:
-    """503 while the store cannot be opened or its schema is behind."""
+def readyz(request: Request, provider: ProviderDep, store: StoreDep) -> Readiness:
+    """503 while the store cannot be opened or its schema is behind. Also reports the
+    profile index, and starts building it (probes at start-up warm it before traffic)."""
     try:
         graph_schema = store.schema_version()
         api_ok = schema_current(store) if hasattr(store, "cursor") else True
@@ -52,9 +53,20 @@ def readyz(provider: ProviderDep, store: StoreDep) -> Readiness:
             "(or any writing koc command) to migrate it.",
             headers={"Retry-After": "30"},
         )
+    cache = request.app.state.facts
+    cache.get(store)
+    facts = cache.latest
+    index = ProfileIndex(
+        current=cache.is_current,
+        users=None if facts is None else int(facts.ids.shape[0]),
+        built_at=None if facts is None else facts.built_at,
+        build_seconds=None if facts is None else facts.build_seconds,
+        last_error=cache.last_error,
+    )
     return Readiness(
         status="ready",
         graph_schema=graph_schema,
         api_schema_current=api_ok,
         read_only=provider.read_only,
+        profile_index=index,
     )

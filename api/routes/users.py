@@ -29,13 +29,18 @@ UserId = Annotated[str, Path(pattern=ID_PATTERN, description="The user's id.", e
     responses={**ERROR_RESPONSES, **error_responses(404)},
 )
 def get_user(
+    request: Request,
     user_id: UserId,
     store: StoreDep,
     key: ReadKey,
     run: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
 ) -> dict[str, Any]:
-    """404 `not_found` when the user is not in the run (or there is no run yet)."""
-    return user_view(store, user_id, run)
+    """404 `not_found` when the user is not in the run (or there is no run yet).
+
+    Role, rank history and referral counts come from an in-memory index of all
+    users; after a write they may lag by up to `api_profile_max_stale_s` seconds
+    while it rebuilds (`/users/{id}/referrals` always reads the store)."""
+    return user_view(store, user_id, run, facts=request.app.state.facts.get(store))
 
 
 @router.get(

@@ -19,12 +19,26 @@ def test_healthz_needs_no_store(tmp_path: Path) -> None:
 
 def test_readyz_ready_on_current_store(client: TestClient) -> None:
     body = client.get("/readyz").json()
+    body.pop("profile_index")
     assert body == {
         "status": "ready",
         "graph_schema": len(MIGRATIONS),
         "api_schema_current": True,
         "read_only": False,
     }
+
+
+def test_readyz_starts_and_reports_the_profile_index(
+    api_store: DuckDBStore, own_tokens: dict[str, str], tmp_path: Path
+) -> None:
+    app = make_app(api_store, tmp_path)
+    with TestClient(app) as c:
+        first = c.get("/readyz").json()["profile_index"]
+        assert first["current"] is False and first["users"] is None  # build started
+        app.state.facts.wait(30)
+        index = c.get("/readyz").json()["profile_index"]
+    assert index["current"] is True and index["users"] == 20
+    assert index["build_seconds"] >= 0 and index["last_error"] is None
 
 
 def test_readyz_503_when_api_schema_missing(tmp_path: Path) -> None:

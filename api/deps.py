@@ -12,10 +12,13 @@ opens it read-only and the write endpoints answer 503 ``read_only``.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 
 from api.errors import ApiError
@@ -31,6 +34,7 @@ __all__ = [
     "get_provider",
     "get_run_slot",
     "require_writable",
+    "in_read_lane",
     "SettingsDep",
     "StoreDep",
     "ProviderDep",
@@ -39,6 +43,7 @@ __all__ = [
 ]
 
 StoreFactory = Callable[[], GraphStore]
+T = TypeVar("T")
 
 
 class StoreProvider:
@@ -116,6 +121,21 @@ async def get_store(request: Request) -> GraphStore:
 def get_run_slot(request: Request) -> RunSlot:
     """The app's one-run-at-a-time slot."""
     return request.app.state.run_slot
+
+
+async def in_read_lane(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``fn`` in the read lane: the few threads (``api_read_threads``) that serve the
+    hot read endpoints, apart from FastAPI's general pool of 40.
+
+    Under load, dozens of threads each doing a little Python work mostly wait for the
+    interpreter lock in turn, which is what stretches the slowest requests (p99 87 ms
+    at 4 connections with 40 threads, 13 ms with 2: ``benchmarks/results/api.md``).
+    """
+    state = request.app.state
+    lane = getattr(state, "read_lane", None)
+    if lane is None:  # created in the event loop, on first use
+        lane = state.read_lane = anyio.CapacityLimiter(state.settings.api_read_threads)
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=lane)
 
 
 def require_writable(request: Request) -> None:

@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest POST /v1/events body (larger: 413)."
     )
+    api_read_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Threads serving leaderboard and profile requests. One Python process "
+        "runs one thread at a time, so more threads add no throughput but contend for the "
+        "interpreter lock and stretch tail latency; 2 lets one slow request not hold up "
+        "the others.",
+    )
     api_profile_max_stale_s: float = Field(
         30.0,
         ge=0.0,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from api.cache import FINISHED, PageCache
-from api.deps import StoreDep
+from api.deps import StoreDep, in_read_lane
 from api.errors import ERROR_RESPONSES, error_responses
 from api.pagination import Cursor, decode_cursor, encode_cursor, query_digest
 from api.schemas.leaderboard import LeaderboardPage
@@ -109,7 +109,7 @@ def leaderboard_page(
     summary="The KOC leaderboard of a ranking run",
     responses={**ERROR_RESPONSES, **error_responses(400, 404)},
 )
-def get_leaderboard(
+async def get_leaderboard(
     request: Request,
     store: StoreDep,
     key: ReadKey,
@@ -140,7 +140,9 @@ def get_leaderboard(
     is given or `include_staff=true`. Each row carries the user's contribution per
     score component. Pass `next_cursor` back as `cursor` for the next page.
     """
-    return leaderboard_page(
+    return await in_read_lane(
+        request,
+        leaderboard_page,
         store,
         run_id=run,
         role=role.value if role else None,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from api.deps import StoreDep
+from api.deps import StoreDep, in_read_lane
 from api.errors import ERROR_RESPONSES, error_responses
 from api.profiles import referral_tree, user_view
 from api.reach import MAX_HOPS, user_reach
@@ -28,7 +28,7 @@ UserId = Annotated[str, Path(pattern=ID_PATTERN, description="The user's id.", e
     summary="A user's profile: score, breakdown, role, rank history, referrals",
     responses={**ERROR_RESPONSES, **error_responses(404)},
 )
-def get_user(
+async def get_user(
     request: Request,
     user_id: UserId,
     store: StoreDep,
@@ -40,7 +40,11 @@ def get_user(
     Role, rank history and referral counts come from an in-memory index of all
     users; after a write they may lag by up to `api_profile_max_stale_s` seconds
     while it rebuilds (`/users/{id}/referrals` always reads the store)."""
-    return user_view(store, user_id, run, facts=request.app.state.facts.get(store))
+
+    def view() -> dict[str, Any]:
+        return user_view(store, user_id, run, facts=request.app.state.facts.get(store))
+
+    return await in_read_lane(request, view)
 
 
 @router.get(

@@ -6,8 +6,8 @@ Two steps::
     .venv/bin/python benchmarks/bench_api.py run --db /tmp/koc-bench/api.duckdb --duration 20
 
 ``build`` writes generated users, referrals, views and orders with ``append_batch``
-(Arrow tables, no Python loop per row) and two saved ranking runs with a score and
-five components for every user. ``run`` creates a read key, starts ``koc serve`` as a
+(Arrow tables, no Python loop per row) and five saved ranking runs (``--runs``) with a
+score, five components and three detail signals for every user. ``run`` creates a read key, starts ``koc serve`` as a
 separate process on a free loopback port, and loads ``GET /v1/leaderboard?limit=50``
 and ``GET /v1/users/{id}`` (random ids, a Lua script) with ``wrk`` (Debian package),
 printing p50/p95/p99 latency and throughput as Markdown.
@@ -40,6 +40,7 @@ from graph.store import ARROW_SCHEMAS, COMPONENT_SCHEMA, SCORE_SCHEMA, RunRecord
 __all__ = ["build", "run"]
 
 COMPONENTS = ("conversion", "engagement", "pagerank", "reach", "spend")
+DETAILS = ("conversion.conversions", "engagement.comments_received", "spend.frequency")
 ROLES = np.array(["consumer", "kol", "employee", "unknown"], dtype=object)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -59,8 +60,8 @@ def _table(event_type: EventType, columns: dict[str, pa.Array], n: int) -> pa.Ta
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def build(db: Path, users: int, seed: int = 0) -> None:
-    """Write a store with ``users`` users, events and two ranking runs."""
+def build(db: Path, users: int, runs: int = 5, seed: int = 0) -> None:
+    """Write a store with ``users`` users, events and ``runs`` ranking runs."""
     rng = np.random.default_rng(seed)
     db.parent.mkdir(parents=True, exist_ok=True)
     if db.exists():
@@ -136,7 +137,10 @@ def build(db: Path, users: int, seed: int = 0) -> None:
                 ),
             }
         )
-        for k, run_id in enumerate(("bench-r1", "bench-r2")):
+        uids = np.asarray(uid.to_pylist(), dtype=object)
+        rows_per_user = len(COMPONENTS) + len(DETAILS)
+        for k in range(runs):
+            run_id = f"bench-r{k + 1}"
             contrib = rng.random((users, len(COMPONENTS))) / len(COMPONENTS)
             score = contrib.sum(axis=1)
             order = np.argsort(-score, kind="stable")
@@ -152,13 +156,21 @@ def build(db: Path, users: int, seed: int = 0) -> None:
                 },
                 schema=SCORE_SCHEMA,
             )
+            # five components plus detail signals (raw only), as a real run stores them
+            raw = np.hstack([contrib * 1000, rng.integers(0, 50, (users, len(DETAILS)))])
+            normalized = np.hstack(
+                [contrib * len(COMPONENTS), np.full((users, len(DETAILS)), np.nan)]
+            )
+            contribution = np.hstack([contrib, np.full((users, len(DETAILS)), np.nan)])
             components = pa.table(
                 {
-                    "user_id": pa.array(np.repeat(np.asarray(uid.to_pylist(), dtype=object), 5)),
-                    "component": pa.array(np.tile(np.array(COMPONENTS, dtype=object), users)),
-                    "raw": pa.array(contrib.ravel() * 1000),
-                    "normalized": pa.array(contrib.ravel() * len(COMPONENTS)),
-                    "contribution": pa.array(contrib.ravel()),
+                    "user_id": pa.array(np.repeat(uids, rows_per_user)),
+                    "component": pa.array(
+                        np.tile(np.array(COMPONENTS + DETAILS, dtype=object), users)
+                    ),
+                    "raw": pa.array(raw.ravel()),
+                    "normalized": pa.array(normalized.ravel(), from_pandas=True),
+                    "contribution": pa.array(contribution.ravel(), from_pandas=True),
                 },
                 schema=COMPONENT_SCHEMA,
             )
@@ -278,6 +290,7 @@ def main() -> None:
     b = sub.add_parser("build")
     b.add_argument("--users", type=int, default=1_000_000)
     b.add_argument("--db", type=Path, default=Path("/tmp/koc-bench/api.duckdb"))
+    b.add_argument("--runs", type=int, default=5, help="saved ranking runs (rank history)")
     r = sub.add_parser("run")
     r.add_argument("--db", type=Path, default=Path("/tmp/koc-bench/api.duckdb"))
     r.add_argument("--duration", type=int, default=20)
@@ -285,7 +298,7 @@ def main() -> None:
     r.add_argument("--users", type=int, default=1_000_000)
     args = parser.parse_args()
     if args.step == "build":
-        build(args.db, args.users)
+        build(args.db, args.users, args.runs)
     else:
         run(args.db, args.duration, args.connections, args.users)
 

@@ -7,7 +7,9 @@ number of CSV fields, malformed JSON, invalid UTF-8), which the loader
 quarantines. Memory stays flat: at most about one batch is held at a time.
 
 Row numbers are 1-based line numbers for CSV and JSON Lines (the CSV header is
-line 1, so the first data row is line 2) and 0-based row indices for Parquet.
+line 1, so the first data row is line 2) and 0-based row indices for Parquet. A
+CSV record whose quoted field holds line breaks spans several lines and is
+numbered by its first line (:mod:`graph.ingest.csv_records`).
 """
 
 from __future__ import annotations
@@ -22,10 +24,18 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from graph.errors import IngestError
+from graph.ingest.csv_records import (
+    MAX_RECORD_LINES,
+    has_lone_cr,
+    parse_records,
+    record_start,
+    rfc_quotes,
+)
 
 __all__ = ["RawBatch", "RawReject", "Reader", "open_reader", "detect_format", "FORMATS"]
 
@@ -40,6 +50,8 @@ _EXTENSIONS = {
     ".pq": "parquet",
 }
 _BOM = b"\xef\xbb\xbf"
+_NO_QUOTES = np.zeros(0, dtype=np.intp)
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -208,7 +220,14 @@ def _split_lines(chunk: bytes) -> list[bytes]:
 
 
 class CsvReader(_LineReader):
-    """Comma-separated (or ``.tsv`` tab-separated) text with a header line."""
+    """Comma-separated (or ``.tsv`` tab-separated) text with a header line.
+
+    Quoted fields may hold line breaks (RFC 4180): such a record spans several
+    physical lines and is numbered by its first one (see
+    :mod:`graph.ingest.csv_records` for the rules and the recovery from broken
+    quoting). Each chunk is parsed by pyarrow when its quoting is plain RFC 4180
+    and its records can be numbered from the parse; otherwise record by record.
+    """
 
     def __init__(
         self,
@@ -230,40 +249,99 @@ class CsvReader(_LineReader):
     def __iter__(self) -> Iterator[RawBatch]:
         names: list[str] | None = self.names
         n_rows = 0
-        for chunk, line, _last in self._chunks():
+        # an unfinished record (a quoted field open at the end of a chunk) waits here for
+        # the next chunk; `wait` defers re-parsing until it has doubled, so a long
+        # record costs linear, not quadratic, time
+        pending, pending_line, wait = b"", 0, 0
+        for chunk, line, last in self._chunks():
             if names is None:
-                end = chunk.find(b"\n")
-                header = chunk if end < 0 else chunk[:end]
-                try:
-                    text = header.rstrip(b"\r").decode("utf-8")
-                except UnicodeDecodeError:
-                    raise IngestError(
-                        f"{self.path}: the header line is not valid UTF-8; save the file as UTF-8.",
-                        path=str(self.path),
-                    ) from None
-                names = [n.strip() for n in next(csv.reader([text], delimiter=self.delimiter))]
-                if not text.strip():
-                    raise IngestError(
-                        f"{self.path}: the header line is empty.", path=str(self.path)
-                    )
-                if len(set(names)) != len(names):
-                    raise IngestError(
-                        f"{self.path}: the header repeats a column name: {names}.",
-                        path=str(self.path),
-                    )
-                chunk = b"" if end < 0 else chunk[end + 1 :]
-                line += 1
-                if not chunk:
-                    continue
-            batch = self._parse(chunk, line, names)
+                names, chunk, line = self._header(chunk, line)
+            if pending:
+                chunk, line = pending + chunk, pending_line
+            if not chunk or (not last and len(chunk) < wait):
+                pending, pending_line = chunk, line
+                continue
+            batch, used = self._parse(chunk, line, names, last)
+            pending, pending_line = chunk[used:], line + chunk.count(b"\n", 0, used)
+            wait = 2 * len(chunk) if used == 0 else 0
             n_rows += batch.n_read
-            yield batch
+            if batch.n_read:
+                yield batch
+        if pending and names is not None:  # the file ended right after a chunk boundary
+            batch, _ = self._parse(pending, pending_line, names, True)
+            n_rows += batch.n_read
+            if batch.n_read:
+                yield batch
         if names is None or (self.names is not None and n_rows == 0):
             self.warnings.append(f"{self.path}: the file is empty (no header, no rows).")
         elif n_rows == 0:
             self.warnings.append(f"{self.path}: the file has a header but no data rows.")
 
-    def _parse(self, chunk: bytes, line: int, names: list[str]) -> RawBatch:
+    def _header(self, chunk: bytes, line: int) -> tuple[list[str], bytes, int]:
+        """Column names from the first line; the rest of the chunk and its line number."""
+        end = chunk.find(b"\n")
+        header = chunk if end < 0 else chunk[:end]
+        try:
+            text = header.rstrip(b"\r").decode("utf-8")
+        except UnicodeDecodeError:
+            raise IngestError(
+                f"{self.path}: the header line is not valid UTF-8; save the file as UTF-8.",
+                path=str(self.path),
+            ) from None
+        if not text.strip():
+            raise IngestError(f"{self.path}: the header line is empty.", path=str(self.path))
+        try:
+            fields = next(csv.reader([text], delimiter=self.delimiter, strict=True))
+        except csv.Error as exc:
+            raise IngestError(
+                f"{self.path}: the header line is not valid CSV ({exc}); column names "
+                "cannot contain line breaks or unbalanced quotes.",
+                path=str(self.path),
+            ) from None
+        names = [n.strip() for n in fields]
+        if len(set(names)) != len(names):
+            raise IngestError(
+                f"{self.path}: the header repeats a column name: {names}.",
+                path=str(self.path),
+            )
+        return names, b"" if end < 0 else chunk[end + 1 :], line + 1
+
+    def _parse(self, chunk: bytes, line: int, names: list[str], last: bool) -> tuple[RawBatch, int]:
+        """Parse whole records from the start of ``chunk``; return them and the bytes used.
+
+        What is not used is an unfinished record (a quoted field open at the end
+        of a chunk that is not the last); the caller parses it with the next chunk.
+        """
+        head = len(chunk)
+        quoted = b'"' in chunk
+        if not has_lone_cr(chunk):
+            quotes = rfc_quotes(chunk, self.delimiter) if quoted else _NO_QUOTES
+            if quotes is not None and quotes.size % 2:
+                start = record_start(chunk, quotes)
+                if last or chunk.count(b"\n", start) >= MAX_RECORD_LINES:
+                    quotes = None  # an unterminated quote: the exact parser rejects it
+                else:
+                    head = start
+            if quotes is not None:
+                batch = self._parse_fast(chunk[:head], line, names, quoted)
+                if batch is not None:
+                    return batch, head
+        recs = parse_records(chunk, line, names, self.delimiter, last=last)
+        table = pa.table([pa.array(c, pa.string()) for c in recs.columns], names=names)
+        bad = [RawReject(*b) for b in recs.broken]
+        return RawBatch(table, np.asarray(recs.rows, dtype=np.int64), bad), recs.consumed
+
+    def _parse_fast(
+        self, chunk: bytes, line: int, names: list[str], quoted: bool
+    ) -> RawBatch | None:
+        """pyarrow's parse of whole records, or None when it cannot be trusted.
+
+        It is trusted when no row is invalid and every physical line is accounted
+        for: one line per record, plus the line breaks inside quoted values (so no
+        blank line was skipped and the first line of each record is known).
+        """
+        if not chunk:
+            return RawBatch(pa.table({n: pa.array([], pa.string()) for n in names}), _NO_ROWS)
         invalid: list[str] = []
 
         def handler(row: pacsv.InvalidRow) -> str:
@@ -271,7 +349,6 @@ class CsvReader(_LineReader):
             return "skip"
 
         n_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
-        table = None
         try:
             table = pacsv.read_csv(
                 io.BytesIO(chunk),
@@ -279,58 +356,36 @@ class CsvReader(_LineReader):
                     column_names=names, block_size=max(1 << 22, len(chunk) // 2 + 1)
                 ),
                 parse_options=pacsv.ParseOptions(
-                    delimiter=self.delimiter, invalid_row_handler=handler
+                    delimiter=self.delimiter,
+                    newlines_in_values=quoted,  # blocks split only between records
+                    invalid_row_handler=handler,
                 ),
                 convert_options=pacsv.ConvertOptions(
                     column_types={n: pa.binary() for n in names},
+                    null_values=[""],  # not "NA", "null", "N/A", ...: those are values
                     strings_can_be_null=True,
                     quoted_strings_can_be_null=False,
                 ),
             )
         except pa.ArrowInvalid:
-            table = None
-        if table is not None and not invalid and table.num_rows == n_lines:
+            return None
+        if invalid:
+            return None
+        if table.num_rows == n_lines:
             rows = np.arange(line, line + n_lines, dtype=np.int64)
-            bad: list[RawReject] = []
-            table, rows = _decode_columns(table, rows, bad)
-            return RawBatch(table, rows, bad)
-        return self._parse_slow(chunk, line, names)
-
-    def _parse_slow(self, chunk: bytes, line: int, names: list[str]) -> RawBatch:
-        """Line by line: exact line numbers around blank, short, long or broken lines."""
-        n = len(names)
-        cols: list[list[str | None]] = [[] for _ in names]
-        rows: list[int] = []
+        elif quoted and table.num_rows:
+            lines = np.ones(table.num_rows, dtype=np.int64)  # physical lines of each record
+            for col in table.columns:
+                breaks = pc.count_substring(col, "\n").fill_null(0)
+                lines += breaks.to_numpy(zero_copy_only=False)
+            if int(lines.sum()) != n_lines or int(lines.max()) > MAX_RECORD_LINES:
+                return None
+            rows = line + np.concatenate(([0], np.cumsum(lines)[:-1]))
+        else:
+            return None
         bad: list[RawReject] = []
-        for i, raw in enumerate(_split_lines(chunk)):
-            number = line + i
-            if not raw.strip():
-                continue  # blank line: not a row
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                bad.append(
-                    RawReject(
-                        number, None, None, f"invalid UTF-8 at byte {exc.start}", _safe_text(raw)
-                    )
-                )
-                continue
-            try:
-                fields = next(csv.reader([text], delimiter=self.delimiter, strict=True))
-            except csv.Error as exc:
-                bad.append(RawReject(number, None, None, f"malformed CSV line: {exc}", text[:2048]))
-                continue
-            if len(fields) != n:
-                reason = f"expected {n} fields, found {len(fields)}" + (
-                    " (truncated line?)" if len(fields) < n else ""
-                )
-                bad.append(RawReject(number, None, None, reason, text[:2048]))
-                continue
-            rows.append(number)
-            for c, v in zip(cols, fields, strict=True):
-                c.append(v if v != "" else None)
-        table = pa.table([pa.array(c, pa.string()) for c in cols], names=names)
-        return RawBatch(table, np.asarray(rows, dtype=np.int64), bad)
+        table, rows = _decode_columns(table, rows, bad)
+        return RawBatch(table, rows, bad)
 
 
 def _json_text(v: object) -> str | None:

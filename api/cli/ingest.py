@@ -139,6 +139,11 @@ def command(
       koc ingest --source higgs higgs-activity_time.txt.gz
       koc ingest --source beibei test.txt tune.txt invalid.txt
     """
+    if dataset is not None and (event_type is not None or mapping is not None):
+        raise click.UsageError(
+            f"--source {dataset} fixes the record types and columns of its files; "
+            "drop --type and --mapping (they are for your own CSV/JSONL/Parquet files)."
+        )
     settings = ctx.settings
     console = Console(stderr=True)
     show = not (quiet or as_json) and console.is_terminal

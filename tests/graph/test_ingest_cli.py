@@ -92,3 +92,23 @@ def test_cli_ingest_missing_type_is_a_clean_error(tmp_path, write_file) -> None:
 
 def test_cli_rejects_empty(tmp_path) -> None:
     assert "empty" in _run(tmp_path / "k.duckdb", "rejects").stdout
+
+
+def test_cli_ingest_source_with_type_is_a_usage_error(tmp_path, write_file) -> None:
+    path = write_file("test.txt", "1 2 3\n")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            str(tmp_path / "k.duckdb"),
+            "ingest",
+            "--source",
+            "beibei",
+            "--type",
+            "order",
+            str(path),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--source beibei fixes the record types" in result.output
+    assert not (tmp_path / "k.duckdb").exists()  # refused before opening the store

@@ -36,10 +36,11 @@ import pyarrow.compute as pc
 
 from graph.events import EventType
 from graph.store import ARROW_SCHEMAS
-from referral.candidates import build_candidates
+from referral.candidates import build_candidates, cap_sql
 from referral.fraud import detect_flags
-from referral.ledger import Ledger
-from referral.periods import DEFAULT_TIMEZONE, next_period, period_sql
+from referral.ledger import Ledger, refund_target_sql
+from referral.periods import DEFAULT_TIMEZONE, booking_period_sql
+from referral.reattribution import reattribute
 from referral.rules import CommissionRules
 
 __all__ = ["RunSummary", "read_inputs", "attribute"]
@@ -70,11 +71,19 @@ class RunSummary:
     reversed: Decimal = Decimal(0)
     outcomes: dict[str, int] = field(default_factory=dict)
     already_done: bool = False
+    referrals_new: int = 0
+    orders_reexamined: int = 0
+    orders_reattributed: int = 0
+    reattribution_entries: int = 0
+    reattribution_reversals: int = 0
+    reattributed_booked: Decimal = Decimal(0)
+    reattributed_reversed: Decimal = Decimal(0)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (amounts as strings)."""
         d = asdict(self)
-        d["commission"], d["reversed"] = str(self.commission), str(self.reversed)
+        for k in ("commission", "reversed", "reattributed_booked", "reattributed_reversed"):
+            d[k] = str(getattr(self, k))
         d["as_of"] = self.as_of.isoformat() if self.as_of else None
         return d
 
@@ -103,51 +112,6 @@ def _run_id(rules: CommissionRules, inputs: dict[str, pa.Table], as_of: datetime
     sizes = {k: v.num_rows for k, v in sorted(inputs.items())}
     text = json.dumps([rules.digest(), sizes, str(as_of)], sort_keys=True)
     return "run-" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _period_expr(col: str, tz: str, last_closed: str | None) -> str:
-    natural = period_sql(col, tz)
-    if last_closed is None:
-        return natural
-    return f"CASE WHEN {natural} <= '{last_closed}' THEN '{next_period(last_closed)}' ELSE {natural} END"
-
-
-def _cap_sql(rules: CommissionRules) -> str:
-    """SQL creating view ``_capped`` (``_cand`` plus the capped ``amount``).
-
-    Window sums are only computed for the caps that are configured.
-    """
-    steps = ["c0 AS (SELECT *, raw AS amt1 FROM _cand)"]
-    if rules.cap_per_order is not None:
-        steps[0] = f"""c0 AS (
-            SELECT * EXCLUDE (cum1),
-                   greatest(0, least(raw, {rules.cap_per_order} - (cum1 - raw)))::DECIMAL(20, 4)
-                   AS amt1
-            FROM (SELECT *, sum(raw) OVER (PARTITION BY order_id ORDER BY mrank, level, krank
-                                           ROWS UNBOUNDED PRECEDING) AS cum1 FROM _cand))"""
-    if rules.cap_per_beneficiary_period is None:
-        final = "SELECT *, amt1 AS amount FROM c0"
-    else:
-        steps.append(
-            """prior AS (
-            SELECT beneficiary, period, sum(amount) AS prior FROM referral_entries
-            WHERE kind <> 'reversal' GROUP BY ALL)"""
-        )
-        steps.append(
-            """c1 AS (
-            SELECT c0.*, coalesce(p.prior, 0) AS prior,
-                   sum(amt1) OVER (PARTITION BY c0.beneficiary, c0.period
-                                   ORDER BY order_ts, order_id, mrank, level, krank
-                                   ROWS UNBOUNDED PRECEDING) AS cum2
-            FROM c0 LEFT JOIN prior p USING (beneficiary, period))"""
-        )
-        cap = rules.cap_per_beneficiary_period
-        final = f"""SELECT * EXCLUDE (prior, cum2),
-            greatest(0, least(amt1, {cap} - prior - (cum2 - amt1)))::DECIMAL(20, 4) AS amount
-            FROM c1"""
-    # materialize when windows are involved (the result is read twice); a view otherwise
-    kind = "VIEW" if len(steps) == 1 and rules.cap_per_order is None else "TABLE"
-    return f"CREATE OR REPLACE TEMP {kind} _capped AS WITH {', '.join(steps)} {final}"
 
 
 def attribute(
@@ -196,11 +160,24 @@ def attribute(
     try:
         with ledger.transaction():
             ledger.register_rules(rules)
+            # orders attributed earlier that a late referral may re-bind (before new orders,
+            # which see every referral anyway)
+            re = reattribute(
+                ledger,
+                timezone=timezone,
+                last_closed=last_closed,
+                run_id=run_id,
+                at=as_of or datetime(1970, 1, 1, tzinfo=UTC),
+                share_inputs=rules.share.enabled,
+            )
+            re_count = ledger.scalar(
+                "SELECT count(*) FROM referral_entries WHERE run_id = ?", [run_id]
+            )
             conn.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _new AS
                 SELECT o.order_id, o.buyer, o.amount, o.currency, o.ts,
                        o.attribution_token AS token, o.store_id,
-                       {_period_expr("o.ts", timezone, last_closed)} AS period
+                       {booking_period_sql("o.ts", timezone, last_closed)} AS period
                 FROM (SELECT * FROM _in_orders
                       QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY ts, event_id) = 1) o
                 WHERE NOT EXISTS (SELECT 1 FROM referral_orders r WHERE r.order_id = o.order_id)"""
@@ -210,7 +187,7 @@ def attribute(
                 WHERE currency = '{rules.currency}' AND amount >= {rules.min_order_amount}"""
             )
             build_candidates(conn, rules)
-            conn.execute(_cap_sql(rules))
+            conn.execute(cap_sql(rules))
             base = ledger.scalar("SELECT coalesce(max(seq), 0) FROM referral_entries")
             hold_days = rules.effective_hold_days
             conn.execute(
@@ -225,8 +202,9 @@ def attribute(
                        '{run_id}'
                 FROM _capped WHERE raw > 0"""
             )
-            entries_new = ledger.scalar(
-                "SELECT count(*) FROM referral_entries WHERE run_id = ?", [run_id]
+            entries_new = (
+                ledger.scalar("SELECT count(*) FROM referral_entries WHERE run_id = ?", [run_id])
+                - re_count
             )
             conn.execute(
                 f"""INSERT INTO referral_orders
@@ -255,8 +233,9 @@ def attribute(
                 ).fetchall()
             )
             commission, reversed_ = conn.execute(
-                """SELECT coalesce(sum(amount) FILTER (WHERE kind <> 'reversal'), 0),
-                          coalesce(sum(amount) FILTER (WHERE kind = 'reversal'), 0)
+                """SELECT coalesce(sum(amount) FILTER (WHERE kind <> 'reversal'
+                                  AND order_id IN (SELECT order_id FROM _new)), 0),
+                          coalesce(sum(amount) FILTER (WHERE refund_event_id IS NOT NULL), 0)
                 FROM referral_entries WHERE run_id = ?""",
                 [run_id],
             ).fetchall()[0]
@@ -272,7 +251,9 @@ def attribute(
                     refunds_new,
                     reversals_new,
                     holds_new,
-                    json.dumps({"outcomes": outcomes}, sort_keys=True),
+                    json.dumps(
+                        {"outcomes": outcomes, "reattribution": re.to_dict()}, sort_keys=True
+                    ),
                 ],
             )
     finally:
@@ -291,6 +272,13 @@ def attribute(
         commission,
         reversed_,
         outcomes,
+        referrals_new=re.referrals_new,
+        orders_reexamined=re.orders_reexamined,
+        orders_reattributed=re.orders_corrected,
+        reattribution_entries=re.entries_new,
+        reattribution_reversals=re.reversals_new,
+        reattributed_booked=re.booked,
+        reattributed_reversed=re.reversed,
     )
 
 
@@ -354,17 +342,13 @@ def _reverse_refunds(
         SELECT n.event_id, n.refund_id, n.order_id, n.ts, n.amount, o.amount AS order_amount,
                least(o.amount, coalesce(d.prior, 0) + sum(n.amount) OVER w - n.amount) AS before,
                least(o.amount, coalesce(d.prior, 0) + sum(n.amount) OVER w) AS after,
-               {_period_expr("n.ts", tz, last_closed)} AS period
+               {booking_period_sql("n.ts", tz, last_closed)} AS period
         FROM new n JOIN referral_orders o USING (order_id) LEFT JOIN done d USING (order_id)
         WINDOW w AS (PARTITION BY n.order_id ORDER BY n.ts, n.event_id ROWS UNBOUNDED PRECEDING)"""
     )
-    # integer half-up: round(c * R / A) = (2 c R + A) // (2 A), with c in minor units and
-    # R, A in 1e-4 units (HUGEINT, exact)
-    target = (
-        "((2 * (e.amount * {s})::HUGEINT * ({x} * 10000)::HUGEINT + (r.order_amount * 10000)::HUGEINT)"
-        " // (2 * (r.order_amount * 10000)::HUGEINT))"
+    before, after = (
+        refund_target_sql("e.amount", f"r.{c}", "r.order_amount", m) for c in ("before", "after")
     )
-    before, after = (target.format(s=scale, x=f"r.{c}") for c in ("before", "after"))
     base = ledger.scalar("SELECT coalesce(max(seq), 0) FROM referral_entries")
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _rev AS
@@ -374,6 +358,7 @@ def _reverse_refunds(
                e.payable_at, -(({after}) - ({before})) AS delta
         FROM _rf r JOIN referral_entries e ON e.order_id = r.order_id
              AND e.kind <> 'reversal' AND e.amount > 0
+             AND NOT EXISTS (SELECT 1 FROM referral_superseded x WHERE x.entry_id = e.entry_id)
         WHERE r.order_amount > 0"""
     )
     conn.execute(
@@ -392,7 +377,9 @@ def _reverse_refunds(
     )
     reversals = int(
         ledger.scalar(
-            "SELECT count(*) FROM referral_entries WHERE run_id = ? AND kind = 'reversal'", [run_id]
+            "SELECT count(*) FROM referral_entries WHERE run_id = ? AND kind = 'reversal' "
+            "AND refund_event_id IS NOT NULL",
+            [run_id],
         )
     )
     conn.execute(

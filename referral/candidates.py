@@ -1,7 +1,7 @@
 """Candidate commission rows for new orders, before caps and holds (all in DuckDB SQL).
 
 Input temp tables (created by :mod:`referral.attribution`): ``_elig`` (eligible new
-orders), ``_in_refs`` (referral events), ``_in_users``, ``_in_views``, ``_in_fwds``.
+orders, or the orders :mod:`referral.reattribution` re-examines), ``_in_refs`` (referral events), ``_in_users``, ``_in_views``, ``_in_fwds``.
 Output: temp table ``_cand`` with one row per (order, model, level, kind).
 
 Referral model
@@ -35,7 +35,7 @@ import pyarrow as pa
 from referral.rules import ROLES, CommissionRules
 from referral.split import split_minor, time_decay_weights
 
-__all__ = ["CAND_COLUMNS", "build_candidates"]
+__all__ = ["CAND_COLUMNS", "build_candidates", "cap_sql"]
 
 #: Columns of ``_cand``.
 CAND_COLUMNS = (
@@ -157,7 +157,10 @@ def _referral(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
         FROM _cand_ref c
         WHERE level = 1 AND kind = 'commission' AND bonus > 0
           AND NOT EXISTS (SELECT 1 FROM referral_entries e WHERE e.kind = 'bonus'
-                          AND e.beneficiary = c.beneficiary AND e.buyer = c.buyer)
+                          AND e.beneficiary = c.beneficiary AND e.buyer = c.buyer
+                          AND NOT EXISTS (SELECT 1 FROM _elig x WHERE x.order_id = e.order_id)
+                          AND NOT EXISTS (SELECT 1 FROM referral_superseded s
+                                          WHERE s.entry_id = e.entry_id))
         QUALIFY row_number() OVER (PARTITION BY beneficiary, buyer ORDER BY order_ts, order_id) = 1"""
     )
 
@@ -249,3 +252,46 @@ def build_candidates(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) ->
             "NULL::DECIMAL(20,4) AS raw, NULL::VARCHAR AS reason) WHERE false"
         )
     conn.execute(f"CREATE OR REPLACE TEMP VIEW _cand AS {' UNION ALL '.join(parts)}")
+
+
+def cap_sql(rules: CommissionRules) -> str:
+    """SQL creating view ``_capped`` (``_cand`` plus the capped ``amount``).
+
+    Window sums are only computed for the caps that are configured. The
+    per-beneficiary cap counts the period's earlier entries except those of the
+    orders being (re-)attributed (``_elig``): a re-examined order does not compete
+    with its own earlier entries.
+    """
+    steps = ["c0 AS (SELECT *, raw AS amt1 FROM _cand)"]
+    if rules.cap_per_order is not None:
+        steps[0] = f"""c0 AS (
+            SELECT * EXCLUDE (cum1),
+                   greatest(0, least(raw, {rules.cap_per_order} - (cum1 - raw)))::DECIMAL(20, 4)
+                   AS amt1
+            FROM (SELECT *, sum(raw) OVER (PARTITION BY order_id ORDER BY mrank, level, krank
+                                           ROWS UNBOUNDED PRECEDING) AS cum1 FROM _cand))"""
+    if rules.cap_per_beneficiary_period is None:
+        final = "SELECT *, amt1 AS amount FROM c0"
+    else:
+        steps.append(
+            """prior AS (
+            SELECT beneficiary, period, sum(amount) AS prior FROM referral_entries e
+            WHERE kind <> 'reversal'
+              AND NOT EXISTS (SELECT 1 FROM _elig x WHERE x.order_id = e.order_id)
+            GROUP BY ALL)"""
+        )
+        steps.append(
+            """c1 AS (
+            SELECT c0.*, coalesce(p.prior, 0) AS prior,
+                   sum(amt1) OVER (PARTITION BY c0.beneficiary, c0.period
+                                   ORDER BY order_ts, order_id, mrank, level, krank
+                                   ROWS UNBOUNDED PRECEDING) AS cum2
+            FROM c0 LEFT JOIN prior p USING (beneficiary, period))"""
+        )
+        cap = rules.cap_per_beneficiary_period
+        final = f"""SELECT * EXCLUDE (prior, cum2),
+            greatest(0, least(amt1, {cap} - prior - (cum2 - amt1)))::DECIMAL(20, 4) AS amount
+            FROM c1"""
+    # materialize when windows are involved (the result is read twice); a view otherwise
+    kind = "VIEW" if len(steps) == 1 and rules.cap_per_order is None else "TABLE"
+    return f"CREATE OR REPLACE TEMP {kind} _capped AS WITH {', '.join(steps)} {final}"

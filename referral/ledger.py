@@ -30,7 +30,7 @@ from graph.migrations import applied_version, migrate
 from referral.rules import CommissionRules
 from referral.schema import COMPONENT, MIGRATIONS
 
-__all__ = ["Ledger", "STATUSES", "entries_sql"]
+__all__ = ["Ledger", "STATUSES", "entries_sql", "refund_target_sql"]
 
 #: Every status an entry can show.
 STATUSES: tuple[str, ...] = ("pending", "payable", "held", "reversed", "paid", "carried")
@@ -77,6 +77,20 @@ def entries_sql() -> str:
     return "WITH " + _ENTRY_VIEW
 
 
+def refund_target_sql(entry: str, refunded: str, order_amount: str, minor_digits: int) -> str:
+    """DuckDB expression: minor units of entry ``entry`` reversed after refunds ``refunded``.
+
+    ``round_half_up(c * R / A)`` for an entry of ``c`` minor units, refunds totalling
+    ``R`` (already capped at the order amount) and an order of amount ``A > 0``,
+    computed exactly as ``(2 c R + A) // (2 A)`` on HUGEINT with ``R`` and ``A`` in
+    units of ``10**-4``. Each refund books the difference of two targets, so a full
+    refund nets every entry to exactly zero.
+    """
+    c = f"({entry} * {10**minor_digits})::HUGEINT"
+    r, a = f"({refunded} * 10000)::HUGEINT", f"({order_amount} * 10000)::HUGEINT"
+    return f"((2 * {c} * {r} + {a}) // (2 * {a}))"
+
+
 class Ledger:
     """Append-only commission ledger on a DuckDB connection.
 
@@ -101,9 +115,11 @@ class Ledger:
         self.conn = conn
         self._owns = owns_conn
         if read_only:
-            self.ready = applied_version(conn, COMPONENT) >= len(MIGRATIONS)
+            # readable from schema v1 on; later tables (v2: re-attributions) are optional
+            self.schema_version = applied_version(conn, COMPONENT)
+            self.ready = self.schema_version >= 1
         else:
-            migrate(conn, COMPONENT, MIGRATIONS)
+            self.schema_version = migrate(conn, COMPONENT, MIGRATIONS)
             self.ready = True
 
     # --- lifecycle -------------------------------------------------------------------

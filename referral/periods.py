@@ -17,6 +17,7 @@ from graph.errors import ConfigError
 
 __all__ = [
     "DEFAULT_TIMEZONE",
+    "booking_period_sql",
     "check_period",
     "check_timezone",
     "next_period",
@@ -88,3 +89,18 @@ def period_sql(column: str, tz: str = DEFAULT_TIMEZONE) -> str:
     """DuckDB expression giving the period of TIMESTAMPTZ ``column`` in ``tz``."""
     check_timezone(tz)
     return f"strftime(timezone('{tz}', {column}), '%Y-%m')"
+
+
+def booking_period_sql(column: str, tz: str, last_closed: str | None) -> str:
+    """DuckDB expression: the period an event at ``column`` is booked in.
+
+    Its own period (:func:`period_sql`), or the first open period after
+    ``last_closed`` when its own period is already closed.
+    """
+    natural = period_sql(column, tz)
+    if last_closed is None:
+        return natural
+    return (
+        f"CASE WHEN {natural} <= '{check_period(last_closed)}' "
+        f"THEN '{next_period(last_closed)}' ELSE {natural} END"
+    )

@@ -294,8 +294,10 @@ def reconciliation(ledger: Ledger, period: str, *, tz: str = DEFAULT_TIMEZONE) -
 
     Columns ``check``, ``expected``, ``actual``, ``difference``, ``ok``:
 
-    * commissions booked = sum of per-order attributed amounts (``referral_orders``);
-    * reversals booked = sum of refund-driven amounts (``referral_refunds``);
+    * commissions booked = sum of per-order attributed amounts (``referral_orders``)
+      plus what re-attributions booked (``referral_reattributions``);
+    * reversals booked = sum of refund-driven amounts (``referral_refunds``) plus
+      what re-attributions reversed;
     * fully refunded orders net to zero;
     * closed periods: opening + accrued - paid = closing, and accrued = entries settled;
     * every entry up to the period is paid, in a closing balance, or still unsettled.
@@ -306,9 +308,18 @@ def reconciliation(ledger: Ledger, period: str, *, tz: str = DEFAULT_TIMEZONE) -
     from referral.ledger import entries_sql
 
     p = {"p": period, "as_of": at}
+    # re-attribution corrections (schema v2; absent from an older read-only ledger)
+    re_book, re_rev = (
+        (
+            f"(SELECT coalesce(sum({c}), 0) FROM referral_reattributions WHERE period = $p)"
+            for c in ("booked", "reversed")
+        )
+        if ledger.schema_version >= 2
+        else ("0", "0")
+    )
     q = ledger.arrow(
         f"""{entries_sql()}
-        SELECT
+        SELECT {re_book} AS re_book, {re_rev} AS re_rev,
           (SELECT coalesce(sum(commission), 0) FROM referral_orders WHERE period = $p) AS o_comm,
           (SELECT coalesce(sum(amount), 0) FROM ledger WHERE period = $p AND kind <> 'reversal')
               AS e_comm,
@@ -334,8 +345,16 @@ def reconciliation(ledger: Ledger, period: str, *, tz: str = DEFAULT_TIMEZONE) -
         p,
     ).to_pylist()[0]
     rows = [
-        ("commissions = per-order attributed amounts", q["o_comm"], q["e_comm"]),
-        ("reversals = refund-driven amounts", q["r_rev"], q["e_rev"]),
+        (
+            "commissions = per-order attributed amounts + re-attributions",
+            q["o_comm"] + q["re_book"],
+            q["e_comm"],
+        ),
+        (
+            "reversals = refund-driven amounts + re-attribution reversals",
+            q["r_rev"] + q["re_rev"],
+            q["e_rev"],
+        ),
         ("fully refunded orders net to zero (orders off)", 0, q["bad_full"]),
     ]
     if closed:

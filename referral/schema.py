@@ -16,6 +16,13 @@ The ledger is append-only: rows are inserted, never updated or deleted.
     closed periods and each beneficiary's opening, accrued, paid and closing balance.
 ``referral_rules`` / ``referral_runs`` / ``referral_flags``
     rule versions seen, attribution runs, fraud findings per run.
+``referral_seen_referrals`` (v2)
+    every referral event an attribution run has seen: a referral not in it is new,
+    and the orders it may re-bind are re-examined (:mod:`referral.reattribution`).
+``referral_reattributions`` / ``referral_superseded`` (v2)
+    one row per correction of an already attributed order (what it reversed and
+    booked, where and why), and the entries a correction netted to zero (they take
+    no further refund reversals).
 """
 
 from __future__ import annotations
@@ -124,6 +131,35 @@ MIGRATIONS: tuple[Migration, ...] = (
                 user_id VARCHAR NOT NULL,
                 other_id VARCHAR,
                 detail  VARCHAR NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        2,
+        "re-attribution: referral events seen, corrections of attributed orders",
+        (
+            """CREATE TABLE referral_seen_referrals (
+                event_id VARCHAR NOT NULL,
+                referee  VARCHAR NOT NULL,
+                run_id   VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE referral_reattributions (
+                order_id     VARCHAR NOT NULL,
+                revision     INTEGER NOT NULL,
+                rule_version VARCHAR NOT NULL,
+                period       VARCHAR NOT NULL,
+                ts           TIMESTAMPTZ NOT NULL,
+                reversed     DECIMAL(20, 4) NOT NULL,
+                booked       DECIMAL(20, 4) NOT NULL,
+                entries      BIGINT NOT NULL,
+                reason       VARCHAR NOT NULL,
+                run_id       VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE referral_superseded (
+                entry_id VARCHAR NOT NULL,
+                order_id VARCHAR NOT NULL,
+                revision INTEGER NOT NULL,
+                run_id   VARCHAR NOT NULL
             )""",
         ),
     ),

@@ -179,9 +179,15 @@ class RunCache:
             table = table.take(pa.array(rows, pa.int64()))
         return table if limit is None else table.slice(0, int(limit))
 
-    def read_components(self, run_id: str, user_ids: Iterable[str] | None = None) -> pa.Table:
-        if user_ids is None or not self._finished(run_id):
-            return self._store.read_components(run_id, user_ids=user_ids)
+    def read_components(
+        self,
+        run_id: str,
+        user_ids: Iterable[str] | None = None,
+        *,
+        component: str | None = None,
+    ) -> pa.Table:
+        if user_ids is None or component is not None or not self._finished(run_id):
+            return self._store.read_components(run_id, user_ids=user_ids, component=component)
         entry: _Components = self._entry(
             "components", self._components, run_id, lambda: self._build_components(run_id)
         )

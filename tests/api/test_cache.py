@@ -28,6 +28,10 @@ def test_run_cache_reads_equal_store_reads(shared_store: DuckDBStore) -> None:
             assert cache.read_components(run, users).equals(
                 shared_store.read_components(run, users)
             )
+        for component in ("pagerank", "spend"):
+            assert cache.read_components(run, component=component).equals(
+                shared_store.read_components(run, component=component)
+            )
     assert cache.get_run("r1") == shared_store.get_run("r1")
     assert [r.run_id for r in cache.list_runs()] == [r.run_id for r in shared_store.list_runs()]
 
@@ -68,3 +72,7 @@ def test_app_over_cached_store_matches_direct_answers(tmp_path: Path) -> None:
             assert [r["user_id"] for r in board["data"]] == ["u02", "u03", "u06"]
             profile = c.get("/v1/users/u01", headers=auth(token)).json()
             assert (profile["rank"], profile["rank_change"]) == (1, 1)
+            # every sort key through the cached store (a component sort once raised here)
+            for sort in ("score", "rank_change", "pagerank", "conversion"):
+                response = c.get(f"/v1/leaderboard?limit=3&sort={sort}", headers=auth(token))
+                assert response.status_code == 200, (sort, response.text)

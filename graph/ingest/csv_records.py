@@ -47,6 +47,7 @@ __all__ = [
     "Records",
     "rfc_quotes",
     "record_start",
+    "record_lines",
     "has_lone_cr",
     "parse_records",
 ]
@@ -119,6 +120,19 @@ def record_start(data: bytes, quotes: np.ndarray) -> int:
     while p >= 0 and int(np.searchsorted(quotes, p)) % 2:
         p = data.rfind(b"\n", 0, p)
     return p + 1
+
+
+def record_lines(data: bytes, quotes: np.ndarray) -> np.ndarray:
+    """0-based index of the physical line on which each record of ``data`` starts.
+
+    ``quotes`` (from :func:`rfc_quotes`, an even number of them) delimit the
+    quoted values: a line feed ends a record when an even number of quotes
+    precede it. Blank lines count as (empty) records here.
+    """
+    feeds = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _LF)
+    ends = np.flatnonzero((np.searchsorted(quotes, feeds) & 1) == 0)  # indices into feeds
+    n_records = ends.size + (0 if data.endswith(b"\n") else 1)
+    return np.concatenate(([0], ends[: n_records - 1] + 1)).astype(np.int64)
 
 
 class _Lines:

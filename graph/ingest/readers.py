@@ -33,6 +33,7 @@ from graph.ingest.csv_records import (
     MAX_RECORD_LINES,
     has_lone_cr,
     parse_records,
+    record_lines,
     record_start,
     rfc_quotes,
 )
@@ -313,17 +314,16 @@ class CsvReader(_LineReader):
         of a chunk that is not the last); the caller parses it with the next chunk.
         """
         head = len(chunk)
-        quoted = b'"' in chunk
         if not has_lone_cr(chunk):
-            quotes = rfc_quotes(chunk, self.delimiter) if quoted else _NO_QUOTES
+            quotes = rfc_quotes(chunk, self.delimiter) if b'"' in chunk else _NO_QUOTES
             if quotes is not None and quotes.size % 2:
                 start = record_start(chunk, quotes)
                 if last or chunk.count(b"\n", start) >= MAX_RECORD_LINES:
                     quotes = None  # an unterminated quote: the exact parser rejects it
                 else:
-                    head = start
+                    head, quotes = start, quotes[: np.searchsorted(quotes, start)]
             if quotes is not None:
-                batch = self._parse_fast(chunk[:head], line, names, quoted)
+                batch = self._parse_fast(chunk[:head], line, names, quotes)
                 if batch is not None:
                     return batch, head
         recs = parse_records(chunk, line, names, self.delimiter, last=last)
@@ -332,23 +332,55 @@ class CsvReader(_LineReader):
         return RawBatch(table, np.asarray(recs.rows, dtype=np.int64), bad), recs.consumed
 
     def _parse_fast(
-        self, chunk: bytes, line: int, names: list[str], quoted: bool
+        self, chunk: bytes, line: int, names: list[str], quotes: np.ndarray
     ) -> RawBatch | None:
         """pyarrow's parse of whole records, or None when it cannot be trusted.
 
-        It is trusted when no row is invalid and every physical line is accounted
-        for: one line per record, plus the line breaks inside quoted values (so no
-        blank line was skipped and the first line of each record is known).
+        ``quotes`` are the positions of the (RFC 4180, balanced) quotes in
+        ``chunk``. The parse is trusted when no row is invalid and its records are
+        those the quotes delimit, line for line (so no blank line was skipped and
+        the first line of each record is known).
         """
         if not chunk:
             return RawBatch(pa.table({n: pa.array([], pa.string()) for n in names}), _NO_ROWS)
+        # pyarrow splits a chunk into blocks at line breaks; a line break inside quotes
+        # at a block boundary makes it fail ("out of sync"), and only then do the blocks
+        # have to be split by quote-aware lexing, which is slower
+        table = self._read_arrow(chunk, names, newlines_in_values=False)
+        if table is None and quotes.size:
+            table = self._read_arrow(chunk, names, newlines_in_values=True)
+        if table is None:
+            return None
+        n_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+        if table.num_rows == n_lines:
+            rows = np.arange(line, line + n_lines, dtype=np.int64)
+        elif quotes.size:
+            starts = record_lines(chunk, quotes)
+            if starts.size != table.num_rows:
+                return None
+            spans = np.diff(np.append(starts, n_lines))  # physical lines of each record
+            breaks = np.zeros(table.num_rows, dtype=np.int64)  # line feeds inside its values
+            for col in table.columns:
+                breaks += pc.count_substring(col, "\n").fill_null(0).to_numpy()
+            if not np.array_equal(spans, breaks + 1) or int(spans.max()) > MAX_RECORD_LINES:
+                return None
+            rows = line + starts
+        else:
+            return None
+        bad: list[RawReject] = []
+        table, rows = _decode_columns(table, rows, bad)
+        return RawBatch(table, rows, bad)
+
+    def _read_arrow(
+        self, chunk: bytes, names: list[str], *, newlines_in_values: bool
+    ) -> pa.Table | None:
+        """pyarrow's parse as binary columns; None if it fails or skips an invalid row."""
         invalid: list[str] = []
 
         def handler(row: pacsv.InvalidRow) -> str:
             invalid.append(row.text)
             return "skip"
 
-        n_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
         try:
             table = pacsv.read_csv(
                 io.BytesIO(chunk),
@@ -357,7 +389,7 @@ class CsvReader(_LineReader):
                 ),
                 parse_options=pacsv.ParseOptions(
                     delimiter=self.delimiter,
-                    newlines_in_values=quoted,  # blocks split only between records
+                    newlines_in_values=newlines_in_values,
                     invalid_row_handler=handler,
                 ),
                 convert_options=pacsv.ConvertOptions(
@@ -369,23 +401,7 @@ class CsvReader(_LineReader):
             )
         except pa.ArrowInvalid:
             return None
-        if invalid:
-            return None
-        if table.num_rows == n_lines:
-            rows = np.arange(line, line + n_lines, dtype=np.int64)
-        elif quoted and table.num_rows:
-            lines = np.ones(table.num_rows, dtype=np.int64)  # physical lines of each record
-            for col in table.columns:
-                breaks = pc.count_substring(col, "\n").fill_null(0)
-                lines += breaks.to_numpy(zero_copy_only=False)
-            if int(lines.sum()) != n_lines or int(lines.max()) > MAX_RECORD_LINES:
-                return None
-            rows = line + np.concatenate(([0], np.cumsum(lines)[:-1]))
-        else:
-            return None
-        bad: list[RawReject] = []
-        table, rows = _decode_columns(table, rows, bad)
-        return RawBatch(table, rows, bad)
+        return None if invalid else table
 
 
 def _json_text(v: object) -> str | None:

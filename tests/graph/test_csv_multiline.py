@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graph.errors import IngestError
+from graph.ingest import readers
 from graph.ingest.csv_records import MAX_RECORD_LINES, parse_records
 from graph.ingest.readers import CsvReader
 from tests.graph.conftest import rejects_of
@@ -194,6 +195,26 @@ def test_csv_unterminated_quote_at_a_chunk_boundary(size, tmp_path) -> None:
     assert path.stat().st_size == size
     rows, bad = _read(path, 500_000)
     assert len(rows) == n and [b[0] for b in bad] == [n + 2]
+
+
+@pytest.mark.slow
+def test_csv_multiline_large_chunk_stays_on_fast_path(tmp_path, monkeypatch) -> None:
+    # a ~21 MiB chunk: pyarrow cuts it into blocks at line breaks, and 9 of 10 line breaks
+    # are inside quotes, so a block boundary falls inside a value
+    value = "\n".join(f"l{k}" for k in range(10))
+    n = 600_000
+    path = tmp_path / "big.csv"
+    path.write_text("a,b\n" + "".join(f'"{value}",{i}\n' for i in range(n)))
+    assert path.stat().st_size > 20 << 20
+
+    def exact_parser(*args, **kwargs):
+        raise AssertionError("the fast path should have read this file")
+
+    monkeypatch.setattr(readers, "parse_records", exact_parser)
+    rows, bad = _read(path, 10_000_000)  # batch_rows counts lines: two chunks
+    assert bad == [] and len(rows) == n
+    assert rows[:2] == [(2, {"a": value, "b": "0"}), (12, {"a": value, "b": "1"})]
+    assert rows[-1] == (2 + 10 * (n - 1), {"a": value, "b": str(n - 1)})
 
 
 # --- the fast path agrees with the exact parser, whatever the batch size ---------------------

@@ -3,6 +3,9 @@
 One run reads the inputs through the :class:`graph.store.GraphStore` protocol, then,
 in one ledger transaction:
 
+0. re-examines the orders already attributed that a newly seen referral may
+   re-bind, and appends corrections where their attribution changed
+   (:mod:`referral.reattribution`);
 1. picks the orders not yet in ``referral_orders`` (an order id seen twice counts
    once: the earliest event wins) and keeps the eligible ones (rules currency,
    ``amount >= min_order_amount``);

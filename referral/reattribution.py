@@ -102,13 +102,19 @@ def _find_orders(ledger: Ledger, tz: str, last_closed: str | None) -> int:
             "CREATE OR REPLACE TEMP TABLE _re_orders AS SELECT NULL AS order_id WHERE false"
         )
         return n_new
+    # tree parent (first referral) of the new referees and of the users they referred
+    # (filtered before the window: the cost follows the new referrals, not the history)
     conn.execute(
         """CREATE OR REPLACE TEMP TABLE _re_parent AS
+        WITH who AS (SELECT referee FROM _ref_new
+                     UNION SELECT r.referee FROM _in_refs r
+                     WHERE r.referrer IN (SELECT referee FROM _ref_new))
         SELECT referee, referrer, event_id FROM _in_refs
+        WHERE referee IN (SELECT referee FROM who)
         QUALIFY row_number() OVER (PARTITION BY referee ORDER BY ts, event_id) = 1"""
     )
     conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _re_orders AS
+        """CREATE OR REPLACE TEMP TABLE _re_ids AS
         WITH touched AS (SELECT referee AS buyer, min(ts) AS since FROM _ref_new GROUP BY 1),
         moved AS (  -- users whose tree parent is a new referral
             SELECT p.referee AS user_id FROM _re_parent p JOIN _ref_new n USING (event_id)),
@@ -116,17 +122,21 @@ def _find_orders(ledger: Ledger, tz: str, last_closed: str | None) -> int:
             SELECT user_id FROM moved
             UNION SELECT p.referee FROM _re_parent p JOIN moved m ON p.referrer = m.user_id),
         buyers AS (SELECT DISTINCT r.referee AS buyer FROM _in_refs r
-                   JOIN below b ON r.referrer = b.user_id),
-        ev AS (SELECT order_id, attribution_token AS token, store_id FROM _in_orders
-               QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY ts, event_id) = 1)
+                   JOIN below b ON r.referrer = b.user_id)
+        SELECT o.order_id FROM referral_orders o LEFT JOIN touched t ON t.buyer = o.buyer
+        WHERE o.outcome IN ('attributed', 'no beneficiary')
+          AND (o.ts >= t.since OR o.buyer IN (SELECT buyer FROM buyers))"""
+    )
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _re_orders AS
+        WITH ev AS (SELECT order_id, attribution_token AS token, store_id FROM _in_orders
+                    WHERE order_id IN (SELECT order_id FROM _re_ids)
+                    QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY ts, event_id) = 1)
         SELECT o.order_id, o.buyer, o.amount, o.currency, o.ts, ev.token, ev.store_id,
                {booking_period_sql("o.ts", tz, last_closed)} AS period,
                ru.rule_version
-        FROM referral_orders o JOIN referral_runs ru USING (run_id)
-        JOIN ev USING (order_id)
-        LEFT JOIN touched t ON t.buyer = o.buyer
-        WHERE o.outcome IN ('attributed', 'no beneficiary')
-          AND (o.ts >= t.since OR o.buyer IN (SELECT buyer FROM buyers))"""
+        FROM referral_orders o JOIN referral_runs ru USING (run_id) JOIN ev USING (order_id)
+        WHERE o.order_id IN (SELECT order_id FROM _re_ids)"""
     )
     return n_new
 
@@ -139,7 +149,8 @@ def _compare(ledger: Ledger, share_inputs: bool) -> None:
         WITH old AS (
             SELECT e.*, coalesce(r.rev, 0) AS rev FROM referral_entries e
             LEFT JOIN (SELECT orig_entry_id, sum(amount) AS rev FROM referral_entries
-                       WHERE kind = 'reversal' GROUP BY 1) r ON r.orig_entry_id = e.entry_id
+                       WHERE kind = 'reversal' AND order_id IN (SELECT order_id FROM _elig)
+                       GROUP BY 1) r ON r.orig_entry_id = e.entry_id
             WHERE e.kind <> 'reversal' AND e.order_id IN (SELECT order_id FROM _elig)
               AND NOT EXISTS (SELECT 1 FROM referral_superseded s WHERE s.entry_id = e.entry_id)
               {models}

@@ -115,6 +115,15 @@ def run_cmd(ctx: CliContext, rules_path: Path | None, as_json: bool) -> None:
     )
     for outcome, n in summary.outcomes.items():
         click.echo(f"  {outcome}: {n:,}")
+    if summary.orders_reexamined:
+        click.echo(
+            f"  re-attributed (referral arrived late): {summary.orders_reattributed:,} of "
+            f"{summary.orders_reexamined:,} re-examined order(s), "
+            f"{summary.reattribution_entries:,} new entries "
+            f"({_money(summary.reattributed_booked, rules.currency)}), "
+            f"{summary.reattribution_reversals:,} reversal(s) "
+            f"({_money(summary.reattributed_reversed, rules.currency)})"
+        )
 
 
 @command.command("close")

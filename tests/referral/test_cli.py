@@ -63,3 +63,17 @@ def test_commissions_cli_policy_error_exit_2(
         main(["--db", str(db), "commissions", "run", "--rules", str(rules)])
     assert exc.value.code == 2
     assert "pyramid selling" in capsys.readouterr().err
+
+
+def test_commissions_cli_run_reports_late_referral(db: Path) -> None:
+    koc(db, "run")
+    ev = Events()
+    ev.user("z").referral("z", "c", day(0, 12))  # before b's touch of c (day 1): z binds c
+    with DuckDBStore(db) as store:
+        ev.load(store)
+    out = koc(db, "run")
+    # O1 100.00: b 5.00 and a 2.00 (less the 10 % refund) move to z (5.00, less 0.50)
+    assert "re-attributed (referral arrived late): 1 of 1 re-examined order(s)" in out
+    st = json.loads(koc(db, "statement", "z", "--period", "2026-07"))
+    assert (st["commissions"], st["reversals"]) == ("5.0000", "-0.5000")
+    assert st["lines"][0]["reason"].startswith("re-attributed: referral arrived late")

@@ -5,6 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from graph.duckdb_store import DuckDBStore
 from referral.reattribution import REASON
 from referral.reports import reconciliation, statement
 from referral.settlement import close_period
@@ -207,3 +212,113 @@ def test_reattribute_new_entries_are_held_by_fraud_checks(world: World) -> None:
     assert new["beneficiary"] == "e" and new["status"] == "held"
     assert "self-referral: buyer f and beneficiary e share a device" in new["hold_reason"]
     assert_reconciles(world, "2026-07")
+
+
+def test_reattribute_uses_the_rules_version_of_the_order(world: World) -> None:
+    world.ev.user("a").user("b").referral("b", "c", day(5)).order("O1", "c", "100.00", day(10))
+    world.run()
+    old_version = world.rules.version
+    world.set_rules(rates={"consumer": ["0.10", "0.02"]})  # new rules for new orders
+    world.ev.referral("a", "c", day(2)).order("O2", "c", "100.00", day(12))
+    world.run()
+    # O1 keeps its rules (5 %): a 5.00; O2 is new under the new rules (10 %): a 10.00
+    assert net_by(world, "O1") == {"a": D("5.00")}
+    assert net_by(world, "O2") == {"a": D("10.00")}
+    assert {e["rule_version"] for e in world.entries("order_id = 'O1'")} == {old_version}
+    assert_reconciles(world, "2026-07")
+
+
+def test_reattribute_moves_the_flat_bonus(world: World) -> None:
+    world.set_rules(bonus={"consumer": "2.00"})
+    world.ev.user("a").user("b").referral("b", "c", day(5))
+    world.ev.order("O1", "c", "100.00", day(10)).order("O2", "c", "100.00", day(11))
+    world.run()
+    assert world.amounts("bonus") == {("O1", "b", 1): D("2.00")}
+    world.ev.referral("a", "c", day(2))
+    world.run()
+    # b's bonus and commissions reversed; a earns 5.00 per order and one bonus, on O1
+    assert net_by(world, "O1") == {"a": D("7.00")}
+    assert net_by(world, "O2") == {"a": D("5.00")}
+    assert_reconciles(world, "2026-07")
+
+
+def _play(data: dict, *, late_in_second_run: bool) -> dict[tuple[str, str], D]:
+    """Attribute ``data`` in two runs (late referrals in the second one, or all in the
+    first); return the net per (order, beneficiary) and check the reconciliation."""
+    with DuckDBStore(":memory:", threads=1) as store:
+        w = World(store)
+        w.set_rules(
+            levels=3,
+            rates={
+                "employee": ["0.03", "0.01", "0.005"],
+                "kol": ["0.08", "0.02", "0.015"],
+                "consumer": ["0.05", "0.01", "0.004"],
+            },
+            bonus={"kol": "1.00"},
+            binding={"mode": data["mode"], "exclusive": data["exclusive"], "window_days": 30},
+        )
+        for u, role in data["roles"].items():
+            w.ev.user(u, role)
+        late = []
+        for i, (a, b, d, is_late) in enumerate(data["referrals"]):
+            if is_late and late_in_second_run:
+                late.append((a, b, d, i))
+            else:
+                w.ev.referral(a, b, day(d, i / 100), event_id=f"r{i}")
+        for i, (buyer, cents, d) in enumerate(data["orders"]):
+            w.ev.order(f"O{i}", buyer, str(D(cents) / 100), day(d, 0.5), event_id=f"o{i}")
+        for i, (k, cents, d) in enumerate(data["refunds"]):
+            if k < len(data["orders"]):
+                o = data["orders"][k]
+                w.ev.refund(f"O{k}", str(D(cents) / 100), day(o[2] + d, 1), event_id=f"f{i}")
+        w.run()
+        for a, b, d, i in late:
+            w.ev.referral(a, b, day(d, i / 100), event_id=f"r{i}")
+        w.run()
+        assert_reconciles(w, "2026-07", "2026-08")
+        out: dict[tuple[str, str], D] = {}
+        for e in w.entries():
+            key = (e["order_id"], e["beneficiary"])
+            out[key] = out.get(key, D(0)) + e["amount"]
+        return {k: v for k, v in out.items() if v != 0}
+
+
+@pytest.mark.slow
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.fixed_dictionaries(
+        {
+            "roles": st.fixed_dictionaries(
+                {f"u{i}": st.sampled_from(["consumer", "kol", "employee"]) for i in range(5)}
+            ),
+            "referrals": st.lists(
+                st.tuples(
+                    st.sampled_from([f"u{i}" for i in range(5)]),
+                    st.sampled_from([f"u{i}" for i in range(5)]),
+                    st.integers(0, 20),
+                    st.booleans(),
+                ),
+                max_size=8,
+            ),
+            "orders": st.lists(
+                st.tuples(
+                    st.sampled_from([f"u{i}" for i in range(5)]),
+                    st.integers(1, 500_00),
+                    st.integers(0, 25),
+                ),
+                min_size=1,
+                max_size=5,
+            ),
+            "refunds": st.lists(
+                st.tuples(st.integers(0, 4), st.integers(1, 500_00), st.integers(0, 3)),
+                max_size=3,
+            ),
+            "mode": st.sampled_from(["first_touch", "last_touch", "signup_only"]),
+            "exclusive": st.booleans(),
+        }
+    )
+)
+def test_reattribute_late_equals_on_time(data: dict) -> None:
+    """However late the referrals arrive, each order nets what it would have netted
+    had they been there from the start (no per-beneficiary cap involved)."""
+    assert _play(data, late_in_second_run=True) == _play(data, late_in_second_run=False)

@@ -2,13 +2,18 @@
 
 A finished ranking run never changes (``save_run`` of a succeeded run is the
 last write to it), so its scores and breakdowns can be served from memory:
-:class:`RunCache` wraps the store and answers ``read_scores`` /
-``read_components`` of finished runs from Arrow tables indexed by user id,
+:class:`RunCache` wraps the store and answers ``read_scores`` of finished runs
+from an Arrow table indexed by user id and ``read_components`` from the
+breakdown pivoted to one array per component and field,
 ``get_run`` of finished runs from a dict, and the run lists for a couple of
 seconds (cleared by every ``save_run`` through it). Everything else goes to the
 store. :class:`PageCache` keeps recent leaderboard pages per finished run and
 query (LRU). Both are per process; memory grows with the number of users of the
-runs kept (``max_runs``, about 0.5 GB for two 1M-user runs).
+runs kept (``max_runs``, about 0.3 GB per 1M-user run).
+
+When a newer run finishes, ``latest_run`` keeps answering the previous run (in
+memory) while the new one loads in a background thread, then switches: no
+request waits seconds for a new run's results.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from graph.store import GraphStore, RunRecord
+from graph.store import COMPONENT_SCHEMA, GraphStore, RunRecord
 
 __all__ = ["FINISHED", "RunCache", "PageCache"]
 
@@ -38,10 +45,20 @@ class _Scores:
     row_of: dict[str, int]
 
 
+_FIELDS = ("raw", "normalized", "contribution")
+
+
 @dataclass
 class _Components:
-    table: pa.Table
-    span_of: dict[str, tuple[int, int]]
+    """A run's breakdown pivoted to arrays of shape (components, users of the run):
+    ``present[c, i]`` whether user ``i`` (row ``i`` of the run's scores) has component
+    ``names[c]``; per field its values (NaN where null) and null mask."""
+
+    names: list[str]
+    present: np.ndarray
+    values: dict[str, np.ndarray]
+    nulls: dict[str, np.ndarray]
+    complete: bool = True
 
 
 class RunCache:
@@ -57,8 +74,11 @@ class RunCache:
         Seconds ``list_runs`` / ``latest_run`` answers are reused.
     """
 
-    def __init__(self, store: GraphStore, *, max_runs: int = 2, list_ttl: float = 2.0) -> None:
+    def __init__(self, store: GraphStore, *, max_runs: int = 3, list_ttl: float = 2.0) -> None:
         self._store = store
+        self._warmer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="koc-run-cache")
+        self._warming: Future[None] | None = None
+        self._serving: RunRecord | None = None
         self._max_runs = max_runs
         self._list_ttl = list_ttl
         self._lock = threading.RLock()
@@ -100,7 +120,50 @@ class RunCache:
         return self._listed(("list", limit), lambda: self._store.list_runs(limit=limit))
 
     def latest_run(self, status: str = "succeeded") -> RunRecord | None:
-        return self._listed(("latest", status), lambda: self._store.latest_run(status))
+        """The store's latest run; for ``succeeded``, the latest one already in memory
+        while a newer one loads in the background (so no request waits for the load)."""
+        run = self._listed(("latest", status), lambda: self._store.latest_run(status))
+        if status != "succeeded" or run is None:
+            return run
+        if self.is_warm(run.run_id):
+            self._serving = run
+            return run
+        serving = self._serving
+        if serving is None or not self.is_warm(serving.run_id):
+            return run  # nothing in memory yet (start-up): the caller loads it
+        with self._lock:
+            if self._warming is None or self._warming.done():
+                self._warming = self._warmer.submit(self.warm, run.run_id)
+        return serving
+
+    def is_warm(self, run_id: str) -> bool:
+        """Whether a run's scores and breakdown are in memory."""
+        return run_id in self._scores and run_id in self._components
+
+    def warm(self, run_id: str) -> None:
+        """Load a finished run's results (and its predecessor's scores) into memory."""
+        self._entry("scores", self._scores, run_id, lambda: self._build_scores(run_id))
+        created = self.get_run(run_id).created_at
+        earlier = [
+            r.run_id
+            for r in self.list_runs(limit=50)
+            if r.status == "succeeded" and r.created_at < created
+        ]
+        if earlier:  # the predecessor's ranks give the rank changes
+            prev = earlier[0]
+            self._entry("scores", self._scores, prev, lambda: self._build_scores(prev))
+        self._entry("components", self._components, run_id, lambda: self._build_components(run_id))
+
+    def wait_warm(self, timeout: float | None = None) -> None:
+        """Block until a background load ends (tests, benchmarks)."""
+        warming = self._warming
+        if warming is not None:
+            warming.result(timeout=timeout)
+
+    def close(self) -> None:
+        """Stop loading and close the store."""
+        self._warmer.shutdown(wait=True, cancel_futures=True)
+        self._store.close()
 
     def save_run(
         self, run: RunRecord, scores: pa.Table | None = None, components: pa.Table | None = None
@@ -152,18 +215,38 @@ class RunCache:
         return _Scores(table, dict(zip(ids, range(len(ids)), strict=True)))
 
     def _build_components(self, run_id: str) -> _Components:
-        table = self._store.read_components(run_id).combine_chunks()  # ordered by user_id
-        ids = np.asarray(table.column("user_id").to_numpy(zero_copy_only=False), dtype=object)
-        if ids.size == 0:
-            return _Components(table, {})
-        starts = np.concatenate(([0], np.flatnonzero(ids[1:] != ids[:-1]) + 1))
-        stops = np.append(starts[1:], ids.size)
-        spans = dict(
-            zip(
-                ids[starts].tolist(), zip(starts.tolist(), stops.tolist(), strict=True), strict=True
-            )
+        """The pivot of a run's breakdown (``complete`` False when a row's user is not
+        in the run's scores: then reads go to the store)."""
+        scores: _Scores = self._entry(
+            "scores", self._scores, run_id, lambda: self._build_scores(run_id)
         )
-        return _Components(table, spans)
+        table = self._store.read_components(run_id, ordered=False)
+        n = scores.table.num_rows
+        rows = pc.index_in(table.column("user_id"), value_set=scores.table.column("user_id"))
+        if rows.null_count:
+            return _Components([], np.zeros((0, 0), dtype=bool), {}, {}, complete=False)
+        row = np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.int64)
+        encoded = pc.dictionary_encode(table.column("component")).combine_chunks()
+        names = encoded.dictionary.to_pylist()
+        order = sorted(range(len(names)), key=names.__getitem__)  # component order, as stored
+        remap = np.empty(len(names), dtype=np.int64)
+        remap[order] = np.arange(len(names))
+        code = remap[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
+        shape = (len(names), n)
+        flat = code * n + row  # one flat index for every scatter below
+        present = np.zeros(shape, dtype=bool)
+        present.ravel()[flat] = True
+        values, nulls = {}, {}
+        for name in _FIELDS:
+            column = table.column(name).combine_chunks()
+            values[name] = np.full(shape, np.nan)
+            values[name].ravel()[flat] = column.to_numpy(zero_copy_only=False)
+            nulls[name] = np.zeros(shape, dtype=bool)
+            if column.null_count:
+                nulls[name].ravel()[flat] = np.asarray(
+                    column.is_null().to_numpy(zero_copy_only=False)
+                )
+        return _Components([names[i] for i in order], present, values, nulls)
 
     def read_scores(
         self, run_id: str, *, user_ids: Iterable[str] | None = None, limit: int | None = None
@@ -185,16 +268,33 @@ class RunCache:
         user_ids: Iterable[str] | None = None,
         *,
         component: str | None = None,
+        ordered: bool = True,
     ) -> pa.Table:
         if user_ids is None or component is not None or not self._finished(run_id):
-            return self._store.read_components(run_id, user_ids=user_ids, component=component)
+            return self._store.read_components(
+                run_id, user_ids=user_ids, component=component, ordered=ordered
+            )
         entry: _Components = self._entry(
             "components", self._components, run_id, lambda: self._build_components(run_id)
         )
-        spans = sorted(entry.span_of[u] for u in set(user_ids) if u in entry.span_of)
-        rows = [np.arange(a, b) for a, b in spans]
-        take = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        return entry.table.take(pa.array(take, pa.int64()))
+        if not entry.complete:
+            return self._store.read_components(run_id, user_ids=user_ids)
+        row_of = self._scores[run_id].row_of if run_id in self._scores else None
+        if row_of is None:  # scores evicted meanwhile: rebuild them (rare)
+            row_of = self._entry(
+                "scores", self._scores, run_id, lambda: self._build_scores(run_id)
+            ).row_of
+        out: dict[str, list[Any]] = {"user_id": [], "component": [], **{f: [] for f in _FIELDS}}
+        for user in sorted(set(user_ids)):  # the store's order: user, then component
+            i = row_of.get(user)
+            if i is None:
+                continue
+            for c in np.flatnonzero(entry.present[:, i]).tolist():
+                out["user_id"].append(user)
+                out["component"].append(entry.names[c])
+                for f in _FIELDS:
+                    out[f].append(None if entry.nulls[f][c, i] else float(entry.values[f][c, i]))
+        return pa.table(out, schema=COMPONENT_SCHEMA)
 
 
 class PageCache:

@@ -709,6 +709,7 @@ class DuckDBStore:
         user_ids: Iterable[str] | None = None,
         *,
         component: str | None = None,
+        ordered: bool = True,
     ) -> pa.Table:
         sql = "SELECT user_id, component, raw, normalized, contribution FROM run_components WHERE run_id = ?"
         params: list[Any] = [run_id]
@@ -718,7 +719,8 @@ class DuckDBStore:
         if component is not None:
             sql += " AND component = ?"
             params.append(component)
-        sql += " ORDER BY user_id, component"
+        if ordered:
+            sql += " ORDER BY user_id, component"
         return self._arrow(sql, params).cast(COMPONENT_SCHEMA)
 
 

@@ -164,7 +164,9 @@ class Neo4jRunsMixin:
         user_ids: Iterable[str] | None = None,
         *,
         component: str | None = None,
+        ordered: bool = True,
     ) -> pa.Table:
+        # the statement orders by user and component; unordered reads just accept that
         return self._table(
             q.READ_COMPONENTS,
             COMPONENT_SCHEMA,

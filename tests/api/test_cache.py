@@ -36,6 +36,37 @@ def test_run_cache_reads_equal_store_reads(shared_store: DuckDBStore) -> None:
     assert [r.run_id for r in cache.list_runs()] == [r.run_id for r in shared_store.list_runs()]
 
 
+def test_run_cache_components_keep_nulls_order_and_missing_components(
+    api_store: DuckDBStore,
+) -> None:
+    from graph.store import COMPONENT_SCHEMA
+
+    run = RunRecord(run_id="r9", created_at=datetime(2026, 3, 1, tzinfo=UTC), status="succeeded")
+    scores = pa.Table.from_pylist(
+        [
+            {"user_id": u, "rank": i + 1, "score": 1.0 - i / 10, "role": "consumer", "community": 0}
+            for i, u in enumerate(["b", "a", "c"])
+        ],
+        schema=SCORE_SCHEMA,
+    )
+    rows = [  # "c" has no "spend"; detail rows carry only a raw value; one raw is null
+        ("b", "spend", 2.0, 0.5, 0.25),
+        ("a", "reach", 1.0, 0.1, 0.05),
+        ("a", "engagement.comments_received", 7.0, None, None),
+        ("a", "spend", None, 0.0, 0.0),
+        ("b", "reach", 3.0, 0.9, 0.45),
+        ("c", "reach", 0.0, 0.0, 0.0),
+    ]
+    components = pa.Table.from_pylist(
+        [dict(zip(COMPONENT_SCHEMA.names, r, strict=True)) for r in rows], schema=COMPONENT_SCHEMA
+    )
+    api_store.save_run(run, scores, components)
+    cache = RunCache(api_store)
+    for users in (["a"], ["c", "b", "a"], ["b", "zz"], []):
+        got, want = cache.read_components("r9", users), api_store.read_components("r9", users)
+        assert got.to_pylist() == want.to_pylist() and got.schema == want.schema
+
+
 def test_run_cache_skips_running_runs_and_sees_saves(api_store: DuckDBStore) -> None:
     cache = RunCache(api_store)
     run = RunRecord(run_id="r3", created_at=datetime(2026, 2, 1, tzinfo=UTC))  # running
@@ -76,3 +107,20 @@ def test_app_over_cached_store_matches_direct_answers(tmp_path: Path) -> None:
             for sort in ("score", "rank_change", "pagerank", "conversion"):
                 response = c.get(f"/v1/leaderboard?limit=3&sort={sort}", headers=auth(token))
                 assert response.status_code == 200, (sort, response.text)
+
+
+def test_run_cache_serves_previous_run_while_a_new_one_loads(api_store: DuckDBStore) -> None:
+    cache = RunCache(api_store, list_ttl=0.0)
+    assert cache.latest_run().run_id == "r2"  # nothing in memory yet: the latest as stored
+    cache.warm("r2")
+    assert cache.is_warm("r2") and "r1" in cache._scores  # r1 ranks give r2's rank changes
+    assert cache.latest_run().run_id == "r2"
+    run = RunRecord(
+        run_id="r3", created_at=datetime(2026, 3, 1, tzinfo=UTC), status="succeeded"
+    )
+    api_store.save_run(run, api_store.read_scores("r2"), api_store.read_components("r2"))
+    assert cache.latest_run().run_id == "r2"  # r3 loads in the background meanwhile
+    cache.wait_warm(30)
+    assert cache.is_warm("r3") and cache.latest_run().run_id == "r3"
+    assert cache.read_components("r3", ["u01"]).equals(api_store.read_components("r3", ["u01"]))
+    cache.close()

@@ -298,6 +298,9 @@ def reconciliation(ledger: Ledger, period: str, *, tz: str = DEFAULT_TIMEZONE) -
       plus what re-attributions booked (``referral_reattributions``);
     * reversals booked = sum of refund-driven amounts (``referral_refunds``) plus
       what re-attributions reversed;
+    * re-attributions (late referrals): their recorded net = the net of the entries
+      that are corrections (reversals not driven by a refund, and commissions booked
+      by a later run than the one that attributed their order);
     * fully refunded orders net to zero;
     * closed periods: opening + accrued - paid = closing, and accrued = entries settled;
     * every entry up to the period is paid, in a closing balance, or still unsettled.
@@ -309,17 +312,21 @@ def reconciliation(ledger: Ledger, period: str, *, tz: str = DEFAULT_TIMEZONE) -
 
     p = {"p": period, "as_of": at}
     # re-attribution corrections (schema v2; absent from an older read-only ledger)
-    re_book, re_rev = (
+    re_book, re_rev, re_net = (
         (
             f"(SELECT coalesce(sum({c}), 0) FROM referral_reattributions WHERE period = $p)"
-            for c in ("booked", "reversed")
+            for c in ("booked", "reversed", "booked + reversed")
         )
         if ledger.schema_version >= 2
-        else ("0", "0")
+        else ("0", "0", "0")
     )
     q = ledger.arrow(
         f"""{entries_sql()}
-        SELECT {re_book} AS re_book, {re_rev} AS re_rev,
+        SELECT {re_book} AS re_book, {re_rev} AS re_rev, {re_net} AS re_net,
+          (SELECT coalesce(sum(e.amount), 0) FROM ledger e JOIN referral_orders o USING (order_id)
+              WHERE e.period = $p AND ((e.kind = 'reversal' AND e.refund_event_id IS NULL)
+                                       OR (e.kind <> 'reversal' AND e.run_id <> o.run_id)))
+              AS e_re,
           (SELECT coalesce(sum(commission), 0) FROM referral_orders WHERE period = $p) AS o_comm,
           (SELECT coalesce(sum(amount), 0) FROM ledger WHERE period = $p AND kind <> 'reversal')
               AS e_comm,
@@ -355,6 +362,7 @@ def reconciliation(ledger: Ledger, period: str, *, tz: str = DEFAULT_TIMEZONE) -
             q["r_rev"] + q["re_rev"],
             q["e_rev"],
         ),
+        ("re-attributions (late referrals) = their correction entries", q["re_net"], q["e_re"]),
         ("fully refunded orders net to zero (orders off)", 0, q["bad_full"]),
     ]
     if closed:

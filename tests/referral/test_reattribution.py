@@ -49,6 +49,9 @@ def test_reattribute_late_referral_for_unattributed_order(world: World) -> None:
     assert (second.reattribution_entries, second.reattributed_booked) == (1, D("5.00"))
     assert second.entries_new == 0 and second.commission == D(0)
     assert_reconciles(world, "2026-07")
+    rec = {r["check"]: r for r in reconciliation(world.ledger, "2026-07").to_pylist()}
+    row = rec["re-attributions (late referrals) = their correction entries"]
+    assert (row["expected"], row["actual"]) == (D("5.00"), D("5.00"))
 
 
 def test_reattribute_earlier_referral_rebinds_buyer(world: World) -> None:

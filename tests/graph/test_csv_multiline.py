@@ -68,6 +68,20 @@ def test_csv_multiline_gzip(batch_rows, write_file, ingest, store) -> None:
     assert _names(store) == {"u1": "a\nb\nc", "u2": "d\ne"}
 
 
+def test_csv_multiline_docs_example(write_file, ingest, store) -> None:
+    # the example of docs/ingestion.md, "Quoted line breaks in CSV"
+    text = (
+        "type,user_id,display_name,role\n"
+        'user,u1,"great\nproduct",consumer\n'
+        "user,u2\n"
+        'user,u3,"say ""hi""",kol\n'
+    )
+    summary = ingest(write_file("users.csv", text))
+    assert (summary.read, summary.inserted, summary.rejected) == (3, 2, 1)
+    assert _rejects(store) == [(4, None, "expected 4 fields, found 2 (truncated line?)")]
+    assert _names(store) == {"u1": "great\nproduct", "u3": 'say "hi"'}
+
+
 BROKEN_BETWEEN = (
     f"{USERS}\n"  # line 1
     'user,u1,"a\nb",consumer\n'  # lines 2-3: valid

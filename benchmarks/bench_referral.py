@@ -245,6 +245,12 @@ def main() -> None:
         with clock("rerun"):
             out["rerun_noop"] = attribute(store, ledger, rules).already_done
         if args.late:
+            # baseline: a run with one new order and no new referral (nothing to re-examine)
+            one = make_tables(5000, 1, seed=2)[EventType.ORDER]
+            one = one.set_column(1, "order_id", pa.array(["o-extra"], pa.string()))
+            store.append_batch({EventType.ORDER: one.set_column(0, "event_id", one.column(1))})
+            with clock("baseline_attribute"):
+                attribute(store, ledger, rules)
             store.append_batch({EventType.REFERRAL: late_referrals(args.users, args.late)})
             with clock("late_attribute"):  # reads the inputs again, then re-examines
                 late = attribute(store, ledger, rules)

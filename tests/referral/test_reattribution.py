@@ -15,6 +15,13 @@ from referral.reports import reconciliation, statement
 from referral.settlement import close_period
 from tests.referral.conftest import World, day
 
+#: Three-level rates (per role, levels 1-3).
+RATES3 = {
+    "employee": ["0.03", "0.01", "0.005"],
+    "kol": ["0.08", "0.02", "0.015"],
+    "consumer": ["0.05", "0.01", "0.004"],
+}
+
 
 def net_by(w: World, order_id: str) -> dict[str, D]:
     """Net of all entries of one order per beneficiary (zeros dropped)."""
@@ -166,11 +173,7 @@ def test_reattribute_touch_that_changes_nothing_books_nothing(world: World) -> N
 def test_reattribute_multi_level_upline_change(world: World) -> None:
     world.set_rules(
         levels=3,
-        rates={
-            "employee": ["0.03", "0.01", "0.005"],
-            "kol": ["0.08", "0.02", "0.015"],
-            "consumer": ["0.05", "0.01", "0.004"],
-        },
+        rates=RATES3,
     )
     for u in "bcepqrs":
         world.ev.user(u)
@@ -252,11 +255,7 @@ def _play(data: dict, *, late_in_second_run: bool) -> dict[tuple[str, str], D]:
         w = World(store)
         w.set_rules(
             levels=3,
-            rates={
-                "employee": ["0.03", "0.01", "0.005"],
-                "kol": ["0.08", "0.02", "0.015"],
-                "consumer": ["0.05", "0.01", "0.004"],
-            },
+            rates=RATES3,
             bonus={"kol": "1.00"},
             binding={"mode": data["mode"], "exclusive": data["exclusive"], "window_days": 30},
         )

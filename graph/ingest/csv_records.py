@@ -232,11 +232,7 @@ def parse_records(
             except csv.Error as exc:
                 if feed.exhausted and not last and n_lines - start < max_lines:
                     return Records(columns, rows, broken, int(bounds[start]))
-                reason = (
-                    "malformed CSV line: a quoted field is never closed (unterminated quote)"
-                    if feed.exhausted
-                    else f"malformed CSV line: {exc}"
-                )
+                reason = "malformed CSV line: " + _explain(exc, feed.exhausted)
                 broken.append(Broken(first_line + start, None, None, reason, raw(start, start + 1)))
                 i = start + 1
                 break  # resume on the next line with a fresh reader
@@ -269,6 +265,15 @@ def parse_records(
             for col, v in zip(columns, fields, strict=True):
                 col.append(v if v != "" else None)
     return Records(columns, rows, broken, len(data))
+
+
+def _explain(exc: csv.Error, at_end: bool) -> str:
+    """The csv module's error, reworded where it speaks of file modes."""
+    if at_end:
+        return "a quoted field is never closed (unterminated quote)"
+    if "new-line character seen in unquoted field" in str(exc):
+        return "a carriage return inside an unquoted value (quote the value)"
+    return str(exc)
 
 
 def _first_invalid_utf8(fields: list[str], names: list[str]) -> tuple[str, str] | None:

@@ -175,6 +175,15 @@ def test_csv_na_and_null_text_are_values(write_file, ingest, store) -> None:
     assert [names[f"{p}{i}"] for i in (0, 1) for p in "abc"] == ["NA", "null", "N/A"] * 2
 
 
+def test_csv_carriage_return_quoted_kept_unquoted_rejected(write_file, ingest, store) -> None:
+    text = f'{USERS}\nuser,u1,"x\ry",kol\nuser,u2,c\rd,kol\nuser,u3,"p\nq",kol\n'
+    summary = ingest(write_file("users.csv", text))
+    assert (summary.read, summary.inserted, summary.rejected) == (3, 2, 1)
+    [(row, _, reason)] = _rejects(store)
+    assert row == 3 and "carriage return inside an unquoted value" in reason
+    assert _names(store) == {"u1": "x\ry", "u3": "p\nq"}
+
+
 def test_csv_header_with_open_quote_is_an_error(write_file, ingest) -> None:
     with pytest.raises(IngestError, match="header line is not valid CSV"):
         ingest(write_file("h.csv", 'type,"user_id\nuser,u1\n'))

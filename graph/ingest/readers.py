@@ -251,15 +251,17 @@ class CsvReader(_LineReader):
         names: list[str] | None = self.names
         n_rows = 0
         # an unfinished record (a quoted field open at the end of a chunk) waits here for
-        # the next chunk; `wait` defers re-parsing until it has doubled, so a long
-        # record costs linear, not quadratic, time
+        # the next chunk; `wait` defers re-parsing until it has doubled (or reached
+        # MAX_RECORD_LINES lines), so a long record costs linear, not quadratic, time
         pending, pending_line, wait = b"", 0, 0
         for chunk, line, last in self._chunks():
             if names is None:
                 names, chunk, line = self._header(chunk, line)
             if pending:
                 chunk, line = pending + chunk, pending_line
-            if not chunk or (not last and len(chunk) < wait):
+            if not chunk or (
+                not last and len(chunk) < wait and chunk.count(b"\n") < MAX_RECORD_LINES
+            ):
                 pending, pending_line = chunk, line
                 continue
             batch, used = self._parse(chunk, line, names, last)

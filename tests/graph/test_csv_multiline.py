@@ -148,9 +148,24 @@ def test_csv_quote_open_too_many_lines(batch_rows, write_file, ingest, store) ->
     assert "expected 4 fields, found 2" in rejects[1][2]
 
 
-@pytest.mark.parametrize(
-    "extra", ["", "user,u9\n"]
-)  # a short row sends the chunk to the exact parser
+def test_csv_open_quote_memory_is_bounded(tmp_path) -> None:
+    # a quote never closed, then 3 x MAX_RECORD_LINES lines without quotes: the reader
+    # gives up on the open record after MAX_RECORD_LINES lines instead of holding the rest
+    n = 3 * MAX_RECORD_LINES
+    path = tmp_path / "users.csv"
+    lines = "".join(f"user,m{i},plain,kol\n" for i in range(n))
+    path.write_text(f'{USERS}\nuser,u0,"stray,kol\n{lines}')
+    sizes, rows, bad = [], 0, []
+    for b in CsvReader(path, 1000):
+        sizes.append(b.n_read)
+        rows += b.table.num_rows
+        bad += [r.row for r in b.bad]
+    assert (rows, bad) == (n, [2])
+    assert max(sizes) <= MAX_RECORD_LINES + 1000
+
+
+# with a short row, the chunk goes to the exact parser
+@pytest.mark.parametrize("extra", ["", "user,u9\n"])
 def test_csv_multiline_invalid_utf8_names_field(extra, write_file, ingest, store) -> None:
     data = (
         f"{USERS}\n".encode()

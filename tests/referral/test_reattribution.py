@@ -10,8 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graph.duckdb_store import DuckDBStore
+from graph.migrations import migrate
+from referral.ledger import Ledger
 from referral.reattribution import REASON
 from referral.reports import reconciliation, statement
+from referral.schema import COMPONENT, MIGRATIONS
 from referral.settlement import close_period
 from tests.referral.conftest import World, day
 
@@ -286,7 +289,7 @@ def _play(data: dict, *, late_in_second_run: bool) -> dict[tuple[str, str], D]:
 
 
 @pytest.mark.slow
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.fixed_dictionaries(
         {
@@ -324,3 +327,23 @@ def test_reattribute_late_equals_on_time(data: dict) -> None:
     """However late the referrals arrive, each order nets what it would have netted
     had they been there from the start (no per-beneficiary cap involved)."""
     assert _play(data, late_in_second_run=True) == _play(data, late_in_second_run=False)
+
+
+def test_reattribute_ledger_upgraded_from_schema_v1() -> None:
+    with DuckDBStore(":memory:", threads=1) as store:
+        assert migrate(store.conn, COMPONENT, MIGRATIONS[:1]) == 1  # written before v2
+        old = Ledger(store.conn, read_only=True)
+        assert (old.ready, old.schema_version) == (True, 1)
+        assert all(r["ok"] for r in reconciliation(old, "2026-07").to_pylist())
+        w = World(store)  # opens the ledger for writing: upgrades it to v2
+        assert w.ledger.schema_version == len(MIGRATIONS)
+        w.ev.user("b").referral("b", "c", day(0)).order("O1", "c", "100.00", day(1))
+        w.run()
+        # an upgraded ledger has seen no referral: its next run re-examines every
+        # attributed order once, and books nothing when nothing changed
+        store.conn.execute("DELETE FROM referral_seen_referrals")
+        w.ev.order("O2", "q", "10.00", day(2))
+        summary = w.run()
+        assert (summary.referrals_new, summary.orders_reexamined) == (1, 1)
+        assert summary.orders_reattributed == 0 and corrections(w) == []
+        assert net_by(w, "O1") == {"b": D("5.00")}

@@ -157,6 +157,10 @@ class CommunitySection(_Section):
     seed: int = 0
     #: Leiden iterations (igraph's default 2; -1 = until nothing changes, slow on big graphs)
     iterations: int = Field(2, ge=-1)
+    #: above this many undirected ties Leiden runs on the strongest-ties backbone (0 = never)
+    backbone_above: int = Field(2_000_000, ge=0)
+    #: strongest ties each user keeps in that backbone
+    backbone_ties: int = Field(3, ge=1)
 
     @field_validator("iterations")
     @classmethod

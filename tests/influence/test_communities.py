@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import igraph as ig
 import networkx as nx
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from graph.errors import ConfigError
-from influence.communities import leiden_communities, top_spreaders, undirected_ties
-from tests.influence.conftest import snapshot_from_pairs
+from influence.communities import (
+    leiden_communities,
+    strongest_ties,
+    top_spreaders,
+    undirected_ties,
+)
+from tests.influence.conftest import random_pairs, snapshot_from_pairs
 
 
 def _partition(labels):
@@ -98,3 +105,85 @@ def test_top_spreaders_rejects_mismatched_input():
         top_spreaders(np.zeros(3, int), np.zeros(2))
     with pytest.raises(ConfigError):
         top_spreaders(np.zeros(3, int), np.zeros(3), k=0)
+
+
+def _brute_force_strongest(ties, per_user):
+    # independent reference: per user, sort its ties by weight (distinct weights), keep the top
+    dense = ties.toarray()
+    sym = dense + dense.T
+    kept = set()
+    for u in range(sym.shape[0]):
+        nbrs = np.flatnonzero(sym[u])
+        best = nbrs[np.argsort(-sym[u, nbrs])][:per_user]
+        kept.update((min(u, v), max(u, v)) for v in best.tolist())
+    return kept
+
+
+@pytest.mark.parametrize("per_user", [1, 2, 4])
+def test_strongest_ties_match_brute_force(rng, per_user):
+    pairs = random_pairs(rng, 60, 400)
+    snap = snapshot_from_pairs(pairs, 60)
+    ties = undirected_ties(snap)
+    ties.data = rng.permutation(ties.nnz).astype(np.float64) + 1.0  # distinct weights
+    backbone = strongest_ties(ties, per_user).tocoo()
+    got = set(zip(backbone.row.tolist(), backbone.col.tolist(), strict=True))
+    assert got == _brute_force_strongest(ties, per_user)
+    # weights are kept as they were
+    assert np.allclose(backbone.data, np.asarray(ties[backbone.row, backbone.col]).ravel())
+
+
+def test_strongest_ties_hand_example():
+    # star 0-1 (5), 0-2 (4), 0-3 (3), 0-4 (1) plus 1-2 (2), 3-4 (0.5): with one tie per user
+    # 0, 1 keep 0-1; 2 keeps 0-2; 3 keeps 0-3; 4 keeps 0-4 (1 > 0.5); 1-2 and 3-4 go
+    rows, cols = [0, 0, 0, 0, 1, 3], [1, 2, 3, 4, 2, 4]
+    ties = sp.csr_matrix(([5.0, 4.0, 3.0, 1.0, 2.0, 0.5], (rows, cols)), shape=(5, 5))
+    kept = strongest_ties(ties, 1).toarray()
+    assert [tuple(p) for p in np.argwhere(kept)] == [(0, 1), (0, 2), (0, 3), (0, 4)]
+    assert strongest_ties(ties, 2).nnz == 6  # 1-2 is second for 1 and 2, 3-4 for 3 and 4
+
+
+def test_strongest_ties_equal_weights_are_not_biased_to_low_indices():
+    # complete graph, all weights equal: "lower index first" would send all 39 picks to user 0
+    n = 40
+    rows, cols = np.triu_indices(n, k=1)
+    ties = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
+    a = strongest_ties(ties, 1, seed=3)
+    assert (a != strongest_ties(ties, 1, seed=3)).nnz == 0
+    degree = np.bincount(a.tocoo().row, minlength=n) + np.bincount(a.tocoo().col, minlength=n)
+    assert degree.min() >= 1 and degree.max() < 10
+
+
+def test_strongest_ties_rejects_bad_count():
+    ties = sp.csr_matrix(([1.0], ([0], [1])), shape=(2, 2))
+    with pytest.raises(ConfigError, match="per_user"):
+        strongest_ties(ties, 0)
+
+
+def _planted(n_groups, size, p_in, p_out, seed):
+    # friends interact three times, strangers once: in-community ties are the strongest
+    g = nx.planted_partition_graph(n_groups, size, p_in, p_out, seed=seed)
+    truth = np.repeat(np.arange(n_groups), size)
+    pairs = np.array(list(g.edges()))
+    inside = truth[pairs[:, 0]] == truth[pairs[:, 1]]
+    pairs = np.concatenate([pairs, pairs[inside], pairs[inside]])
+    return snapshot_from_pairs(pairs, n_groups * size), truth
+
+
+def test_leiden_backbone_recovers_planted_communities():
+    snap, truth = _planted(8, 60, 0.25, 0.02, seed=4)
+    full = leiden_communities(snap, seed=0, backbone_above=0)
+    backbone = leiden_communities(snap, seed=0, backbone_above=1, backbone_ties=3)
+    nmi_full = ig.compare_communities(truth.tolist(), full.tolist(), method="nmi")
+    nmi_backbone = ig.compare_communities(truth.tolist(), backbone.tolist(), method="nmi")
+    assert nmi_full == pytest.approx(1.0)
+    assert nmi_backbone >= 0.95
+
+
+def test_leiden_backbone_communities_are_connected_and_seeded():
+    snap, _ = _planted(6, 50, 0.2, 0.03, seed=9)
+    labels = leiden_communities(snap, seed=2, backbone_above=1, backbone_ties=2)
+    assert (labels == leiden_communities(snap, seed=2, backbone_above=1, backbone_ties=2)).all()
+    ties = undirected_ties(snap)
+    g = nx.Graph(list(zip(*ties.nonzero(), strict=True)))
+    for c in np.unique(labels):
+        assert nx.is_connected(g.subgraph(np.flatnonzero(labels == c).tolist()))

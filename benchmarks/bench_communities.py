@@ -1,0 +1,187 @@
+"""Where Leiden's time goes on the ranking benchmark graph, and what the backbone costs in quality.
+
+    .venv/bin/python benchmarks/bench_rank.py generate --db /tmp/bench_rank.duckdb
+    .venv/bin/python benchmarks/bench_communities.py graph --db /tmp/bench_rank.duckdb
+    .venv/bin/python benchmarks/bench_communities.py synth --users 20000
+
+``graph`` builds the snapshot of a ``bench_rank.py`` store (1M users / 10M edges) and
+times each step of :func:`influence.communities.leiden_communities` separately:
+undirected ties (``A + A.T``, upper triangle), the strongest-ties backbone, igraph graph
+construction, igraph's ``community_leiden`` and relabelling; once on every tie and once
+per backbone size. Every partition is scored by the modularity of the *whole* graph
+(igraph's ``Graph.modularity`` with the tie weights); ``--seeds`` more than one also
+gives the NMI between the partitions of different seeds. ``synth`` generates a
+``koc synth`` data set, ingests it and compares the found communities with the planted
+ones (NMI). Prints JSON; CPU seconds next to wall seconds, since the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import igraph as ig
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from graph.duckdb_store import DuckDBStore  # noqa: E402
+from graph.snapshot import GraphSnapshot, build_snapshot  # noqa: E402
+from influence.communities import (  # noqa: E402
+    _igraph,
+    _relabel_by_size,
+    strongest_ties,
+    undirected_ties,
+)
+from influence.config import default_score_config  # noqa: E402
+
+
+def _timed(out: dict[str, Any], name: str, fn: Callable[[], Any]) -> Any:
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = fn()
+    out[name] = {
+        "wall_s": round(time.perf_counter() - wall, 2),
+        "cpu_s": round(time.process_time() - cpu, 2),
+    }
+    return result
+
+
+def _leiden(graph: ig.Graph, weights: list[float], iterations: int, seed: int) -> np.ndarray:
+    ig.set_random_number_generator(random.Random(seed))
+    try:
+        clustering = graph.community_leiden(
+            objective_function="modularity", weights=weights, n_iterations=iterations
+        )
+    finally:
+        ig.set_random_number_generator(random)
+    return np.asarray(clustering.membership, dtype=np.int64)
+
+
+def _variants(
+    snap: GraphSnapshot,
+    backbones: list[int],
+    iterations: list[int],
+    seeds: list[int],
+    planted: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Time every step for the full graph and each backbone; quality on the full graph."""
+    n = snap.n_nodes
+    steps: dict[str, Any] = {}
+    ties = _timed(steps, "undirected_ties", lambda: undirected_ties(snap))
+    coo = ties.tocoo()
+    full_graph = _timed(steps, "igraph_graph_full", lambda: _igraph(n, coo.row, coo.col))
+    full_weights = coo.data.tolist()
+    out: dict[str, Any] = {"n_users": n, "n_ties": int(ties.nnz), "shared_steps": steps}
+    runs = []
+    for k in [0, *backbones]:
+        if k:
+            t: dict[str, Any] = {}
+            sub = _timed(t, "backbone", lambda k=k: strongest_ties(ties, k).tocoo())
+            graph = _timed(t, "igraph_graph", lambda sub=sub: _igraph(n, sub.row, sub.col))
+            weights = sub.data.tolist()
+        else:
+            t, graph, weights = {}, full_graph, full_weights
+        for it in iterations:
+            labels = []
+            for seed in seeds:
+                r: dict[str, Any] = dict(t)
+                m = _timed(
+                    r, "leiden", lambda g=graph, w=weights, it=it, s=seed: _leiden(g, w, it, s)
+                )
+                _timed(r, "relabel", lambda m=m: _relabel_by_size(m))
+                r.update(
+                    backbone_ties_per_user=k or None,
+                    ties_used=graph.ecount(),
+                    iterations=it,
+                    seed=seed,
+                    modularity_full_graph=round(full_graph.modularity(m.tolist(), full_weights), 5),
+                    communities=int(m.max()) + 1,
+                    load_average=round(os.getloadavg()[0], 1),
+                )
+                if planted is not None:
+                    # users the generator planted but who have no edge are left out
+                    has = planted >= 0
+                    r["nmi_planted"] = round(
+                        ig.compare_communities(
+                            planted[has].tolist(), m[has].tolist(), method="nmi"
+                        ),
+                        4,
+                    )
+                runs.append(r)
+                labels.append(m.tolist())
+                print(json.dumps(r), file=sys.stderr, flush=True)
+            if len(labels) > 1:
+                nmi = [
+                    ig.compare_communities(a, b, method="nmi")
+                    for a, b in itertools.combinations(labels, 2)
+                ]
+                runs[-1]["nmi_between_seeds_min"] = round(min(nmi), 4)
+    out["runs"] = runs
+    return out
+
+
+def bench_graph(args: argparse.Namespace) -> dict[str, Any]:
+    cfg = default_score_config()
+    out: dict[str, Any] = {"load_average_before": [round(x, 1) for x in os.getloadavg()]}
+    with DuckDBStore(args.db, memory_limit="3GB") as store:
+        snap = _timed(
+            out, "snapshot", lambda: build_snapshot(store, half_life_days=cfg.graph.half_life_days)
+        )
+    out.update(_variants(snap, args.backbone, args.iterations, args.seeds))
+    out["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
+    out["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
+    return out
+
+
+def bench_synth(args: argparse.Namespace) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    from graph.ingest import ingest_files
+    from graph.synth import SynthParams, generate
+
+    cfg = default_score_config()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        generate(work / "demo", SynthParams(users=args.users, seed=args.seed))
+        with DuckDBStore(work / "koc.duckdb") as store:
+            ingest_files(store, sorted((work / "demo").glob("*.csv.gz")))
+            snap = build_snapshot(store, half_life_days=cfg.graph.half_life_days)
+        truth = pq.read_table(work / "demo" / "ground_truth_users.parquet")
+    idx = snap.index_of(truth.column("user_id").to_pylist())
+    planted = np.full(snap.n_nodes, -1, dtype=np.int64)
+    planted[idx[idx >= 0]] = truth.column("community").to_numpy()[idx >= 0]
+    out = _variants(snap, args.backbone, args.iterations, args.seeds, planted)
+    out["planted_communities"] = int(np.unique(planted[planted >= 0]).size)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name in ("graph", "synth"):
+        p = sub.add_parser(name)
+        p.add_argument("--backbone", type=int, nargs="*", default=[3, 5])
+        p.add_argument("--iterations", type=int, nargs="*", default=[2])
+        p.add_argument("--seeds", type=int, nargs="*", default=[0])
+        if name == "graph":
+            p.add_argument("--db", type=Path, required=True)
+        else:
+            p.add_argument("--users", type=int, default=20_000)
+            p.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    result = bench_graph(args) if args.cmd == "graph" else bench_synth(args)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

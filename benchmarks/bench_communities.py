@@ -40,6 +40,7 @@ from graph.snapshot import GraphSnapshot, build_snapshot  # noqa: E402
 from influence.communities import (  # noqa: E402
     _igraph,
     _relabel_by_size,
+    leiden_communities,
     strongest_ties,
     undirected_ties,
 )
@@ -73,6 +74,8 @@ def _variants(
     iterations: list[int],
     seeds: list[int],
     planted: np.ndarray | None = None,
+    *,
+    full: bool = True,
 ) -> dict[str, Any]:
     """Time every step for the full graph and each backbone; quality on the full graph."""
     n = snap.n_nodes
@@ -83,7 +86,7 @@ def _variants(
     full_weights = coo.data.tolist()
     out: dict[str, Any] = {"n_users": n, "n_ties": int(ties.nnz), "shared_steps": steps}
     runs = []
-    for k in [0, *backbones]:
+    for k in [0, *backbones] if full else backbones:
         if k:
             t: dict[str, Any] = {}
             sub = _timed(t, "backbone", lambda k=k: strongest_ties(ties, k).tocoo())
@@ -137,7 +140,27 @@ def bench_graph(args: argparse.Namespace) -> dict[str, Any]:
         snap = _timed(
             out, "snapshot", lambda: build_snapshot(store, half_life_days=cfg.graph.half_life_days)
         )
-    out.update(_variants(snap, args.backbone, args.iterations, args.seeds))
+    if args.end_to_end:
+        # the call koc rank makes (default [communities] settings), timed as a whole
+        sec = cfg.communities
+        labels = _timed(
+            out,
+            "leiden_communities_default",
+            lambda: leiden_communities(
+                snap,
+                resolution=sec.resolution,
+                seed=sec.seed,
+                n_iterations=sec.iterations,
+                backbone_above=sec.backbone_above,
+                backbone_ties=sec.backbone_ties,
+            ),
+        )
+        out["default_communities"] = int(labels.max()) + 1
+        out["peak_rss_gb_after_default"] = round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2
+        )
+    if args.backbone or args.full:
+        out.update(_variants(snap, args.backbone, args.iterations, args.seeds, full=args.full))
     out["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     out["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
     return out
@@ -160,7 +183,7 @@ def bench_synth(args: argparse.Namespace) -> dict[str, Any]:
     idx = snap.index_of(truth.column("user_id").to_pylist())
     planted = np.full(snap.n_nodes, -1, dtype=np.int64)
     planted[idx[idx >= 0]] = truth.column("community").to_numpy()[idx >= 0]
-    out = _variants(snap, args.backbone, args.iterations, args.seeds, planted)
+    out = _variants(snap, args.backbone, args.iterations, args.seeds, planted, full=True)
     out["planted_communities"] = int(np.unique(planted[planted >= 0]).size)
     return out
 
@@ -175,6 +198,10 @@ def main() -> None:
         p.add_argument("--seeds", type=int, nargs="*", default=[0])
         if name == "graph":
             p.add_argument("--db", type=Path, required=True)
+            p.add_argument("--end-to-end", action="store_true", help="time the default call")
+            p.add_argument(
+                "--no-full", dest="full", action="store_false", help="skip every-tie runs"
+            )
         else:
             p.add_argument("--users", type=int, default=20_000)
             p.add_argument("--seed", type=int, default=0)

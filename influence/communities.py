@@ -86,8 +86,9 @@ def strongest_ties(ties: sp.csr_matrix, per_user: int, *, seed: int = 0) -> sp.c
 
     Notes
     -----
-    ``per_user`` vectorised passes over all ``2 m`` tie ends (per-user maximum with
-    ``numpy.maximum.reduceat``); no loop over users or ties. Local
+    ``per_user`` vectorised passes over both ends of every tie (per-user maximum
+    with ``numpy.maximum.reduceat`` on the matrix and its transpose); no loop over
+    users or ties and no sort. Local
     sparsification keeps each node's strongest edges so that sparse and dense
     regions both keep their structure (Satuluri, Parthasarathy, Ruan 2011, who rank
     edges by neighbourhood similarity; here the tie weight already is the strength).
@@ -103,39 +104,58 @@ def strongest_ties(ties: sp.csr_matrix, per_user: int, *, seed: int = 0) -> sp.c
             f"Got {per_user!r} instead.",
             key="backbone_ties",
         )
-    upper = sp.triu(ties, k=1, format="coo")
+    upper = sp.csr_matrix(ties)
     n, m = upper.shape[0], upper.nnz
+    owner_row = np.repeat(np.arange(n, dtype=np.int64), np.diff(upper.indptr))
+    if not (owner_row < upper.indices).all():
+        upper = sp.triu(upper, k=1, format="csr")
+        n, m = upper.shape[0], upper.nnz
+        owner_row = np.repeat(np.arange(n, dtype=np.int64), np.diff(upper.indptr))
     if m == 0:
-        return upper.tocsr()
-    # both ends of every tie as one CSR (row = user, sorted by the other end), data = tie id
-    tie_ids = np.arange(1, m + 1, dtype=np.int64)
-    ends = sp.csr_matrix(
+        return upper
+    weight = upper.data.astype(np.float64)
+    priority = np.random.default_rng(seed).permutation(m)  # unique within a user
+    # every tie has two ends: grouped by its row (upper as is) and by its column (transpose)
+    by_col = sp.csr_matrix((np.arange(m), upper.indices, upper.indptr), shape=upper.shape)
+    by_col = by_col.T.tocsr()
+    owner_col = np.repeat(np.arange(n, dtype=np.int64), np.diff(by_col.indptr))
+    sides = [
         (
-            np.concatenate([tie_ids, tie_ids]),
-            (np.r_[upper.row, upper.col], np.r_[upper.col, upper.row]),
-        ),
-        shape=upper.shape,
-    )
-    ends.sort_indices()
-    tie = ends.data - 1
-    degree = np.diff(ends.indptr)
-    owner = np.repeat(np.arange(n, dtype=np.int64), degree)
-    starts = ends.indptr[:-1][degree > 0]
-    work = upper.data[tie].astype(np.float64)
-    priority = np.random.default_rng(seed).permutation(m)[tie]  # unique within a user
+            tie,
+            owner,
+            indptr[:-1][np.diff(indptr) > 0],
+            np.diff(indptr) > 0,
+            weight[tie],
+            priority[tie],
+        )
+        for tie, owner, indptr in (
+            (np.arange(m), owner_row, upper.indptr),
+            (by_col.data, owner_col, by_col.indptr),
+        )
+    ]
     keep = np.zeros(m, dtype=bool)
-    nonempty = degree > 0
-    row_best = np.full(n, -np.inf)
-    row_first = np.zeros(n, dtype=np.int64)
-    for _ in range(min(int(per_user), int(degree.max()))):
-        # each pass takes every user's strongest remaining tie (random order on equal weight)
-        row_best[nonempty] = np.maximum.reduceat(work, starts)
-        best = (work == row_best[owner]) & (work > -np.inf)
-        row_first[nonempty] = np.minimum.reduceat(np.where(best, priority, m), starts)
-        chosen = np.flatnonzero(best & (priority == row_first[owner]))
-        keep[tie[chosen]] = True
-        work[chosen] = -np.inf
-    return sp.csr_matrix((upper.data[keep], (upper.row[keep], upper.col[keep])), shape=upper.shape)
+    for _ in range(int(per_user)):
+        # each pass takes every user's strongest remaining tie (seeded order on equal weight)
+        best = np.full(n, -np.inf)
+        for _tie, _owner, starts, nonempty, work, _rank in sides:
+            best[nonempty] = np.maximum(best[nonempty], np.maximum.reduceat(work, starts))
+        if not np.isfinite(best).any():
+            break
+        first = np.full(n, m, dtype=np.int64)
+        hits = []
+        for _tie, owner, starts, nonempty, work, rank in sides:
+            hit = (work == best[owner]) & (work > -np.inf)
+            hit_rank = np.where(hit, rank, m)
+            first[nonempty] = np.minimum(first[nonempty], np.minimum.reduceat(hit_rank, starts))
+            hits.append(hit)
+        for (tie, owner, _starts, _nonempty, work, rank), hit in zip(sides, hits, strict=True):
+            chosen = np.flatnonzero(hit & (rank == first[owner]))
+            keep[tie[chosen]] = True
+            work[chosen] = -np.inf
+    kept = upper.copy()
+    kept.data = np.where(keep, upper.data, 0)
+    kept.eliminate_zeros()
+    return kept
 
 
 def _relabel_by_size(membership: np.ndarray) -> np.ndarray:

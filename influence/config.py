@@ -160,7 +160,7 @@ class CommunitySection(_Section):
     #: above this many undirected ties Leiden runs on the strongest-ties backbone (0 = never)
     backbone_above: int = Field(2_000_000, ge=0)
     #: strongest ties each user keeps in that backbone
-    backbone_ties: int = Field(3, ge=1)
+    backbone_ties: int = Field(5, ge=1)
 
     @field_validator("iterations")
     @classmethod

@@ -106,19 +106,20 @@ def strongest_ties(ties: sp.csr_matrix, per_user: int, *, seed: int = 0) -> sp.c
         )
     upper = sp.csr_matrix(ties)
     n, m = upper.shape[0], upper.nnz
-    owner_row = np.repeat(np.arange(n, dtype=np.int64), np.diff(upper.indptr))
+    owner_row = np.repeat(np.arange(n, dtype=np.int32), np.diff(upper.indptr))
     if not (owner_row < upper.indices).all():
         upper = sp.triu(upper, k=1, format="csr")
         n, m = upper.shape[0], upper.nnz
-        owner_row = np.repeat(np.arange(n, dtype=np.int64), np.diff(upper.indptr))
+        owner_row = np.repeat(np.arange(n, dtype=np.int32), np.diff(upper.indptr))
     if m == 0:
         return upper
+    index = np.int32 if m < np.iinfo(np.int32).max else np.int64  # half the memory traffic
     weight = upper.data.astype(np.float64)
-    priority = np.random.default_rng(seed).permutation(m)  # unique within a user
+    priority = np.random.default_rng(seed).permutation(m).astype(index)  # unique per user
     # every tie has two ends: grouped by its row (upper as is) and by its column (transpose)
-    by_col = sp.csr_matrix((np.arange(m), upper.indices, upper.indptr), shape=upper.shape)
+    by_col = sp.csr_matrix((np.arange(m, dtype=index), upper.indices, upper.indptr), upper.shape)
     by_col = by_col.T.tocsr()
-    owner_col = np.repeat(np.arange(n, dtype=np.int64), np.diff(by_col.indptr))
+    owner_col = np.repeat(np.arange(n, dtype=np.int32), np.diff(by_col.indptr))
     sides = [
         (
             tie,
@@ -129,7 +130,7 @@ def strongest_ties(ties: sp.csr_matrix, per_user: int, *, seed: int = 0) -> sp.c
             priority[tie],
         )
         for tie, owner, indptr in (
-            (np.arange(m), owner_row, upper.indptr),
+            (np.arange(m, dtype=index), owner_row, upper.indptr),
             (by_col.data, owner_col, by_col.indptr),
         )
     ]
@@ -141,7 +142,7 @@ def strongest_ties(ties: sp.csr_matrix, per_user: int, *, seed: int = 0) -> sp.c
             best[nonempty] = np.maximum(best[nonempty], np.maximum.reduceat(work, starts))
         if not np.isfinite(best).any():
             break
-        first = np.full(n, m, dtype=np.int64)
+        first = np.full(n, m, dtype=index)
         hits = []
         for _tie, owner, starts, nonempty, work, rank in sides:
             hit = (work == best[owner]) & (work > -np.inf)

@@ -270,6 +270,12 @@ def leiden_communities(
             f"Got {backbone_above!r} instead.",
             key="backbone_above",
         )
+    if not (isinstance(backbone_ties, int | np.integer) and backbone_ties >= 1):
+        raise ConfigError(
+            f"The 'backbone_ties' parameter of leiden_communities must be an int >= 1. "
+            f"Got {backbone_ties!r} instead.",
+            key="backbone_ties",
+        )
     n = snapshot.n_nodes
     if n == 0:
         return np.zeros(0, dtype=np.int32)

@@ -153,6 +153,14 @@ def test_strongest_ties_equal_weights_are_not_biased_to_low_indices():
     assert degree.min() >= 1 and degree.max() < 10
 
 
+def test_leiden_rejects_bad_backbone_settings():
+    snap = snapshot_from_pairs([(0, 1)], 2)
+    with pytest.raises(ConfigError, match="backbone_above"):
+        leiden_communities(snap, backbone_above=-1)
+    with pytest.raises(ConfigError, match="backbone_ties"):
+        leiden_communities(snap, backbone_ties=0)
+
+
 def test_strongest_ties_rejects_bad_count():
     ties = sp.csr_matrix(([1.0], ([0], [1])), shape=(2, 2))
     with pytest.raises(ConfigError, match="per_user"):

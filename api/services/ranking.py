@@ -144,6 +144,8 @@ def _communities(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray | N
             resolution=config.communities.resolution,
             seed=config.communities.seed,
             n_iterations=config.communities.iterations,
+            backbone_above=config.communities.backbone_above,
+            backbone_ties=config.communities.backbone_ties,
         ),
         dtype=np.int32,
     )

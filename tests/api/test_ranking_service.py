@@ -374,3 +374,27 @@ def test_conversion_rate_is_smoothed_orders_per_audience(tiny):
     assert rate["u0"] == pytest.approx(3 / (2 + prior))
     assert rate["u5"] == pytest.approx(1 / (1 + prior))
     assert rate["u1"] == 0.0
+
+
+def test_compute_ranking_passes_backbone_settings_to_leiden(store) -> None:
+    # two cliques of 8 users (every pair viewed each other's shares) and one bridge
+    views, k = [], 0
+    for group in ("a", "b"):
+        for i in range(8):
+            for j in range(8):
+                if i != j:
+                    k += 1
+                    views.append(_view(f"v{k}", f"{group}{i}", f"{group}{j}", "c", T0))
+    views.append(_view("bridge", "a0", "b0", "c", T0))
+    store.append_batch({EventType.VIEW: _table(EventType.VIEW, views)})
+    cfg = default_score_config()
+
+    def communities(**backbone: int) -> int:
+        section = cfg.communities.model_copy(update=backbone)
+        ranking = svc.compute_ranking(store, cfg.model_copy(update={"communities": section}))
+        assert ranking.communities is not None
+        return len(set(ranking.communities.tolist()))
+
+    assert communities() == 2  # the graph is far below the backbone threshold: exact
+    # forced backbone of 1 tie per user: at most pairs and stars survive, so more groups
+    assert communities(backbone_above=1, backbone_ties=1) > 2

@@ -9,7 +9,7 @@ breakdown pivoted to one array per component and field,
 seconds (cleared by every ``save_run`` through it). Everything else goes to the
 store. :class:`PageCache` keeps recent leaderboard pages per finished run and
 query (LRU). Both are per process; memory grows with the number of users of the
-runs kept (``max_runs``, about 0.3 GB per 1M-user run).
+runs kept (``max_runs``, about 0.4 GB per 1M-user run with its breakdown).
 
 When a newer run finishes, ``latest_run`` keeps answering the previous run (in
 memory) while the new one loads in a background thread, then switches: no

@@ -49,6 +49,10 @@ def command(
     With one worker the server is the store's single writer: keep other writing
     koc commands (ingest, rank, keys) for when it is stopped, or use the API.
     With several workers every worker reads; writes answer 503.
+
+    Each worker keeps the latest runs and an index of every user's referral counts,
+    role and rank history in memory, built in the background (a few seconds per
+    million users; `GET /readyz` reports it and starts it, so probe it at start-up).
     """
     import uvicorn
 

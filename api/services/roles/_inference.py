@@ -1,0 +1,233 @@
+"""Role classifier services: train and store inferred roles, cross-validate the classifier."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from api.services.roles._features import compute_features
+from api.services.roles._history import _conn
+from api.services.roles._views import ROLE_VIEWS
+from graph.errors import IngestError
+from graph.events import Role
+from graph.roles import ModelRecord, save_inferences, save_model
+from graph.store import GraphStore
+from influence.config import ScoreConfig
+from influence.roles import index_of
+
+__all__ = ["TRAIN_ROLES", "infer_roles", "evaluate_roles"]
+
+#: Roles the classifier learns (declared users of these roles are its training set).
+TRAIN_ROLES: tuple[str, ...] = ROLE_VIEWS
+
+
+def _model(estimator: str, threshold: float, seed: int, max_train_samples: int | None) -> Any:
+    from influence.roles import RoleClassifier
+
+    return RoleClassifier(
+        estimator=estimator,
+        threshold=threshold,
+        random_state=seed,
+        max_train_samples=max_train_samples,
+    )
+
+
+def _public_report(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if k != "oof_proba"}
+
+
+def infer_roles(
+    store: GraphStore,
+    *,
+    threshold: float = 0.6,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    at: datetime | None = None,
+    estimator: str = "logistic",
+    seed: int = 0,
+    cv_folds: int = 0,
+    max_train_samples: int | None = 200_000,
+    config: ScoreConfig | str | Path | None = None,
+) -> dict[str, Any]:
+    """Train the role classifier on declared roles and store roles for the others.
+
+    Parameters
+    ----------
+    store : graph.store.GraphStore
+        The embedded store (role history lives there).
+    threshold : float in [0, 1]
+        Calibrated confidence below which an inferred role stays ``unknown``.
+    start, end : datetime, optional
+        Window of the behaviour the features describe.
+    at : datetime, optional
+        Time at which declared roles are read (default ``end`` or now).
+    estimator : {"logistic", "hgb"}
+        Base model of :class:`influence.roles.RoleClassifier`.
+    seed : int
+        Random seed (subsampling, CV shuffling).
+    cv_folds : int
+        When >= 2, also cross-validate on the declared users and store the report
+        with the model.
+    max_train_samples : int or None
+        Training rows cap (rare roles always kept).
+    config : ScoreConfig, path or None
+        Scoring configuration (its attribution windows).
+
+    Returns
+    -------
+    dict
+        ``model_version``, ``threshold``, ``trained_on`` (declared users per
+        role), ``inferred`` (undeclared users per resulting role), ``metrics``
+        and ``timings``.
+    """
+    conn = _conn(store, required=True)
+    t0 = time.perf_counter()
+    _, feats, labels, _ = compute_features(store, start=start, end=end, at=at, config=config)
+    t_feat = time.perf_counter() - t0
+    train = np.isin(labels, TRAIN_ROLES)
+    model = _model(estimator, threshold, seed, max_train_samples)
+    metrics: dict[str, Any] = {}
+    if cv_folds >= 2:
+        from influence.roles import cross_validate_roles
+
+        metrics["cv"] = _public_report(
+            cross_validate_roles(model, feats.X[train], labels[train], n_splits=cv_folds, seed=seed)
+        )
+    model.fit(feats.X[train], labels[train])
+    t_fit = time.perf_counter() - t0 - t_feat
+    target = np.flatnonzero(~train)
+    predicted, role, confidence = model.predict_role(feats.X[target])
+    created = datetime.now(UTC)
+    version = f"roles-{created:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    save_model(
+        conn,
+        ModelRecord(
+            model_version=version,
+            created_at=created,
+            threshold=float(threshold),
+            params={
+                **model.get_params(),
+                "features": list(feats.names),
+                "n_train": model.n_train_,
+                "window_start": start,
+                "window_end": end,
+            },
+            metrics=metrics,
+        ),
+    )
+    save_inferences(
+        conn,
+        version,
+        pa.table(
+            {
+                "user_id": pa.array(feats.node_ids[target], pa.string()),
+                "predicted_role": pa.array(predicted, pa.string()),
+                "role": pa.array(role, pa.string()),
+                "confidence": pa.array(confidence, pa.float64()),
+            }
+        ),
+    )
+    return {
+        "model_version": version,
+        "threshold": float(threshold),
+        "trained_on": dict(sorted(Counter(labels[train].tolist()).items())),
+        "inferred": dict(sorted(Counter(role.tolist()).items())),
+        "metrics": metrics,
+        "timings": {
+            "features": round(t_feat, 3),
+            "fit": round(t_fit, 3),
+            "total": round(time.perf_counter() - t0, 3),
+        },
+    }
+
+
+def evaluate_roles(
+    store: GraphStore,
+    *,
+    folds: int = 5,
+    ground_truth: str | Path | None = None,
+    threshold: float = 0.6,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    estimator: str = "logistic",
+    seed: int = 0,
+    max_train_samples: int | None = 200_000,
+    config: ScoreConfig | str | Path | None = None,
+) -> dict[str, Any]:
+    """Cross-validated quality of the role classifier (``koc roles evaluate``).
+
+    ``cv`` is stratified k-fold on the declared users (what the pipeline knows).
+    With ``ground_truth`` (a Parquet/CSV file with ``user_id`` and the true
+    ``role``, e.g. the generator's ``ground_truth_users.parquet``), the model is
+    also trained on all declared users and scored on the *undeclared* users
+    against the truth (``holdout``), with the threshold applied (``coverage`` =
+    share of them given a role; precision and recall over all of them, an
+    ``unknown`` counting as a miss).
+
+    Returns
+    -------
+    dict
+        ``n_declared``, ``n_undeclared``, ``cv`` and optionally ``holdout`` and
+        ``holdout_thresholded``: per-class precision / recall / F1, macro
+        averages, confusion matrix (rows = true role).
+    """
+    from influence.roles import classification_report_dict, cross_validate_roles
+
+    t0 = time.perf_counter()
+    _, feats, labels, _ = compute_features(store, start=start, end=end, config=config)
+    train = np.isin(labels, TRAIN_ROLES)
+    model = _model(estimator, threshold, seed, max_train_samples)
+    out: dict[str, Any] = {
+        "n_declared": int(train.sum()),
+        "n_undeclared": int((~train).sum()),
+        "threshold": threshold,
+        "cv": _public_report(
+            cross_validate_roles(model, feats.X[train], labels[train], n_splits=folds, seed=seed)
+        ),
+    }
+    if ground_truth is not None:
+        truth = _read_truth(Path(ground_truth))
+        pos = index_of(truth.column("user_id"), pa.array(feats.node_ids, pa.string()))
+        true_role = np.full(feats.node_ids.shape[0], None, dtype=object)
+        true_role[pos >= 0] = np.asarray(truth.column("role").to_pylist(), dtype=object)[
+            pos[pos >= 0]
+        ]
+        hidden = np.flatnonzero(~train & np.isin(true_role, TRAIN_ROLES))
+        model.fit(feats.X[train], labels[train])
+        predicted, role, _ = model.predict_role(feats.X[hidden])
+        out["holdout"] = classification_report_dict(
+            true_role[hidden], predicted, labels=list(TRAIN_ROLES)
+        )
+        out["holdout_thresholded"] = classification_report_dict(
+            true_role[hidden], role, labels=list(TRAIN_ROLES)
+        )
+        out["holdout_thresholded"]["coverage"] = float(np.mean(role != Role.UNKNOWN.value))
+    out["seconds"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def _read_truth(path: Path) -> pa.Table:
+    if not path.is_file():
+        raise IngestError(f"Ground-truth file {path} does not exist.", source=str(path))
+    if path.suffix == ".parquet":
+        table = pq.read_table(path)
+    else:
+        import pyarrow.csv as pacsv
+
+        table = pacsv.read_csv(path)
+    missing = {"user_id", "role"} - set(table.column_names)
+    if missing:
+        raise IngestError(
+            f"Ground-truth file {path} needs the columns user_id and role; missing "
+            f"{', '.join(sorted(missing))}.",
+            source=str(path),
+        )
+    return table.select(["user_id", "role"])

@@ -37,7 +37,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph.store import GraphStore, RunRecord
-from referral.forest import ReferralForest, node_indexes, store_forest
+from influence.engagement import node_indexes
+from referral.forest import ReferralForest, store_forest
 
 __all__ = ["HISTORY_RUNS", "ProfileFacts", "FactsCache", "build_facts", "history_runs"]
 

@@ -10,7 +10,6 @@ at once when they are current. No formula lives here: this module only gathers.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from api.cursors import store_view
@@ -60,14 +59,13 @@ def referral_summary(
     """Direct referrer and downline counts and GMV (from :func:`referral.service.referral_tree`),
     without the commission amounts, which need the ``finance`` scope."""
     with store_view(store) as view:
-        tree = service.referral_tree(view, user_id, levels)
-    down = tree["downline"]
+        totals = service.referral_counts(view, user_id, levels)
     return {
-        "referred_by": tree["upline"][0]["user_id"] if tree["upline"] else None,
-        "direct_referrals": next((d["users"] for d in down if d["level"] == 1), 0),
-        "downline_users": sum(d["users"] for d in down),
-        "downline_buyers": sum(d["buyers"] for d in down),
-        "downline_gmv": sum((d["gmv"] for d in down), Decimal("0.0000")),
+        "referred_by": totals["referrer"],
+        "direct_referrals": totals["direct_referees"],
+        "downline_users": totals["downline_users"],
+        "downline_buyers": totals["downline_buyers"],
+        "downline_gmv": totals["downline_gmv"],
         "levels": levels,
     }
 
@@ -147,9 +145,9 @@ def referral_tree(store: GraphStore, user_id: str, levels: int = REFERRAL_LEVELS
     """
     require_user(store, user_id)
     tree = service.referral_tree(store, user_id, levels)
-    down = tree["downline"]
+    totals = service.tree_totals(tree)
     return {
         **tree,
-        "downline_users": sum(d["users"] for d in down),
-        "downline_gmv": sum((d["gmv"] for d in down), Decimal(0)),
+        "downline_users": totals["downline_users"],
+        "downline_gmv": totals["downline_gmv"],
     }

@@ -40,7 +40,9 @@ __all__ = [
     "US_PER_DAY",
     "Attribution",
     "money_units",
+    "micros",
     "node_index",
+    "node_indexes",
     "last_at_or_before",
     "first_per_group",
     "resolve_tokens",
@@ -76,6 +78,28 @@ def money_units(amounts: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not np.all(high == (low >> 63)):
         raise OverflowError("an amount does not fit in int64 units")
     return low.copy()
+
+
+def micros(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Timestamps as int64 epoch microseconds (UTC)."""
+    return np.asarray(
+        column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(), dtype=np.int64
+    )
+
+
+def node_indexes(node_ids: pa.Array, *columns: pa.Array | pa.ChunkedArray) -> list[np.ndarray]:
+    """:func:`node_index` of each of ``columns``, with one hash table over ``node_ids``
+    for all of them (building it is the costly part)."""
+    if not columns:
+        return []
+    chunks = [
+        c for col in columns for c in (col.chunks if isinstance(col, pa.ChunkedArray) else [col])
+    ]
+    together = pa.chunked_array(chunks, type=pa.string())
+    idx = pc.index_in(together, value_set=node_ids).fill_null(-1)
+    flat = np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)
+    bounds = np.cumsum([0, *(len(c) for c in columns)])
+    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def node_index(node_ids: np.ndarray | pa.Array, user_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -26,12 +26,11 @@ import pyarrow.compute as pc
 from graph.errors import ConfigError
 from graph.events import EventType
 from graph.store import GraphStore
-from influence.engagement import money_units
+from influence.engagement import micros, money_units, node_indexes
 
 __all__ = [
     "ReferralForest",
     "first_referrers",
-    "node_indexes",
     "referral_forest",
     "store_forest",
 ]
@@ -210,27 +209,6 @@ def referral_forest(
     )
 
 
-def _ts_us(column: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(
-        column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(), dtype=np.int64
-    )
-
-
-def node_indexes(node_ids: pa.Array, *columns: pa.Array | pa.ChunkedArray) -> list[np.ndarray]:
-    """The node index of every id in each of ``columns`` (-1 when unknown), with one
-    hash table over ``node_ids`` for all of them (building it is the costly part)."""
-    chunks = [
-        c for col in columns for c in (col.chunks if isinstance(col, pa.ChunkedArray) else [col])
-    ]
-    together = (
-        pa.chunked_array(chunks, type=pa.string()) if chunks else pa.chunked_array([], pa.string())
-    )
-    idx = pc.index_in(together, value_set=node_ids).fill_null(-1)
-    flat = np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)
-    bounds = np.cumsum([0, *(len(c) for c in columns)])
-    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
 def store_forest(store: GraphStore, node_ids: pa.Array, levels: int = 3) -> ReferralForest:
     """The forest of every referral and order in ``store`` (no time window).
 
@@ -255,7 +233,7 @@ def store_forest(store: GraphStore, node_ids: pa.Array, levels: int = 3) -> Refe
         node_ids, refs.column("referrer"), refs.column("referee"), spend.column("user_id")
     )
     parent, bound = first_referrers(
-        n, referrer, referee, _ts_us(refs.column("ts")), refs.column("event_id")
+        n, referrer, referee, micros(refs.column("ts")), refs.column("event_id")
     )
     known = buyer >= 0
     net = np.zeros(n, dtype=np.int64)

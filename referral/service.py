@@ -31,6 +31,8 @@ __all__ = [
     "render_statement",
     "referral_tree",
     "referral_stats",
+    "referral_counts",
+    "tree_totals",
     "role_level_summary",
 ]
 
@@ -205,6 +207,25 @@ def referral_tree(store: Any, user_id: str, levels: int = 3) -> dict[str, Any]:
     return {"user_id": user_id, "levels": levels, "upline": up, "downline": down}
 
 
+def tree_totals(tree: dict[str, Any]) -> dict[str, Any]:
+    """Totals of a :func:`referral_tree`: ``referrer`` (direct, or None),
+    ``direct_referees``, and ``downline_users``, ``downline_buyers`` and
+    ``downline_gmv`` over all its levels."""
+    down = tree["downline"]
+    return {
+        "referrer": tree["upline"][0]["user_id"] if tree["upline"] else None,
+        "direct_referees": next((d["users"] for d in down if d["level"] == 1), 0),
+        "downline_users": sum(d["users"] for d in down),
+        "downline_buyers": sum(d["buyers"] for d in down),
+        "downline_gmv": sum((d["gmv"] for d in down), Decimal("0.0000")),
+    }
+
+
+def referral_counts(store: Any, user_id: str, levels: int = 3) -> dict[str, Any]:
+    """:func:`tree_totals` of the user's :func:`referral_tree` (no ledger access)."""
+    return tree_totals(referral_tree(store, user_id, levels))
+
+
 def referral_stats(
     store: Any,
     user_id: str,
@@ -223,16 +244,7 @@ def referral_stats(
         ``held`` and ``unsettled`` amounts as the beneficiary.
         An unknown user gets zeros.
     """
-    tree = referral_tree(store, user_id, levels)
-    down = tree["downline"]
-    out: dict[str, Any] = {
-        "user_id": user_id,
-        "referrer": tree["upline"][0]["user_id"] if tree["upline"] else None,
-        "direct_referees": next((d["users"] for d in down if d["level"] == 1), 0),
-        "downline_users": sum(d["users"] for d in down),
-        "downline_buyers": sum(d["buyers"] for d in down),
-        "downline_gmv": sum((d["gmv"] for d in down), Decimal(0)),
-    }
+    out: dict[str, Any] = {"user_id": user_id, **referral_counts(store, user_id, levels)}
     keys = ("commissions", "reversed", "paid", "held", "unsettled")
     with open_ledger(store, ledger_path=ledger_path) as ledger:
         sums = ledger.entries(

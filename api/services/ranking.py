@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from api.services.leaderboard import (  # re-exported: the CLI and the API import them here
@@ -40,6 +39,7 @@ from influence.engagement import (
     attribute_orders,
     conversion_totals,
     engagement_signals,
+    micros,
     money_units,
     node_index,
     resolve_referral_codes,
@@ -115,12 +115,6 @@ def _us(dt: datetime | None) -> int | None:
     return None if dt is None else int(dt.timestamp() * 1_000_000)
 
 
-def _ts_us(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(
-        column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(), dtype=np.int64
-    )
-
-
 def _reach(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray:
     """Distinct users reached within ``hops`` hops (HyperANF estimate)."""
     est = np.asarray(
@@ -180,7 +174,7 @@ def conversion_signals(
     counts.update(orders=orders.num_rows, shares=shares.num_rows, refunds=refunds.num_rows)
 
     buyer = node_index(snapshot.node_ids, orders.column("buyer"))
-    order_ts = _ts_us(orders.column("ts"))
+    order_ts = micros(orders.column("ts"))
     amount = money_units(orders.column("amount"))
     refunded = np.zeros(orders.num_rows, dtype=np.int64)
     if refunds.num_rows and orders.num_rows:
@@ -197,7 +191,7 @@ def conversion_signals(
     net = amount - np.minimum(refunded, amount)
 
     share_sharer = node_index(snapshot.node_ids, shares.column("sharer"))
-    share_ts = _ts_us(shares.column("ts"))
+    share_ts = micros(shares.column("ts"))
     token_sharer = None
     if config.attribution.use_token:
         tokens = orders.column("attribution_token")

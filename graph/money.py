@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-__all__ = ["CURRENCY_MINOR_UNITS", "AMOUNT_SCALE", "quantize", "minor_unit"]
+__all__ = ["CURRENCY_MINOR_UNITS", "AMOUNT_SCALE", "quantize", "minor_unit", "format_money"]
 
 #: Currencies KOC Graph accepts and their minor units (ISO 4217). Extend here.
 CURRENCY_MINOR_UNITS: dict[str, int] = {
@@ -45,3 +45,38 @@ def minor_unit(currency: str) -> Decimal:
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """Round ``amount`` half-up to the minor unit of ``currency``."""
     return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+def format_money(
+    amount: Decimal | int | str, currency: str = "CNY", *, thousands: bool = False
+) -> str:
+    """``amount`` as text for people and exports: rounded half-up to the minor unit.
+
+    The one money format of every output (CLI, CSV, JSON, HTML): ``Decimal("5000.0000")``
+    -> ``"5000.00"``, ``Decimal("0.125")`` -> ``"0.13"``, ``Decimal("-0.125")`` ->
+    ``"-0.13"`` (half away from zero); JPY has no decimals. ``thousands=True`` groups
+    digits for reading (``"126,891.68"``); machine-read outputs leave it off.
+
+    Parameters
+    ----------
+    amount : Decimal, int or str
+        Never a float (binary floats cannot hold cents exactly).
+    currency : str
+        ISO 4217 code of :data:`CURRENCY_MINOR_UNITS`; default CNY (2 decimals).
+    thousands : bool
+        Group digits with commas.
+
+    Raises
+    ------
+    TypeError
+        ``amount`` is a float.
+    """
+    if isinstance(amount, float):
+        raise TypeError(
+            f"format_money takes a Decimal, int or str, not a float ({amount!r}); "
+            "floats cannot hold cents exactly."
+        )
+    value = quantize(Decimal(amount), currency)
+    if value == 0:
+        value = abs(value)  # never "-0.00"
+    return f"{value:,f}" if thousands else f"{value:f}"

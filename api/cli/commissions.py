@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli.context import CliContext, echo_json, pass_cli
-from graph.money import quantize
+from graph.money import format_money
 from referral import service
 from referral.attribution import attribute
 from referral.ledger import STATUSES, Ledger
@@ -62,7 +62,7 @@ def _ledger(ctx: CliContext, *, read_only: bool) -> Iterator[tuple[Any, Ledger]]
 
 def _money(amount: Decimal | str, currency: str) -> str:
     """``126,891.68 CNY``: an amount for people (the ledger keeps 4 decimals)."""
-    return f"{quantize(Decimal(amount), currency):,} {currency}"
+    return f"{format_money(amount, currency, thousands=True)} {currency}"
 
 
 def _print_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:

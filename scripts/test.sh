@@ -11,5 +11,9 @@ done
 echo "==> ruff (lint) and mypy (types)"
 .venv/bin/ruff check graph influence referral api tests benchmarks
 .venv/bin/mypy
+echo "==> Neo4j server for the live tests"
+# shellcheck source=scripts/neo4j-test-server.sh
+source scripts/neo4j-test-server.sh
+koc_test_neo4j_start
 echo "==> pytest"
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "$@"   # not exec: the EXIT trap stops the test server

@@ -28,7 +28,13 @@ import pyarrow.csv as pacsv
 from graph.errors import ConfigError
 from referral.ledger import Ledger
 from referral.periods import DEFAULT_TIMEZONE, check_period
-from referral.render import _table_html, html_page, payout_chart_svg, xlsx_bytes
+from referral.render import (
+    _table_html,
+    html_page,
+    neutralize_formula_columns,
+    payout_chart_svg,
+    xlsx_bytes,
+)
 from referral.reports import balances, period_lines, reconciliation, report_clock
 from referral.reports import role_level_summary as summary_table
 
@@ -49,7 +55,9 @@ HTML_MAX_BALANCE_ROWS = 500
 
 def _csv(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(quoting_style="needed"))
+    pacsv.write_csv(
+        neutralize_formula_columns(table), sink, pacsv.WriteOptions(quoting_style="needed")
+    )
     return sink.getvalue().to_pybytes()
 
 

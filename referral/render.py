@@ -31,14 +31,46 @@ __all__ = [
     "payout_chart_svg",
     "cell",
     "money_text",
+    "neutralize_formula",
+    "neutralize_formula_columns",
 ]
 
 FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "html")
 _TOTALS = ("opening", "commissions", "reversals", "accrued", "paid", "closing", "held", "pending")
 
 
-def cell(value: Any) -> Any:
-    """A value as written into CSV/HTML cells: Decimal and datetime as plain text."""
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_formula(text: str) -> str:
+    """Text that a spreadsheet shows as text, never evaluates: a leading ``'`` when needed.
+
+    Follows the OWASP CSV-injection advice: a cell that starts with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return gets a single quote in front
+    (``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``). Only text goes through here:
+    amounts are Decimals and keep their sign.
+    """
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def neutralize_formula_columns(table: pa.Table) -> pa.Table:
+    """:func:`neutralize_formula` applied to every text column of an Arrow table (vectorised)."""
+    import pyarrow.compute as pc
+
+    pattern = r"^[=+\-@\t\r]"  # FORMULA_TRIGGERS as a regex
+    for i, f in enumerate(table.schema):
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            col = table.column(i)
+            hit = pc.fill_null(pc.match_substring_regex(col, pattern), False)
+            if pc.any(hit).as_py():
+                fixed = pc.if_else(hit, pc.binary_join_element_wise("'", col, ""), col)
+                table = table.set_column(i, f, fixed)
+    return table
+
+
+def _plain(value: Any) -> Any:
+    """Decimal and datetime as plain text, None as empty."""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -46,6 +78,13 @@ def cell(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
     return value
+
+
+def cell(value: Any) -> Any:
+    """A value as written into CSV cells: Decimal and datetime as plain text, text
+    neutralised against formula injection (:func:`neutralize_formula`)."""
+    value = _plain(value)
+    return neutralize_formula(value) if isinstance(value, str) else value
 
 
 def money_text(value: Decimal) -> str:
@@ -56,7 +95,7 @@ def money_text(value: Decimal) -> str:
 
 
 def _html_cell(value: Any) -> str:
-    return html.escape(money_text(value) if isinstance(value, Decimal) else str(cell(value)))
+    return html.escape(money_text(value) if isinstance(value, Decimal) else str(_plain(value)))
 
 
 def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
@@ -91,15 +130,18 @@ def xlsx_bytes(
     """An XLSX workbook, one sheet per ``(name, header, rows)``, reproducible byte for byte.
 
     Decimals are written as numbers, datetimes as ISO text (write-only workbook).
+    Text is always a string cell, never a formula: text that would start a formula
+    (``=``, ``+``, ``-``, ``@``, tab, CR) is written with the "quote prefix" style,
+    so Excel keeps it text even when the cell is edited.
     """
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)  # streaming: fast for large sheets
     for name, header, rows in sheets:
         ws = wb.create_sheet(name[:31])
-        ws.append(list(header))
+        ws.append([_xlsx_value(ws, v) for v in header])
         for r in rows:
-            ws.append([_xlsx_value(v) for v in r])
+            ws.append([_xlsx_value(ws, v) for v in r])
     naive = fixed_time.replace(tzinfo=None)
     props = wb.properties
     props.creator = props.lastModifiedBy = "KOC Graph"
@@ -110,11 +152,18 @@ def xlsx_bytes(
     return _fix_zip_dates(raw.getvalue(), naive)
 
 
-def _xlsx_value(v: Any) -> Any:
+def _xlsx_value(ws: Any, v: Any) -> Any:
     if isinstance(v, Decimal):
         return float(v)  # display only; the ledger keeps the exact Decimal
     if isinstance(v, datetime):
         return v.isoformat()
+    if isinstance(v, str) and v.startswith(FORMULA_TRIGGERS):
+        from openpyxl.cell import WriteOnlyCell
+
+        c = WriteOnlyCell(ws, value=v)
+        c.data_type = "s"  # openpyxl would store text starting with '=' as a formula
+        c.quotePrefix = True
+        return c
     return v
 
 

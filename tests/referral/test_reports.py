@@ -183,3 +183,62 @@ def test_money_text_two_decimals_at_least() -> None:
 
     got = [money_text(D(v)) for v in ("5.0000", "0", "-1.5000", "10", "0.015000", "1E+1")]
     assert got == ["5.00", "0.00", "-1.50", "10.00", "0.015", "10.00"]
+
+
+EVIL = '=HYPERLINK("http://evil.example/?","Click for payout")'
+
+
+def _evil_world(w: World) -> None:
+    """A beneficiary whose user id is a spreadsheet formula (OWASP CSV injection)."""
+    w.ev.user(EVIL).user("-b").referral(EVIL, "-b", day(0)).order("O1", "-b", "100.00", day(2))
+    w.run()
+    close_period(w.ledger, "2026-07", rules=w.rules)
+
+
+def _sheet_cells(xlsx: bytes) -> list[str]:
+    """The XML of every worksheet of a workbook."""
+    z = zipfile.ZipFile(io.BytesIO(xlsx))
+    return [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")]
+
+
+def test_render_statement_formula_user_id_is_text(world: World) -> None:
+    _evil_world(world)
+    st = service.statement(world.ledger, EVIL, "2026-07")
+    text = service.render_statement(st, "csv").decode()
+    assert "'" + EVIL.replace('"', '""') in text  # quoted by csv, prefixed by '
+    assert "\r\n=" not in text and ",=" not in text and ',"=' not in text
+    xlsx = service.render_statement(st, "xlsx")
+    sheets = _sheet_cells(xlsx)
+    assert any("HYPERLINK" in s for s in sheets)  # the id is there, as text
+    assert not any("<f>" in s or "<f " in s for s in sheets)  # no formula cell
+    styles = zipfile.ZipFile(io.BytesIO(xlsx)).read("xl/styles.xml").decode()
+    assert 'quotePrefix="1"' in styles  # Excel keeps it text when the cell is edited
+    amounts = [line["amount"] for line in st.lines]
+    assert amounts and all(a > 0 for a in amounts)  # Decimals keep their value
+
+
+def test_period_report_formula_user_ids_neutralised(world: World, tmp_path: Path) -> None:
+    _evil_world(world)
+    csvs = write_period_report(world.ledger, "2026-07", "csv", tmp_path / "c")
+    body = "".join(p.read_text() for p in csvs)
+    assert "HYPERLINK" in body and "'=HYPERLINK" in body
+    for line in body.splitlines():
+        for value in line.split(","):
+            assert not value.lstrip('"').startswith(("=", "@", "+")), line
+    (xlsx,) = write_period_report(world.ledger, "2026-07", "xlsx", tmp_path / "x")
+    sheets = _sheet_cells(xlsx.read_bytes())
+    assert any("HYPERLINK" in s for s in sheets)
+    assert not any("<f>" in s or "<f " in s for s in sheets)
+
+
+def test_neutralize_formula_owasp_triggers() -> None:
+    from referral.render import neutralize_formula, neutralize_formula_columns
+
+    cases = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"]
+    assert [neutralize_formula(c) for c in cases] == ["'" + c for c in cases]
+    assert neutralize_formula("alice") == "alice" and neutralize_formula("") == ""
+    import pyarrow as pa
+
+    t = neutralize_formula_columns(pa.table({"u": [*cases, "ok", None], "n": list(range(8))}))
+    assert t.column("u").to_pylist() == [*("'" + c for c in cases), "ok", None]
+    assert t.column("n").to_pylist() == list(range(8))

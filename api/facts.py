@@ -29,15 +29,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.arrays import node_indexes
+from graph.money import units_to_decimal
 from graph.store import GraphStore, RunRecord
-from influence.engagement import node_indexes
 from referral.forest import ReferralForest, store_forest
 
 __all__ = ["HISTORY_RUNS", "ProfileFacts", "FactsCache", "build_facts", "history_runs"]
@@ -46,7 +46,6 @@ _log = logging.getLogger(__name__)
 
 #: Recent succeeded runs shown in a profile's rank history.
 HISTORY_RUNS = 10
-_UNIT = Decimal(1).scaleb(-4)  # money units are 10**-4
 _NO_END = float("inf")
 
 
@@ -122,7 +121,7 @@ class ProfileFacts:
             "direct_referrals": int(f.users[0, v]),
             "downline_users": int(f.users[:, v].sum()),
             "downline_buyers": int(f.buyers[:, v].sum()),
-            "downline_gmv": Decimal(int(f.gmv_units[:, v].sum())) * _UNIT,
+            "downline_gmv": units_to_decimal(int(f.gmv_units[:, v].sum())),
             "levels": f.levels,
         }
 

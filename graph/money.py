@@ -1,14 +1,32 @@
 """Money: ``Decimal`` amounts with an ISO-4217 currency, never float.
 
-Amounts are stored as ``DECIMAL(20, 4)`` in the embedded store and rounded
-half-up to the currency's minor unit when a payable amount is computed.
+Amounts are stored as ``DECIMAL(20, 4)`` (:data:`AMOUNT_SCALE` places) and rounded
+half-up to the currency's minor unit when a payable amount is computed. Array code
+sums money as exact int64 *units* of ``10**-AMOUNT_SCALE`` (:func:`to_units`,
+:func:`from_units`); those are the only converters between the two.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-__all__ = ["CURRENCY_MINOR_UNITS", "AMOUNT_SCALE", "quantize", "minor_unit", "format_money"]
+import numpy as np
+import pyarrow as pa
+
+from graph.errors import StoreError
+
+__all__ = [
+    "CURRENCY_MINOR_UNITS",
+    "AMOUNT_SCALE",
+    "UNITS_PER_CURRENCY_UNIT",
+    "MONEY_TYPE",
+    "quantize",
+    "minor_unit",
+    "to_units",
+    "from_units",
+    "units_to_decimal",
+    "format_money",
+]
 
 #: Currencies KOC Graph accepts and their minor units (ISO 4217). Extend here.
 CURRENCY_MINOR_UNITS: dict[str, int] = {
@@ -35,6 +53,14 @@ CURRENCY_MINOR_UNITS: dict[str, int] = {
 
 #: Decimal places kept in storage (orders and refunds), above every minor unit.
 AMOUNT_SCALE = 4
+
+#: Integer money units per currency unit (``10**AMOUNT_SCALE``).
+UNITS_PER_CURRENCY_UNIT = 10**AMOUNT_SCALE
+
+#: The Arrow type of stored amounts (``DECIMAL(20, 4)``).
+MONEY_TYPE = pa.decimal128(20, AMOUNT_SCALE)
+
+_UNIT = Decimal(1).scaleb(-AMOUNT_SCALE)
 
 
 def minor_unit(currency: str) -> Decimal:
@@ -80,3 +106,66 @@ def format_money(
     if value == 0:
         value = abs(value)  # never "-0.00"
     return f"{value:,f}" if thousands else f"{value:f}"
+
+
+def to_units(amounts: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Exact int64 units of ``10**-AMOUNT_SCALE`` of Arrow decimal amounts; nulls become 0.
+
+    Reads the unscaled 128-bit little-endian integers directly after a cast to
+    ``AMOUNT_SCALE`` places, so no float and no Python object is involved.
+
+    Parameters
+    ----------
+    amounts : pyarrow.Array or pyarrow.ChunkedArray
+        Any decimal type (or integers), sliced or chunked.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+
+    Raises
+    ------
+    StoreError
+        An amount is too large for int64 units (over about 9.2e14 currency units).
+    """
+    if isinstance(amounts, pa.ChunkedArray):
+        amounts = amounts.combine_chunks() if amounts.num_chunks else pa.array([], amounts.type)
+    arr = amounts.cast(pa.decimal128(38, AMOUNT_SCALE))
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.int64)
+    words = np.frombuffer(arr.buffers()[1], dtype=np.int64)
+    words = words[2 * arr.offset : 2 * (arr.offset + len(arr))].reshape(-1, 2)
+    low, high = words[:, 0], words[:, 1]
+    valid = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if np.any(valid & (high != (low >> 63))):
+        raise StoreError(
+            "An amount is too large for exact 64-bit money units (over 9.2e14); "
+            "check the data for a misplaced decimal point."
+        )
+    return np.where(valid, low, 0)
+
+
+def from_units(units: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """A :data:`MONEY_TYPE` Arrow array from int64 units (inverse of :func:`to_units`).
+
+    Parameters
+    ----------
+    units : numpy.ndarray of int
+    mask : numpy.ndarray of bool, optional
+        True where the amount is null.
+    """
+    units = np.ascontiguousarray(units, dtype=np.int64)
+    words = np.empty((units.shape[0], 2), dtype=np.int64)
+    words[:, 0] = units
+    words[:, 1] = units >> 63  # sign extension to 128 bits
+    validity = None
+    if mask is not None and np.any(mask):
+        validity = pa.array(~np.asarray(mask, dtype=bool), type=pa.bool_()).buffers()[1]
+    return pa.Array.from_buffers(
+        MONEY_TYPE, units.shape[0], [validity, pa.py_buffer(words.tobytes())]
+    )
+
+
+def units_to_decimal(units: int) -> Decimal:
+    """One amount of int units as a ``Decimal`` with :data:`AMOUNT_SCALE` places."""
+    return Decimal(int(units)) * _UNIT

@@ -28,6 +28,7 @@ from graph.cypher import REL_TYPES
 from graph.duckdb_store import EVENT_CODES, DuckDBStore
 from graph.errors import StoreError
 from graph.events import EDGE_TYPES, EventType
+from graph.money import UNITS_PER_CURRENCY_UNIT
 
 __all__ = ["ImportFile", "ImportPlan", "IMPORT_FILES", "export_neo4j_import", "import_command"]
 
@@ -37,7 +38,7 @@ def _ts(col: str) -> str:
 
 
 def _money(col: str) -> str:
-    return f"CAST({col} AS VARCHAR), CAST({col} * 10000 AS BIGINT)"
+    return f"CAST({col} AS VARCHAR), CAST({col} * {UNITS_PER_CURRENCY_UNIT} AS BIGINT)"
 
 
 @dataclass(frozen=True)

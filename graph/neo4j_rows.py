@@ -13,7 +13,6 @@ here so it can be tested without a server:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -22,13 +21,10 @@ import pyarrow.compute as pc
 
 from graph.errors import StoreError
 from graph.events import RECORD_SPECS, EventType
+from graph.money import from_units, to_units
 from graph.store import ARROW_SCHEMAS
 
 __all__ = [
-    "MONEY_SCALE",
-    "decimal_to_units",
-    "units_to_decimal",
-    "units_to_decimal_scalar",
     "ts_parts",
     "shape_rows",
     "dedupe_first",
@@ -37,46 +33,7 @@ __all__ = [
     "records_to_table",
 ]
 
-#: Money travels and is summed as integer units of 10**-MONEY_SCALE (decimal128(20, 4)).
-MONEY_SCALE = 4
-_MONEY = pa.decimal128(20, MONEY_SCALE)
 _TS = pa.timestamp("us", tz="UTC")
-
-
-def decimal_to_units(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Exact integer units (1/10,000) of a ``decimal128(20, 4)`` array, as int64.
-
-    Reads the 128-bit little-endian values directly (no float, no Python
-    objects). Nulls become 0; amounts beyond int64 raise :class:`StoreError`.
-    """
-    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    arr = arr.cast(_MONEY)
-    if len(arr) == 0:
-        return np.zeros(0, dtype=np.int64)
-    words = np.frombuffer(arr.buffers()[1], dtype=np.int64)
-    words = words[2 * arr.offset : 2 * (arr.offset + len(arr))].reshape(-1, 2)
-    low, high = words[:, 0], words[:, 1]
-    valid = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    if np.any(valid & (high != (low >> 63))):
-        raise StoreError("An amount is too large for Neo4j's 64-bit integers (over 9.2e14).")
-    return np.where(valid, low, 0)
-
-
-def units_to_decimal(units: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
-    """A ``decimal128(20, 4)`` Arrow array from integer units (inverse of :func:`decimal_to_units`)."""
-    units = np.ascontiguousarray(units, dtype=np.int64)
-    words = np.empty((units.shape[0], 2), dtype=np.int64)
-    words[:, 0] = units
-    words[:, 1] = units >> 63  # sign extension to 128 bits
-    validity = None
-    if mask is not None and mask.any():
-        validity = pa.array(~mask, type=pa.bool_()).buffers()[1]
-    return pa.Array.from_buffers(_MONEY, units.shape[0], [validity, pa.py_buffer(words.tobytes())])
-
-
-def units_to_decimal_scalar(units: int) -> Decimal:
-    """One amount in integer units as a ``Decimal`` with 4 places."""
-    return Decimal(int(units)).scaleb(-MONEY_SCALE)
 
 
 def ts_parts(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
@@ -128,7 +85,7 @@ def shape_rows(event_type: EventType, table: pa.Table) -> pa.Table:
             cols[f"{prefix}_s"], cols[f"{prefix}_ns"] = ts_parts(col)
         elif name == "amount":
             cols["amount"] = pc.cast(col, pa.string())
-            cols["amount_e4"] = pa.array(decimal_to_units(col), pa.int64())
+            cols["amount_e4"] = pa.array(to_units(col), pa.int64())
         elif event_type is not EventType.USER and name == spec.src:
             cols["src"] = col
         elif name == spec.dst:
@@ -195,7 +152,7 @@ def records_to_table(
             if f.name in money:
                 ints = pa.array(values, pa.int64())
                 mask = np.asarray(ints.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-                arrays.append(units_to_decimal(ints.fill_null(0).to_numpy(), mask))
+                arrays.append(from_units(ints.fill_null(0).to_numpy(), mask))
             elif pa.types.is_timestamp(f.type):
                 arrays.append(pa.array(values, pa.int64()).cast(f.type))
             else:

@@ -29,13 +29,13 @@ import pyarrow.compute as pc
 from graph import cypher as q
 from graph.errors import ConfigError, SchemaError, StoreError
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType
+from graph.money import MONEY_TYPE, from_units
 from graph.neo4j_rows import (
     dedupe_first,
     edge_chunk_to_arrays,
     iter_row_batches,
     records_to_table,
     shape_rows,
-    units_to_decimal,
 )
 from graph.neo4j_runs import Neo4jRunsMixin
 from graph.store import (
@@ -50,7 +50,6 @@ __all__ = ["Neo4jStore", "check_neo4j_uri", "SPEND_SCHEMA"]
 
 _T = TypeVar("_T")
 _TS = pa.timestamp("us", tz="UTC")
-_MONEY = pa.decimal128(20, 4)
 _NO_LIMIT = 2**62
 URI_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 
@@ -59,9 +58,9 @@ SPEND_SCHEMA = pa.schema(
     [
         ("user_id", pa.string()),
         ("orders", pa.int64()),
-        ("gross", _MONEY),
-        ("refunded", _MONEY),
-        ("net", _MONEY),
+        ("gross", MONEY_TYPE),
+        ("refunded", MONEY_TYPE),
+        ("net", MONEY_TYPE),
         ("first_order_ts", _TS),
         ("last_order_ts", _TS),
     ]
@@ -71,7 +70,7 @@ _MISSING = pa.schema([("user_id", pa.string())])
 _REJECTS_OUT = REJECT_SCHEMA.append(pa.field("ingested_at", _TS))
 _UPLINE = pa.schema([("level", pa.int32()), ("user_id", pa.string()), ("referred_at", _TS)])
 _DOWNLINE = pa.schema(
-    [("level", pa.int32()), ("users", pa.int64()), ("buyers", pa.int64()), ("gmv", _MONEY)]
+    [("level", pa.int32()), ("users", pa.int64()), ("buyers", pa.int64()), ("gmv", MONEY_TYPE)]
 )
 _NODE_LOADS = {
     EventType.SHARE: q.LOAD_SHARES,
@@ -513,7 +512,7 @@ class Neo4jStore(Neo4jRunsMixin):
                 "level": pa.array([r[0] for r in rows], pa.int32()),
                 "users": pa.array([r[1] for r in rows], pa.int64()),
                 "buyers": pa.array([r[2] for r in rows], pa.int64()),
-                "gmv": units_to_decimal(np.array([r[3] for r in rows], dtype=np.int64)),
+                "gmv": from_units(np.array([r[3] for r in rows], dtype=np.int64)),
             }
         )
         return table.cast(_DOWNLINE)

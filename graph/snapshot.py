@@ -35,11 +35,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from graph.arrays import US_PER_DAY, micros, node_index, node_indexes
 from graph.errors import ConfigError
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType
 from graph.store import EdgeArrays, GraphStore
 
-__all__ = ["GraphSnapshot", "build_snapshot", "DEFAULT_TYPE_WEIGHTS", "US_PER_DAY"]
+__all__ = ["GraphSnapshot", "build_snapshot", "DEFAULT_TYPE_WEIGHTS"]
 
 #: Default per-type edge weights (a referral says more than a view).
 DEFAULT_TYPE_WEIGHTS: dict[str, float] = {
@@ -48,10 +49,6 @@ DEFAULT_TYPE_WEIGHTS: dict[str, float] = {
     EventType.COMMENT.value: 1.5,
     EventType.REFERRAL.value: 3.0,
 }
-
-#: Microseconds per day (timestamps are UTC epoch microseconds).
-US_PER_DAY: float = 86_400_000_000.0
-
 
 def _type_weight_table(type_weights: Mapping[str, float] | None) -> np.ndarray:
     """Weight per edge-type code, defaults overridden by ``type_weights``."""
@@ -288,9 +285,7 @@ class GraphSnapshot:
 
     def index_of(self, user_ids: Iterable[str]) -> np.ndarray:
         """Node indices of ``user_ids`` (int64); -1 for unknown ids."""
-        ids = pa.array(list(user_ids), type=pa.string())
-        idx = pc.index_in(ids, value_set=self._id_array)
-        return np.asarray(idx.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        return node_index(self._id_array, pa.array(list(user_ids), type=pa.string()))
 
     @cached_property
     def _id_array(self) -> pa.Array:
@@ -304,14 +299,10 @@ def _content_codes(
     table = store.read_events(EventType.FORWARD, start, end)
     id_set = pa.array(node_ids, type=pa.string())
 
-    def idx(column: str) -> np.ndarray:
-        found = pc.index_in(table.column(column), value_set=id_set).fill_null(-1)
-        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-    src, dst = idx("from_user"), idx("forwarder")
+    src, dst = node_indexes(id_set, table.column("from_user"), table.column("forwarder"))
     enc = pc.dictionary_encode(table.column("content_id")).combine_chunks()
     codes = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
-    ts = np.asarray(pc.cast(table.column("ts"), pa.int64()).to_numpy(), dtype=np.int64)
+    ts = micros(table.column("ts"))
     # users created after node_ids was read (concurrent ingestion) are left out
     keep = (src >= 0) & (dst >= 0)
     edges = EdgeArrays(

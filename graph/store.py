@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from graph.events import EDGE_TYPES, EventType
+from graph.money import MONEY_TYPE
 
 __all__ = [
     "EdgeArrays",
@@ -33,7 +34,6 @@ __all__ = [
 ]
 
 _TS = pa.timestamp("us", tz="UTC")
-_MONEY = pa.decimal128(20, 4)
 
 #: Arrow schema of a *validated* batch of each record type, as handed to
 #: :meth:`GraphStore.append_batch`. ``event_id`` is always present (given or derived).
@@ -105,7 +105,7 @@ ARROW_SCHEMAS: dict[EventType, pa.Schema] = {
             ("event_id", pa.string()),
             ("order_id", pa.string()),
             ("buyer", pa.string()),
-            ("amount", _MONEY),
+            ("amount", MONEY_TYPE),
             ("currency", pa.string()),
             ("ts", _TS),
             ("attribution_token", pa.string()),
@@ -117,7 +117,7 @@ ARROW_SCHEMAS: dict[EventType, pa.Schema] = {
             ("event_id", pa.string()),
             ("refund_id", pa.string()),
             ("order_id", pa.string()),
-            ("amount", _MONEY),
+            ("amount", MONEY_TYPE),
             ("ts", _TS),
         ]
     ),

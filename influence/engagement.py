@@ -4,7 +4,7 @@ Everything here is vectorised (numpy sort / searchsorted / bincount, Arrow kerne
 there is no Python loop over events or orders. Inputs are arrays in node-index space
 (see :class:`graph.store.EdgeArrays`: edges point from the influencer to the
 influenced user), money comes in as exact int64 *units* of ``10**-4`` (the store's
-``DECIMAL(20, 4)``, see :func:`money_units`).
+``DECIMAL(20, 4)``, see :func:`graph.money.to_units`).
 
 Attribution of an order by buyer B at time t (first matching rule wins)
 -----------------------------------------------------------------------
@@ -29,20 +29,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.arrays import node_index
 from graph.events import EDGE_TYPE_CODES, EventType
-from graph.money import AMOUNT_SCALE
 
 __all__ = [
     "RULE_NONE",
     "RULE_TOKEN",
     "RULE_VIEW",
     "RULE_REFERRAL",
-    "US_PER_DAY",
     "Attribution",
-    "money_units",
-    "micros",
-    "node_index",
-    "node_indexes",
     "last_at_or_before",
     "first_per_group",
     "resolve_tokens",
@@ -53,60 +48,11 @@ __all__ = [
 ]
 
 RULE_NONE, RULE_TOKEN, RULE_VIEW, RULE_REFERRAL = 0, 1, 2, 3
-US_PER_DAY = 86_400 * 1_000_000
 
 _VIEW = EDGE_TYPE_CODES[EventType.VIEW]
 _FORWARD = EDGE_TYPE_CODES[EventType.FORWARD]
 _COMMENT = EDGE_TYPE_CODES[EventType.COMMENT]
 _REFERRAL = EDGE_TYPE_CODES[EventType.REFERRAL]
-
-
-def money_units(amounts: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Exact int64 amounts in units of ``10**-AMOUNT_SCALE`` (nulls become 0).
-
-    Reads the unscaled integers of Arrow ``decimal128(p, 4)`` directly, so no
-    float is ever involved.
-    """
-    if isinstance(amounts, pa.ChunkedArray):
-        amounts = amounts.combine_chunks() if amounts.num_chunks else pa.array([], amounts.type)
-    arr = amounts.cast(pa.decimal128(38, AMOUNT_SCALE)).fill_null(0)
-    if len(arr) == 0:
-        return np.zeros(0, dtype=np.int64)
-    words = np.frombuffer(arr.buffers()[1], dtype=np.int64)
-    words = words[2 * arr.offset : 2 * (arr.offset + len(arr))].reshape(-1, 2)
-    low, high = words[:, 0], words[:, 1]
-    if not np.all(high == (low >> 63)):
-        raise OverflowError("an amount does not fit in int64 units")
-    return low.copy()
-
-
-def micros(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Timestamps as int64 epoch microseconds (UTC)."""
-    return np.asarray(
-        column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(), dtype=np.int64
-    )
-
-
-def node_indexes(node_ids: pa.Array, *columns: pa.Array | pa.ChunkedArray) -> list[np.ndarray]:
-    """:func:`node_index` of each of ``columns``, with one hash table over ``node_ids``
-    for all of them (building it is the costly part)."""
-    if not columns:
-        return []
-    chunks = [
-        c for col in columns for c in (col.chunks if isinstance(col, pa.ChunkedArray) else [col])
-    ]
-    together = pa.chunked_array(chunks, type=pa.string())
-    idx = pc.index_in(together, value_set=node_ids).fill_null(-1)
-    flat = np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)
-    bounds = np.cumsum([0, *(len(c) for c in columns)])
-    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def node_index(node_ids: np.ndarray | pa.Array, user_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Node index of each ``user_id`` (``-1`` for ids not in ``node_ids``)."""
-    value_set = node_ids if isinstance(node_ids, pa.Array) else pa.array(node_ids, pa.string())
-    idx = pc.index_in(user_ids, value_set=value_set)
-    return np.asarray(idx.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def last_at_or_before(

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from influence.engagement import US_PER_DAY, money_units, node_index
+from graph.arrays import US_PER_DAY, node_index
+from graph.money import to_units
 from influence.score import percentile_rank
 
 __all__ = ["RFM", "rfm_from_spend", "rfm_value"]
@@ -75,7 +76,7 @@ def rfm_from_spend(spend: pa.Table, node_ids: np.ndarray, now_us: int) -> RFM:
     frequency = np.zeros(n, dtype=np.int64)
     frequency[idx] = np.asarray(spend.column("orders").to_numpy(), dtype=np.int64)[keep]
     monetary = np.zeros(n, dtype=np.int64)
-    monetary[idx] = money_units(spend.column("net"))[keep]
+    monetary[idx] = to_units(spend.column("net"))[keep]
     last = spend.column("last_order_ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
     recency = np.full(n, np.nan, dtype=np.float64)
     recency[idx] = (now_us - np.asarray(last.to_numpy(), dtype=np.int64)[keep]) / US_PER_DAY

@@ -23,10 +23,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.arrays import micros, node_indexes
 from graph.errors import ConfigError
 from graph.events import EventType
+from graph.money import to_units
 from graph.store import GraphStore
-from influence.engagement import micros, money_units, node_indexes
 
 __all__ = [
     "ReferralForest",
@@ -238,6 +239,6 @@ def store_forest(store: GraphStore, node_ids: pa.Array, levels: int = 3) -> Refe
     known = buyer >= 0
     net = np.zeros(n, dtype=np.int64)
     bought = np.zeros(n, dtype=bool)
-    net[buyer[known]] = money_units(spend.column("net"))[known]
+    net[buyer[known]] = to_units(spend.column("net"))[known]
     bought[buyer[known]] = True
     return referral_forest(parent, bound, net, bought, levels)

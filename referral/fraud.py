@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from graph.arrays import US_PER_DAY, micros, node_index
 from referral.rules import FraudRule
 
 __all__ = [
@@ -50,16 +51,10 @@ FLAG_SCHEMA = pa.schema(
         ("detail", pa.string()),
     ]
 )
-_US_PER_DAY = 86_400_000_000
 
 
 def _empty() -> pa.Table:
     return FLAG_SCHEMA.empty_table()
-
-
-def _codes(ids: pa.ChunkedArray | pa.Array, vocab: pa.Array) -> np.ndarray:
-    codes = pc.fill_null(pc.index_in(ids, value_set=vocab), -1)
-    return codes.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _members_text(names: list[str], limit: int = 6) -> str:
@@ -116,7 +111,7 @@ def referral_cycles(referrals: pa.Table) -> pa.Table:
         return _empty()
     src, dst = referrals.column("referrer"), referrals.column("referee")
     vocab = pc.unique(pa.concat_arrays([src.combine_chunks(), dst.combine_chunks()]))
-    s, d = _codes(src, vocab), _codes(dst, vocab)
+    s, d = node_index(vocab, src), node_index(vocab, dst)
     keep = s != d
     n = len(vocab)
     graph = coo_matrix(
@@ -165,13 +160,13 @@ def shared_identity_rings(users: pa.Table, referrals: pa.Table, min_size: int = 
     if len(ident) == 0:
         return _empty()
     ivocab = pc.unique(ident)
-    icode = _codes(ident, ivocab) + n
+    icode = node_index(ivocab, ident) + n
     ucode = np.concatenate(parts_u)
     m = n + len(ivocab)
     g = coo_matrix((np.ones(len(ucode), dtype=np.int8), (ucode, icode)), shape=(m, m))
     _, ident_label = connected_components(g, directed=False)
     # referral edges inside one identity cluster (both ends known users)
-    s, d = _codes(referrals.column("referrer"), uid), _codes(referrals.column("referee"), uid)
+    s, d = node_index(uid, referrals.column("referrer")), node_index(uid, referrals.column("referee"))
     ok = (s >= 0) & (d >= 0) & (s != d)
     s, d = s[ok], d[ok]
     inside = ident_label[s] == ident_label[d]
@@ -214,9 +209,8 @@ def velocity_flags(
     src = referrals.column("referrer").combine_chunks()
     dst = referrals.column("referee").combine_chunks()
     vocab = pc.unique(pa.concat_arrays([src, dst]))
-    s, d = _codes(src, vocab), _codes(dst, vocab)
-    ts = pc.cast(referrals.column("ts"), pa.int64()).to_numpy(zero_copy_only=False)
-    day = ts // _US_PER_DAY
+    s, d = node_index(vocab, src), node_index(vocab, dst)
+    day = micros(referrals.column("ts")) // US_PER_DAY
     # distinct (referrer, day, referee) triples, then referees per referrer-day
     # distinct (referrer, day, referee) triples, then referees per referrer-day, on one
     # int64 key per triple (sorting one key is far faster than np.unique(axis=0))

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from graph.arrays import US_PER_DAY
+
 __all__ = ["split_minor", "time_decay_weights"]
 
 
 def time_decay_weights(age_us: np.ndarray, half_life_days: float) -> np.ndarray:
     """Weights ``2 ** (-age / half_life)`` for ages in microseconds (ages < 0 count as 0)."""
-    age_days = np.maximum(np.asarray(age_us, dtype=np.float64), 0.0) / 86_400e6
+    age_days = np.maximum(np.asarray(age_us, dtype=np.float64), 0.0) / US_PER_DAY
     return np.exp2(-age_days / float(half_life_days))
 
 

@@ -38,11 +38,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from api.services.ranking import Ranking, _coerce_config, compute_ranking
+from graph.arrays import node_index
 from graph.errors import ConfigError, NotFoundError
+from graph.money import UNITS_PER_CURRENCY_UNIT, to_units
 from graph.store import GraphStore
 from influence.calibration import WeightCalibrator
 from influence.config import COMPONENTS, ScoreConfig
-from influence.engagement import money_units, node_index
 from influence.evaluation import BASELINES, baseline_scores, evaluate_methods
 
 __all__ = [
@@ -146,7 +147,7 @@ def load_truth(directory: str | Path) -> GroundTruth:
         column = "true_referred_gmv_" + month.replace("-", "_")
         if column not in table.column_names:
             raise ConfigError(f"{users_path} has no column {column!r}.", key=column)
-        gmv[month] = money_units(table.column(column)) / 10_000
+        gmv[month] = to_units(table.column(column)) / UNITS_PER_CURRENCY_UNIT
     windows = [w for w in month_windows(start, end, start.tzinfo) if w[0] in gmv]  # type: ignore[arg-type]
     return GroundTruth(
         user_ids=table.column("user_id").combine_chunks(),

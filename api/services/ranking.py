@@ -28,20 +28,18 @@ from api.services.leaderboard import (  # re-exported: the CLI and the API impor
     resolve_run,
     user_profile,
 )
+from graph.arrays import US_PER_DAY, micros, node_index
 from graph.errors import ScoringError
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType
+from graph.money import UNITS_PER_CURRENCY_UNIT, to_units
 from graph.snapshot import GraphSnapshot, build_snapshot
 from graph.store import GraphStore, RunRecord
 from influence.communities import leiden_communities
 from influence.config import COMPONENTS, ENGAGEMENT_SIGNALS, ScoreConfig, load_score_config
 from influence.engagement import (
-    US_PER_DAY,
     attribute_orders,
     conversion_totals,
     engagement_signals,
-    micros,
-    money_units,
-    node_index,
     resolve_referral_codes,
     resolve_tokens,
 )
@@ -77,7 +75,6 @@ STEPS: tuple[str, ...] = (
     "score",
 )
 
-_UNITS = 10_000  # money units per currency unit (DECIMAL(20, 4))
 
 
 @dataclass
@@ -175,7 +172,7 @@ def conversion_signals(
 
     buyer = node_index(snapshot.node_ids, orders.column("buyer"))
     order_ts = micros(orders.column("ts"))
-    amount = money_units(orders.column("amount"))
+    amount = to_units(orders.column("amount"))
     refunded = np.zeros(orders.num_rows, dtype=np.int64)
     if refunds.num_rows and orders.num_rows:
         per_order = refunds.group_by("order_id").aggregate([("amount", "sum")])
@@ -185,7 +182,7 @@ def conversion_signals(
             .to_numpy(zero_copy_only=False),
             dtype=np.int64,
         )
-        ref_units = money_units(per_order.column("amount_sum"))
+        ref_units = to_units(per_order.column("amount_sum"))
         hit = pos >= 0
         refunded[hit] = ref_units[pos[hit]]
     net = amount - np.minimum(refunded, amount)
@@ -322,7 +319,7 @@ def compute_ranking(
     raw = {
         "pagerank": pr.scores,
         "reach": reach,
-        "conversion": signals["attributed_gmv_units"] / _UNITS,
+        "conversion": signals["attributed_gmv_units"] / UNITS_PER_CURRENCY_UNIT,
         "conversion_rate": signals["conversions"]
         / (signals["unique_audience"] + cfg.conversion.rate_prior),
         "engagement": engagement,
@@ -336,11 +333,11 @@ def compute_ranking(
     roles = _roles(store, snapshot.node_ids)
     details: dict[str, np.ndarray] = {f"engagement.{k}": signals[k] for k in ENGAGEMENT_SIGNALS}
     details["conversion.conversions"] = signals["conversions"]
-    details["conversion.token_gmv"] = signals["token_gmv_units"] / _UNITS
-    details["conversion.attributed_gmv"] = signals["attributed_gmv_units"] / _UNITS
+    details["conversion.token_gmv"] = signals["token_gmv_units"] / UNITS_PER_CURRENCY_UNIT
+    details["conversion.attributed_gmv"] = signals["attributed_gmv_units"] / UNITS_PER_CURRENCY_UNIT
     details["spend.recency_days"] = rfm.recency_days
     details["spend.frequency"] = rfm.frequency
-    details["spend.monetary"] = rfm.monetary_units / _UNITS
+    details["spend.monetary"] = rfm.monetary_units / UNITS_PER_CURRENCY_UNIT
     timings[_current[0]] = round(time.perf_counter() - clock, 4)
     timings["total"] = round(sum(timings.values()), 4)
     return Ranking(

@@ -19,7 +19,6 @@ from influence.roles._features import (
     EdgeLike,
     RoleFeatures,
     audience_pattern,
-    index_of,
     neighbour_pattern,
     role_features,
 )
@@ -30,7 +29,6 @@ from influence.roles._measures import (
     customer_stats,
     employee_measures,
     kol_measures,
-    units_to_decimal,
 )
 
 __all__ = [
@@ -42,7 +40,6 @@ __all__ = [
     "NEIGHBOUR_ROLES",
     "RoleFeatures",
     "audience_pattern",
-    "index_of",
     "neighbour_pattern",
     "role_features",
     "CUSTOMER_ROLES",
@@ -51,7 +48,6 @@ __all__ = [
     "customer_stats",
     "employee_measures",
     "kol_measures",
-    "units_to_decimal",
 ]
 
 _LAZY = {"UNKNOWN", "RoleClassifier", "classification_report_dict", "cross_validate_roles"}

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from graph.arrays import node_index
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType, Role
 
 __all__ = [
@@ -23,7 +24,6 @@ __all__ = [
     "RoleFeatures",
     "NEIGHBOUR_ROLES",
     "role_features",
-    "index_of",
     "neighbour_pattern",
     "audience_pattern",
 ]
@@ -67,13 +67,6 @@ class RoleFeatures:
         cols = {"user_id": pa.array(self.node_ids, pa.string())}
         cols.update({n: pa.array(self.X[:, j]) for j, n in enumerate(self.names)})
         return pa.table(cols)
-
-
-def index_of(node_ids: np.ndarray | pa.Array, user_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Node index of each id in ``user_ids`` (int64, -1 when not a node); one hash lookup."""
-    value_set = node_ids if isinstance(node_ids, pa.Array) else pa.array(node_ids, pa.string())
-    idx = pc.index_in(user_ids.cast(pa.string()), value_set=value_set)
-    return np.asarray(idx.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _pattern(n: int, rows: np.ndarray, cols: np.ndarray) -> sp.csr_matrix:
@@ -219,7 +212,7 @@ def role_features(
     actors, times = [dst], [ts]
     n_shares = np.zeros(n)
     if shares is not None and shares.num_rows:
-        s_idx = index_of(id_set, shares.column("sharer"))
+        s_idx = node_index(id_set, shares.column("sharer"))
         s_ts = pc.cast(shares.column("ts"), pa.int64()).to_numpy()
         ok = s_idx >= 0
         n_shares = np.bincount(s_idx[ok], minlength=n).astype(np.float64)
@@ -229,7 +222,7 @@ def role_features(
 
     a_orders = a_gmv = np.zeros(n)
     if attributed is not None and attributed.num_rows:
-        a_idx = index_of(id_set, attributed.column("user_id"))
+        a_idx = node_index(id_set, attributed.column("user_id"))
         ok = a_idx >= 0
 
         def _sum(name: str) -> np.ndarray:
@@ -244,7 +237,7 @@ def role_features(
     own_orders: np.ndarray = np.zeros(n)
     spend: np.ndarray = np.zeros(n)
     if orders is not None and orders.num_rows:
-        o_idx = index_of(id_set, orders.column("buyer"))
+        o_idx = node_index(id_set, orders.column("buyer"))
         ok = o_idx >= 0
         amount = pc.cast(orders.column("amount"), pa.float64()).to_numpy(zero_copy_only=False)
         if "refunded" in orders.column_names:

@@ -17,10 +17,10 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from graph.events import EDGE_TYPE_CODES, EventType, Role
+from graph.money import UNITS_PER_CURRENCY_UNIT, from_units
 from influence.roles._features import EdgeLike, audience_pattern, neighbour_pattern
 
 __all__ = [
-    "units_to_decimal",
     "customer_stats",
     "EmployeeMeasures",
     "employee_measures",
@@ -31,16 +31,6 @@ __all__ = [
 
 #: Roles counted as customers when measuring employees.
 CUSTOMER_ROLES: tuple[str, ...] = (Role.CONSUMER.value, Role.UNKNOWN.value)
-_MONEY = pa.decimal128(20, 4)
-
-
-def units_to_decimal(units: np.ndarray) -> pa.Array:
-    """Exact ``decimal128(20, 4)`` array from int64 units of ``10**-4`` (no float)."""
-    units = np.ascontiguousarray(units, dtype=np.int64)
-    words = np.empty((units.shape[0], 2), dtype=np.int64)
-    words[:, 0] = units
-    words[:, 1] = units >> 63  # sign extension to 128 bits, little endian
-    return pa.Array.from_buffers(_MONEY, units.shape[0], [None, pa.py_buffer(words.tobytes())])
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -69,7 +59,7 @@ def customer_stats(
         (buyers with two or more orders / buyers); NaN where a group has no buyer.
     """
     orders = np.asarray(orders, dtype=np.float64)
-    spend = np.asarray(net_units, dtype=np.float64) / 1e4
+    spend = np.asarray(net_units, dtype=np.float64) / UNITS_PER_CURRENCY_UNIT
     m = members.tocsr().astype(np.float64)
     buyers = m @ (orders > 0).astype(np.float64)
     return {
@@ -187,8 +177,8 @@ def employee_measures(
             "connected_customers": per["customers"],
             "referred_customers": np.diff(ref.indptr).astype(np.int64),
             "attributed_orders": np.asarray(attributed_orders, dtype=np.int64)[emp],
-            "attributed_gmv": units_to_decimal(np.asarray(attributed_units)[emp]),
-            "referred_gmv": units_to_decimal(
+            "attributed_gmv": from_units(np.asarray(attributed_units)[emp]),
+            "referred_gmv": from_units(
                 ref.astype(np.int64) @ np.asarray(net_units, dtype=np.int64)
             ),
             "connected_buyers": per["buyers"],
@@ -218,7 +208,7 @@ def employee_measures(
             "store_id": pa.array([None if s == "" else s for s in names[has_emp]], pa.string()),
             "employees": n_emp[has_emp].astype(np.int64),
             "connected_customers": st["customers"][has_emp],
-            "attributed_gmv": units_to_decimal(gmv_units[has_emp]),
+            "attributed_gmv": from_units(gmv_units[has_emp]),
             "connected_aov": st["aov"][has_emp],
             "unconnected_aov": s_aov[has_emp],
             "aov_uplift": _ratio(st["aov"][has_emp], s_aov[has_emp]) - 1.0,
@@ -290,7 +280,7 @@ def kol_measures(
     gmv = np.asarray(attributed_units, dtype=np.int64)[kols]
     fee = np.full(kols.size, -1, dtype=np.int64) if fee_units is None else np.asarray(fee_units)
     has_fee = fee > 0
-    fee_dec = pc.if_else(pa.array(has_fee), units_to_decimal(np.maximum(fee, 0)), None)
+    fee_dec = pc.if_else(pa.array(has_fee), from_units(np.maximum(fee, 0)), None)
     per_fee = np.full(kols.size, np.nan)
     per_fee[has_fee] = gmv[has_fee] / fee[has_fee]  # a ratio of two exact amounts
     reach_k = (aud if reach is None else np.asarray(reach))[kols]
@@ -303,7 +293,7 @@ def kol_measures(
             "engagement_rate": _ratio(engaged[kols], views[kols]),
             "conversion_rate": _ratio(np.asarray(attributed_orders)[kols], aud[kols]),
             "attributed_orders": np.asarray(attributed_orders, dtype=np.int64)[kols],
-            "attributed_gmv": units_to_decimal(gmv),
+            "attributed_gmv": from_units(gmv),
             "fee": fee_dec,
             "gmv_per_fee": pa.array(per_fee, from_pandas=True),
         }

@@ -14,8 +14,6 @@ from decimal import Decimal
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from neo4j import Record
 
 from graph import cypher
@@ -23,14 +21,12 @@ from graph.errors import ConfigError, StoreError
 from graph.events import EDGE_TYPE_CODES, INFLUENCE_DIRECTION, EventType
 from graph.neo4j_explain import find_eager
 from graph.neo4j_rows import (
-    decimal_to_units,
     dedupe_first,
     edge_chunk_to_arrays,
     iter_row_batches,
     records_to_table,
     shape_rows,
     ts_parts,
-    units_to_decimal,
 )
 from graph.neo4j_store import Neo4jStore, check_neo4j_uri
 from graph.settings import Settings
@@ -47,29 +43,6 @@ def _table(event_type: EventType, rows: list[dict]) -> pa.Table:
 
 
 # --- money and time ---------------------------------------------------------------------
-
-
-@given(st.lists(st.integers(min_value=-(10**15), max_value=10**15), max_size=50))
-def test_units_decimal_roundtrip_exact(units: list[int]) -> None:
-    arr = units_to_decimal(np.array(units, dtype=np.int64))
-    assert arr.to_pylist() == [Decimal(u).scaleb(-4) for u in units]
-    assert decimal_to_units(arr).tolist() == units
-
-
-def test_decimal_to_units_sliced_and_null() -> None:
-    arr = pa.array(
-        [Decimal("1.5"), None, Decimal("0.0001"), Decimal("99999.9999")], pa.decimal128(20, 4)
-    )
-    assert decimal_to_units(arr).tolist() == [15000, 0, 1, 999999999]
-    assert decimal_to_units(arr.slice(2)).tolist() == [1, 999999999]
-    chunked = pa.chunked_array([arr.slice(0, 1), arr.slice(2, 1)])
-    assert decimal_to_units(chunked).tolist() == [15000, 1]
-
-
-def test_decimal_to_units_overflow_raises() -> None:
-    arr = pa.array([Decimal("1e15")], pa.decimal128(20, 4))  # 1e19 units > int64
-    with pytest.raises(StoreError, match="too large"):
-        decimal_to_units(arr)
 
 
 def test_ts_parts_floor_division_and_nulls() -> None:

@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from graph.arrays import US_PER_DAY
 from graph.events import EDGE_TYPE_CODES, EventType
 from influence.engagement import (
     RULE_NONE,
     RULE_REFERRAL,
     RULE_TOKEN,
     RULE_VIEW,
-    US_PER_DAY,
     attribute_orders,
     conversion_totals,
     engagement_signals,
     first_per_group,
     last_at_or_before,
-    money_units,
-    node_index,
     resolve_tokens,
 )
 
@@ -33,29 +29,6 @@ V, F, C, R = (
 )
 DAY = US_PER_DAY
 WEEK = 7 * DAY
-
-
-# --- money -----------------------------------------------------------------------------
-def test_money_units_exact_from_decimals():
-    arr = pa.array(
-        [Decimal("100.5"), Decimal("0.0001"), None, Decimal("999999.9999")], pa.decimal128(20, 4)
-    )
-    assert money_units(arr).tolist() == [1_005_000, 1, 0, 9_999_999_999]
-
-
-def test_money_units_respects_slices_and_chunks():
-    arr = pa.array([Decimal(i) for i in range(10)], pa.decimal128(20, 4))
-    chunked = pa.chunked_array([arr.slice(3, 4), arr.slice(8, 2)])
-    assert money_units(chunked).tolist() == [30_000, 40_000, 50_000, 60_000, 80_000, 90_000]
-
-
-def test_money_units_negative_values():
-    assert money_units(pa.array([Decimal("-2.5")], pa.decimal128(20, 4))).tolist() == [-25_000]
-
-
-def test_node_index_unknown_is_minus_one():
-    ids = np.array(["a", "b", "c"], dtype=object)
-    assert node_index(ids, pa.array(["c", "x", "a", None])).tolist() == [2, -1, 0, -1]
 
 
 # --- search primitives ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from graph.events import EDGE_TYPE_CODES, EventType
 from graph.store import EdgeArrays
-from influence.roles import audience_overlap, employee_measures, kol_measures, units_to_decimal
+from influence.roles import audience_overlap, employee_measures, kol_measures
 
 V, F, C, R = (
     EDGE_TYPE_CODES[t]
@@ -27,12 +27,6 @@ def _edges(pairs: list[tuple[int, int, int]], n: int) -> EdgeArrays:
         ts=np.zeros(arr.shape[0], np.int64),
         node_ids=np.array([f"u{i}" for i in range(n)], dtype=object),
     )
-
-
-def test_units_to_decimal_is_exact() -> None:
-    units = np.array([0, 1, -1, 123_456_789, -(2**62), 2**62], dtype=np.int64)
-    got = units_to_decimal(units).to_pylist()
-    assert got == [Decimal(int(u)).scaleb(-4) for u in units]
 
 
 def test_employee_measures_uplift_hand_computed() -> None:

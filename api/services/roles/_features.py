@@ -16,15 +16,13 @@ import pyarrow as pa
 from api.services.roles._history import _conn, _declared_only, node_roles
 from graph.errors import NotFoundError
 from graph.events import EventType
+from graph.money import UNITS_PER_CURRENCY_UNIT
 from graph.snapshot import GraphSnapshot, build_snapshot
 from graph.store import GraphStore
 from influence.config import ScoreConfig, load_score_config
 from influence.roles import RoleFeatures, role_features
 
 __all__ = ["compute_features"]
-
-_UNITS = 10_000
-
 
 # --- features -----------------------------------------------------------------------------
 def _score_config(config: ScoreConfig | str | Path | None) -> ScoreConfig:
@@ -72,7 +70,7 @@ def compute_features(
         {
             "user_id": pa.array(snapshot.node_ids, pa.string()),
             "orders": signals["conversions"],
-            "gmv": signals["attributed_gmv_units"] / _UNITS,
+            "gmv": signals["attributed_gmv_units"] / UNITS_PER_CURRENCY_UNIT,
         }
     )
     shares = store.read_events(EventType.SHARE, start, end).select(["sharer", "ts"])

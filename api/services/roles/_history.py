@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from graph.arrays import node_index
 from graph.errors import StoreError
 from graph.events import EventType, Role
 from graph.roles import import_declarations, role_at
 from graph.store import GraphStore
-from influence.roles import index_of
 
 __all__ = ["effective_roles", "node_roles", "import_roles"]
 
@@ -36,7 +36,7 @@ def _declared_only(store: GraphStore, node_ids: np.ndarray) -> np.ndarray:
     """Roles declared on user records, for stores without role history (Neo4j)."""
     users = store.read_events(EventType.USER)
     roles = np.full(len(node_ids), Role.UNKNOWN.value, dtype=object)
-    idx = index_of(node_ids, users.column("user_id"))
+    idx = node_index(node_ids, users.column("user_id"))
     ok = idx >= 0
     roles[idx[ok]] = np.asarray(
         users.column("role").fill_null(Role.UNKNOWN.value).to_pylist(), dtype=object

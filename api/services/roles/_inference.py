@@ -16,12 +16,12 @@ import pyarrow.parquet as pq
 from api.services.roles._features import compute_features
 from api.services.roles._history import _conn
 from api.services.roles._views import ROLE_VIEWS
+from graph.arrays import node_index
 from graph.errors import IngestError
 from graph.events import Role
 from graph.roles import ModelRecord, save_inferences, save_model
 from graph.store import GraphStore
 from influence.config import ScoreConfig
-from influence.roles import index_of
 
 __all__ = ["TRAIN_ROLES", "infer_roles", "evaluate_roles"]
 
@@ -195,7 +195,7 @@ def evaluate_roles(
     }
     if ground_truth is not None:
         truth = _read_truth(Path(ground_truth))
-        pos = index_of(truth.column("user_id"), pa.array(feats.node_ids, pa.string()))
+        pos = node_index(truth.column("user_id"), pa.array(feats.node_ids, pa.string()))
         true_role = np.full(feats.node_ids.shape[0], None, dtype=object)
         true_role[pos >= 0] = np.asarray(truth.column("role").to_pylist(), dtype=object)[
             pos[pos >= 0]

@@ -20,14 +20,15 @@ import pyarrow.compute as pc
 
 from api.services.roles._features import _attribution, _score_config
 from api.services.roles._history import _conn, effective_roles, node_roles
+from graph.arrays import node_index
 from graph.errors import ConfigError, NotFoundError
 from graph.events import EventType, Role
+from graph.money import to_units
 from graph.roles import read_declarations, read_models
 from graph.snapshot import build_snapshot
 from graph.store import GraphStore
 from influence.config import ScoreConfig
-from influence.engagement import money_units
-from influence.roles import audience_overlap, employee_measures, index_of, kol_measures
+from influence.roles import audience_overlap, employee_measures, kol_measures
 
 __all__ = ["ROLE_VIEWS", "roles_summary", "role_view"]
 
@@ -96,7 +97,7 @@ def _window(store: GraphStore, run_id: str | None) -> tuple[datetime | None, dat
 def _employee_view(store, snapshot, roles, signals, start, end, at, limit) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     users = store.read_events(EventType.USER).select(["user_id", "store_id"])
     store_of = np.full(snapshot.n_nodes, None, dtype=object)
-    idx = index_of(snapshot.node_ids, users.column("user_id"))
+    idx = node_index(snapshot.node_ids, users.column("user_id"))
     store_of[idx[idx >= 0]] = np.asarray(users.column("store_id").to_pylist(), object)[idx >= 0]
     conn = _conn(store)
     if conn is not None:  # the roster's store at ``at`` wins over the user record
@@ -107,17 +108,17 @@ def _employee_view(store, snapshot, roles, signals, start, end, at, limit) -> di
             pc.fill_null(pc.greater(decl.column("valid_to"), when), True),
         )
         decl = decl.filter(live)
-        d_idx = index_of(snapshot.node_ids, decl.column("user_id"))
+        d_idx = node_index(snapshot.node_ids, decl.column("user_id"))
         store_of[d_idx[d_idx >= 0]] = np.asarray(decl.column("store_id").to_pylist(), object)[
             d_idx >= 0
         ]
     spend = store.read_spend(start, end)
-    s_idx = index_of(snapshot.node_ids, spend.column("user_id"))
+    s_idx = node_index(snapshot.node_ids, spend.column("user_id"))
     ok = s_idx >= 0
     orders = np.zeros(snapshot.n_nodes, dtype=np.int64)
     net = np.zeros(snapshot.n_nodes, dtype=np.int64)
     orders[s_idx[ok]] = spend.column("orders").to_numpy()[ok]
-    net[s_idx[ok]] = money_units(spend.column("net"))[ok]
+    net[s_idx[ok]] = to_units(spend.column("net"))[ok]
     m = employee_measures(
         snapshot,
         roles,
@@ -142,8 +143,8 @@ def _kol_view(store, snapshot, roles, signals, cfg, limit) -> dict[str, Any]:  #
         decl = read_declarations(conn, Role.KOL.value)
         decl = decl.filter(pc.is_valid(decl.column("fee")))
         if decl.num_rows:  # latest contract with a fee
-            pos = index_of(snapshot.node_ids[kols], decl.column("user_id"))
-            units = money_units(decl.column("fee"))
+            pos = node_index(snapshot.node_ids[kols], decl.column("user_id"))
+            units = to_units(decl.column("fee"))
             fee[pos[pos >= 0]] = units[pos >= 0]  # rows sorted by start: the latest wins
     reach = np.zeros(snapshot.n_nodes)
     if kols.size:  # exact multi-hop reach of the (few) KOLs, hops as in the KOC score

@@ -63,6 +63,7 @@ __all__ = [
     "READ_EVENTS",
     "READ_SPEND",
     "READ_REJECTS",
+    "CLEAR_REJECTS",
     "COUNTS",
     "WATERMARK",
     "USER_IDX",
@@ -495,6 +496,13 @@ READ_SPEND = Statement(
     f"min({_ts_us('o.ts')}) AS first_order_ts, max({_ts_us('o.ts')}) AS last_order_ts "
     "ORDER BY user_id",
     dict(_WINDOW_PARAMS),
+)
+CLEAR_REJECTS = Statement(
+    "clear_rejects",
+    "MATCH (x:Reject) WHERE $sources IS NULL OR x.source IN $sources "
+    "DETACH DELETE x RETURN count(*) AS deleted",
+    {"sources": ["/data/orders.csv"]},
+    kind="write",
 )
 READ_REJECTS = Statement(
     "read_rejects",

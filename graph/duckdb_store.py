@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -548,6 +548,14 @@ class DuckDBStore:
             GROUP BY u.user_id ORDER BY u.user_id
         """
         return self._arrow(sql, params)
+
+    def clear_rejects(self, sources: Sequence[str] | None = None) -> int:
+        where = "" if sources is None else "WHERE list_contains(?, source)"
+        params = [] if sources is None else [list(sources)]
+        with self.transaction() as conn:
+            n = conn.execute(f"SELECT count(*) FROM rejects {where}", params).fetchall()[0][0]
+            conn.execute(f"DELETE FROM rejects {where}", params)
+        return int(n)
 
     def read_rejects(self, limit: int | None = None) -> pa.Table:
         sql = "SELECT * FROM rejects ORDER BY ingested_at, source, row_number"

@@ -16,7 +16,7 @@ chunk into numpy/Arrow at once (:mod:`graph.neo4j_rows`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -432,6 +432,15 @@ class Neo4jStore(Neo4jRunsMixin):
     def read_spend(self, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
         return self._table(
             q.READ_SPEND, SPEND_SCHEMA, ("gross", "refunded", "net"), start=start, end=end
+        )
+
+    def clear_rejects(self, sources: Sequence[str] | None = None) -> int:
+        params = {"sources": None if sources is None else list(sources)}
+        return int(
+            self._write(
+                "clear the quarantine",
+                lambda tx: tx.run(q.CLEAR_REJECTS.text, params).single()["deleted"],
+            )
         )
 
     def read_rejects(self, limit: int | None = None) -> pa.Table:

@@ -10,7 +10,7 @@ Every implementation passes the same contract suite (``tests/graph/test_store_co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -300,6 +300,13 @@ class GraphStore(Protocol):
 
     def read_rejects(self, limit: int | None = None) -> pa.Table:
         """Quarantined rows, oldest first, shaped like :data:`REJECT_SCHEMA` plus ``ingested_at``."""
+
+    def clear_rejects(self, sources: Sequence[str] | None = None) -> int:
+        """Delete quarantined rows of ``sources`` (as stored: resolved paths, or ``api``),
+        or all of them when None; return how many were deleted.
+
+        For after a fixed file was loaded again: its old rejects no longer apply.
+        """
 
     def counts(self) -> dict[str, int]:
         """Row count per record type plus ``rejects`` and ``users``."""

@@ -107,7 +107,14 @@ def command(
 
     _step("2/6 validate and load (bad rows go to the quarantine)")
     files = sorted(out_dir.glob("*.csv.gz")) + [out_dir / "broken.csv"]
-    _run(click_ctx, "ingest", files=tuple(files), rejects_path=reports_dir / "rejects.csv")
+    # broken.csv is bad rows only, on purpose: it must not fail the demo
+    _run(
+        click_ctx,
+        "ingest",
+        files=tuple(files),
+        rejects_path=reports_dir / "rejects.csv",
+        allow_all_rejected=True,
+    )
 
     _step("3/6 rank every user (PageRank, reach, engagement, conversion, spend)")
     _run(click_ctx, "rank")

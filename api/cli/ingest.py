@@ -108,6 +108,12 @@ def print_summary(summary: IngestSummary, console: Console) -> None:
     help="Rows per batch / transaction (default: KOC_INGEST_BATCH_ROWS).",
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any row was rejected.")
+@click.option(
+    "--allow-all-rejected",
+    is_flag=True,
+    help="Exit with status 0 even when every row of a file was rejected (by default that "
+    "exits with status 1: usually a wrong --map or --type).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (for scripts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @pass_cli
@@ -122,14 +128,16 @@ def command(
     unknown_columns: str | None,
     batch_rows: int | None,
     strict: bool,
+    allow_all_rejected: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Validate FILES (CSV, JSON Lines, Parquet; optionally .gz) and load them into the store.
+    """Validate FILES (CSV, JSON Lines, Parquet, XLSX; optionally .gz) and load them into the store.
 
     Every row is checked; invalid rows go to the quarantine (see `koc rejects`)
     with file, line, field, value and reason. Loading the same file twice
-    changes nothing, and an interrupted load can simply be run again.
+    changes nothing, and an interrupted load can simply be run again. A file whose
+    rows were all rejected makes the command exit with status 1.
 
     \b
     Examples:
@@ -185,7 +193,15 @@ def command(
         echo_json(summary.to_dict())
     else:
         print_summary(summary, Console())
-    if summary.failed:
+    refused = [] if allow_all_rejected else summary.all_rejected
+    for source in refused:
+        click.echo(
+            f"Error: every row of {source} was rejected; nothing of it was loaded. Check "
+            "--map / --type against `koc rejects`, fix and load it again, then "
+            f"`koc rejects --clear --source {source}` (or pass --allow-all-rejected).",
+            err=True,
+        )
+    if summary.failed or refused:
         # sys.exit, not ctx.exit: `koc` runs click with standalone_mode=False,
         # where ctx.exit's status would be swallowed
         sys.exit(1)

@@ -1,4 +1,4 @@
-"""``koc rejects``: list the quarantine (rows refused by ``koc ingest`` or ``POST /events``)."""
+"""``koc rejects``: list or clear the quarantine (rows refused by ``koc ingest`` or ``POST /events``)."""
 
 from __future__ import annotations
 
@@ -27,11 +27,49 @@ __all__ = ["command"]
     default=None,
     help="Write the rows (with the raw input) to this CSV file instead.",
 )
+@click.option(
+    "--clear",
+    is_flag=True,
+    help="Delete quarantined rows instead of listing them: those of each --source FILE, "
+    "or all of them (after a fixed file was loaded again).",
+)
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --clear: only the rows of this input file (repeatable; 'api' for POST /events).",
+)
 @pass_cli
 def command(
-    ctx: CliContext, limit: int, show_all: bool, as_json: bool, csv_path: Path | None
+    ctx: CliContext,
+    limit: int,
+    show_all: bool,
+    as_json: bool,
+    csv_path: Path | None,
+    clear: bool,
+    sources: tuple[Path, ...],
 ) -> None:
-    """List quarantined rows, oldest first: source, row, field, value and reason."""
+    """List quarantined rows, oldest first: source, row, field, value and reason.
+
+    \b
+    After fixing a file and loading it again, clear its old rejects:
+      koc rejects --clear --source orders.csv
+      koc rejects --clear                      # the whole quarantine
+    """
+    if sources and not clear:
+        raise click.UsageError("--source selects what --clear deletes; add --clear.")
+    if clear:
+        # stored sources are resolved paths (koc ingest) or 'api' (POST /events)
+        names = [str(s) if str(s) == "api" else str(s.resolve()) for s in sources] or None
+        with ctx.open_store() as store:
+            n = store.clear_rejects(names)
+        what = ", ".join(names) if names else "every source"
+        if as_json:
+            echo_json({"cleared": n, "sources": names})
+        else:
+            click.echo(f"cleared {n:,} quarantined row(s) of {what}")
+        return
     with ctx.open_store() as store:
         total = store.counts()["rejects"]
         rows = store.read_rejects(limit=None if (show_all or csv_path) else limit)

@@ -239,7 +239,7 @@ def ingest_files(
         batch) and invalid rows are quarantined.
     paths : sequence of path
         Input files, loaded in order.
-    fmt : {"csv", "jsonl", "parquet"}, optional
+    fmt : {"csv", "jsonl", "parquet", "xlsx"}, optional
         Format of every file; by default from each file's extension (``.gz`` ignored).
     event_type : EventType or str, optional
         Record type of every row; by default each row's ``type`` column.

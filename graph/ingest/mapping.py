@@ -22,11 +22,22 @@ A mapping is a small TOML file (``koc ingest --map mapping.toml``)::
     [types.order.constants]
     channel = "tmall"
 
-See ``docs/ingestion.md``.
+    # value maps for any field, local-time formats, amount cleaning
+    # (graph.ingest.cleaning: done in SQL over each batch)
+    [values.currency]
+    "人民币" = "CNY"
+    [timestamps]
+    formats = ["%Y/%m/%d %H:%M"]
+    timezone = "Asia/Shanghai"
+    [amounts]            # strips currency symbols and thousands separators
+
+Column names with characters other than ``A-Z a-z 0-9 _ -`` (Chinese names, spaces)
+must be quoted: ``"下单时间" = "ts"``. See ``docs/ingestion.md``.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +46,14 @@ from typing import Any
 
 from graph.errors import IngestError
 from graph.events import RECORD_SPECS, EventType
+from graph.ingest.cleaning import (
+    AmountCleaning,
+    TimeParsing,
+    clean_sql,
+    parse_amounts,
+    parse_timestamps,
+    parse_value_maps,
+)
 
 __all__ = ["ColumnMapping", "load_mapping", "FieldSource", "TYPE_FIELD", "EVENT_ID_FIELD"]
 
@@ -49,10 +68,23 @@ _KNOWN_FIELDS = frozenset(
 
 @dataclass(frozen=True)
 class FieldSource:
-    """Where one canonical field comes from: an input column or a constant."""
+    """Where one canonical field comes from: an input column or a constant.
+
+    A column may come with cleaning (:mod:`graph.ingest.cleaning`): a value map, amount
+    cleaning and local-time parsing, applied by :meth:`sql`.
+    """
 
     column: str | None = None
     constant: str | None = None
+    values: dict[str, str] | None = None
+    amounts: AmountCleaning | None = None
+    timestamps: TimeParsing | None = None
+
+    def sql(self, expr: str, kind: str) -> str:
+        """SQL of the cleaned value of column expression ``expr`` for a field of ``kind``."""
+        return clean_sql(
+            expr, kind, values=self.values, amounts=self.amounts, timestamps=self.timestamps
+        )
 
 
 @dataclass(frozen=True)
@@ -69,6 +101,12 @@ class ColumnMapping:
         ``{value in the type column: record type name}``.
     per_type_columns, per_type_constants : dict
         The same per record type; they take precedence over the global ones.
+    values : dict
+        ``{canonical field: {input value: KOC value}}`` (``[values.<field>]``).
+    amounts : AmountCleaning, optional
+        ``[amounts]``: clean money values (currency symbols, thousands separators).
+    timestamps : TimeParsing, optional
+        ``[timestamps]``: formats and time zone of naive local times.
     """
 
     columns: dict[str, str] = field(default_factory=dict)
@@ -76,11 +114,22 @@ class ColumnMapping:
     type_values: dict[str, str] = field(default_factory=dict)
     per_type_columns: dict[EventType, dict[str, str]] = field(default_factory=dict)
     per_type_constants: dict[EventType, dict[str, str]] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    amounts: AmountCleaning | None = None
+    timestamps: TimeParsing | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, origin: str = "mapping") -> ColumnMapping:
         """Build a mapping from parsed TOML; raises :class:`IngestError` on a bad key."""
-        allowed = {"columns", "constants", "type_values", "types"}
+        allowed = {
+            "columns",
+            "constants",
+            "type_values",
+            "types",
+            "values",
+            "amounts",
+            "timestamps",
+        }
         extra = set(data) - allowed
         if extra:
             raise IngestError(
@@ -124,7 +173,16 @@ class ColumnMapping:
             where = f"types.{name}"
             per_cols[et] = fields(table(section.get("columns", {}), where), where, keys=False)
             per_consts[et] = fields(table(section.get("constants", {}), where), where, keys=True)
-        return cls(columns, constants, type_values, per_cols, per_consts)
+        return cls(
+            columns,
+            constants,
+            type_values,
+            per_cols,
+            per_consts,
+            values=parse_value_maps(data.get("values"), origin, _KNOWN_FIELDS),
+            amounts=parse_amounts(data.get("amounts"), origin),
+            timestamps=parse_timestamps(data.get("timestamps"), origin),
+        )
 
     def sources(
         self, event_type: EventType | None, available: Iterable[str]
@@ -151,12 +209,20 @@ class ColumnMapping:
             if name in per_consts:
                 out[name] = FieldSource(constant=per_consts[name])
             elif col is not None:
-                out[name] = FieldSource(column=col)
+                out[name] = self._column_source(name, col)
             elif name in self.constants:
                 out[name] = FieldSource(constant=self.constants[name])
             elif name in available and name not in self.columns:
-                out[name] = FieldSource(column=name)
+                out[name] = self._column_source(name, name)
         return out
+
+    def _column_source(self, name: str, column: str) -> FieldSource:
+        return FieldSource(
+            column=column,
+            values=self.values.get(name),
+            amounts=self.amounts,
+            timestamps=self.timestamps,
+        )
 
     def used_columns(self) -> set[str]:
         """Input columns the mapping renames (for any type)."""
@@ -200,8 +266,37 @@ def load_mapping(path: str | Path) -> ColumnMapping:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise IngestError(f"Mapping file {path} does not exist.", mapping=str(path)) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
         raise IngestError(
-            f"Mapping file {path} is not valid TOML: {exc}.", mapping=str(path)
+            f"Mapping file {path} is not valid TOML: {exc}.{_quoting_hint(path, exc)}",
+            mapping=str(path),
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"Mapping file {path} is not UTF-8 text: {exc}.", mapping=str(path)
         ) from exc
     return ColumnMapping.from_dict(data, origin=str(path))
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_AT_LINE = re.compile(r"line (\d+)")
+
+
+def _quoting_hint(path: Path, exc: tomllib.TOMLDecodeError) -> str:
+    """A hint when the failing line's key needs quotes (Chinese names, spaces, dots...)."""
+    match = _AT_LINE.search(str(exc))
+    if match is None:
+        return ""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    n = int(match.group(1))
+    if not 1 <= n <= len(lines) or "=" not in lines[n - 1]:
+        return ""
+    line = lines[n - 1]
+    key = line.split("=", 1)[0].strip()
+    if not key or key[0] in "\"'[" or _BARE_KEY.match(key):
+        return ""
+    value = line.split("=", 1)[1].strip()
+    return (
+        f" Line {n} `{line.strip()}`: a column name with characters other than "
+        f'A-Z a-z 0-9 _ - must be quoted: `"{key}" = {value}`.'
+    )

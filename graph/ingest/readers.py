@@ -40,7 +40,7 @@ from graph.ingest.csv_records import (
 
 __all__ = ["RawBatch", "RawReject", "Reader", "open_reader", "detect_format", "FORMATS"]
 
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS = ("csv", "jsonl", "parquet", "xlsx")
 _EXTENSIONS = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -49,6 +49,7 @@ _EXTENSIONS = {
     ".json": "jsonl",
     ".parquet": "parquet",
     ".pq": "parquet",
+    ".xlsx": "xlsx",
 }
 _BOM = b"\xef\xbb\xbf"
 _NO_QUOTES = np.zeros(0, dtype=np.intp)
@@ -80,7 +81,7 @@ class RawBatch:
 
 
 def detect_format(path: Path, fmt: str | None = None) -> str:
-    """``csv``, ``jsonl`` or ``parquet`` from ``fmt`` or the extension (``.gz`` ignored)."""
+    """``csv``, ``jsonl``, ``parquet`` or ``xlsx`` from ``fmt`` or the extension (``.gz`` ignored)."""
     if fmt is not None:
         if fmt not in FORMATS:
             raise IngestError(f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
@@ -517,5 +518,9 @@ def open_reader(path: Path, fmt: str, batch_rows: int) -> Reader:
     """The reader for ``fmt`` (see :func:`detect_format`)."""
     if not path.is_file():
         raise IngestError(f"Input file {path} does not exist.", path=str(path))
+    if fmt == "xlsx":
+        from graph.ingest.xlsx import XlsxReader  # imports this module
+
+        return XlsxReader(path, batch_rows)
     cls = {"csv": CsvReader, "jsonl": JsonlReader, "parquet": ParquetReader}[fmt]
     return cls(path, batch_rows)

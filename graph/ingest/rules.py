@@ -97,8 +97,8 @@ def type_rules(
         s = src.get(name)
         if s is None:
             raw[name] = "NULL::VARCHAR"
-        elif s.column is not None:
-            raw[name] = f"r.{quote_ident(s.column)}"  # trimmed, '' -> NULL in _prepare
+        elif s.column is not None:  # trimmed, '' -> NULL in _prepare; mapping cleaning
+            raw[name] = s.sql(f"r.{quote_ident(s.column)}", kinds[name])
         else:
             raw[name] = f"nullif({quote_literal((s.constant or '').strip())}, '')"
     checks: list[Check] = []
@@ -125,8 +125,9 @@ def type_rules(
         s = src.get(name)
         if s is None:
             return 0
-        if s.column is not None:
-            return maxlen.get(s.column, 0)
+        if s.column is not None:  # a value map may lengthen a value
+            mapped = max((len(v.encode("utf-8")) for v in (s.values or {}).values()), default=0)
+            return max(maxlen.get(s.column, 0), mapped)
         return len((s.constant or "").encode("utf-8"))
 
     for name in (EVENT_ID_FIELD, *spec.names):

@@ -135,6 +135,11 @@ class IngestSummary:
         return [w for f in self.files for w in f.warnings]
 
     @property
+    def all_rejected(self) -> list[str]:
+        """Inputs with rows of which every one was rejected (nothing of them loaded)."""
+        return [f.source for f in self.files if f.read > 0 and f.rejected == f.read]
+
+    @property
     def failed(self) -> bool:
         """True in strict mode when at least one row was rejected."""
         return self.strict and self.rejected > 0
@@ -165,4 +170,5 @@ class IngestSummary:
             "reject_samples": list(self.reject_samples),
             "strict": self.strict,
             "failed": self.failed,
+            "all_rejected": self.all_rejected,
         }

@@ -109,6 +109,28 @@ def test_contract_rejects_idempotent(contract_store: GraphStore) -> None:
     assert contract_store.counts()["rejects"] == 1
 
 
+def test_contract_clear_rejects_by_source_then_all(contract_store: GraphStore) -> None:
+    def reject(rid: str, source: str) -> dict:
+        return {
+            "reject_id": rid,
+            "source": source,
+            "row_number": 2,
+            "event_type": "order",
+            "field": "amount",
+            "value": "x",
+            "reason": "not a decimal amount",
+            "raw": "{}",
+        }
+
+    rows = [reject("a1", "/d/a.csv"), reject("a2", "/d/a.csv"), reject("b1", "/d/b.csv")]
+    contract_store.append_batch({}, pa.Table.from_pylist(rows, schema=REJECT_SCHEMA))
+    assert contract_store.clear_rejects(["/d/a.csv", "/d/none.csv"]) == 2
+    assert [r["reject_id"] for r in contract_store.read_rejects().to_pylist()] == ["b1"]
+    assert contract_store.clear_rejects(["/d/a.csv"]) == 0
+    assert contract_store.clear_rejects() == 1
+    assert contract_store.counts()["rejects"] == 0
+
+
 def test_contract_placeholder_users(contract_store: GraphStore) -> None:
     contract_store.append_batch(
         {

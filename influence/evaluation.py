@@ -17,11 +17,19 @@ relevance :math:`rel_i \\ge 0` of the user at position :math:`i` (1-based):
   DCG@k of the ideal order (Järvelin and Kekäläinen, "Cumulated gain-based evaluation
   of IR techniques", ACM TOIS 20(4), 2002). 0 when nothing is relevant.
 
+* **Spearman** rank correlation between a method's scores and the relevance over all
+  candidates (Spearman 1904; ties get average ranks, as :func:`scipy.stats.spearmanr`).
+* **flagged@k**: how many of the first :math:`k` carry a flag (true staff, fraud).
+
 Baselines
 ---------
 ``spend``: the user's own net spend; ``degree``: distinct users reached directly
 (unique audience); ``pagerank``: PageRank alone; ``random``: uniform random scores
-from a seeded generator. They rank the same candidate users as the KOC score.
+from a seeded generator. The held-out evaluation adds ``token_gmv`` (GMV credited by
+an explicit token alone), ``later_buyers`` (distinct viewers or referees who bought
+anything after the view or referral: :func:`later_buyers`) and the ``oracle``
+ceiling (the true caused GMV of the observed months). All rank the same candidate
+users as the KOC score.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import spearmanr
 
 __all__ = [
     "ranking_order",
@@ -40,6 +49,11 @@ __all__ = [
     "MethodReport",
     "evaluate_methods",
     "BASELINES",
+    "spearman",
+    "flagged_at_k",
+    "later_buyers",
+    "holdout_metrics",
+    "mean_and_sd",
 ]
 
 #: Baselines every evaluation reports next to the KOC score.
@@ -177,3 +191,107 @@ def evaluate_methods(
                 metrics[f"{rel_name} ndcg@{k}"] = ndcg_at_k(rel, order, k)
         reports.append(MethodReport(method=name, metrics=metrics))
     return reports
+
+
+def spearman(
+    scores: np.ndarray, relevance: np.ndarray, candidates: np.ndarray | None = None
+) -> float:
+    """Spearman rank correlation of ``scores`` and ``relevance`` over the candidates.
+
+    Returns 0.0 when either side is constant (the correlation is undefined).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    relevance = np.asarray(relevance, dtype=np.float64)
+    if candidates is not None:
+        mask = np.asarray(candidates, dtype=bool)
+        scores, relevance = scores[mask], relevance[mask]
+    if scores.shape[0] < 2 or np.ptp(scores) == 0 or np.ptp(relevance) == 0:
+        return 0.0
+    return float(spearmanr(scores, relevance).statistic)
+
+
+def flagged_at_k(flags: np.ndarray, order: np.ndarray, k: int) -> int:
+    """Number of flagged users (``flags`` true) among the first ``k`` of ``order``."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return int(np.asarray(flags, dtype=bool)[np.asarray(order)[:k]].sum())
+
+
+def later_buyers(
+    n_nodes: int,
+    *,
+    src: np.ndarray,
+    dst: np.ndarray,
+    ts: np.ndarray,
+    buyer: np.ndarray,
+    order_ts: np.ndarray,
+) -> np.ndarray:
+    """Distinct ``dst`` of each ``src`` who placed any order at or after the edge.
+
+    The simplest count a marketer would try: of the people a user's shares reached
+    (views) or invited (referrals), how many bought afterwards, whatever the order's
+    token says.
+
+    Parameters
+    ----------
+    n_nodes : int
+    src, dst, ts : numpy.ndarray
+        Edges (influencer -> influenced) and their times.
+    buyer, order_ts : numpy.ndarray
+        Buyer node index and time of each order.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+    """
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    last = np.full(n_nodes, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, np.asarray(buyer, dtype=np.int64), np.asarray(order_ts, dtype=np.int64))
+    hit = (last[dst] >= np.asarray(ts, dtype=np.int64)) & (src != dst)
+    key = np.unique(src[hit] * np.int64(n_nodes) + dst[hit])
+    return np.bincount(key // n_nodes, minlength=n_nodes).astype(np.int64)
+
+
+def holdout_metrics(
+    scores: np.ndarray,
+    relevance: np.ndarray,
+    ks: Sequence[int],
+    candidates: np.ndarray,
+    flags: Mapping[str, np.ndarray],
+) -> dict[str, float]:
+    """precision@k, NDCG@k, Spearman and flagged@k of one method against held-out relevance.
+
+    Parameters
+    ----------
+    scores, relevance : numpy.ndarray
+        Per user; relevance is the held-out month's true caused GMV (>= 0).
+    ks : sequence of int
+    candidates : numpy.ndarray of bool
+        Users the method may rank (the consumer leaderboard's).
+    flags : mapping of str to numpy.ndarray of bool
+        E.g. ``{"staff": ..., "fraud": ...}``: reported as ``"staff@k"``.
+
+    Returns
+    -------
+    dict of str to float
+    """
+    order = ranking_order(scores, candidates)
+    out: dict[str, float] = {}
+    for k in ks:
+        out[f"precision@{k}"] = precision_at_k(relevance, order, k)
+        out[f"ndcg@{k}"] = ndcg_at_k(relevance, order, k)
+    out["spearman"] = spearman(scores, relevance, candidates)
+    for name, flag in flags.items():
+        for k in ks:
+            out[f"{name}@{k}"] = float(flagged_at_k(flag, order, k))
+    return out
+
+
+def mean_and_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof = 1; 0 for a single value)."""
+    arr = np.asarray(list(values), dtype=np.float64)
+    if arr.shape[0] == 0:
+        return float("nan"), float("nan")
+    sd = float(arr.std(ddof=1)) if arr.shape[0] > 1 else 0.0
+    return float(arr.mean()), sd

@@ -8,7 +8,14 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.cli.context import echo_json
-from graph.synth import MIN_USERS, SynthParams, generate
+from graph.synth import (
+    MIN_USERS,
+    OBSERVABILITY,
+    AdversarialParams,
+    SynthParams,
+    generate,
+    generate_adversarial,
+)
 
 __all__ = ["command"]
 
@@ -54,9 +61,32 @@ __all__ = ["command"]
     show_default=True,
     help="Users generated and written per chunk; bounds memory. Changing it changes the data.",
 )
+@click.option(
+    "--world",
+    type=click.Choice(["standard", "adversarial"]),
+    default="standard",
+    show_default=True,
+    help="standard: the demo world; adversarial: a second model built to break naive "
+    "scores (undeclared staff, fraud rings, coincidental tokens, partial view logs; "
+    "October held out, only in the ground truth).",
+)
+@click.option(
+    "--observability",
+    type=click.Choice(list(OBSERVABILITY)),
+    default="high",
+    show_default=True,
+    help="Adversarial world only: how much of what happened the event log shows.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress bar).")
 def command(
-    users: int, seed: int, out_dir: Path, fmt: str, chunk_users: int, as_json: bool
+    users: int,
+    seed: int,
+    out_dir: Path,
+    fmt: str,
+    chunk_users: int,
+    world: str,
+    observability: str,
+    as_json: bool,
 ) -> None:
     """Generate demo data: users, shares, views, forwards, comments, referrals, orders, refunds.
 
@@ -72,9 +102,16 @@ def command(
     Example:
       koc synth --users 20000 --seed 7 --out demo/
       koc ingest demo/*.csv.gz
+      koc synth --world adversarial --observability low --users 100000 --out adv/
     """
     params = SynthParams(users=users, seed=seed, chunk_users=chunk_users)
-    if as_json:
+    if world == "adversarial":
+        result = generate_adversarial(
+            out_dir,
+            AdversarialParams(users=users, seed=seed, observability=observability),
+            fmt=fmt,
+        )
+    elif as_json:
         result = generate(out_dir, params, fmt=fmt)
     else:
         with Progress(
@@ -107,4 +144,6 @@ def command(
     for entry in result.files:
         click.echo(f"  {entry['name']:<22} {entry['rows']:>12,} rows")
     click.echo("  ground_truth.json, ground_truth_users.parquet: evaluation only, do not ingest")
+    if world == "adversarial":
+        click.echo("  roster_employees.csv: declared employees, for `koc roles import`")
     click.echo("  manifest.json: files, row counts and SHA-256 checksums")

@@ -115,9 +115,7 @@ def test_run_cache_serves_previous_run_while_a_new_one_loads(api_store: DuckDBSt
     cache.warm("r2")
     assert cache.is_warm("r2") and "r1" in cache._scores  # r1 ranks give r2's rank changes
     assert cache.latest_run().run_id == "r2"
-    run = RunRecord(
-        run_id="r3", created_at=datetime(2026, 3, 1, tzinfo=UTC), status="succeeded"
-    )
+    run = RunRecord(run_id="r3", created_at=datetime(2026, 3, 1, tzinfo=UTC), status="succeeded")
     api_store.save_run(run, api_store.read_scores("r2"), api_store.read_components("r2"))
     assert cache.latest_run().run_id == "r2"  # r3 loads in the background meanwhile
     cache.wait_warm(30)

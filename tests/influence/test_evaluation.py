@@ -15,9 +15,14 @@ from influence.evaluation import (
     baseline_scores,
     capture_at_k,
     evaluate_methods,
+    flagged_at_k,
+    holdout_metrics,
+    later_buyers,
+    mean_and_sd,
     ndcg_at_k,
     precision_at_k,
     ranking_order,
+    spearman,
 )
 
 
@@ -102,3 +107,59 @@ def test_evaluate_methods_names_and_values():
     }
     assert reports["bad"]["planted precision@2"] == 0.0
     assert reports["bad"]["gmv ndcg@2"] == 0.0
+
+
+def test_spearman_hand_made_ranking_and_constant_input():
+    scores = np.array([4.0, 3.0, 2.0, 1.0, 0.0])
+    # perfectly reversed order: -1; identical order: +1
+    assert spearman(scores, np.array([0.0, 1.0, 2.0, 3.0, 4.0])) == pytest.approx(-1.0)
+    assert spearman(scores, scores * 10) == pytest.approx(1.0)
+    # d = rank differences (1,-1,0,0,0): rho = 1 - 6 * 2 / (5 * 24) = 0.9
+    assert spearman(scores, np.array([3.0, 4.0, 2.0, 1.0, 0.0])) == pytest.approx(0.9)
+    assert spearman(scores, np.ones(5)) == 0.0
+    # candidates restrict the users compared
+    mask = np.array([True, True, False, False, True])
+    assert spearman(scores, np.array([0.0, 1.0, 9.0, 9.0, 2.0]), mask) == pytest.approx(-1.0)
+
+
+def test_flagged_at_k_counts_flags_in_the_top():
+    flags = np.array([False, True, True, False, True])
+    order = np.array([1, 0, 4, 2, 3])
+    assert flagged_at_k(flags, order, 1) == 1
+    assert flagged_at_k(flags, order, 3) == 2
+    assert flagged_at_k(flags, order, 10) == 3
+
+
+def test_later_buyers_counts_distinct_viewers_who_bought_after():
+    # user 0 reached 1 (twice), 2 and 3; user 4 reached 1
+    src = np.array([0, 0, 0, 0, 4])
+    dst = np.array([1, 1, 2, 3, 1])
+    ts = np.array([10, 20, 10, 50, 100])
+    # 1 buys at 30 (after 0's views, before 4's), 2 at 5 (before the view), 3 at 50 (same instant)
+    buyer = np.array([1, 2, 3])
+    order_ts = np.array([30, 5, 50])
+    got = later_buyers(5, src=src, dst=dst, ts=ts, buyer=buyer, order_ts=order_ts)
+    assert got.tolist() == [2, 0, 0, 0, 0]
+
+
+def test_holdout_metrics_hand_made_ranking():
+    scores = np.array([0.9, 0.8, 0.7, 0.1, 0.5])
+    relevance = np.array([0.0, 10.0, 5.0, 20.0, 0.0])
+    staff = np.array([True, False, False, False, False])
+    candidates = np.array([True, True, True, True, True])
+    got = holdout_metrics(scores, relevance, [2], candidates, {"staff": staff})
+    # order: 0, 1, 2, 4, 3 -> top 2 = users 0 (staff, 0) and 1 (10)
+    assert got["precision@2"] == 0.5
+    assert got["staff@2"] == 1.0
+    dcg = 0 + 10 / math.log2(3)
+    idcg = 20 + 10 / math.log2(3)
+    assert got["ndcg@2"] == pytest.approx(dcg / idcg)
+    assert got["spearman"] == pytest.approx(spearman(scores, relevance))
+    # leaving the staff member out of the candidates moves user 2 into the top 2
+    got = holdout_metrics(scores, relevance, [2], ~staff, {"staff": staff})
+    assert got["staff@2"] == 0.0 and got["precision@2"] == 1.0
+
+
+def test_mean_and_sd_sample_deviation():
+    assert mean_and_sd([1.0, 2.0, 3.0]) == (2.0, 1.0)
+    assert mean_and_sd([5.0]) == (5.0, 0.0)

@@ -30,12 +30,13 @@ import pyarrow.parquet as pq
 
 from api.services.evaluation import month_windows
 from api.services.ranking import Ranking, _coerce_config, compute_ranking
+from graph.arrays import micros, node_index
 from graph.errors import ConfigError, NotFoundError
 from graph.events import EventType
+from graph.money import UNITS_PER_CURRENCY_UNIT, to_units
 from graph.snapshot import build_snapshot
 from graph.store import GraphStore
 from influence.config import ScoreConfig
-from influence.engagement import micros, money_units, node_index
 from influence.evaluation import holdout_metrics, later_buyers
 
 __all__ = ["HoldoutTruth", "load_holdout_truth", "evaluate_holdout", "HOLDOUT_METHODS"]
@@ -89,7 +90,7 @@ class HoldoutTruth:
             column = "true_referred_gmv_" + month.replace("-", "_")
             if column not in table.column_names:
                 raise ConfigError(f"{users_path} has no column {column!r}.", key=column)
-            return money_units(table.column(column)) / 10_000
+            return to_units(table.column(column)) / UNITS_PER_CURRENCY_UNIT
 
         self.relevance = gmv(self.holdout)
         self.oracle = sum((gmv(m) for m in self.observed), np.zeros(len(self.user_ids)))

@@ -166,7 +166,10 @@ def shared_identity_rings(users: pa.Table, referrals: pa.Table, min_size: int = 
     g = coo_matrix((np.ones(len(ucode), dtype=np.int8), (ucode, icode)), shape=(m, m))
     _, ident_label = connected_components(g, directed=False)
     # referral edges inside one identity cluster (both ends known users)
-    s, d = node_index(uid, referrals.column("referrer")), node_index(uid, referrals.column("referee"))
+    s, d = (
+        node_index(uid, referrals.column("referrer")),
+        node_index(uid, referrals.column("referee")),
+    )
     ok = (s >= 0) & (d >= 0) & (s != d)
     s, d = s[ok], d[ok]
     inside = ident_label[s] == ident_label[d]

@@ -14,7 +14,8 @@ instant ``E`` (first instant of the next month in the ledger's time zone):
   ``referral_balances`` row per beneficiary and a ``referral_periods`` row are appended.
 
 Closed periods never change: entries that arrive later for an earlier time go to the
-first open period (:mod:`referral.periods`).
+first open period (:mod:`referral.periods`). A period is closed only after it has ended
+(wall clock): closing a month in advance would settle it before its orders are in.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from graph.errors import ConflictError
+from graph.errors import ConfigError, ConflictError
 from referral.ledger import Ledger
 from referral.periods import DEFAULT_TIMEZONE, check_period, period_bounds, periods_between
 from referral.rules import CommissionRules
 
-__all__ = ["CloseResult", "close_period"]
+__all__ = ["CloseResult", "close_period", "periods_to_close"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,47 @@ class CloseResult:
         }
 
 
+def periods_to_close(
+    ledger: Ledger,
+    period: str,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    now: datetime | None = None,
+) -> list[str]:
+    """The periods a close of ``period`` would close, oldest first: ``period`` and every
+    open period before it (from the first period with entries, or after the last closed).
+
+    Raises
+    ------
+    ConflictError
+        ``period`` is already closed.
+    ConfigError
+        ``period`` has not ended yet at ``now`` (default: the wall clock): a month is
+        closed once it is over, never in advance.
+    """
+    check_period(period)
+    last = ledger.last_closed()
+    if last is not None and period <= last:
+        raise ConflictError(
+            f"Period {period} is already closed (last closed: {last}); closed periods never "
+            "change. Late events go to the next open period.",
+            period=period,
+        )
+    _, end = period_bounds(period, timezone)
+    now = now or datetime.now(UTC)
+    if end > now:
+        raise ConfigError(
+            f"Period {period} has not ended yet: it ends at {end.astimezone(ZoneInfo(timezone))} "
+            f"({timezone}); a period can only be closed after its end. Close an earlier one, "
+            "or wait.",
+            key="period",
+        )
+    first = ledger.scalar("SELECT min(period) FROM referral_entries WHERE period <= ?", [period])
+    if last is not None:
+        first = periods_between(last, period)[1]
+    return periods_between(first or period, period)
+
+
 def close_period(
     ledger: Ledger,
     period: str,
@@ -61,8 +104,9 @@ def close_period(
     by: str = "system",
     timezone: str = DEFAULT_TIMEZONE,
     closed_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> list[CloseResult]:
-    """Close ``period`` and every open period before it.
+    """Close ``period`` and every open period before it (:func:`periods_to_close`).
 
     Parameters
     ----------
@@ -77,6 +121,8 @@ def close_period(
         Zone of the period boundaries.
     closed_at : datetime, optional
         Recorded closing time (default now, UTC).
+    now : datetime, optional
+        The clock periods must have ended by (default: the wall clock).
 
     Returns
     -------
@@ -87,19 +133,10 @@ def close_period(
     ------
     ConflictError
         ``period`` is already closed.
+    ConfigError
+        ``period`` has not ended yet.
     """
-    check_period(period)
-    last = ledger.last_closed()
-    if last is not None and period <= last:
-        raise ConflictError(
-            f"Period {period} is already closed (last closed: {last}); closed periods never "
-            "change. Late events go to the next open period.",
-            period=period,
-        )
-    first = ledger.scalar("SELECT min(period) FROM referral_entries WHERE period <= ?", [period])
-    if last is not None:
-        first = periods_between(last, period)[1]
-    todo = periods_between(first or period, period)
+    todo = periods_to_close(ledger, period, timezone=timezone, now=now)
     results = []
     with ledger.transaction():
         for p in todo:

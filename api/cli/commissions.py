@@ -28,7 +28,7 @@ from referral.period_report import REPORT_FORMATS, write_period_report
 from referral.periods import check_period, check_timezone
 from referral.render import FORMATS, cell, render_statement
 from referral.rules import CommissionRules, load_rules
-from referral.settlement import close_period
+from referral.settlement import close_period, periods_to_close
 
 __all__ = ["command"]
 
@@ -129,18 +129,36 @@ def run_cmd(ctx: CliContext, rules_path: Path | None, as_json: bool) -> None:
 @command.command("close")
 @click.option("--period", required=True, help="Period to close, YYYY-MM (earlier open ones too).")
 @click.option("--by", "by", default="system", show_default=True, help="Who closes the period.")
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Do not ask for confirmation when more than one period would be closed.",
+)
 @_RULES
 @_JSON
 @pass_cli
 def close_cmd(
-    ctx: CliContext, period: str, by: str, rules_path: Path | None, as_json: bool
+    ctx: CliContext, period: str, by: str, yes: bool, rules_path: Path | None, as_json: bool
 ) -> None:
-    """Close a period: settle payable entries into payouts and carried balances."""
+    """Close a period: settle payable entries into payouts and carried balances.
+
+    Closing is final. Only a period that has ended can be closed; every earlier open
+    period is closed with it, oldest first, after confirmation (or --yes) when that is
+    more than one period.
+    """
     rules = _rules(ctx, rules_path)
+    tz = ctx.settings.timezone
     with _ledger(ctx, read_only=False) as (_, ledger):
-        results = close_period(
-            ledger, check_period(period), rules=rules, by=by, timezone=ctx.settings.timezone
-        )
+        todo = periods_to_close(ledger, check_period(period), timezone=tz)
+        if len(todo) > 1 and not yes:
+            click.confirm(
+                f"This closes {len(todo)} periods, {', '.join(todo)}, for good (closed "
+                "periods never change; --yes skips this question). Continue?",
+                abort=True,
+                err=True,
+            )
+        results = close_period(ledger, period, rules=rules, by=by, timezone=tz)
     if as_json:
         echo_json([r.to_dict() for r in results])
         return

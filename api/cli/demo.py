@@ -127,7 +127,7 @@ def command(
     _step("5/6 referral commissions: attribute, close the demo months, report")
     _run(click_ctx, "commissions run")
     try:
-        _run(click_ctx, "commissions close", period=DEMO_PERIODS[-1])
+        _run(click_ctx, "commissions close", period=DEMO_PERIODS[-1], yes=True)
     except ConflictError as exc:  # a second demo run: the months are closed already
         click.echo(f"kept as is: {exc.message}")
     for fmt in ("csv", "xlsx", "html"):

@@ -76,7 +76,6 @@ STEPS: tuple[str, ...] = (
 )
 
 
-
 @dataclass
 class Ranking:
     """Everything one ranking computed, before it is stored.

@@ -77,3 +77,39 @@ def test_commissions_cli_run_reports_late_referral(db: Path) -> None:
     st = json.loads(koc(db, "statement", "z", "--period", "2026-07"))
     assert (st["commissions"], st["reversals"]) == ("5.0000", "-0.5000")
     assert st["lines"][0]["reason"].startswith("re-attributed: referral arrived late")
+
+
+def _invoke(db: Path, *args: str, input: str | None = None):
+    return CliRunner().invoke(cli, ["--db", str(db), "commissions", *args], input=input)
+
+
+def test_commissions_close_period_not_ended_refused(db: Path) -> None:
+    koc(db, "run")
+    result = _invoke(db, "close", "--period", "2999-03", "--yes")
+    assert result.exit_code != 0
+    assert "Period 2999-03 has not ended yet" in str(result.exception)
+    assert json.loads(koc(db, "ledger", "--status", "paid", "--json")) == []  # nothing closed
+
+
+def test_commissions_close_several_periods_asks_first(db: Path) -> None:
+    """Entries start in 2026-07: closing 2026-09 closes three months, so it asks."""
+    koc(db, "run")
+    no = _invoke(db, "close", "--period", "2026-09", input="n\n")
+    assert no.exit_code != 0 and "closes 3 periods, 2026-07, 2026-08, 2026-09" in no.output
+    with DuckDBStore(db, read_only=True) as store:
+        assert store.conn.execute("SELECT count(*) FROM referral_periods").fetchone() == (0,)
+    yes = _invoke(db, "close", "--period", "2026-09", "--json", input="y\n")
+    assert yes.exit_code == 0, yes.output
+    assert [r["period"] for r in json.loads(yes.stdout)] == [
+        "2026-07",
+        "2026-08",
+        "2026-09",
+    ]
+
+
+def test_commissions_close_one_period_needs_no_confirmation(db: Path) -> None:
+    koc(db, "run")
+    closed = json.loads(koc(db, "close", "--period", "2026-07", "--json"))
+    assert [r["period"] for r in closed] == ["2026-07"]
+    closed = json.loads(koc(db, "close", "--period", "2026-09", "--yes", "--json"))
+    assert [r["period"] for r in closed] == ["2026-08", "2026-09"]

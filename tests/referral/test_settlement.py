@@ -218,3 +218,23 @@ def test_ledger_rows_never_change(world: World) -> None:
         "SELECT table_name FROM duckdb_tables() WHERE temporary"
     ).fetchall()
     assert scratch == []
+
+
+def test_close_period_refuses_a_period_not_ended(world: World) -> None:
+    from graph.errors import ConfigError
+
+    world.ev.user("a").referral("a", "b", day(0)).order("O1", "b", "100.00", day(1))
+    world.run()
+    # 2026-07 ends 2026-08-01 00:00 in Shanghai = 2026-07-31 16:00 UTC
+    with pytest.raises(ConfigError, match="Period 2026-07 has not ended yet"):
+        close_period(
+            world.ledger,
+            "2026-07",
+            rules=world.rules,
+            now=datetime(2026, 7, 31, 15, 59, tzinfo=UTC),
+        )
+    assert world.ledger.closed_periods() == []
+    done = close_period(
+        world.ledger, "2026-07", rules=world.rules, now=datetime(2026, 7, 31, 16, 0, tzinfo=UTC)
+    )
+    assert [r.period for r in done] == ["2026-07"]

@@ -24,6 +24,7 @@ from influence.roles import RoleFeatures, role_features
 
 __all__ = ["compute_features"]
 
+
 # --- features -----------------------------------------------------------------------------
 def _score_config(config: ScoreConfig | str | Path | None) -> ScoreConfig:
     return config if isinstance(config, ScoreConfig) else load_score_config(config)

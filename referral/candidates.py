@@ -257,19 +257,36 @@ def build_candidates(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) ->
 def cap_sql(rules: CommissionRules) -> str:
     """SQL creating view ``_capped`` (``_cand`` plus the capped ``amount``).
 
-    Window sums are only computed for the caps that are configured. The
+    Caps apply in this order, each to what the previous one left: per order per
+    beneficiary (``cap_per_order_per_beneficiary``: the most one beneficiary earns from one
+    order, over all their entries), per order (``cap_per_order``: the most an order pays
+    out in total), per beneficiary and period. Within an order entries are served in
+    the order of service (referral before share, level 1 first, commission before
+    bonus). Window sums are only computed for the caps that are configured. The
     per-beneficiary cap counts the period's earlier entries except those of the
     orders being (re-)attributed (``_elig``): a re-examined order does not compete
     with its own earlier entries.
     """
-    steps = ["c0 AS (SELECT *, raw AS amt1 FROM _cand)"]
+    serve = "ORDER BY mrank, level, krank ROWS UNBOUNDED PRECEDING"  # order of service
+    steps = []
+    if rules.cap_per_order_per_beneficiary is not None:
+        cap_b = rules.cap_per_order_per_beneficiary
+        steps.append(
+            f"""cb AS (
+            SELECT * EXCLUDE (cumb),
+                   greatest(0, least(raw, {cap_b} - (cumb - raw)))::DECIMAL(20, 4) AS amt0
+            FROM (SELECT *, sum(raw) OVER (PARTITION BY order_id, beneficiary {serve}) AS cumb
+                  FROM _cand))"""
+        )
+    else:
+        steps.append("cb AS (SELECT *, raw AS amt0 FROM _cand)")
+    steps.append("c0 AS (SELECT *, amt0 AS amt1 FROM cb)")
     if rules.cap_per_order is not None:
-        steps[0] = f"""c0 AS (
+        steps[-1] = f"""c0 AS (
             SELECT * EXCLUDE (cum1),
-                   greatest(0, least(raw, {rules.cap_per_order} - (cum1 - raw)))::DECIMAL(20, 4)
+                   greatest(0, least(amt0, {rules.cap_per_order} - (cum1 - amt0)))::DECIMAL(20, 4)
                    AS amt1
-            FROM (SELECT *, sum(raw) OVER (PARTITION BY order_id ORDER BY mrank, level, krank
-                                           ROWS UNBOUNDED PRECEDING) AS cum1 FROM _cand))"""
+            FROM (SELECT *, sum(amt0) OVER (PARTITION BY order_id {serve}) AS cum1 FROM cb))"""
     if rules.cap_per_beneficiary_period is None:
         final = "SELECT *, amt1 AS amount FROM c0"
     else:
@@ -293,5 +310,10 @@ def cap_sql(rules: CommissionRules) -> str:
             greatest(0, least(amt1, {cap} - prior - (cum2 - amt1)))::DECIMAL(20, 4) AS amount
             FROM c1"""
     # materialize when windows are involved (the result is read twice); a view otherwise
-    kind = "VIEW" if len(steps) == 1 and rules.cap_per_order is None else "TABLE"
+    windows = (
+        rules.cap_per_order,
+        rules.cap_per_order_per_beneficiary,
+        rules.cap_per_beneficiary_period,
+    )
+    kind = "VIEW" if all(c is None for c in windows) else "TABLE"
     return f"CREATE OR REPLACE TEMP {kind} _capped AS WITH {', '.join(steps)} {final}"

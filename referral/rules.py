@@ -115,6 +115,10 @@ def _role_map(value: Mapping[str, Any], conv: Any) -> dict[str, Any]:
     return out
 
 
+#: Optional keys added after the first release (left out of the digest while unset).
+_ADDED_LATER: tuple[str, ...] = ("cap_per_order_per_beneficiary",)
+
+
 class CommissionRules(_Section):
     """A validated commission rule set. Hash it with :meth:`digest`."""
 
@@ -123,6 +127,7 @@ class CommissionRules(_Section):
     levels: int = 2
     min_order_amount: Decimal = Decimal(0)
     cap_per_order: Decimal | None = None
+    cap_per_order_per_beneficiary: Decimal | None = None
     cap_per_beneficiary_period: Decimal | None = None
     min_payout: Decimal = Decimal(0)
     refund_window_days: int = Field(7, ge=0)
@@ -147,7 +152,12 @@ class CommissionRules(_Section):
     def _amount(cls, value: Any) -> Decimal:
         return _money(value) or Decimal(0)
 
-    @field_validator("cap_per_order", "cap_per_beneficiary_period", mode="before")
+    @field_validator(
+        "cap_per_order",
+        "cap_per_order_per_beneficiary",
+        "cap_per_beneficiary_period",
+        mode="before",
+    )
     @classmethod
     def _cap(cls, value: Any) -> Decimal | None:
         return _money(value)
@@ -186,14 +196,20 @@ class CommissionRules(_Section):
         """Flat bonus per converted referee for a level-1 referrer of ``role``."""
         return self.bonus.get(role if role in ROLES else "consumer", Decimal(0))
 
+    def _canonical(self) -> dict[str, Any]:
+        # keys added after rules were first stored are left out while unset, so rules
+        # stored before them keep their digest (the ledger compares digests per version)
+        unset_new = {k for k in _ADDED_LATER if getattr(self, k) is None}
+        return self.model_dump(mode="json", exclude=unset_new)
+
     def digest(self) -> str:
         """SHA-256 (first 16 hex digits) of the canonical JSON of the rules."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        text = json.dumps(self._canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
         """Canonical JSON text (stored in the ledger beside the version)."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return json.dumps(self._canonical(), sort_keys=True)
 
 
 def _check_policy(rules: CommissionRules, source: str) -> CommissionRules:

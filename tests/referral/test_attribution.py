@@ -65,6 +65,63 @@ def test_attribute_cap_per_order_cuts_in_level_order(world: World) -> None:
     assert "capped from 7.5" in capped["reason"]
 
 
+def test_attribute_cap_per_order_per_beneficiary_pays_every_level(world: World) -> None:
+    """The issue's example: an order of 10,000.00, a (kol) -> b (consumer) -> c buys.
+    Raw: L1 b 5 % = 500.00, L2 a 2 % = 200.00. cap_per_order = 50 pays b 50.00 and a
+    0.00; cap_per_order_per_beneficiary = 50 pays each of them 50.00."""
+    world.ev.user("a", "kol").user("b", "consumer")
+    world.ev.referral("a", "b", day(0)).referral("b", "c", day(1))
+    world.ev.order("O1", "c", "10000.00", day(2))
+    world.set_rules(cap_per_order="50.00")
+    world.run()
+    assert world.amounts() == {("O1", "b", 1): D("50.00"), ("O1", "a", 2): D("0.00")}
+
+
+def test_attribute_cap_per_order_per_beneficiary_example(world: World) -> None:
+    world.ev.user("a", "kol").user("b", "consumer")
+    world.ev.referral("a", "b", day(0)).referral("b", "c", day(1))
+    world.ev.order("O1", "c", "10000.00", day(2))
+    world.set_rules(cap_per_order_per_beneficiary="50.00")
+    world.run()
+    assert world.amounts() == {("O1", "b", 1): D("50.00"), ("O1", "a", 2): D("50.00")}
+    reasons = {e["beneficiary"]: e["reason"] for e in world.entries()}
+    assert "capped from 500" in reasons["b"] and "capped from 200" in reasons["a"]
+
+
+def test_attribute_both_order_caps_apply_in_turn(world: World) -> None:
+    """Per beneficiary first (b 500 -> 50, a 200 -> 50), then the order total: 80 in all
+    leaves a 30.00 after b's 50.00."""
+    world.ev.user("a", "kol").user("b", "consumer")
+    world.ev.referral("a", "b", day(0)).referral("b", "c", day(1))
+    world.ev.order("O1", "c", "10000.00", day(2))
+    world.set_rules(cap_per_order_per_beneficiary="50.00", cap_per_order="80.00")
+    world.run()
+    assert world.amounts() == {("O1", "b", 1): D("50.00"), ("O1", "a", 2): D("30.00")}
+
+
+def test_attribute_cap_per_order_per_beneficiary_spans_models(world: World) -> None:
+    """b is c's referrer (5 % = 10.00) and the sharer c bought through (3 % = 6.00): the
+    cap of 12.00 covers b's entries of the order together, referral served first."""
+    world.ev.user("b", "consumer").referral("b", "c", day(0))
+    world.ev.share("b", "k1", day(1)).view("c", "b", "k1", day(1, 1))
+    world.ev.order("O1", "c", "200.00", day(1, 2))
+    world.set_rules(cap_per_order_per_beneficiary="12.00")
+    world.run()
+    got = sorted((e["model"], e["amount"]) for e in world.entries())
+    assert got == [("referral", D("10.00")), ("share", D("2.00"))]
+
+
+def test_rules_new_cap_unset_keeps_the_digest() -> None:
+    """Rules stored before cap_per_order_per_beneficiary existed keep their digest."""
+    from referral.rules import CommissionRules
+
+    plain = CommissionRules(version="v")
+    assert "cap_per_order_per_beneficiary" not in plain.to_json()
+    capped = CommissionRules(version="v", cap_per_order_per_beneficiary="5")
+    assert capped.digest() != plain.digest()
+    assert CommissionRules.model_validate_json(capped.to_json()) == capped
+
+
 def test_attribute_cap_per_beneficiary_period(world: World) -> None:
     world.set_rules(
         cap_per_beneficiary_period="12.00",

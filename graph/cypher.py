@@ -543,21 +543,25 @@ WATERMARK = Statement(
 USER_IDX = Statement(
     "user_idx", "MATCH (u:User {user_id: $user_id}) RETURN u.idx AS idx", {"user_id": "u1"}
 )
-#: The referrer bound by the earliest referral (by ts, then event_id) of user ``$idx``.
+#: The one rule of :mod:`graph.referrals` in Cypher: of the ``REFERRED`` relationships
+#: ``e`` from ``r`` into a referee, self-referrals left out, the first in this order binds.
+_BINDING_REFERRAL = "WHERE r <> {referee} WITH {keep}r, e ORDER BY e.ts, e.event_id "
+
+#: The referrer bound by the first referral (by ts, then event_id) of user ``$idx``.
 FIRST_REFERRER = Statement(
     "first_referrer",
     "MATCH (r:User)-[e:REFERRED]->(u:User {idx: $idx}) "
-    f"RETURN r.idx AS idx, r.user_id AS user_id, {_ts_us('e.ts')} AS referred_at "
-    "ORDER BY e.ts, e.event_id LIMIT 1",
+    + _BINDING_REFERRAL.format(referee="u", keep="")
+    + f"RETURN r.idx AS idx, r.user_id AS user_id, {_ts_us('e.ts')} AS referred_at LIMIT 1",
     {"idx": 0},
 )
-#: Users referred by anyone in ``$frontier``, each with the referrer of its earliest referral.
+#: Users referred by anyone in ``$frontier``, each with the referrer of its first referral.
 DOWNLINE_STEP = Statement(
     "downline_step",
     "UNWIND $frontier AS f MATCH (:User {idx: f})-[:REFERRED]->(c:User) "
     "WITH DISTINCT c MATCH (r:User)-[e:REFERRED]->(c) "
-    "WITH c, r, e ORDER BY e.ts, e.event_id "
-    "WITH c, collect(r.idx)[0] AS first "
+    + _BINDING_REFERRAL.format(referee="c", keep="c, ")
+    + "WITH c, collect(r.idx)[0] AS first "
     "RETURN c.idx AS idx, first",
     {"frontier": [0]},
 )

@@ -54,7 +54,20 @@ from graph.store import (
     WriteResult,
 )
 
-__all__ = ["DuckDBStore", "MIGRATIONS", "EVENT_CODES"]
+__all__ = ["DuckDBStore", "MIGRATIONS", "EVENT_CODES", "first_referral_sql"]
+
+def first_referral_sql(where: str = "true") -> str:
+    """The store's copy of :mod:`graph.referrals`' rule, as a query over ``events``.
+
+    The binding referral ``(dst, src, ts, event_id)`` of every referee among the
+    referral events matching ``where``: earliest ``ts``, ties to the smallest
+    ``event_id``, self-referrals left out. It fills and maintains ``referral_first``;
+    ``tests/graph/test_referrals.py`` checks it against the array version.
+    """
+    return f"""SELECT dst, src, ts, event_id FROM events
+        WHERE etype = {EDGE_TYPE_CODES[EventType.REFERRAL]} AND src <> dst AND ({where})
+        QUALIFY row_number() OVER (PARTITION BY dst ORDER BY ts, event_id) = 1"""
+
 
 #: Codes stored in ``events.etype``: edge types first (same codes as snapshots), then share.
 EVENT_CODES: dict[EventType, int] = {**EDGE_TYPE_CODES, EventType.SHARE: len(EDGE_TYPE_CODES)}
@@ -157,9 +170,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 ts       TIMESTAMPTZ NOT NULL,
                 event_id VARCHAR NOT NULL
             )""",
-            f"""INSERT INTO referral_first
-            SELECT dst, src, ts, event_id FROM events WHERE etype = {EDGE_TYPE_CODES[EventType.REFERRAL]}
-            QUALIFY row_number() OVER (PARTITION BY dst ORDER BY ts, event_id) = 1""",
+            "INSERT INTO referral_first " + first_referral_sql(),
         ),
     ),
     Migration(
@@ -181,10 +192,7 @@ _REFRESH_REFERRAL_FIRST = f"""
         SELECT DISTINCT u.idx FROM _new n JOIN users u ON u.user_id = n.d
         WHERE n.etype = {EDGE_TYPE_CODES[EventType.REFERRAL]};
     DELETE FROM referral_first WHERE referee IN (SELECT idx FROM _touched);
-    INSERT INTO referral_first
-        SELECT dst, src, ts, event_id FROM events
-        WHERE etype = {EDGE_TYPE_CODES[EventType.REFERRAL]} AND dst IN (SELECT idx FROM _touched)
-        QUALIFY row_number() OVER (PARTITION BY dst ORDER BY ts, event_id) = 1;
+    INSERT INTO referral_first {first_referral_sql("dst IN (SELECT idx FROM _touched)")};
     DROP TABLE _touched;
 """
 

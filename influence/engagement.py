@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from graph.arrays import node_index
 from graph.events import EDGE_TYPE_CODES, EventType
+from graph.referrals import first_referrers
 
 __all__ = [
     "RULE_NONE",
@@ -39,7 +40,6 @@ __all__ = [
     "RULE_REFERRAL",
     "Attribution",
     "last_at_or_before",
-    "first_per_group",
     "resolve_tokens",
     "resolve_referral_codes",
     "attribute_orders",
@@ -96,17 +96,6 @@ def last_at_or_before(
     same = g[item] == q_group[q_idx[ok]]
     out[q_idx[ok][same]] = item[same]
     return out
-
-
-def first_per_group(group: np.ndarray, ts: np.ndarray) -> np.ndarray:
-    """Indices of the earliest item of each group (ties: first in input order)."""
-    group = np.asarray(group, dtype=np.int64)
-    if group.shape[0] == 0:
-        return np.zeros(0, dtype=np.int64)
-    order = np.lexsort((ts, group))  # stable: ties keep input order
-    first = np.ones(order.shape[0], dtype=bool)
-    first[1:] = group[order[1:]] != group[order[:-1]]
-    return order[first]
 
 
 def resolve_tokens(
@@ -191,6 +180,7 @@ def attribute_orders(
     referral_ts: np.ndarray,
     view_window_us: int,
     referral_window_us: int,
+    referral_event_id: pa.Array | pa.ChunkedArray | None = None,
 ) -> Attribution:
     """Credit each order to a sharer or referrer (rules and precedence: module docstring).
 
@@ -203,9 +193,13 @@ def attribute_orders(
     view_sharer, view_viewer, view_ts : numpy.ndarray
         View events (sharer, viewer, time).
     referrer, referee, referral_ts : numpy.ndarray
-        Referral events; the earliest referral of each referee counts.
+        Referral events; the buyer's binding referral counts (the first one,
+        :func:`graph.referrals.first_referrers`).
     view_window_us, referral_window_us : int
         Attribution windows in microseconds (inclusive).
+    referral_event_id : pyarrow.Array, optional
+        Event id of each referral, the tie-break between referrals of one referee at
+        the same time; without it the referrals must be in ``(ts, event_id)`` order.
 
     Returns
     -------
@@ -241,13 +235,13 @@ def attribute_orders(
     apply(cand, RULE_VIEW)
 
     referee = np.asarray(referee, dtype=np.int64)
-    referral_ts = np.asarray(referral_ts, dtype=np.int64)
-    first = first_per_group(referee, referral_ts)
-    r_pos = last_at_or_before(referee[first], referral_ts[first], buyer, ts)
-    cand = np.full(n, -1, dtype=np.int64)
-    ok = r_pos >= 0
-    ok[ok] = ts[ok] - referral_ts[first][r_pos[ok]] <= referral_window_us
-    cand[ok] = np.asarray(referrer, dtype=np.int64)[first][r_pos[ok]]
+    referrer = np.asarray(referrer, dtype=np.int64)
+    size = int(max(referee.max(initial=0), referrer.max(initial=0), buyer.max(initial=0))) + 1
+    parent, bound_ts = first_referrers(size, referrer, referee, referral_ts, referral_event_id)
+    b = np.maximum(buyer, 0)
+    cand = np.where(buyer >= 0, parent[b], -1)
+    age = ts - bound_ts[b]
+    cand[(age < 0) | (age > referral_window_us)] = -1
     apply(cand, RULE_REFERRAL)
     return Attribution(credited=credited, rule=rule)
 
@@ -302,6 +296,7 @@ def engagement_signals(
     share_sharer: np.ndarray,
     buyer: np.ndarray,
     order_ts: np.ndarray,
+    referral_event_id: pa.Array | pa.ChunkedArray | None = None,
 ) -> dict[str, np.ndarray]:
     """Engagement counts per user from the window's edges, shares and orders.
 
@@ -314,6 +309,10 @@ def engagement_signals(
         Sharer node index of each share event.
     buyer, order_ts : numpy.ndarray
         Buyer node index and time of each order.
+    referral_event_id : pyarrow.Array, optional
+        Event id of each referral edge (in edge order), the tie-break of
+        :func:`graph.referrals.first_referrers`; without it the referral edges must
+        be in ``(ts, event_id)`` order.
 
     Returns
     -------
@@ -322,7 +321,7 @@ def engagement_signals(
         (forwards of the user's content), ``shares_made``, ``unique_audience``
         (distinct users the user reached by a view, forward, comment or referral),
         ``referrals_made`` (distinct referees) and ``referrals_converted``
-        (referees, by their first referral, with an order at or after it).
+        (referees, by their binding referral, with an order at or after it).
     """
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
@@ -335,11 +334,12 @@ def engagement_signals(
 
     is_ref = etype == _REFERRAL
     r_src, r_dst, r_ts = src[is_ref], dst[is_ref], np.asarray(ts)[is_ref]
-    first = first_per_group(r_dst, r_ts)
-    # a referee converted when their last order is at or after the referral
+    parent, bound_ts = first_referrers(n_nodes, r_src, r_dst, r_ts, referral_event_id)
+    referee = np.flatnonzero(parent >= 0)
+    # a referee converted when their last order is at or after the binding referral
     last_order = np.full(n_nodes, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last_order, np.asarray(buyer, dtype=np.int64), np.asarray(order_ts, np.int64))
-    converted = last_order[r_dst[first]] >= r_ts[first]
+    converted = last_order[referee] >= bound_ts[referee]
     return {
         "comments_received": count(etype == _COMMENT),
         "forwards_received": count(etype == _FORWARD),
@@ -348,7 +348,7 @@ def engagement_signals(
         ).astype(np.int64),
         "unique_audience": audience,
         "referrals_made": _distinct_per_source(r_src, r_dst, n_nodes),
-        "referrals_converted": np.bincount(r_src[first][converted], minlength=n_nodes).astype(
+        "referrals_converted": np.bincount(parent[referee][converted], minlength=n_nodes).astype(
             np.int64
         ),
     }

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph.events import EventType
+from graph.referrals import first_referrals
 from graph.store import ARROW_SCHEMAS
 from referral.candidates import build_candidates, cap_sql
 from referral.fraud import detect_flags
@@ -158,7 +159,8 @@ def attribute(
     conn = ledger.conn
     last_closed = ledger.last_closed()
     m = rules.minor_digits
-    for name, table in {**inputs, "_in_flags": flags}.items():
+    first = first_referrals(inputs["_in_refs"])  # graph.referrals: the tree's one rule
+    for name, table in {**inputs, "_in_flags": flags, "_in_first": first}.items():
         conn.register(name, table)
     try:
         with ledger.transaction():
@@ -260,7 +262,7 @@ def attribute(
                 ],
             )
     finally:
-        for name in (*inputs, "_in_flags", "_rates"):
+        for name in (*inputs, "_in_flags", "_in_first", "_rates"):
             conn.unregister(name)
         ledger.drop_scratch()
     return RunSummary(

@@ -1,7 +1,8 @@
 """Candidate commission rows for new orders, before caps and holds (all in DuckDB SQL).
 
 Input temp tables (created by :mod:`referral.attribution`): ``_elig`` (eligible new
-orders, or the orders :mod:`referral.reattribution` re-examines), ``_in_refs`` (referral events), ``_in_users``, ``_in_views``, ``_in_fwds``.
+orders, or the orders :mod:`referral.reattribution` re-examines), ``_in_refs`` (referral events), ``_in_first`` (the binding referral of each referee,
+:func:`graph.referrals.first_referrals`), ``_in_users``, ``_in_views``, ``_in_fwds``.
 Output: temp table ``_cand`` with one row per (order, model, level, kind).
 
 Referral model
@@ -76,14 +77,10 @@ def _rate_tables(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> Non
 
 def _referral(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
     b, m = rules.binding, rules.minor_digits
-    first_only = (
-        "QUALIFY row_number() OVER (PARTITION BY referee ORDER BY ts, event_id) = 1"
-        if b.mode == "signup_only"
-        else ""
-    )
+    touches = "_in_first" if b.mode == "signup_only" else "_in_refs"  # first: graph.referrals
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _touch AS
-        SELECT referrer, referee, ts, event_id FROM _in_refs WHERE referrer <> referee {first_only}"""
+        SELECT referrer, referee, ts, event_id FROM {touches} WHERE referrer <> referee"""
     )
     if b.exclusive and b.mode != "signup_only":
         back = f"AND o.ts >= t.ts - INTERVAL {b.window_days} DAY" if b.window_days else ""
@@ -101,9 +98,8 @@ def _referral(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
                                    t.event_id {direction}) = 1"""
     )
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE _parent AS
-        SELECT referee AS child, referrer AS parent FROM _in_refs
-        QUALIFY row_number() OVER (PARTITION BY referee ORDER BY ts, event_id) = 1"""
+        "CREATE OR REPLACE TEMP TABLE _parent AS "
+        "SELECT referee AS child, referrer AS parent FROM _in_first"
     )
     # walk up to `levels` beneficiaries; a user already on the path stops the walk
     joins, cols, path = [], ["b.b1 AS b1"], ["buyer", "b1"]

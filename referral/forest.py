@@ -5,9 +5,9 @@ recursive query. This module computes the same answers for *all* users in one
 pass over arrays, so the HTTP API can serve profiles from memory
 (:mod:`api.facts`). Pure functions: the inputs are node-indexed numpy arrays.
 
-Tree definition (the store's, see ``docs/commissions.md``): the first referral of
-each referee (earliest ``ts``, then smallest ``event_id``) binds it to its
-referrer, so every user has at most one parent. Walking up from ``v``,
+Tree definition (:mod:`graph.referrals`, the store's, see ``docs/commissions.md``):
+the first referral of each referee (earliest ``ts``, then smallest ``event_id``)
+binds it to its referrer, so every user has at most one parent. Walking up from ``v``,
 ``a_0 = v``, ``a_k = parent(a_{k-1})``; the walk stops at the first repeated
 user (a referral cycle). Hence ``v`` is in the downline of ``a_k(v)`` at level
 ``k`` exactly when ``a_0, ..., a_k`` are all distinct, and the upline of ``v``
@@ -21,80 +21,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from graph.arrays import micros, node_indexes
 from graph.errors import ConfigError
 from graph.events import EventType
 from graph.money import to_units
+from graph.referrals import first_referrers
 from graph.store import GraphStore
 
 __all__ = [
     "ReferralForest",
-    "first_referrers",
     "referral_forest",
     "store_forest",
 ]
 
 #: Deepest level a forest is built for (the commission policy's cap is 3).
 MAX_LEVELS = 10
-
-
-def first_referrers(
-    n: int,
-    referrer: np.ndarray,
-    referee: np.ndarray,
-    ts: np.ndarray,
-    event_id: pa.Array | pa.ChunkedArray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The binding (first) referral of every referee.
-
-    Parameters
-    ----------
-    n : int
-        Number of nodes.
-    referrer, referee : numpy.ndarray of int
-        Node index of each referral's two ends (``-1`` rows are ignored).
-    ts : numpy.ndarray of int64
-        Referral time (any monotone unit, e.g. epoch microseconds).
-    event_id : pyarrow.Array, optional
-        Tie-break between referrals of one referee at the same ``ts`` (smallest
-        id binds), as the store does.
-
-    Returns
-    -------
-    parent : numpy.ndarray of int64
-        ``parent[v]`` = the referrer that binds ``v``, or ``-1``. A self-referral
-        (rejected at ingestion) binds nothing.
-    bound_ts : numpy.ndarray of int64
-        ``ts`` of that referral (0 where ``parent`` is ``-1``).
-    """
-    referrer = np.asarray(referrer, dtype=np.int64)
-    referee = np.asarray(referee, dtype=np.int64)
-    ts = np.asarray(ts, dtype=np.int64)
-    keep = (referrer >= 0) & (referee >= 0) & (referrer != referee)
-    rows = np.flatnonzero(keep)
-    keys: list[np.ndarray] = []
-    if event_id is not None and rows.size:
-        ids = event_id.combine_chunks() if isinstance(event_id, pa.ChunkedArray) else event_id
-        # rank of each id in sorted order: a numeric key np.lexsort can use
-        ids = ids.take(pa.array(rows))
-        order = np.asarray(pc.sort_indices(ids), dtype=np.int64)
-        id_rank = np.empty(rows.size, dtype=np.int64)
-        id_rank[order] = np.arange(rows.size, dtype=np.int64)
-        keys.append(id_rank)
-    keys += [ts[rows], referee[rows]]  # np.lexsort: the last key is the primary one
-    order = np.lexsort(keys) if rows.size else np.zeros(0, dtype=np.int64)
-    sorted_rows = rows[order]
-    ref_sorted = referee[sorted_rows]
-    first = np.ones(sorted_rows.size, dtype=bool)
-    first[1:] = ref_sorted[1:] != ref_sorted[:-1]
-    chosen = sorted_rows[first]
-    parent = np.full(n, -1, dtype=np.int64)
-    bound_ts = np.zeros(n, dtype=np.int64)
-    parent[referee[chosen]] = referrer[chosen]
-    bound_ts[referee[chosen]] = ts[chosen]
-    return parent, bound_ts
 
 
 @dataclass(frozen=True)
@@ -153,7 +95,7 @@ def referral_forest(
     Parameters
     ----------
     parent, bound_ts : numpy.ndarray of int64
-        From :func:`first_referrers`.
+        From :func:`graph.referrals.first_referrers`.
     net_units : numpy.ndarray of int64
         Each user's orders net of refunds (each refund capped at its order), exact
         units of ``10**-4``.

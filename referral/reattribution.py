@@ -109,9 +109,8 @@ def _find_orders(ledger: Ledger, tz: str, last_closed: str | None) -> int:
         WITH who AS (SELECT referee FROM _ref_new
                      UNION SELECT r.referee FROM _in_refs r
                      WHERE r.referrer IN (SELECT referee FROM _ref_new))
-        SELECT referee, referrer, event_id FROM _in_refs
-        WHERE referee IN (SELECT referee FROM who)
-        QUALIFY row_number() OVER (PARTITION BY referee ORDER BY ts, event_id) = 1"""
+        SELECT referee, referrer, event_id FROM _in_first
+        WHERE referee IN (SELECT referee FROM who)"""
     )
     conn.execute(
         """CREATE OR REPLACE TEMP TABLE _re_ids AS
@@ -275,7 +274,7 @@ def reattribute(
     """Re-examine attributed orders a new referral may affect; append corrections.
 
     Runs inside the attribution transaction, with the run's inputs registered as
-    ``_in_refs``, ``_in_orders``, ``_in_users``, ``_in_views`` and ``_in_fwds``
+    ``_in_refs``, ``_in_first``, ``_in_orders``, ``_in_users``, ``_in_views`` and ``_in_fwds``
     (see :func:`referral.attribution.attribute`). Records the new referral events
     as seen.
 

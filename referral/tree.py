@@ -1,7 +1,7 @@
 """The referral tree below one user as a drawable graph.
 
-The first referral of each referee defines its referrer (as
-:meth:`graph.store.GraphStore.downline` and the commission levels do); this module
+The first referral of each referee defines its referrer (:mod:`graph.referrals`,
+as :meth:`graph.store.GraphStore.downline` and the commission levels do); this module
 turns referral events into the tree under one root, for pictures of a top
 referrer's downline. Pure: it takes the referral events as an Arrow table.
 """
@@ -13,9 +13,10 @@ from collections.abc import Iterable
 import networkx as nx
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from graph.arrays import micros
 from graph.errors import ConfigError
+from graph.referrals import first_referrals
 
 __all__ = ["downline_graph"]
 
@@ -33,8 +34,9 @@ def downline_graph(
     Parameters
     ----------
     referrals : pyarrow.Table
-        Referral events with columns ``referrer``, ``referee`` and ``ts`` (as
-        returned by ``store.read_events(EventType.REFERRAL)``).
+        Referral events with columns ``referrer``, ``referee``, ``ts`` and
+        ``event_id`` (as returned by ``store.read_events(EventType.REFERRAL)``);
+        without ``event_id`` the rows must be in that ``(ts, event_id)`` order.
     root : str
         User id at the top of the tree.
     levels : int, default 3
@@ -59,9 +61,9 @@ def downline_graph(
 
     Notes
     -----
-    Each referee's earliest referral defines its parent (ties: the smaller referrer
-    id), so every user has at most one parent; a user already in the tree is not
-    added again, which stops cycles. The per-level user counts therefore equal
+    Each referee's first referral defines its parent (:mod:`graph.referrals`: earliest
+    ``ts``, ties to the smallest ``event_id``), so every user has at most one parent;
+    a user already in the tree is not added again, which stops cycles. The per-level user counts therefore equal
     :meth:`graph.store.GraphStore.downline`.
     """
     if int(levels) < 1 or int(max_nodes) < 1:
@@ -77,22 +79,11 @@ def downline_graph(
             f"{sorted(missing)} missing.",
             key="referrals",
         )
-    table = referrals.select(["referee", "ts", "referrer"]).filter(
-        pc.not_equal(referrals.column("referrer"), referrals.column("referee"))
-    )
-    table = table.sort_by(
-        [("referee", "ascending"), ("ts", "ascending"), ("referrer", "ascending")]
-    )
-    referee = np.asarray(table.column("referee").to_pylist(), dtype=object)
-    first = np.ones(referee.size, dtype=bool)
-    first[1:] = referee[1:] != referee[:-1]
-    child = referee[first]
-    parent = np.asarray(table.column("referrer").to_pylist(), dtype=object)[first]
-    when = table.column("ts").to_pylist()
-    when = [when[i] for i in np.flatnonzero(first)]
-    order_key = np.asarray(pc.cast(table.column("ts"), pa.int64()).to_numpy(), dtype=np.int64)[
-        first
-    ]
+    bound = first_referrals(referrals)
+    child = np.asarray(bound.column("referee").to_pylist(), dtype=object)
+    parent = np.asarray(bound.column("referrer").to_pylist(), dtype=object)
+    when = bound.column("ts").to_pylist()
+    order_key = micros(bound.column("ts"))
 
     graph = nx.DiGraph(root=str(root), levels=int(levels), truncated=False)
     graph.add_node(str(root), level=0, bought=False)

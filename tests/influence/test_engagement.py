@@ -18,7 +18,6 @@ from influence.engagement import (
     attribute_orders,
     conversion_totals,
     engagement_signals,
-    first_per_group,
     last_at_or_before,
     resolve_tokens,
 )
@@ -58,12 +57,6 @@ def test_last_at_or_before_matches_brute_force(items, queries):
         else:
             best_t = max(items[i][1] for i in cands)
             assert got[k] == max(i for i in cands if items[i][1] == best_t)
-
-
-def test_first_per_group_earliest_then_input_order():
-    group = np.array([5, 3, 5, 3, 5])
-    ts = np.array([9, 4, 2, 4, 2])
-    assert sorted(first_per_group(group, ts).tolist()) == [1, 2]
 
 
 # --- attribution ---------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import pytest
 
 from graph.duckdb_store import DuckDBStore
 from graph.errors import ConfigError
-from referral.forest import ReferralForest, first_referrers, referral_forest, store_forest
+from graph.referrals import first_referrers
+from referral.forest import ReferralForest, referral_forest, store_forest
 from tests.referral.conftest import Events, day
 
 UNIT = Decimal("0.0001")

@@ -27,6 +27,8 @@ import time
 from collections.abc import Iterable
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from graph.errors import ConfigError, DeadlineExceeded, NotFoundError
@@ -214,9 +216,50 @@ def hll_estimate(registers: np.ndarray) -> np.ndarray:
     return out
 
 
-def _node_hashes(n: int, log2m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Register index ``j`` and rank ``rho`` (1 + trailing zeros) of each node's hash."""
-    key = np.arange(n, dtype=np.uint64) + _splitmix64(np.array([seed], dtype=np.uint64))[0]
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def _id_keys(node_ids: np.ndarray) -> np.ndarray:
+    """A 64-bit key per user id, from the id's UTF-8 bytes only (no Python loop over users).
+
+    ``key = sum_i b_i P^(L-1-i) mod 2^64`` over the bytes ``b_0..b_(L-1)`` of the id
+    with an odd multiplier ``P``, plus ``L`` mixed in, then SplitMix64. The key
+    depends on the id alone, never on the node's index, so HyperANF estimates do
+    not change when the same users are stored in another order (a copy synced
+    into another store, another ingestion batch size).
+    """
+    ids = pa.array(node_ids, pa.string()) if not isinstance(node_ids, pa.Array) else node_ids
+    ids = pc.fill_null(ids.cast(pa.large_string()), "")
+    n = len(ids)
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[ids.offset : ids.offset + n + 1]
+    data = ids.buffers()[2]
+    raw = (
+        np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
+        if data is not None
+        else np.zeros(0, np.uint8)
+    )
+    lengths = np.diff(offsets)
+    starts = (offsets[:-1] - offsets[0]).astype(np.int64)
+    pos_from_end = np.repeat(starts + lengths - 1, lengths) - np.arange(raw.size, dtype=np.int64)
+    longest = int(lengths.max()) if n else 0
+    steps = np.full(max(longest, 1), _FNV_PRIME, dtype=np.uint64)
+    steps[0] = 1
+    powers = np.multiply.accumulate(steps)  # P^k mod 2^64 (uint64 arrays wrap)
+    terms = (raw.astype(np.uint64) + np.uint64(1)) * powers[pos_from_end]
+    acc = np.zeros(n, dtype=np.uint64)
+    filled = lengths > 0
+    if raw.size:
+        acc[filled] = np.add.reduceat(terms, starts[filled])
+    return _splitmix64(acc ^ _splitmix64(lengths.astype(np.uint64)))
+
+
+def _node_hashes(node_ids: np.ndarray, log2m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Register index ``j`` and rank ``rho`` (1 + trailing zeros) of each user's hash.
+
+    The hash is of the user id (:func:`_id_keys`), so results do not depend on
+    the order users are stored in.
+    """
+    key = _id_keys(node_ids) + _splitmix64(np.array([seed], dtype=np.uint64))[0]
     h = _splitmix64(key)
     j = (h & np.uint64((1 << log2m) - 1)).astype(np.int64)
     w = h >> np.uint64(log2m)
@@ -226,7 +269,13 @@ def _node_hashes(n: int, log2m: int, seed: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _hyperanf_active(
-    indptr: np.ndarray, indices: np.ndarray, active: np.ndarray, hops: int, log2m: int, seed: int
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    active: np.ndarray,
+    node_ids: np.ndarray,
+    hops: int,
+    log2m: int,
+    seed: int,
 ) -> np.ndarray:
     """Estimated reach at hops 2..``hops`` of the ``active`` users (those with out-edges).
 
@@ -236,7 +285,7 @@ def _hyperanf_active(
     ``next[u] = max(P[u], max_{v active in out(u)} cur[v])``.
     """
     n, r, m = indptr.size - 1, active.size, 1 << log2m
-    j, rho = _node_hashes(n, log2m, seed)
+    j, rho = _node_hashes(node_ids, log2m, seed)
     local = np.full(n, r, dtype=np.int64)  # passive users map to the sentinel row r
     local[active] = np.arange(r)
     deg = np.diff(indptr)[active]
@@ -346,7 +395,9 @@ def reach_hyperanf(
     active = np.flatnonzero(deg)  # users with out-edges; the others always reach 0
     r = active.size
     if r and hops > 1:
-        out[active, 1:] = _hyperanf_active(indptr, indices, active, hops, int(log2m), int(seed))
+        out[active, 1:] = _hyperanf_active(
+            indptr, indices, active, snapshot.node_ids, hops, int(log2m), int(seed)
+        )
     np.maximum(out, 0.0, out=out)
     # reach cannot shrink with more hops; estimates can wobble by rounding only
     np.maximum.accumulate(out, axis=1, out=out)

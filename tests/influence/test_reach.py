@@ -10,6 +10,8 @@ import pytest
 
 from graph.errors import ConfigError, DeadlineExceeded, NotFoundError
 from graph.events import EDGE_TYPE_CODES, EventType
+from graph.snapshot import GraphSnapshot
+from graph.store import EdgeArrays
 from influence.reach import gather_rows, hll_estimate, reach_exact, reach_hyperanf
 from tests.influence.conftest import random_pairs, snapshot_from_pairs
 
@@ -131,3 +133,34 @@ def test_gather_rows_concatenates_csr_rows():
     indptr = np.array([0, 2, 2, 5])
     indices = np.array([7, 8, 1, 2, 3])
     assert gather_rows(indptr, indices, np.array([2, 0, 1])).tolist() == [1, 2, 3, 7, 8]
+
+
+def test_reach_hyperanf_same_estimates_when_users_are_stored_in_another_order(rng):
+    # the same graph with node indexes permuted (another store, another batch size):
+    # every user must get the same estimate, not just a statistically similar one
+    n = 600
+    pairs = random_pairs(rng, n, 3000)
+    first = snapshot_from_pairs(pairs, n)
+    perm = rng.permutation(n)  # node i of the first store is node perm[i] of the second
+    ids = np.empty(n, dtype=object)
+    ids[perm] = first.node_ids
+    edges = EdgeArrays(
+        src=perm[pairs[:, 0]].astype(np.int32),
+        dst=perm[pairs[:, 1]].astype(np.int32),
+        etype=np.full(len(pairs), EDGE_TYPE_CODES[EventType.VIEW], dtype=np.int8),
+        ts=np.zeros(len(pairs), dtype=np.int64),
+        node_ids=ids,
+    )
+    second = GraphSnapshot.from_edges(edges)
+    a = reach_hyperanf(first, hops=3)
+    b = reach_hyperanf(second, hops=3)
+    assert (a[:, 2] > a[:, 0]).any()  # hops 2-3 are estimated, not only the exact hop 1
+    np.testing.assert_array_equal(a, b[perm])
+
+
+def test_reach_hyperanf_hash_depends_on_the_id_only():
+    from influence.reach import _id_keys
+
+    keys = _id_keys(np.array(["u1", "u2", "u1", "", "é", "u12", "u21"], dtype=object))
+    assert keys[0] == keys[2]
+    assert len(set(keys.tolist())) == 6  # distinct ids, distinct keys (incl. "" and "é")

@@ -11,16 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import tomllib
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from graph.errors import ConfigError
 from graph.events import EDGE_TYPES, Role
+from graph.tomlconfig import TomlConfig
 
 __all__ = [
     "COMPONENTS",
@@ -225,29 +223,24 @@ class ScoreConfig(_Section):
         return _validate(data, source="weights")
 
 
+#: The scoring file: ``influence/default_scoring.toml`` under a user's file.
+SCORING_FILE = TomlConfig(
+    package="influence",
+    defaults_file="default_scoring.toml",
+    noun="scoring config",
+    key="scoring_config",
+    docs="docs/scoring.md",
+    replace=("type_weights",),  # leaving an edge type out drops it
+)
+
+
 def _validate(data: Mapping[str, Any], source: str) -> ScoreConfig:
-    try:
-        return ScoreConfig.model_validate(dict(data))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(root)"
-        msg = first["msg"]
-        if first["type"] == "extra_forbidden":
-            msg = "unknown key; see docs/scoring.md for the allowed keys"
-        got = first.get("input")
-        got_text = "" if first["type"] == "extra_forbidden" else f" Got {got!r} instead."
-        raise ConfigError(
-            f"Invalid scoring config {source}: key {key!r}: {msg}.{got_text} "
-            "Fix the file (defaults: influence/default_scoring.toml).",
-            key=key,
-            source=source,
-        ) from exc
+    return SCORING_FILE.validate(ScoreConfig, data, source)
 
 
 def default_score_config() -> ScoreConfig:
     """The shipped defaults (``influence/default_scoring.toml``)."""
-    text = resources.files("influence").joinpath("default_scoring.toml").read_text("utf-8")
-    return _validate(tomllib.loads(text), source="influence/default_scoring.toml")
+    return _validate(SCORING_FILE.defaults(), source=SCORING_FILE.defaults_source)
 
 
 def load_score_config(path: str | Path | None = None) -> ScoreConfig:
@@ -271,28 +264,8 @@ def load_score_config(path: str | Path | None = None) -> ScoreConfig:
     base = default_score_config()
     if path is None:
         return base
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"Scoring config {path} does not exist.", key="scoring_config") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"Scoring config {path} is not valid TOML: {exc}.", key="scoring_config"
-        ) from exc
-    merged = _deep_merge(base.model_dump(mode="python"), data)
+    merged = SCORING_FILE.merge(base.model_dump(mode="python"), SCORING_FILE.read(path))
     return _validate(merged, source=str(path))
-
-
-def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in override.items():
-        if key in out and isinstance(out[key], dict) and isinstance(value, Mapping):
-            # type_weights replaces wholesale: leaving an edge type out drops it
-            out[key] = dict(value) if key == "type_weights" else _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def config_to_toml(config: ScoreConfig, header: str = "") -> str:

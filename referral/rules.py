@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from graph.errors import ConfigError, PolicyError
 from graph.money import CURRENCY_MINOR_UNITS
+from graph.tomlconfig import TomlConfig
 
 __all__ = [
     "MAX_LEVELS",
@@ -246,31 +245,28 @@ def rules_from_mapping(data: Mapping[str, Any], source: str = "(mapping)") -> Co
     ConfigError
         An unknown key or a bad value (``context["key"]`` is the dotted key).
     """
-    try:
-        rules = CommissionRules.model_validate(dict(data))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(root)"
-        msg = first["msg"]
-        if first["type"] == "extra_forbidden":
-            msg = "unknown key; see docs/commissions.md for the allowed keys"
-        raise ConfigError(
-            f"Invalid commission rules {source}: key {key!r}: {msg}. "
-            "Fix the file (defaults: referral/default_rules.toml).",
-            key=key,
-            source=source,
-        ) from exc
+    rules = RULES_FILE.validate(CommissionRules, data, source)
     return _check_policy(rules, source)
 
 
+#: The rules file: ``referral/default_rules.toml`` under a user's file.
+RULES_FILE = TomlConfig(
+    package="referral",
+    defaults_file="default_rules.toml",
+    noun="commission rules file",
+    key="commission_rules",
+    docs="docs/commissions.md",
+    show_input=False,
+)
+
+
 def _default_mapping() -> dict[str, Any]:
-    text = resources.files("referral").joinpath("default_rules.toml").read_text("utf-8")
-    return tomllib.loads(text)
+    return RULES_FILE.defaults()
 
 
 def default_rules(**overrides: Any) -> CommissionRules:
     """The shipped defaults, with top-level or nested ``overrides`` merged on top."""
-    return rules_from_mapping(_deep_merge(_default_mapping(), overrides), "defaults")
+    return rules_from_mapping(RULES_FILE.merge(_default_mapping(), overrides), "defaults")
 
 
 def load_rules(path: str | Path | None = None) -> CommissionRules:
@@ -294,30 +290,10 @@ def load_rules(path: str | Path | None = None) -> CommissionRules:
     """
     if path is None:
         return default_rules()
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(
-            f"Commission rules file {path} does not exist.", key="commission_rules"
-        ) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"Commission rules {path} are not valid TOML: {exc}.", key="commission_rules"
-        ) from exc
+    data = RULES_FILE.read(path)
     if "version" not in data:
         raise ConfigError(
             f"Commission rules {path} need a 'version' (stored on every ledger entry).",
             key="version",
         )
-    return rules_from_mapping(_deep_merge(_default_mapping(), data), str(path))
-
-
-def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in override.items():
-        if key in out and isinstance(out[key], dict) and isinstance(value, Mapping):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+    return rules_from_mapping(RULES_FILE.merge(_default_mapping(), data), str(path))

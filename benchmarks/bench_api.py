@@ -221,7 +221,7 @@ def run(db: Path, duration: int, connections: int, users: int) -> None:
     """Serve ``db`` with ``koc serve`` and load two endpoints with wrk."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
-    from api.keys import create_key
+    from api.services.keys import create_key
 
     with DuckDBStore(db) as store:
         _, token = create_key(store, "bench", "read")

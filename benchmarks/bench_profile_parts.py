@@ -4,7 +4,7 @@ Run by hand on a store built by ``bench_api.py build``::
 
     .venv/bin/python benchmarks/bench_profile_parts.py --db /tmp/koc-bench/api.duckdb
 
-Prints the time to build the profile index (:mod:`api.facts`) and the mean time per
+Prints the time to build the profile index (:mod:`api.services.facts`) and the mean time per
 profile with it, then the store path it replaces (each part on its own), all through
 the API's run cache as the server uses it.
 """
@@ -16,10 +16,9 @@ import random
 import time
 from collections.abc import Callable
 
-from api import profiles
-from api.cache import RunCache
-from api.facts import build_facts
-from api.services import ranking
+from api.services import profiles, ranking
+from api.services.cache import RunCache
+from api.services.facts import build_facts
 from graph.duckdb_store import DuckDBStore
 
 

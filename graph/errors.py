@@ -19,6 +19,7 @@ __all__ = [
     "SchemaError",
     "NotFoundError",
     "ConflictError",
+    "InvalidCursorError",
     "ScoringError",
     "ConvergenceError",
     "DeadlineExceeded",
@@ -129,6 +130,12 @@ class ConflictError(KocError):
     """The operation conflicts with current state (a run already in progress, a closed period)."""
 
     code = "conflict"
+
+
+class InvalidCursorError(KocError):
+    """A pagination cursor was not issued by this service, or belongs to another query."""
+
+    code = "invalid_cursor"
 
 
 class ScoringError(KocError):

@@ -3,7 +3,7 @@
 :meth:`graph.store.GraphStore.upline` and ``downline`` answer for one user with a
 recursive query. This module computes the same answers for *all* users in one
 pass over arrays, so the HTTP API can serve profiles from memory
-(:mod:`api.facts`). Pure functions: the inputs are node-indexed numpy arrays.
+(:mod:`api.services.facts`). Pure functions: the inputs are node-indexed numpy arrays.
 
 Tree definition (:mod:`graph.referrals`, the store's, see ``docs/commissions.md``):
 the first referral of each referee (earliest ``ts``, then smallest ``event_id``)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli.context import CliContext, echo_json, pass_cli
-from api.keys import SCOPES, create_key, list_keys, revoke_key
+from api.services.keys import SCOPES, create_key, list_keys, revoke_key
 
 __all__ = ["command"]
 

@@ -1,13 +1,19 @@
-"""``koc serve``: run the HTTP API with uvicorn over the configured store."""
+"""``koc serve``: run the HTTP API with uvicorn over the configured store.
+
+This command is the one place where the CLI reaches into the HTTP package: it calls
+:func:`api.http.server.serve`, imported inside the command so that no other ``koc``
+command loads FastAPI (the layering test in ``tests/test_architecture.py`` allows
+exactly this import).
+"""
 
 from __future__ import annotations
 
-import os
 from contextlib import closing
 
 import click
 
 from api.cli.context import CliContext, pass_cli
+from api.services.keys import ensure_schema
 
 __all__ = ["command"]
 
@@ -54,10 +60,7 @@ def command(
     role and rank history in memory, built in the background (a few seconds per
     million users; `GET /readyz` reports it and starts it, so probe it at start-up).
     """
-    import uvicorn
-
-    from api.app import create_app
-    from api.keys import ensure_schema
+    from api.http.server import serve  # the CLI's one way into the HTTP package
 
     overrides = {
         "api_host": host,
@@ -66,35 +69,8 @@ def command(
         "api_public_leaderboard": public,
     }
     settings = ctx.settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    if settings.api_workers == 1:
-        app = create_app(settings)
-        app.state.store_provider.get()  # fail now, not on the first request
-        click.echo(
-            f"KOC Graph API on http://{settings.api_host}:{settings.api_port} (docs at /docs)"
-        )
-        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level=log_level)
-        return
-    # several processes: migrate once here, then each worker builds its app from the environment
-    with closing(ctx.open_store()) as store:
-        if hasattr(store, "cursor"):
-            ensure_schema(store)
-    os.environ.update(
-        {
-            "KOC_STORE": settings.store,
-            "KOC_DB_PATH": str(settings.db_path),
-            "KOC_API_WORKERS": str(settings.api_workers),
-            "KOC_API_PUBLIC_LEADERBOARD": str(settings.api_public_leaderboard).lower(),
-        }
-    )
-    click.echo(
-        f"KOC Graph API on http://{settings.api_host}:{settings.api_port} with "
-        f"{settings.api_workers} read-only workers (docs at /docs)"
-    )
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=settings.api_host,
-        port=settings.api_port,
-        workers=settings.api_workers,
-        log_level=log_level,
-    )
+    if settings.api_workers > 1:  # several processes: migrate once here, before they start
+        with closing(ctx.open_store()) as store:
+            if hasattr(store, "cursor"):
+                ensure_schema(store)
+    serve(settings, log_level=log_level, announce=click.echo)

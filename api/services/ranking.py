@@ -1,8 +1,11 @@
 """Ranking orchestration: store -> snapshot -> metrics -> KOC score -> saved run.
 
 This is the one place where the ranking pipeline does I/O. The metrics themselves
-are pure functions in :mod:`influence`; the CLI (``koc rank``/``top``/``runs``) and
-the HTTP API call the functions here and only format their results.
+are pure functions in :mod:`influence`, and so is the score's definition (which
+components, how the metrics' outputs become them: :mod:`influence.koc_score`); the
+signals read from the store come from :mod:`api.services.signals`. The CLI
+(``koc rank``/``top``/``runs``) and the HTTP API call the functions here and only
+format their results.
 
 Reading runs back (``leaderboard``, ``user_profile``, ``rank_changes``) lives in
 :mod:`api.services.leaderboard` and is re-exported here.
@@ -18,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pyarrow.compute as pc
 
 from api.services.leaderboard import (  # re-exported: the CLI and the API import them here
     SORT_KEYS,
@@ -28,31 +30,24 @@ from api.services.leaderboard import (  # re-exported: the CLI and the API impor
     resolve_run,
     user_profile,
 )
-from graph.arrays import US_PER_DAY, micros, node_index
+from api.services.roles import node_roles
+from api.services.signals import conversion_signals
 from graph.errors import ScoringError
-from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType
-from graph.money import UNITS_PER_CURRENCY_UNIT, to_units
+from graph.events import EDGE_TYPES
 from graph.snapshot import GraphSnapshot, build_snapshot
 from graph.store import GraphStore, RunRecord
 from influence.communities import leiden_communities
-from influence.config import COMPONENTS, ENGAGEMENT_SIGNALS, ScoreConfig, load_score_config
-from influence.engagement import (
-    attribute_orders,
-    conversion_totals,
-    engagement_signals,
-    resolve_referral_codes,
-    resolve_tokens,
-)
+from influence.config import ScoreConfig, load_score_config
+from influence.koc_score import component_details, engagement_value, score_components
 from influence.pagerank import pagerank
 from influence.reach import reach_hyperanf
-from influence.score import ScoreResult, koc_score, score_tables
+from influence.score import ScoreResult, score_tables
 from influence.spend import rfm_from_spend, rfm_value
 
 __all__ = [
     "Progress",
     "Ranking",
     "compute_ranking",
-    "conversion_signals",
     "run_ranking",
     "leaderboard",
     "user_profile",
@@ -141,92 +136,6 @@ def _communities(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray | N
     )
 
 
-def _roles(store: GraphStore, node_ids: np.ndarray) -> np.ndarray:
-    # effective roles now (roster / KOL-list periods, user records, confident inferences)
-    from api.services.roles import node_roles
-
-    return node_roles(store, node_ids)
-
-
-def conversion_signals(
-    store: GraphStore,
-    snapshot: GraphSnapshot,
-    config: ScoreConfig,
-    start: datetime | None,
-    end: datetime | None,
-    counts: dict[str, int],
-) -> dict[str, np.ndarray]:
-    """Engagement signals and attributed conversions per node (see :mod:`influence.engagement`).
-
-    Reads the window's orders, shares and (all) refunds; views and referrals come from
-    ``snapshot``. ``counts`` receives row counts. Returns the arrays of
-    :func:`influence.engagement.engagement_signals` plus ``conversions`` and
-    ``attributed_gmv_units`` (exact, units of 10**-4).
-    """
-    n = snapshot.n_nodes
-    orders = store.read_events(EventType.ORDER, start, end)
-    shares = store.read_events(EventType.SHARE, start, end)
-    refunds = store.read_events(EventType.REFUND)  # refunds of window orders, whenever made
-    counts.update(orders=orders.num_rows, shares=shares.num_rows, refunds=refunds.num_rows)
-
-    buyer = node_index(snapshot.node_ids, orders.column("buyer"))
-    order_ts = micros(orders.column("ts"))
-    amount = to_units(orders.column("amount"))
-    refunded = np.zeros(orders.num_rows, dtype=np.int64)
-    if refunds.num_rows and orders.num_rows:
-        per_order = refunds.group_by("order_id").aggregate([("amount", "sum")])
-        pos = np.asarray(
-            pc.index_in(orders.column("order_id"), value_set=per_order.column("order_id"))
-            .fill_null(-1)
-            .to_numpy(zero_copy_only=False),
-            dtype=np.int64,
-        )
-        ref_units = to_units(per_order.column("amount_sum"))
-        hit = pos >= 0
-        refunded[hit] = ref_units[pos[hit]]
-    net = amount - np.minimum(refunded, amount)
-
-    share_sharer = node_index(snapshot.node_ids, shares.column("sharer"))
-    share_ts = micros(shares.column("ts"))
-    token_sharer = None
-    if config.attribution.use_token:
-        tokens = orders.column("attribution_token")
-        token_sharer = resolve_tokens(
-            tokens, order_ts, shares.column("content_id"), share_sharer, share_ts
-        )
-        code = resolve_referral_codes(
-            tokens, snapshot.node_ids, config.attribution.referral_code_prefix
-        )
-        token_sharer = np.where(token_sharer >= 0, token_sharer, code)
-    is_view = snapshot.etype == EDGE_TYPE_CODES[EventType.VIEW]
-    is_ref = snapshot.etype == EDGE_TYPE_CODES[EventType.REFERRAL]
-    attribution = attribute_orders(
-        buyer=buyer,
-        ts=order_ts,
-        token_sharer=token_sharer,
-        view_sharer=snapshot.src[is_view],
-        view_viewer=snapshot.dst[is_view],
-        view_ts=snapshot.ts[is_view],
-        referrer=snapshot.src[is_ref],
-        referee=snapshot.dst[is_ref],
-        referral_ts=snapshot.ts[is_ref],
-        view_window_us=int(config.attribution.view_window_days * US_PER_DAY),
-        referral_window_us=int(config.attribution.referral_window_days * US_PER_DAY),
-    )
-    counts["orders_attributed"] = int((attribution.credited >= 0).sum())
-    signals = engagement_signals(
-        n,
-        src=snapshot.src,
-        dst=snapshot.dst,
-        etype=snapshot.etype,
-        ts=snapshot.ts,
-        share_sharer=share_sharer[share_sharer >= 0],
-        buyer=buyer,
-        order_ts=order_ts,
-    )
-    return {**signals, **conversion_totals(n, attribution, net)}
-
-
 def compute_ranking(
     store: GraphStore,
     config: ScoreConfig | str | Path | None = None,
@@ -303,10 +212,7 @@ def compute_ranking(
 
     step("engagement")
     signals = conversion_signals(store, snapshot, cfg, start, end, counts)
-    ew = cfg.engagement
-    engagement = np.zeros(n, dtype=np.float64)
-    for name in ENGAGEMENT_SIGNALS:
-        engagement += float(getattr(ew, name)) * signals[name]
+    engagement = engagement_value(signals, cfg.engagement)
 
     step("spend")
     rfm = rfm_from_spend(store.read_spend(start, end), snapshot.node_ids, _us(now) or 0)
@@ -315,28 +221,18 @@ def compute_ranking(
     )
 
     step("score")
-    raw = {
-        "pagerank": pr.scores,
-        "reach": reach,
-        "conversion": signals["attributed_gmv_units"] / UNITS_PER_CURRENCY_UNIT,
-        "conversion_rate": signals["conversions"]
-        / (signals["unique_audience"] + cfg.conversion.rate_prior),
-        "engagement": engagement,
-        "spend": spend,
-    }
-    # PageRank gives every node the teleport share; only users someone else acted on are active
-    indegree_rev = np.bincount(snapshot.src[snapshot.src != snapshot.dst], minlength=n)
-    # HyperLogLog estimates are not exactly 0 for an empty ball: below half a user is nobody
-    active = {"pagerank": indegree_rev > 0, "reach": reach >= 0.5}
-    result = koc_score(raw, {c: getattr(cfg.weights, c) for c in COMPONENTS}, active=active)
-    roles = _roles(store, snapshot.node_ids)
-    details: dict[str, np.ndarray] = {f"engagement.{k}": signals[k] for k in ENGAGEMENT_SIGNALS}
-    details["conversion.conversions"] = signals["conversions"]
-    details["conversion.token_gmv"] = signals["token_gmv_units"] / UNITS_PER_CURRENCY_UNIT
-    details["conversion.attributed_gmv"] = signals["attributed_gmv_units"] / UNITS_PER_CURRENCY_UNIT
-    details["spend.recency_days"] = rfm.recency_days
-    details["spend.frequency"] = rfm.frequency
-    details["spend.monetary"] = rfm.monetary_units / UNITS_PER_CURRENCY_UNIT
+    result = score_components(
+        snapshot,
+        pagerank=pr.scores,
+        reach=reach,
+        signals=signals,
+        engagement=engagement,
+        spend=spend,
+        config=cfg,
+    )
+    # effective roles now (roster / KOL-list periods, user records, confident inferences)
+    roles = node_roles(store, snapshot.node_ids)
+    details = component_details(signals, rfm)
     timings[_current[0]] = round(time.perf_counter() - clock, 4)
     timings["total"] = round(sum(timings.values()), 4)
     return Ranking(
@@ -348,10 +244,6 @@ def compute_ranking(
         timings=timings,
         row_counts=counts,
     )
-
-
-#: former private name, kept for callers that imported it (``api.services.roles``)
-_conversion = conversion_signals
 
 
 def _new_run_id(now: datetime) -> str:

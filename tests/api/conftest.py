@@ -21,9 +21,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.deps import get_store
-from api.keys import create_key
+from api.http.app import create_app
+from api.http.deps import get_store
+from api.services.keys import create_key
 from graph.duckdb_store import DuckDBStore
 from graph.events import EventType
 from graph.settings import Settings
@@ -148,7 +148,7 @@ def populate(store: DuckDBStore) -> None:
 
 def make_tokens(store: DuckDBStore) -> dict[str, str]:
     """One token per scope, plus ``revoked`` (a revoked admin key)."""
-    from api.keys import revoke_key
+    from api.services.keys import revoke_key
 
     out = {
         scope: create_key(store, f"test-{scope}", scope)[1]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.cache import PageCache, RunCache
+from api.http.app import create_app
+from api.services.cache import PageCache, RunCache
 from graph.duckdb_store import DuckDBStore
 from graph.settings import Settings
 from graph.store import SCORE_SCHEMA, RunRecord

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.deps import get_store
+from api.http.deps import get_store
 from graph.duckdb_store import DuckDBStore
 from graph.errors import StoreError
 from tests.api.conftest import auth, make_app

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from api.cache import RunCache
-from api.facts import FactsCache, build_facts
-from api.profiles import user_view
+from api.services.cache import RunCache
+from api.services.facts import FactsCache, build_facts
+from api.services.profiles import user_view
 from graph.duckdb_store import DuckDBStore
 from graph.events import EventType
 from graph.roles import ModelRecord, import_declarations, role_at, save_inferences, save_model

@@ -52,7 +52,7 @@ def test_readyz_503_when_api_schema_missing(tmp_path: Path) -> None:
 
 
 def test_app_migrates_api_schema_on_first_open(tmp_path: Path) -> None:
-    from api.app import create_app
+    from api.http.app import create_app
     from graph.settings import Settings
 
     app = create_app(Settings(db_path=tmp_path / "new.duckdb"))

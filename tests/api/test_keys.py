@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import cli
-from api.keys import create_key, list_keys, parse_scopes, revoke_key, verify_token
+from api.services.keys import create_key, list_keys, parse_scopes, revoke_key, verify_token
 from graph.duckdb_store import DuckDBStore
 from graph.errors import ConfigError, NotFoundError
 

@@ -112,7 +112,7 @@ def test_leaderboard_unknown_run_is_404(client: TestClient, tokens: dict[str, st
 
 
 def test_leaderboard_without_runs_is_404(tmp_path, tokens: dict[str, str]) -> None:  # noqa: ANN001
-    from api.keys import create_key
+    from api.services.keys import create_key
     from graph.duckdb_store import DuckDBStore
     from tests.api.conftest import make_app
 

@@ -94,7 +94,7 @@ def test_cookie_is_accepted_for_reads_only(client: TestClient, tokens: dict[str,
 
 
 def test_revocation_seen_after_cache_clear(own_client: TestClient, api_store: DuckDBStore) -> None:
-    from api.keys import create_key, revoke_key
+    from api.services.keys import create_key, revoke_key
 
     key, token = create_key(api_store, "temp", "read")
     assert own_client.get("/v1/leaderboard", headers=auth(token)).status_code == 200

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from graph.duckdb_store import DuckDBStore
 from graph.settings import Settings
 from tests.api.conftest import make_tokens, populate

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from api.services.roles._history import _conn, _declared_only, node_roles
+from api.services.signals import conversion_signals
 from graph.errors import NotFoundError
 from graph.events import EventType
 from graph.money import UNITS_PER_CURRENCY_UNIT
@@ -38,8 +39,6 @@ def _attribution(
     end: datetime | None,
 ) -> dict[str, np.ndarray]:
     # the ranking's attribution, so role views and KOC scores agree on credited GMV
-    from api.services.ranking import conversion_signals
-
     return conversion_signals(store, snapshot, config, start, end, {})
 
 

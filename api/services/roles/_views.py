@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from api.services.leaderboard import leaderboard, rank_changes, resolve_run
 from api.services.roles._features import _attribution, _score_config
 from api.services.roles._history import _conn, effective_roles, node_roles
 from graph.arrays import node_index
@@ -175,8 +176,6 @@ def _kol_view(store, snapshot, roles, signals, cfg, limit) -> dict[str, Any]:  #
 def _consumer_view(
     store: GraphStore, run_id: str | None, at: datetime | None, limit: int
 ) -> dict[str, Any]:
-    from api.services.ranking import leaderboard, rank_changes, resolve_run
-
     run = resolve_run(store, run_id)
     staff = {Role.EMPLOYEE.value, Role.KOL.value}
     # the run's roles exclude staff; today's effective roles catch later roster imports

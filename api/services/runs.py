@@ -1,7 +1,7 @@
 """Ranking runs started over HTTP: one at a time per store, in a background thread.
 
 ``POST /v1/runs`` calls :func:`start_run`, which takes the app's
-:class:`api.deps.RunSlot` (409 when a run is already going), starts
+:class:`RunSlot` (409 when a run is already going), starts
 :func:`api.services.ranking.run_ranking` in a thread and returns as soon as the
 run is saved as ``running``, so the client gets its id and polls
 ``GET /v1/runs/{id}``.
@@ -14,17 +14,36 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from api.deps import RunSlot
 from api.services import ranking
 from graph.errors import ConflictError, KocError
 from graph.store import GraphStore, RunRecord
 
-__all__ = ["START_TIMEOUT_S", "start_run", "run_status"]
+__all__ = ["START_TIMEOUT_S", "RunSlot", "start_run", "run_status"]
 
 log = logging.getLogger("koc.api")
 
 #: Seconds to wait for a started run to be saved as ``running``.
 START_TIMEOUT_S = 30.0
+
+
+class RunSlot:
+    """At most one ranking run per store and process: a lock plus the id being run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.run_id: str | None = None
+        self.progress: dict[str, Any] | None = None
+
+    def acquire(self) -> bool:
+        return self._lock.acquire(blocking=False)
+
+    def release(self) -> None:
+        self.run_id, self.progress = None, None
+        self._lock.release()
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
 
 
 def start_run(

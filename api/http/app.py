@@ -1,27 +1,28 @@
 """The HTTP application: ``create_app(settings, store_factory)`` builds the FastAPI app.
 
-Routers (one per resource, :mod:`api.routes`) only translate HTTP to service
-calls; errors become one JSON format (:mod:`api.errors`); keys and scopes come
-from :mod:`api.security`. ``koc serve`` runs it with uvicorn.
+Routers (one per resource, :mod:`api.http.routes`) only translate HTTP to service
+calls; errors become one JSON format (:mod:`api.http.errors`); keys and scopes come
+from :mod:`api.http.security`. ``koc serve`` runs it with uvicorn.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.cache import PageCache, RunCache
-from api.deps import RunSlot, StoreFactory, StoreProvider
-from api.errors import install_error_handlers
-from api.facts import FactsCache
-from api.keys import ensure_schema
-from api.reach import REACH_BUDGET_S, SnapshotCache
-from api.routes import ROUTERS
-from api.security import KeyCache
+from api.http.deps import StoreFactory, StoreProvider
+from api.http.errors import install_error_handlers
+from api.http.routes import ROUTERS
+from api.http.routes.health import package_version
+from api.http.security import KeyCache
+from api.services.cache import PageCache, RunCache
+from api.services.facts import FactsCache
+from api.services.keys import ensure_schema
+from api.services.reach import REACH_BUDGET_S, SnapshotCache
+from api.services.runs import RunSlot
 from graph.settings import Settings, get_settings
 from graph.store import GraphStore
 
@@ -38,13 +39,6 @@ Authenticate with an API key (`koc keys create --scopes read`) sent as
 `ingest`, `finance` (commission data), `admin` (everything, ranking runs).
 Every error is `{"code", "message", "details"}`.
 """
-
-
-def _version() -> str:
-    try:
-        return version("koc-graph")
-    except PackageNotFoundError:  # pragma: no cover - source checkout without install
-        return "0.0.0"
 
 
 def _opening(settings: Settings, factory: StoreFactory | None, read_only: bool) -> StoreFactory:
@@ -100,7 +94,7 @@ def create_app(
 
     app = FastAPI(
         title="KOC Graph API",
-        version=_version(),
+        version=package_version(),
         description=_DESCRIPTION,
         lifespan=lifespan,
         docs_url="/docs",

@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from api.deps import SettingsDep, StoreDep
-from api.errors import ERROR_RESPONSES, error_responses
-from api.ledger_views import MEDIA_TYPES, entries_page, statement_file
-from api.routes.leaderboard import ID_PATTERN
-from api.schemas.commissions import LedgerPage, StatementPublic
-from api.security import FinanceKey
+from api.http.deps import SettingsDep, StoreDep
+from api.http.errors import ERROR_RESPONSES, error_responses
+from api.http.routes.leaderboard import ID_PATTERN
+from api.http.schemas.commissions import LedgerPage, StatementPublic
+from api.http.security import FinanceKey
+from api.services.ledger_views import MEDIA_TYPES, entries_page, statement_file
 from referral.ledger import STATUSES
 
 __all__ = ["router"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import commissions, events, health, leaderboard, page, roles, runs, users
+from api.http.routes import commissions, events, health, leaderboard, page, roles, runs, users
 
 __all__ = ["ROUTERS"]
 

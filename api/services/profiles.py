@@ -4,7 +4,7 @@ Score, rank, rank change and breakdown come from
 :func:`api.services.ranking.user_profile`; the role with its source and
 confidence from :func:`graph.roles.role_at`; the rank history from the stored
 results of recent runs; referral counts from :mod:`referral.service`. The
-in-memory :class:`api.facts.ProfileFacts` answer the last three for every user
+in-memory :class:`api.services.facts.ProfileFacts` answer the last three for every user
 at once when they are current. No formula lives here: this module only gathers.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.cursors import store_view
-from api.facts import HISTORY_RUNS, ProfileFacts, history_runs
 from api.services import ranking
+from api.services.facts import HISTORY_RUNS, ProfileFacts, history_runs
+from api.services.store_view import store_view
 from graph.errors import NotFoundError
 from graph.store import GraphStore
 from referral import service
@@ -35,7 +35,7 @@ REFERRAL_LEVELS = 3
 
 def rank_history(store: GraphStore, user_id: str, runs: int = HISTORY_RUNS) -> list[dict[str, Any]]:
     """The user's rank and score in each of the latest ``runs`` succeeded runs that
-    ranked them, newest first (point reads; :class:`api.facts.ProfileFacts` answers
+    ranked them, newest first (point reads; :class:`api.services.facts.ProfileFacts` answers
     the same from memory)."""
     point = getattr(store, "wrapped", store)  # don't load whole old runs into the API cache
     out = []
@@ -98,7 +98,7 @@ def user_view(
 ) -> dict[str, Any]:
     """Everything ``GET /v1/users/{id}`` shows about one user.
 
-    ``facts`` (from :class:`api.facts.FactsCache`) answer the role, rank history
+    ``facts`` (from :class:`api.services.facts.FactsCache`) answer the role, rank history
     and referral counts from memory; without them, or for a user they do not know
     yet, the store is queried.
 

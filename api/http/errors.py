@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from graph.errors import KocError, StoreError
+from graph.errors import InvalidCursorError, KocError, StoreError
 
 __all__ = [
     "ApiError",
@@ -37,6 +37,7 @@ log = logging.getLogger("koc.api")
 STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
     "conflict": 409,
+    "invalid_cursor": 400,
     "invalid_config": 400,
     "policy_violation": 400,
     "ingest_error": 422,
@@ -144,6 +145,12 @@ async def _koc_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _invalid_cursor(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidCursorError)
+    details = [{"field": "query.cursor", "message": exc.message, "type": "invalid_cursor"}]
+    return JSONResponse(_body(exc.code, exc.message, details), 400)
+
+
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return JSONResponse(_body(exc.code, exc.message, exc.details), exc.status, headers=exc.headers)
@@ -185,6 +192,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every exception into :class:`ErrorResponse`."""
     app.add_exception_handler(KocError, _koc_error)
+    app.add_exception_handler(InvalidCursorError, _invalid_cursor)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

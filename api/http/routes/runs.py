@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, status
 
-from api.deps import RunSlotDep, StoreDep, WritableDep
-from api.errors import ERROR_RESPONSES, error_responses
-from api.routes.leaderboard import ID_PATTERN
-from api.runs import run_status, start_run
-from api.schemas.runs import RunCreate, RunPublic, RunsPublic
-from api.security import AdminKey, ReadKey
+from api.http.deps import RunSlotDep, StoreDep, WritableDep
+from api.http.errors import ERROR_RESPONSES, error_responses
+from api.http.routes.leaderboard import ID_PATTERN
+from api.http.schemas.runs import RunCreate, RunPublic, RunsPublic
+from api.http.security import AdminKey, ReadKey
+from api.services.runs import run_status, start_run
 
 __all__ = ["router"]
 

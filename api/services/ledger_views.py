@@ -2,7 +2,7 @@
 
 The referral services read the ledger on the store's DuckDB connection; a
 connection must not be shared by request threads, so each call here gets a
-:class:`referral.ledger.Ledger` on a fresh cursor (:mod:`api.cursors`).
+:class:`referral.ledger.Ledger` on a fresh cursor (:mod:`api.services.store_view`).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from api.cursors import store_view
-from api.pagination import Cursor, decode_cursor, encode_cursor, query_digest
+from api.services.pagination import Cursor, decode_cursor, encode_cursor, query_digest
+from api.services.store_view import store_view
 from graph.store import GraphStore
 from referral import service
 from referral.ledger import Ledger

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import StoreDep, WritableDep
-from api.errors import ERROR_RESPONSES, ApiError, error_responses
-from api.schemas.events import EVENTS_EXAMPLE, IngestResult
-from api.security import IngestKey
+from api.http.deps import StoreDep, WritableDep
+from api.http.errors import ERROR_RESPONSES, ApiError, error_responses
+from api.http.schemas.events import EVENTS_EXAMPLE, IngestResult
+from api.http.security import IngestKey
 from graph.events import EventType
 from graph.ingest import IngestSummary, ingest_records
 

@@ -6,13 +6,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api.cursors import store_view
-from api.deps import SettingsDep, StoreDep
-from api.errors import ERROR_RESPONSES, error_responses
-from api.routes.leaderboard import ID_PATTERN
-from api.schemas.roles import RoleView
-from api.security import ReadKey
+from api.http.deps import SettingsDep, StoreDep
+from api.http.errors import ERROR_RESPONSES, error_responses
+from api.http.routes.leaderboard import ID_PATTERN
+from api.http.schemas.roles import RoleView
+from api.http.security import ReadKey
 from api.services.roles import role_view
+from api.services.store_view import store_view
 
 __all__ = ["router"]
 

@@ -1,6 +1,6 @@
 """The server-rendered leaderboard page for marketers (``GET /``), and its sign-in.
 
-No front-end build: Jinja2 templates in ``api/templates``. The page is public
+No front-end build: Jinja2 templates in ``api/http/templates``. The page is public
 when ``api_public_leaderboard`` is set; otherwise it needs a ``read`` key, sent
 as ``X-API-Key`` or kept in an HttpOnly, SameSite=Strict cookie by ``/login``.
 """
@@ -16,10 +16,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import StoreDep
-from api.errors import ApiError
-from api.routes.leaderboard import leaderboard_page
-from api.security import COOKIE_NAME, check_token, page_key
+from api.http.deps import StoreDep
+from api.http.errors import ApiError
+from api.http.routes.leaderboard import leaderboard_page
+from api.http.security import COOKIE_NAME, check_token, page_key
 from graph.errors import KocError
 
 __all__ = ["router", "templates", "PAGE_MAX_ROWS"]

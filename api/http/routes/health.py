@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from fastapi import APIRouter, Request
 
-from api.deps import ProviderDep, StoreDep
-from api.errors import ApiError, error_responses
-from api.keys import schema_current
-from api.schemas.health import Health, ProfileIndex, Readiness
+from api.http.deps import ProviderDep, StoreDep
+from api.http.errors import ApiError, error_responses
+from api.http.schemas.health import Health, ProfileIndex, Readiness
+from api.services.keys import schema_current
 from graph.errors import KocError
 
-__all__ = ["router"]
+__all__ = ["router", "package_version"]
 
 router = APIRouter(tags=["health"])
+
+
+def package_version() -> str:
+    """The installed ``koc-graph`` version (``0.0.0`` in a source checkout without install)."""
+    try:
+        return version("koc-graph")
+    except PackageNotFoundError:  # pragma: no cover - source checkout without install
+        return "0.0.0"
 
 
 def _expected_graph_schema() -> int:
@@ -24,9 +34,7 @@ def _expected_graph_schema() -> int:
 @router.get("/healthz", response_model=Health, summary="The process is up")
 async def healthz() -> Health:
     """Answers as long as the process runs; does not touch the store."""
-    from api.app import _version
-
-    return Health(status="ok", version=_version())
+    return Health(status="ok", version=package_version())
 
 
 @router.get(

@@ -21,9 +21,9 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import StoreDep
-from api.errors import ApiError
-from api.keys import SCOPES, ApiKey, verify_token
+from api.http.deps import StoreDep
+from api.http.errors import ApiError
+from api.services.keys import SCOPES, ApiKey, verify_token
 from graph.store import GraphStore
 
 __all__ = [

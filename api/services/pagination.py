@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from api.errors import ApiError
+from graph.errors import InvalidCursorError
 
 __all__ = ["Cursor", "query_digest", "encode_cursor", "decode_cursor", "MAX_CURSOR_CHARS"]
 
@@ -42,17 +42,18 @@ def encode_cursor(cursor: Cursor) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def _invalid(message: str) -> ApiError:
-    return ApiError(
-        400,
-        "invalid_cursor",
-        message,
-        details=[{"field": "query.cursor", "message": message, "type": "invalid_cursor"}],
-    )
+def _invalid(message: str) -> InvalidCursorError:
+    return InvalidCursorError(message)
 
 
 def decode_cursor(text: str, query: str) -> Cursor:
-    """Decode and check a cursor against the current query (400 ``invalid_cursor``)."""
+    """Decode and check a cursor against the current query.
+
+    Raises
+    ------
+    InvalidCursorError
+        The text is not a cursor this API issued, or it belongs to another query.
+    """
     if len(text) > MAX_CURSOR_CHARS:
         raise _invalid("The cursor is too long.")
     try:

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from api.cache import FINISHED, PageCache
-from api.deps import StoreDep, in_read_lane
-from api.errors import ERROR_RESPONSES, error_responses
-from api.pagination import Cursor, decode_cursor, encode_cursor, query_digest
-from api.schemas.leaderboard import LeaderboardPage
-from api.security import ReadKey
+from api.http.deps import StoreDep, in_read_lane
+from api.http.errors import ERROR_RESPONSES, error_responses
+from api.http.schemas.leaderboard import LeaderboardPage
+from api.http.security import ReadKey
 from api.services import ranking
+from api.services.cache import FINISHED, PageCache
+from api.services.pagination import Cursor, decode_cursor, encode_cursor, query_digest
 from graph.events import Role
 from graph.store import GraphStore
 

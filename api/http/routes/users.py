@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from api.deps import StoreDep, in_read_lane
-from api.errors import ERROR_RESPONSES, error_responses
-from api.profiles import referral_tree, user_view
-from api.reach import MAX_HOPS, user_reach
-from api.routes.leaderboard import ID_PATTERN
-from api.schemas.referrals import ReferralsPublic
-from api.schemas.users import ReachPublic, UserProfile
-from api.security import ReadKey
+from api.http.deps import StoreDep, in_read_lane
+from api.http.errors import ERROR_RESPONSES, error_responses
+from api.http.routes.leaderboard import ID_PATTERN
+from api.http.schemas.referrals import ReferralsPublic
+from api.http.schemas.users import ReachPublic, UserProfile
+from api.http.security import ReadKey
+from api.services.profiles import referral_tree, user_view
+from api.services.reach import MAX_HOPS, user_reach
 
 __all__ = ["router"]
 

@@ -21,14 +21,14 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends, Request
 
-from api.errors import ApiError
+from api.http.errors import ApiError
+from api.services.runs import RunSlot
 from graph.factory import open_store
 from graph.settings import Settings
 from graph.store import GraphStore
 
 __all__ = [
     "StoreProvider",
-    "RunSlot",
     "get_settings_dep",
     "get_store",
     "get_provider",
@@ -81,26 +81,6 @@ class StoreProvider:
             if self._store is not None:
                 self._store.close()
                 self._store = None
-
-
-class RunSlot:
-    """At most one ranking run per store and process: a lock plus the id being run."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.run_id: str | None = None
-        self.progress: dict[str, Any] | None = None
-
-    def acquire(self) -> bool:
-        return self._lock.acquire(blocking=False)
-
-    def release(self) -> None:
-        self.run_id, self.progress = None, None
-        self._lock.release()
-
-    @property
-    def busy(self) -> bool:
-        return self._lock.locked()
 
 
 def get_settings_dep(request: Request) -> Settings:

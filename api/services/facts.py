@@ -316,7 +316,7 @@ class FactsCache:
     def get(self, store: GraphStore) -> ProfileFacts | None:
         """Current facts, stale ones within ``max_stale_s``, or None (query the store).
 
-        ``store`` may be a caching wrapper (``api.cache.RunCache``): the run list
+        ``store`` may be a caching wrapper (``api.services.cache.RunCache``): the run list
         comes through it, the bulk reads of a rebuild from the store it wraps.
         """
         now = self._clock()

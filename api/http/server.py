@@ -1,0 +1,70 @@
+"""Run the HTTP API with uvicorn: the one function the ``koc serve`` command calls.
+
+The CLI (:mod:`api.cli`) never imports the HTTP modules otherwise; ``koc serve`` is
+the one legitimate place where the command line starts the HTTP server, and it does
+so through :func:`serve`, imported inside the command so that no other ``koc``
+command loads FastAPI. ``tests/test_architecture.py`` allows exactly this import.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from graph.settings import Settings
+
+__all__ = ["serve"]
+
+#: the app factory uvicorn imports in every worker process
+APP_FACTORY = "api.http.app:create_app"
+
+
+def serve(
+    settings: Settings, *, log_level: str = "info", announce: Callable[[str], None] = print
+) -> None:
+    """Serve the API on ``settings.api_host:api_port`` until interrupted.
+
+    Parameters
+    ----------
+    settings : Settings
+        With ``api_workers == 1`` this process opens the store read-write (now, so a
+        store that cannot be opened fails before the server starts) and is its single
+        writer. With more workers, each worker process builds its app from the
+        environment (``KOC_STORE``, ``KOC_DB_PATH``, ``KOC_API_WORKERS``,
+        ``KOC_API_PUBLIC_LEADERBOARD`` are set from ``settings``) and opens the store
+        read-only; migrate the store before calling this.
+    log_level : str
+        uvicorn's log level.
+    announce : callable
+        Receives the one line saying where the API listens.
+    """
+    import uvicorn
+
+    from api.http.app import create_app
+
+    where = f"http://{settings.api_host}:{settings.api_port}"
+    if settings.api_workers == 1:
+        app = create_app(settings)
+        app.state.store_provider.get()  # fail now, not on the first request
+        announce(f"KOC Graph API on {where} (docs at /docs)")
+        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level=log_level)
+        return
+    os.environ.update(
+        {
+            "KOC_STORE": settings.store,
+            "KOC_DB_PATH": str(settings.db_path),
+            "KOC_API_WORKERS": str(settings.api_workers),
+            "KOC_API_PUBLIC_LEADERBOARD": str(settings.api_public_leaderboard).lower(),
+        }
+    )
+    announce(
+        f"KOC Graph API on {where} with {settings.api_workers} read-only workers (docs at /docs)"
+    )
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        workers=settings.api_workers,
+        log_level=log_level,
+    )

@@ -1,0 +1,110 @@
+"""Conversion and engagement signals of a store's window, for the KOC score and role views.
+
+The one place that reads orders, shares and refunds for the score: the ranking
+(:mod:`api.services.ranking`) and the role views (:mod:`api.services.roles`) both
+call :func:`conversion_signals`, so a KOL's attributed GMV in a role view is the
+same number the KOC score's conversion uses. The attribution itself is pure
+(:mod:`influence.engagement`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pyarrow.compute as pc
+
+from graph.arrays import US_PER_DAY, micros, node_index
+from graph.events import EDGE_TYPE_CODES, EventType
+from graph.money import to_units
+from graph.snapshot import GraphSnapshot
+from graph.store import GraphStore
+from influence.config import ScoreConfig
+from influence.engagement import (
+    attribute_orders,
+    conversion_totals,
+    engagement_signals,
+    resolve_referral_codes,
+    resolve_tokens,
+)
+
+__all__ = ["conversion_signals"]
+
+
+def conversion_signals(
+    store: GraphStore,
+    snapshot: GraphSnapshot,
+    config: ScoreConfig,
+    start: datetime | None,
+    end: datetime | None,
+    counts: dict[str, int],
+) -> dict[str, np.ndarray]:
+    """Engagement signals and attributed conversions per node (see :mod:`influence.engagement`).
+
+    Reads the window's orders, shares and (all) refunds; views and referrals come from
+    ``snapshot``. ``counts`` receives row counts. Returns the arrays of
+    :func:`influence.engagement.engagement_signals` plus ``conversions`` and
+    ``attributed_gmv_units`` (exact, units of 10**-4).
+    """
+    n = snapshot.n_nodes
+    orders = store.read_events(EventType.ORDER, start, end)
+    shares = store.read_events(EventType.SHARE, start, end)
+    refunds = store.read_events(EventType.REFUND)  # refunds of window orders, whenever made
+    counts.update(orders=orders.num_rows, shares=shares.num_rows, refunds=refunds.num_rows)
+
+    buyer = node_index(snapshot.node_ids, orders.column("buyer"))
+    order_ts = micros(orders.column("ts"))
+    amount = to_units(orders.column("amount"))
+    refunded = np.zeros(orders.num_rows, dtype=np.int64)
+    if refunds.num_rows and orders.num_rows:
+        per_order = refunds.group_by("order_id").aggregate([("amount", "sum")])
+        pos = np.asarray(
+            pc.index_in(orders.column("order_id"), value_set=per_order.column("order_id"))
+            .fill_null(-1)
+            .to_numpy(zero_copy_only=False),
+            dtype=np.int64,
+        )
+        ref_units = to_units(per_order.column("amount_sum"))
+        hit = pos >= 0
+        refunded[hit] = ref_units[pos[hit]]
+    net = amount - np.minimum(refunded, amount)
+
+    share_sharer = node_index(snapshot.node_ids, shares.column("sharer"))
+    share_ts = micros(shares.column("ts"))
+    token_sharer = None
+    if config.attribution.use_token:
+        tokens = orders.column("attribution_token")
+        token_sharer = resolve_tokens(
+            tokens, order_ts, shares.column("content_id"), share_sharer, share_ts
+        )
+        code = resolve_referral_codes(
+            tokens, snapshot.node_ids, config.attribution.referral_code_prefix
+        )
+        token_sharer = np.where(token_sharer >= 0, token_sharer, code)
+    is_view = snapshot.etype == EDGE_TYPE_CODES[EventType.VIEW]
+    is_ref = snapshot.etype == EDGE_TYPE_CODES[EventType.REFERRAL]
+    attribution = attribute_orders(
+        buyer=buyer,
+        ts=order_ts,
+        token_sharer=token_sharer,
+        view_sharer=snapshot.src[is_view],
+        view_viewer=snapshot.dst[is_view],
+        view_ts=snapshot.ts[is_view],
+        referrer=snapshot.src[is_ref],
+        referee=snapshot.dst[is_ref],
+        referral_ts=snapshot.ts[is_ref],
+        view_window_us=int(config.attribution.view_window_days * US_PER_DAY),
+        referral_window_us=int(config.attribution.referral_window_days * US_PER_DAY),
+    )
+    counts["orders_attributed"] = int((attribution.credited >= 0).sum())
+    signals = engagement_signals(
+        n,
+        src=snapshot.src,
+        dst=snapshot.dst,
+        etype=snapshot.etype,
+        ts=snapshot.ts,
+        share_sharer=share_sharer[share_sharer >= 0],
+        buyer=buyer,
+        order_ts=order_ts,
+    )
+    return {**signals, **conversion_totals(n, attribution, net)}

@@ -53,6 +53,7 @@ from graph.store import (
     RunRecord,
     WriteResult,
 )
+from graph.transaction import transaction
 
 __all__ = ["DuckDBStore", "MIGRATIONS", "EVENT_CODES", "first_referral_sql"]
 
@@ -291,14 +292,8 @@ class DuckDBStore:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Run a block in one transaction; roll back on any exception (also Ctrl-C)."""
-        with self._lock:
-            self.conn.execute("BEGIN TRANSACTION")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+        with self._lock, transaction(self.conn) as conn:
+            yield conn
 
     # --- writes ------------------------------------------------------------------------
     def append_batch(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import duckdb
 
 from graph.errors import SchemaError
+from graph.transaction import transaction
 
 __all__ = ["Migration", "migrate", "applied_version"]
 
@@ -79,16 +80,15 @@ def migrate(
         )
     for m in migrations[current:]:
         try:
-            conn.execute("BEGIN TRANSACTION")
-            for stmt in m.statements:
-                conn.execute(stmt)
-            conn.execute(
-                "INSERT INTO schema_migrations (component, version, description) VALUES (?, ?, ?)",
-                [component, m.version, m.description],
-            )
-            conn.execute("COMMIT")
+            with transaction(conn):
+                for stmt in m.statements:
+                    conn.execute(stmt)
+                conn.execute(
+                    "INSERT INTO schema_migrations (component, version, description) "
+                    "VALUES (?, ?, ?)",
+                    [component, m.version, m.description],
+                )
         except duckdb.Error as exc:
-            conn.execute("ROLLBACK")
             raise SchemaError(
                 f"Migration {component} v{m.version} ({m.description}) failed: {exc}",
                 component=component,

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from graph.errors import ConflictError, NotFoundError, StoreError
 from graph.migrations import applied_version, migrate
+from graph.transaction import transaction
 from referral.rules import CommissionRules
 from referral.schema import COMPONENT, MIGRATIONS
 
@@ -191,13 +192,8 @@ class Ledger:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction on the ledger connection; rolled back on any exception."""
-        self.conn.execute("BEGIN TRANSACTION")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        with transaction(self.conn) as conn:
+            yield conn
 
     # --- reads -----------------------------------------------------------------------------
     def arrow(self, sql: str, params: Any = None) -> pa.Table:

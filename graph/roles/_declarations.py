@@ -17,6 +17,7 @@ from graph.errors import IngestError, ValidationFailure
 from graph.events import Role
 from graph.money import CURRENCY_MINOR_UNITS
 from graph.roles._schema import _bump_revision, _has_tables, ensure_schema
+from graph.transaction import transaction
 
 __all__ = ["DECLARATION_KINDS", "ImportResult", "import_declarations", "read_declarations"]
 
@@ -237,8 +238,7 @@ def import_declarations(
             "AND d.agency IS NOT DISTINCT FROM n.agency AND d.fee IS NOT DISTINCT FROM n.fee "
             "AND d.currency IS NOT DISTINCT FROM n.currency"
         )
-        cur.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(cur):
             counts = cur.execute(
                 f"""SELECT count(*) FILTER (WHERE {same}), count(*)
                 FROM _roles_new n JOIN role_declarations d ON {key}"""
@@ -256,10 +256,6 @@ def import_declarations(
             )
             cur.execute("DROP TABLE _roles_new")
             _bump_revision(cur)
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
     finally:
         cur.unregister("_roles_raw")
     rows = raw.num_rows

@@ -11,6 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from graph.roles._schema import _bump_revision, _has_tables, ensure_schema
+from graph.transaction import transaction
 
 __all__ = [
     "ModelRecord",
@@ -63,14 +64,14 @@ def save_inferences(
     cur = conn.cursor()
     cur.register("_inf", inferences.select(["user_id", "predicted_role", "role", "confidence"]))
     try:
-        cur.execute("BEGIN TRANSACTION")
-        cur.execute("DELETE FROM role_inferences WHERE model_version = ?", [model_version])
-        cur.execute(
-            "INSERT INTO role_inferences SELECT ?, user_id, predicted_role, role, confidence FROM _inf",
-            [model_version],
-        )
-        _bump_revision(cur)
-        cur.execute("COMMIT")
+        with transaction(cur):
+            cur.execute("DELETE FROM role_inferences WHERE model_version = ?", [model_version])
+            cur.execute(
+                "INSERT INTO role_inferences SELECT ?, user_id, predicted_role, role, confidence "
+                "FROM _inf",
+                [model_version],
+            )
+            _bump_revision(cur)
     finally:
         cur.unregister("_inf")
     return inferences.num_rows

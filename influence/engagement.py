@@ -151,6 +151,18 @@ def resolve_referral_codes(
     return node_index(node_ids, user)
 
 
+def _binding(
+    referrer: np.ndarray | None, referee: np.ndarray | None, ts: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`graph.referrals.first_referrers` of referral arrays in ``(ts, event_id)`` order."""
+    if referrer is None or referee is None or ts is None:
+        raise ValueError("attribute_orders needs the referral arrays or a binding.")
+    referrer = np.asarray(referrer, dtype=np.int64)
+    referee = np.asarray(referee, dtype=np.int64)
+    size = int(max(referee.max(initial=-1), referrer.max(initial=-1))) + 1
+    return first_referrers(size, referrer, referee, ts)
+
+
 @dataclass(frozen=True)
 class Attribution:
     """Who is credited with each order, and by which rule.
@@ -175,12 +187,12 @@ def attribute_orders(
     view_sharer: np.ndarray,
     view_viewer: np.ndarray,
     view_ts: np.ndarray,
-    referrer: np.ndarray,
-    referee: np.ndarray,
-    referral_ts: np.ndarray,
+    referrer: np.ndarray | None = None,
+    referee: np.ndarray | None = None,
+    referral_ts: np.ndarray | None = None,
     view_window_us: int,
     referral_window_us: int,
-    referral_event_id: pa.Array | pa.ChunkedArray | None = None,
+    binding: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Attribution:
     """Credit each order to a sharer or referrer (rules and precedence: module docstring).
 
@@ -192,14 +204,15 @@ def attribute_orders(
         Output of :func:`resolve_tokens` (``None`` disables the token rule).
     view_sharer, view_viewer, view_ts : numpy.ndarray
         View events (sharer, viewer, time).
-    referrer, referee, referral_ts : numpy.ndarray
-        Referral events; the buyer's binding referral counts (the first one,
-        :func:`graph.referrals.first_referrers`).
+    referrer, referee, referral_ts : numpy.ndarray, optional
+        Referral events in ``(ts, event_id)`` order; the buyer's binding (first)
+        referral counts. Not needed with ``binding``.
     view_window_us, referral_window_us : int
         Attribution windows in microseconds (inclusive).
-    referral_event_id : pyarrow.Array, optional
-        Event id of each referral, the tie-break between referrals of one referee at
-        the same time; without it the referrals must be in ``(ts, event_id)`` order.
+    binding : tuple of numpy.ndarray, optional
+        ``(parent, bound_ts)`` per node from :func:`graph.referrals.first_referrers`
+        (with the referrals' event ids as tie-break); computed from the referral
+        arrays when omitted.
 
     Returns
     -------
@@ -234,14 +247,12 @@ def attribute_orders(
     cand[ok] = view_sharer[own][v_pos[ok]]
     apply(cand, RULE_VIEW)
 
-    referee = np.asarray(referee, dtype=np.int64)
-    referrer = np.asarray(referrer, dtype=np.int64)
-    size = int(max(referee.max(initial=0), referrer.max(initial=0), buyer.max(initial=0))) + 1
-    parent, bound_ts = first_referrers(size, referrer, referee, referral_ts, referral_event_id)
-    b = np.maximum(buyer, 0)
-    cand = np.where(buyer >= 0, parent[b], -1)
-    age = ts - bound_ts[b]
-    cand[(age < 0) | (age > referral_window_us)] = -1
+    parent, bound_ts = binding if binding is not None else _binding(referrer, referee, referral_ts)
+    cand = np.full(n, -1, dtype=np.int64)
+    known = np.flatnonzero((buyer >= 0) & (buyer < parent.shape[0]))
+    age = ts[known] - bound_ts[buyer[known]]
+    ok = known[(age >= 0) & (age <= referral_window_us)]
+    cand[ok] = parent[buyer[ok]]
     apply(cand, RULE_REFERRAL)
     return Attribution(credited=credited, rule=rule)
 
@@ -296,7 +307,7 @@ def engagement_signals(
     share_sharer: np.ndarray,
     buyer: np.ndarray,
     order_ts: np.ndarray,
-    referral_event_id: pa.Array | pa.ChunkedArray | None = None,
+    binding: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Engagement counts per user from the window's edges, shares and orders.
 
@@ -309,10 +320,11 @@ def engagement_signals(
         Sharer node index of each share event.
     buyer, order_ts : numpy.ndarray
         Buyer node index and time of each order.
-    referral_event_id : pyarrow.Array, optional
-        Event id of each referral edge (in edge order), the tie-break of
-        :func:`graph.referrals.first_referrers`; without it the referral edges must
-        be in ``(ts, event_id)`` order.
+    binding : tuple of numpy.ndarray, optional
+        ``(parent, bound_ts)`` per node from :func:`graph.referrals.first_referrers`
+        over the window's referral events (event ids as tie-break); when omitted it
+        is computed from the referral edges, which must then be in ``(ts, event_id)``
+        order.
 
     Returns
     -------
@@ -334,7 +346,9 @@ def engagement_signals(
 
     is_ref = etype == _REFERRAL
     r_src, r_dst, r_ts = src[is_ref], dst[is_ref], np.asarray(ts)[is_ref]
-    parent, bound_ts = first_referrers(n_nodes, r_src, r_dst, r_ts, referral_event_id)
+    parent, bound_ts = (
+        binding if binding is not None else first_referrers(n_nodes, r_src, r_dst, r_ts)
+    )
     referee = np.flatnonzero(parent >= 0)
     # a referee converted when their last order is at or after the binding referral
     last_order = np.full(n_nodes, np.iinfo(np.int64).min, dtype=np.int64)

@@ -14,9 +14,10 @@ from datetime import datetime
 import numpy as np
 import pyarrow.compute as pc
 
-from graph.arrays import US_PER_DAY, micros, node_index
+from graph.arrays import US_PER_DAY, micros, node_index, node_indexes
 from graph.events import EDGE_TYPE_CODES, EventType
 from graph.money import to_units
+from graph.referrals import first_referrers
 from graph.snapshot import GraphSnapshot
 from graph.store import GraphStore
 from influence.config import ScoreConfig
@@ -41,7 +42,7 @@ def conversion_signals(
 ) -> dict[str, np.ndarray]:
     """Engagement signals and attributed conversions per node (see :mod:`influence.engagement`).
 
-    Reads the window's orders, shares and (all) refunds; views and referrals come from
+    Reads the window's orders, shares, referrals and (all) refunds; views come from
     ``snapshot``. ``counts`` receives row counts. Returns the arrays of
     :func:`influence.engagement.engagement_signals` plus ``conversions`` and
     ``attributed_gmv_units`` (exact, units of 10**-4).
@@ -81,8 +82,15 @@ def conversion_signals(
             tokens, snapshot.node_ids, config.attribution.referral_code_prefix
         )
         token_sharer = np.where(token_sharer >= 0, token_sharer, code)
+    # the binding referral of each user (graph.referrals: ties to the smallest event id)
+    refs = store.read_events(EventType.REFERRAL, start, end)
+    referrer, referee = node_indexes(
+        snapshot.node_ids, refs.column("referrer"), refs.column("referee")
+    )
+    binding = first_referrers(
+        n, referrer, referee, micros(refs.column("ts")), refs.column("event_id")
+    )
     is_view = snapshot.etype == EDGE_TYPE_CODES[EventType.VIEW]
-    is_ref = snapshot.etype == EDGE_TYPE_CODES[EventType.REFERRAL]
     attribution = attribute_orders(
         buyer=buyer,
         ts=order_ts,
@@ -90,9 +98,7 @@ def conversion_signals(
         view_sharer=snapshot.src[is_view],
         view_viewer=snapshot.dst[is_view],
         view_ts=snapshot.ts[is_view],
-        referrer=snapshot.src[is_ref],
-        referee=snapshot.dst[is_ref],
-        referral_ts=snapshot.ts[is_ref],
+        binding=binding,
         view_window_us=int(config.attribution.view_window_days * US_PER_DAY),
         referral_window_us=int(config.attribution.referral_window_days * US_PER_DAY),
     )
@@ -106,5 +112,6 @@ def conversion_signals(
         share_sharer=share_sharer[share_sharer >= 0],
         buyer=buyer,
         order_ts=order_ts,
+        binding=binding,
     )
     return {**signals, **conversion_totals(n, attribution, net)}

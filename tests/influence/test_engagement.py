@@ -205,3 +205,35 @@ def test_resolve_referral_codes_prefix_and_unknown_users():
     tokens = pa.array(["ref-u2", "u2", None, "ref-nobody", "ref-ref-x", "c9"])
     assert resolve_referral_codes(tokens, ids, "ref-").tolist() == [1, -1, -1, -1, 2, -1]
     assert resolve_referral_codes(tokens, ids, "").tolist() == [-1] * 6
+
+
+def test_engagement_and_attribution_tied_referrals_go_to_smallest_event_id():
+    from graph.referrals import first_referrers
+
+    # 0 and 1 refer 2 at the same instant; event "a" (from 1) binds; 2 buys later
+    src, dst, ts = np.array([0, 1]), np.array([2, 2]), np.array([10, 10])
+    binding = first_referrers(3, src, dst, ts, pa.array(["b", "a"]))
+    out = engagement_signals(
+        3,
+        src=src,
+        dst=dst,
+        etype=np.array([R, R]),
+        ts=ts,
+        share_sharer=np.zeros(0, dtype=np.int64),
+        buyer=np.array([2]),
+        order_ts=np.array([20]),
+        binding=binding,
+    )
+    assert out["referrals_converted"].tolist() == [0, 1, 0]
+    att = attribute_orders(
+        buyer=np.array([2]),
+        ts=np.array([20]),
+        token_sharer=None,
+        view_sharer=np.zeros(0, dtype=np.int64),
+        view_viewer=np.zeros(0, dtype=np.int64),
+        view_ts=np.zeros(0, dtype=np.int64),
+        binding=binding,
+        view_window_us=WEEK,
+        referral_window_us=30 * DAY,
+    )
+    assert att.credited.tolist() == [1] and att.rule.tolist() == [RULE_REFERRAL]

@@ -77,6 +77,8 @@ __all__ = [
     "WRITE_RUN_COMPONENTS",
     "WRITE_USER_SCORES",
     "CLEAR_STALE_USER_SCORES",
+    "WRITE_BACK_STORED",
+    "RUN_MAX_RANK",
     "GET_RUN",
     "LIST_RUNS",
     "LATEST_RUN",
@@ -660,6 +662,26 @@ WRITE_USER_SCORES = Statement(
         ],
     },
     kind="load",
+)
+#: Write-back of a stored run onto ``User`` nodes, ranks ``$first .. $first + $limit - 1``
+#: (a seek on the (run_id, rank) index; components by the (run_id, user_id) index).
+WRITE_BACK_STORED = Statement(
+    "write_back_stored",
+    "MATCH (s:Score) WHERE s.run_id = $run_id AND s.rank >= $first AND s.rank < $first + $limit "
+    "MATCH (u:User {user_id: s.user_id}) "
+    "OPTIONAL MATCH (p:Component {run_id: $run_id, user_id: s.user_id, component: 'pagerank'}) "
+    "OPTIONAL MATCH (r:Component {run_id: $run_id, user_id: s.user_id, component: 'reach'}) "
+    "SET u.koc_run_id = $run_id, u.koc_score = s.score, u.koc_rank = s.rank, "
+    "u.koc_role = s.role, u.koc_community = s.community, u.koc_pagerank = p.raw, "
+    "u.koc_reach = r.raw RETURN count(u) AS written",
+    {"run_id": "r1", "first": 1, "limit": 10_000},
+    kind="write",
+)
+#: The largest rank of a run (its number of ranked users).
+RUN_MAX_RANK = Statement(
+    "run_max_rank",
+    "MATCH (s:Score) WHERE s.run_id = $run_id AND s.rank IS NOT NULL RETURN max(s.rank) AS top",
+    {"run_id": "r1"},
 )
 CLEAR_STALE_USER_SCORES = Statement(
     "clear_stale_user_scores",

@@ -54,32 +54,90 @@ class Neo4jRunsMixin:
         scores: pa.Table | None = None,
         components: pa.Table | None = None,
     ) -> None:
-        """Insert or update a run and (when given) replace its results, in one transaction.
+        """Insert or update a run and (when given) replace its results, in batches.
 
-        When ``scores`` are given for a ``succeeded`` run they are also written
-        back onto the ``User`` nodes (:meth:`write_scores`).
+        Results are written ``batch_size`` rows per transaction, so a run of any
+        size fits the server's transaction memory. While they are written the
+        ``Run`` node says ``running`` (whatever ``run.status`` is), so readers of
+        :meth:`latest_run` keep getting the previous succeeded run until the new
+        one is complete; the last transaction sets the real status. A
+        ``succeeded`` run is then written back onto the ``User`` nodes: from
+        ``scores``/``components`` when given (:meth:`write_scores`), otherwise
+        from the run's stored ``Score``/``Component`` nodes on the server
+        (:meth:`write_back_stored`), which is what ``koc rank``'s final status
+        change triggers.
         """
         params = asdict(run)
         for key in ("timings", "row_counts", "params"):
             params[key] = json.dumps(params[key], sort_keys=True, default=str)
+        with_results = scores is not None or components is not None
 
-        def replace(tx: Any, delete: q.Statement, write: q.Statement, table: pa.Table) -> None:
-            while tx.run(delete.text, {"run_id": run.run_id, "limit": self.batch_size}).single()[0]:
-                pass
-            self._run_batches(tx, write, table, run_id=run.run_id)
+        def save(tx: Any, status: str) -> None:
+            tx.run(q.SAVE_RUN.text, {**params, "status": status}).consume()
 
-        def work(tx: Any) -> None:
-            tx.run(q.SAVE_RUN.text, params).consume()
+        self._write("save a run", partial(save, status="running" if with_results else run.status))
+        if scores is not None:
+            table = scores.select(SCORE_SCHEMA.names).cast(SCORE_SCHEMA)
+            self._replace_results(run.run_id, q.DELETE_RUN_SCORES, q.WRITE_RUN_SCORES, table)
+        if components is not None:
+            table = components.select(COMPONENT_SCHEMA.names).cast(COMPONENT_SCHEMA)
+            self._replace_results(
+                run.run_id, q.DELETE_RUN_COMPONENTS, q.WRITE_RUN_COMPONENTS, table
+            )
+        if with_results:
+            self._write("save a run", partial(save, status=run.status))
+        if run.status == "succeeded":
             if scores is not None:
-                table = scores.select(SCORE_SCHEMA.names).cast(SCORE_SCHEMA)
-                replace(tx, q.DELETE_RUN_SCORES, q.WRITE_RUN_SCORES, table)
-            if components is not None:
-                table = components.select(COMPONENT_SCHEMA.names).cast(COMPONENT_SCHEMA)
-                replace(tx, q.DELETE_RUN_COMPONENTS, q.WRITE_RUN_COMPONENTS, table)
+                self.write_scores(run.run_id, scores, components)
+            else:
+                self.write_back_stored(run.run_id)
 
-        self._write("save a run", work)
-        if scores is not None and run.status == "succeeded":
-            self.write_scores(run.run_id, scores, components)
+    def _replace_results(
+        self, run_id: str, delete: q.Statement, write: q.Statement, table: pa.Table
+    ) -> None:
+        """Delete a run's old result nodes, then write ``table``; ``batch_size`` rows per transaction."""
+        params = {"run_id": run_id, "limit": self.batch_size}
+        while self._write(
+            f"delete old results ({delete.name})",
+            lambda tx: tx.run(delete.text, params).single()[0],
+        ):
+            pass
+
+        def write_batch(tx: Any, rows: list[dict[str, Any]]) -> None:
+            tx.run(write.text, {"run_id": run_id, "rows": rows}).consume()
+
+        for rows in iter_row_batches(table, self.batch_size):
+            self._write(f"save run results ({write.name})", partial(write_batch, rows=rows))
+
+    def write_back_stored(self, run_id: str) -> int:
+        """Write a stored run's results onto ``User`` nodes without sending them again.
+
+        The server copies each ``Score`` (and the raw ``pagerank``/``reach``
+        components) onto its user, ``batch_size`` ranks per transaction, then the
+        ``koc_*`` properties of users absent from the run are removed. Returns
+        the number of users written.
+        """
+        top = self._read(
+            "read the run size",
+            lambda tx: tx.run(q.RUN_MAX_RANK.text, {"run_id": run_id}).single()[0],
+        )
+        written = 0
+        for first in range(1, int(top or 0) + 1, self.batch_size):
+            params = {"run_id": run_id, "first": first, "limit": self.batch_size}
+            written += self._write(
+                "write scores",
+                lambda tx, p=params: tx.run(q.WRITE_BACK_STORED.text, p).single()[0],
+            )
+        self._clear_stale(run_id)
+        return written
+
+    def _clear_stale(self, run_id: str) -> None:
+        params = {"run_id": run_id, "limit": self.batch_size}
+        while self._write(
+            "clear stale scores",
+            lambda tx: tx.run(q.CLEAR_STALE_USER_SCORES.text, params).single()[0],
+        ):
+            pass
 
     def write_scores(
         self, run_id: str, scores: pa.Table, components: pa.Table | None = None
@@ -108,12 +166,7 @@ class Neo4jRunsMixin:
 
         for rows in iter_row_batches(table, self.batch_size):
             self._write("write scores", partial(write_batch, rows=rows))
-        params = {"run_id": run_id, "limit": self.batch_size}
-        while self._write(
-            "clear stale scores",
-            lambda tx: tx.run(q.CLEAR_STALE_USER_SCORES.text, params).single()[0],
-        ):
-            pass
+        self._clear_stale(run_id)
         return table.num_rows
 
     def _runs(self, stmt: q.Statement, **params: Any) -> list[RunRecord]:

@@ -46,7 +46,7 @@ from graph.store import (
     WriteResult,
 )
 
-__all__ = ["Neo4jStore", "check_neo4j_uri", "SPEND_SCHEMA"]
+__all__ = ["Neo4jStore", "check_neo4j_uri", "SPEND_SCHEMA", "NOTIFICATION_FILTER"]
 
 _T = TypeVar("_T")
 _TS = pa.timestamp("us", tz="UTC")
@@ -77,6 +77,25 @@ _NODE_LOADS = {
     EventType.ORDER: q.LOAD_ORDERS,
     EventType.REFUND: q.LOAD_REFUNDS,
 }
+
+
+#: What the server may send as notifications (driver 5.22+ options). Warnings only, and
+#: none of class UNRECOGNIZED (a property key or label no record carries yet, normal in
+#: a fresh or partly loaded database: ``koc_*`` before the first run, ``campaign`` before
+#: the first referral...), PERFORMANCE (the full scans analytics reads mean to do) or
+#: HINT/GENERIC; deprecations, unsupported features and security warnings still arrive
+#: and are logged by the driver.
+NOTIFICATION_FILTER: dict[str, Any] = {
+    "notifications_min_severity": "WARNING",
+    "notifications_disabled_classifications": ["UNRECOGNIZED", "PERFORMANCE", "HINT", "GENERIC"],
+}
+#: Neo4j error codes of a transaction that outgrew the server's transaction memory.
+_MEMORY_ERRORS = ("MemoryPoolOutOfMemoryError", "TransactionOutOfMemoryError")
+
+
+def _memory_error(exc: BaseException) -> bool:
+    code = getattr(exc, "code", None) or ""
+    return any(code.endswith(name) for name in _MEMORY_ERRORS)
 
 
 def _distinct(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -158,6 +177,7 @@ class Neo4jStore(Neo4jRunsMixin):
                 uri,
                 auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value()),
                 max_connection_pool_size=settings.neo4j_pool_size,
+                **NOTIFICATION_FILTER,
             )
         except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
             raise ConfigError(f"Invalid Neo4j settings for {uri}: {exc}", key="neo4j_uri") from exc
@@ -199,14 +219,42 @@ class Neo4jStore(Neo4jRunsMixin):
                 uri=self.uri,
             ) from exc
         except (nx.Neo4jError, nx.DriverError) as exc:
+            if _memory_error(exc):
+                raise self._too_large(action, exc) from exc
             raise StoreError(f"Neo4j failed to {action}: {exc}", uri=self.uri) from exc
+
+    def _too_large(self, action: str, exc: BaseException) -> StoreError:
+        return StoreError(
+            f"Neo4j at {self.uri} ran out of transaction memory trying to {action} "
+            f"({getattr(exc, 'code', '')}); nothing of this transaction was written. Load "
+            "smaller batches: lower KOC_INGEST_BATCH_ROWS (koc ingest --batch-rows; "
+            "koc sync --chunk-rows), about 4 KB of server transaction memory per row, or "
+            "raise db.memory.transaction.max / db.memory.transaction.total.max on the server.",
+            uri=self.uri,
+            neo4j_code=getattr(exc, "code", None),
+        )
 
     def _session(self) -> Any:
         return self._driver.session(database=self.database, fetch_size=self.fetch_size)
 
     def _write(self, action: str, work: Callable[[Any], _T]) -> _T:
+        """Run ``work`` in a managed write transaction (retried on transient errors).
+
+        Running out of transaction memory is reported as transient by the server
+        (``MemoryPoolOutOfMemoryError``), but retrying the same transaction fails the
+        same way after the same work: it is raised at once instead.
+        """
+
+        def guarded(tx: Any) -> _T:
+            try:
+                return work(tx)
+            except Exception as exc:
+                if _memory_error(exc):  # a non-driver error: execute_write does not retry it
+                    raise self._too_large(action, exc) from exc
+                raise
+
         with self._errors(action), self._session() as session:
-            return session.execute_write(work)
+            return session.execute_write(guarded)
 
     def _read(self, action: str, work: Callable[[Any], _T]) -> _T:
         with self._errors(action), self._session() as session:

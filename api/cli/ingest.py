@@ -105,7 +105,8 @@ def print_summary(summary: IngestSummary, console: Console) -> None:
     "--batch-rows",
     type=click.IntRange(1, 10_000_000),
     default=None,
-    help="Rows per batch / transaction (default: KOC_INGEST_BATCH_ROWS).",
+    help="Rows per batch / transaction (default: KOC_INGEST_BATCH_ROWS, else 500,000; "
+    "50,000 on Neo4j).",
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any row was rejected.")
 @click.option(
@@ -182,7 +183,7 @@ def command(
             mapping=mapping,
             strict=strict,
             unknown_columns=unknown_columns or settings.unknown_columns,
-            batch_rows=batch_rows or settings.ingest_batch_rows,
+            batch_rows=batch_rows or settings.ingest_batch(),
             max_field_bytes=settings.max_field_bytes,
             max_amount=settings.max_amount,
             progress=progress,

@@ -76,6 +76,10 @@ class RecordingNeo4j:
         self.net: dict[int, int] = {}
         #: canned records per statement name, for reads the stand-in does not model
         self.answers: dict[str, list[Any]] = {}
+        #: an error to raise when the named statement runs (a server failure)
+        self.fail_with: dict[str, BaseException] = {}
+        #: attempts of a transaction function on a retryable error, like the driver's
+        self.max_attempts = 3
 
     # --- what the store calls -----------------------------------------------------------
     def verify_connectivity(self) -> None:
@@ -94,14 +98,24 @@ class RecordingNeo4j:
         pass
 
     def execute_write(self, work: Any) -> Any:
-        self.transactions += 1
-        return work(self)
+        """Run ``work``; retry it, as the driver does, while it raises a retryable driver error."""
+        for attempt in range(1, self.max_attempts + 1):
+            self.transactions += 1
+            try:
+                return work(self)
+            except Exception as exc:
+                retryable = getattr(exc, "is_retryable", lambda: False)()
+                if not retryable or attempt == self.max_attempts:
+                    raise
+        raise AssertionError("unreachable")
 
     execute_read = execute_write
 
     def run(self, text: str, params: dict[str, Any] | None = None) -> _Result:
         params = dict(params or {})
         name = _NAMES.get(text, "unknown")
+        if name in self.fail_with:
+            raise self.fail_with[name]
         if self.keep_params:
             self.sent.append((name, params))
         else:
@@ -121,6 +135,8 @@ class RecordingNeo4j:
             cypher.CLEAR_STALE_USER_SCORES.text,
         ):
             return _Result([(0,)])  # nothing (left) to delete
+        if text == cypher.RUN_MAX_RANK.text:
+            return _Result([(None,)])  # the stand-in keeps no stored results
         if text == cypher.META_READ.text:
             return _Result([{"next_idx": self.next_idx, "schema_version": cypher.SCHEMA_VERSION}])
         if text == cypher.META_LOCK.text:

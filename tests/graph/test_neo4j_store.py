@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -30,7 +30,7 @@ from graph.neo4j_rows import (
 )
 from graph.neo4j_store import Neo4jStore, check_neo4j_uri
 from graph.settings import Settings
-from graph.store import ARROW_SCHEMAS
+from graph.store import ARROW_SCHEMAS, COMPONENT_SCHEMA, SCORE_SCHEMA, RunRecord
 
 T0 = datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -389,9 +389,11 @@ def test_save_run_replaces_results_and_writes_back_scores() -> None:
         COMPONENT_SCHEMA,
     )
     store.save_run(run, scores, comps)
-    [saved] = server.calls("save_run")
+    staged, saved = server.calls("save_run")  # "running" while results go in, then the status
+    assert staged["status"] == "running" and saved["status"] == "succeeded"
     assert saved["run_id"] == "r1" and saved["timings"] == '{"pagerank": 1.5}'
     assert [len(c["rows"]) for c in server.calls("write_run_scores")] == [2, 1]
+    assert server.transactions >= 2 + 2 + 1  # a transaction per batch of results, not one
     assert server.counts()["delete_run_scores"] == 1  # asked once, nothing left to delete
     written = {r["user_id"]: r for c in server.calls("write_user_scores") for r in c["rows"]}
     assert written["b"]["pagerank"] == 0.25 and written["a"]["pagerank"] is None
@@ -558,6 +560,98 @@ def test_live_matches_embedded_store(neo4j_store: Neo4jStore, store) -> None:  #
     assert neo4j_store.downline("a").to_pylist() == store.downline("a").to_pylist()
     assert neo4j_store.upline("c").to_pylist() == store.upline("c").to_pylist()
     assert neo4j_store.watermark() == store.watermark()
+
+
+@pytest.mark.neo4j
+@live
+def test_live_run_saved_in_batches_previous_run_served_until_complete(
+    neo4j_store: Neo4jStore,
+) -> None:
+    neo4j_store.append_batch(_demo_batch())  # users a..e; batch size 3: several transactions
+
+    def scores(order: str) -> pa.Table:
+        rows = [
+            {"user_id": u, "rank": i + 1, "score": 1.0 - i / 10, "role": "consumer", "community": 0}
+            for i, u in enumerate(order)
+        ]
+        return pa.Table.from_pylist(rows, SCORE_SCHEMA)
+
+    comps = pa.Table.from_pylist(
+        [
+            {"user_id": u, "component": c, "raw": raw, "normalized": 0.5, "contribution": 0.1}
+            for u, raw in (("a", 2.0), ("e", 7.0))
+            for c in ("pagerank", "reach")
+        ],
+        COMPONENT_SCHEMA,
+    )
+    neo4j_store.save_run(RunRecord("r1", T0, status="succeeded"), scores("abcde"), comps)
+    assert neo4j_store.latest_run().run_id == "r1"
+    # koc rank's flow: results while "running", then the status alone
+    r2 = RunRecord("r2", T0 + timedelta(hours=1), status="running")
+    neo4j_store.save_run(r2, scores("edcba"), comps)
+    assert neo4j_store.latest_run().run_id == "r1"  # the new run is not served yet
+    assert neo4j_store.read_scores("r2").num_rows == 5
+    r2.status = "succeeded"
+    neo4j_store.save_run(r2)  # written back from the stored results on the server
+    assert neo4j_store.latest_run().run_id == "r2"
+    with neo4j_store._session() as session:
+        users = {
+            r["id"]: r
+            for r in session.run(
+                "MATCH (u:User) RETURN u.user_id AS id, u.koc_run_id AS run, "
+                "u.koc_rank AS rank, u.koc_reach AS reach"
+            )
+        }
+    assert {u: (r["run"], r["rank"]) for u, r in users.items()} == {
+        u: ("r2", i + 1) for i, u in enumerate("edcba")
+    }
+    assert users["e"]["reach"] == 7.0 and users["b"]["reach"] is None
+
+
+def test_append_batch_out_of_transaction_memory_is_not_retried_and_names_the_setting() -> None:
+    from neo4j.exceptions import Neo4jError
+
+    from tests.graph.neo4j_fake import RecordingNeo4j
+
+    server = RecordingNeo4j()
+    oom = Neo4jError._hydrate_neo4j(
+        code="Neo.TransientError.General.MemoryPoolOutOfMemoryError",
+        message="The allocation of an extra 2.0 MiB would use more than the limit 1.0 GiB.",
+    )
+    assert oom.is_retryable()  # what the server says, and why the driver would retry it
+    server.fail_with["load_view"] = oom
+    store = Neo4jStore(server, batch_size=2, uri="bolt://test:7687")
+    views = [
+        {"event_id": f"v{i}", "viewer": f"u{i}", "sharer": "s", "content_id": "c", "ts": T0}
+        for i in range(5)
+    ]
+    before = server.transactions
+    with pytest.raises(StoreError, match="KOC_INGEST_BATCH_ROWS") as caught:
+        store.append_batch({EventType.VIEW: _table(EventType.VIEW, views)})
+    assert server.transactions - before == 1  # one attempt: the same batch would fail again
+    assert "MemoryPoolOutOfMemoryError" in caught.value.message
+
+
+@pytest.mark.neo4j
+@live
+def test_live_reads_of_a_fresh_database_log_no_server_notifications(
+    neo4j_store: Neo4jStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a fresh database has none of the property keys most reads mention (koc_*, campaign...)
+    caplog.set_level("DEBUG", logger="neo4j.notifications")
+    neo4j_store.counts()
+    neo4j_store.watermark()
+    neo4j_store.latest_run()
+    neo4j_store.read_scores("nope", limit=5)
+    neo4j_store.read_components("nope")
+    neo4j_store.read_spend()
+    neo4j_store.read_edges()
+    for event_type in EventType:
+        neo4j_store.read_events(event_type)
+    neo4j_store.append_batch(_demo_batch())
+    neo4j_store.upline("c")
+    neo4j_store.downline("a")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("neo4j.notif")] == []
 
 
 @pytest.mark.neo4j

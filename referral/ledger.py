@@ -25,9 +25,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from graph.errors import ConflictError, NotFoundError, StoreError
+from graph.errors import ConfigError, ConflictError, NotFoundError, StoreError
 from graph.migrations import applied_version, migrate
 from graph.transaction import transaction
+from referral.ledger_query import ENTRY_ORDERS, EntryFilter, Totals
 from referral.rules import CommissionRules
 from referral.schema import COMPONENT, MIGRATIONS
 
@@ -237,26 +238,48 @@ class Ledger:
 
     def entries(
         self,
-        where: str = "true",
-        params: dict[str, Any] | None = None,
+        where: EntryFilter | None = None,
         *,
         as_of: datetime | None = None,
         order: str = "seq",
         limit: int | None = None,
-        select: str = "*",
     ) -> pa.Table:
-        """Ledger entries with derived ``status``, filtered by a SQL ``where`` on view ``ledger``.
+        """Ledger entries with derived ``status`` (the view of :func:`entries_sql`).
 
-        ``select`` may replace ``*`` (for aggregates, with ``order="1"``); ``params``
-        are named (``$name``) parameters; ``as_of`` defaults to :meth:`as_of`.
+        Parameters
+        ----------
+        where : EntryFilter, optional
+            Which entries (all when omitted).
+        as_of : datetime, optional
+            Clock of the derived status; defaults to :meth:`as_of`.
+        order : {"seq", "beneficiary"}
+            Ledger order, or by beneficiary then ledger order.
+        limit : int, optional
         """
+        if order not in ENTRY_ORDERS:
+            raise ConfigError(
+                f"Unknown entry order {order!r}; use one of {', '.join(ENTRY_ORDERS)}.",
+                key="order",
+            )
+        tail = f" ORDER BY {ENTRY_ORDERS[order]}"
+        if limit is not None:
+            tail += f" LIMIT {int(limit)}"
+        return self._query("*", where, tail, as_of)
+
+    def totals(
+        self, totals: Totals, where: EntryFilter | None = None, *, as_of: datetime | None = None
+    ) -> pa.Table:
+        """Named aggregates of the entries matching ``where`` (:class:`Totals`)."""
+        return self._query(totals.select_sql(), where, totals.tail_sql(), as_of)
+
+    def _query(
+        self, select: str, where: EntryFilter | None, tail: str, as_of: datetime | None
+    ) -> pa.Table:
         if not self.ready:
             return pa.table({})
-        p = {"as_of": as_of or self.as_of(), **(params or {})}
-        sql = f"{entries_sql()} SELECT {select} FROM ledger WHERE {where} ORDER BY {order}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return self.arrow(sql, p)
+        condition, params = (where or EntryFilter()).sql()
+        sql = f"{entries_sql()} SELECT {select} FROM ledger WHERE {condition}{tail}"
+        return self.arrow(sql, {"as_of": as_of or self.as_of(), **params})
 
     # --- writes ----------------------------------------------------------------------------
     def register_rules(self, rules: CommissionRules) -> None:
@@ -319,11 +342,9 @@ class Ledger:
         ConfigError
             Empty reason or name.
         """
-        from graph.errors import ConfigError
-
         if not reason.strip() or not by.strip():
             raise ConfigError("A release needs --reason and --by (who decided and why).")
-        held = self.entries("is_held AND status = 'held' AND orig_entry_id IS NULL")
+        held = self.entries(EntryFilter(held=True, status="held", roots=True))
         held_ids = set(held.column("entry_id").to_pylist()) if held.num_rows else set()
         for eid in entry_ids:
             if eid not in held_ids:

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from referral.ledger import Ledger
+from referral.ledger_query import EntryFilter
 from referral.periods import DEFAULT_TIMEZONE, check_period, period_bounds
 
 __all__ = [
@@ -148,12 +149,10 @@ def period_lines(
     at, _ = report_clock(ledger, period, tz)
     if not ledger.ready:
         return pa.table({})
-    who = "AND beneficiary = $b" if beneficiary is not None else ""
     t = ledger.entries(
-        f"(period = $p OR settled_period = $p) {who}",
-        {"p": period, **({"b": beneficiary} if beneficiary is not None else {})},
+        EntryFilter(booked_or_settled=period, beneficiary=beneficiary),
         as_of=at,
-        order="beneficiary, seq",
+        order="beneficiary",
     )
     if t.num_rows == 0 and not t.column_names:
         return t

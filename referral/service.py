@@ -17,6 +17,7 @@ from typing import Any
 
 from graph.errors import ConfigError
 from referral.ledger import STATUSES, Ledger
+from referral.ledger_query import EntryFilter, Totals
 from referral.periods import DEFAULT_TIMEZONE, check_period
 from referral.render import render_statement
 from referral.reports import Statement
@@ -123,22 +124,14 @@ def list_entries(
         raise ConfigError(
             f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.", key="status"
         )
-    where: list[str] = ["true"]
-    params: dict[str, Any] = {}
-    if period is not None:
-        where.append("period = $period")
-        params["period"] = check_period(period)
-    if beneficiary is not None:
-        where.append("beneficiary = $beneficiary")
-        params["beneficiary"] = beneficiary
-    if status is not None:
-        where.append("status = $status")
-        params["status"] = status
-    if after is not None:
-        where.append("seq > $after")
-        params["after"] = int(after)
+    where = EntryFilter(
+        period=None if period is None else check_period(period),
+        beneficiary=beneficiary,
+        status=status,
+        after_seq=None if after is None else int(after),
+    )
     with open_ledger(store_or_ledger, ledger_path=ledger_path) as ledger:
-        table = ledger.entries(" AND ".join(where), params, order="seq", limit=int(limit))
+        table = ledger.entries(where, order="seq", limit=int(limit))
         if table.num_rows == 0:
             return []
         return table.select(list(ENTRY_FIELDS)).to_pylist()
@@ -226,6 +219,18 @@ def referral_counts(store: Any, user_id: str, levels: int = 3) -> dict[str, Any]
     return tree_totals(referral_tree(store, user_id, levels))
 
 
+#: A beneficiary's ledger totals (:func:`referral_stats`).
+_USER_TOTALS = Totals(
+    measures={
+        "commissions": "commissions",
+        "reversed": "reversed",
+        "paid": "paid",
+        "held": "held_status",
+        "unsettled": "unsettled",
+    }
+)
+
+
 def referral_stats(
     store: Any,
     user_id: str,
@@ -247,17 +252,7 @@ def referral_stats(
     out: dict[str, Any] = {"user_id": user_id, **referral_counts(store, user_id, levels)}
     keys = ("commissions", "reversed", "paid", "held", "unsettled")
     with open_ledger(store, ledger_path=ledger_path) as ledger:
-        sums = ledger.entries(
-            "beneficiary = $b",
-            {"b": user_id},
-            order="1",
-            select="""sum(amount) FILTER (WHERE kind <> 'reversal') AS commissions,
-                sum(amount) FILTER (WHERE kind = 'reversal') AS reversed,
-                sum(amount) FILTER (WHERE status = 'paid') AS paid,
-                sum(amount) FILTER (WHERE status = 'held') AS held,
-                sum(amount) FILTER (WHERE status NOT IN ('paid', 'carried', 'held'))
-                    AS unsettled""",
-        )
+        sums = ledger.totals(_USER_TOTALS, EntryFilter(beneficiary=user_id))
     row = sums.to_pylist()[0] if sums.num_rows else {}
     money = {k: Decimal(row.get(k) or 0) for k in keys}
     out.update(money)

@@ -36,6 +36,7 @@ from graph.synth import SynthParams, generate
 from influence.communities import top_spreaders
 from referral.attribution import attribute
 from referral.ledger import Ledger
+from referral.ledger_query import HOLD_CHECKS, EntryFilter, Totals
 from referral.rules import CommissionRules, default_rules
 from referral.service import open_ledger
 
@@ -50,6 +51,7 @@ __all__ = [
     "community_spreaders",
     "ledger_timeseries",
     "hold_reasons",
+    "HOLD_CHECKS",
     "top_beneficiaries",
     "top_referrers",
     "what_if",
@@ -323,17 +325,11 @@ def community_spreaders(
 
 
 def _ledger_rows(
-    store_or_ledger: Any,
-    where: str,
-    *,
-    select: str,
-    order: str,
-    params: dict[str, Any] | None = None,
-    limit: int | None = None,
+    store_or_ledger: Any, totals: Totals, where: EntryFilter | None = None
 ) -> list[dict[str, Any]]:
-    """Rows of one aggregate query over the ledger view (see :meth:`Ledger.entries`)."""
+    """Rows of one aggregate query over the ledger (:meth:`Ledger.totals`)."""
     with open_ledger(store_or_ledger) as ledger:
-        table = ledger.entries(where, params, select=select, order=order, limit=limit)
+        table = ledger.totals(totals, where)
         return table.to_pylist() if table.num_rows else []
 
 
@@ -359,22 +355,12 @@ def ledger_timeseries(store_or_ledger: Any, *, unit: str = "week") -> list[dict[
         )
     return _ledger_rows(
         store_or_ledger,
-        "true GROUP BY 1, 2",
-        select=(
-            f"date_trunc('{unit}', timezone('Asia/Shanghai', event_ts))::DATE AS bucket, "
-            "kind, count(*) AS entries, sum(amount) AS amount"
+        Totals(
+            measures={"entries": "entries", "amount": "net"},
+            by={"bucket": unit, "kind": "kind"},
+            order=("bucket", "kind"),
         ),
-        order="1, 2",
     )
-
-
-#: The fraud checks named in hold reasons (docs/commissions.md, "Fraud and policy holds").
-HOLD_CHECKS: dict[str, str] = {
-    "self-referral": "self-referral",
-    "cycle": "referral cycle",
-    "ring": "ring of",
-    "velocity": "velocity",
-}
 
 
 def hold_reasons(store_or_ledger: Any, *, by: str = "check") -> list[dict[str, Any]]:
@@ -389,22 +375,14 @@ def hold_reasons(store_or_ledger: Any, *, by: str = "check") -> list[dict[str, A
         raise ConfigError(
             f"The 'by' parameter of hold_reasons must be check or reason. Got {by!r}.", key="by"
         )
-    if by == "check":
-        parts = ", ".join(
-            f"CASE WHEN strpos(hold_reason, '{text}') > 0 THEN '{name}' END"
-            for name, text in HOLD_CHECKS.items()
-        )
-        key = f"coalesce(nullif(concat_ws('+', {parts}), ''), 'other')"
-    else:
-        key = "hold_reason"
     return _ledger_rows(
         store_or_ledger,
-        "is_held GROUP BY 1",
-        select=(
-            f"{key} AS reason, count(*) AS entries, "
-            "count(DISTINCT beneficiary) AS beneficiaries, sum(amount) AS amount"
+        Totals(
+            measures={"entries": "entries", "beneficiaries": "beneficiaries", "amount": "net"},
+            by={"reason": "hold_checks" if by == "check" else "hold_reason"},
+            order=("-entries", "reason"),
         ),
-        order="2 DESC, 1",
+        EntryFilter(held=True),
     )
 
 
@@ -417,14 +395,13 @@ def top_beneficiaries(
     """
     return _ledger_rows(
         store_or_ledger,
-        ("true" if model is None else "model = $model") + " GROUP BY 1",
-        params={} if model is None else {"model": model},
-        select=(
-            "beneficiary, any_value(beneficiary_role) AS role, count(*) AS entries, "
-            "sum(amount) AS net"
+        Totals(
+            measures={"role": "any_role", "entries": "entries", "net": "net"},
+            by={"beneficiary": "beneficiary"},
+            order=("-net", "beneficiary"),
+            limit=int(limit),
         ),
-        order="4 DESC, 1",
-        limit=int(limit),
+        EntryFilter(model=model),
     )
 
 
@@ -443,6 +420,21 @@ def top_referrers(store: GraphStore, *, limit: int = 10) -> list[dict[str, Any]]
         [("referees", "descending"), ("user_id", "ascending")]
     )
     return counts.slice(0, int(limit)).to_pylist()
+
+
+#: Per beneficiary role totals of one what-if scenario (:func:`what_if`).
+_SCENARIO_TOTALS = Totals(
+    measures={
+        "entries": "entries",
+        "beneficiaries": "beneficiaries",
+        "commissions": "commissions",
+        "reversals": "reversals",
+        "net": "net",
+        "held": "held",
+    },
+    by={"role": "role"},
+    order=("role",),
+)
 
 
 def what_if(
@@ -464,18 +456,6 @@ def what_if(
     for i, (name, rules) in enumerate(scenarios.items()):
         with Ledger.open(store, Path(workdir) / f"whatif-{i}.duckdb", read_only=False) as ledger:
             attribute(store, ledger, rules)
-            totals = _ledger_rows(
-                ledger,
-                "true GROUP BY 1",
-                select=(
-                    "beneficiary_role AS role, count(*) AS entries, "
-                    "count(DISTINCT beneficiary) AS beneficiaries, "
-                    "sum(amount) FILTER (WHERE kind <> 'reversal') AS commissions, "
-                    "coalesce(sum(amount) FILTER (WHERE kind = 'reversal'), 0) AS reversals, "
-                    "sum(amount) AS net, "
-                    "coalesce(sum(amount) FILTER (WHERE is_held), 0) AS held"
-                ),
-                order="1",
-            )
+            totals = _ledger_rows(ledger, _SCENARIO_TOTALS)
         rows.extend({"scenario": name, **row} for row in totals)
     return rows

@@ -15,7 +15,7 @@ from graph.duckdb_store import DuckDBStore
 from graph.events import EventType
 from graph.store import ARROW_SCHEMAS
 from referral.attribution import RunSummary, attribute
-from referral.ledger import Ledger
+from referral.ledger import Ledger, entries_sql
 from referral.rules import CommissionRules, default_rules
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
@@ -105,7 +105,9 @@ class World:
         return attribute(self.store, self.ledger, self.rules)
 
     def entries(self, where: str = "true", **params: Any) -> list[dict[str, Any]]:
-        t = self.ledger.entries(where, params)
+        # a test may ask anything: raw SQL over the ledger view (the library takes typed filters)
+        sql = f"{entries_sql()} SELECT * FROM ledger WHERE {where} ORDER BY seq"
+        t = self.ledger.arrow(sql, {"as_of": self.ledger.as_of(), **params})
         return t.to_pylist() if t.num_rows else []
 
     def amounts(self, kind: str | None = None) -> dict[tuple[str, str, int], Decimal]:

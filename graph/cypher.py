@@ -428,9 +428,15 @@ def _edge_read(event_type: EventType) -> Statement:
 READ_EDGES: dict[EventType, Statement] = {t: _edge_read(t) for t in EDGE_TYPES}
 
 
-def _event_read(event_type: EventType) -> Statement:
-    """Read one record type, columns in :data:`graph.store.ARROW_SCHEMAS` order."""
+def _event_parts(event_type: EventType) -> tuple[str, str, str, str]:
+    """``(pattern, variable, columns, order)`` of one record type's reads.
+
+    ``pattern`` has a ``{key}`` slot for a property map on the record (empty
+    for window reads, ``{event_id: id}`` for lookups by id); ``columns`` are in
+    :data:`graph.store.ARROW_SCHEMAS` order.
+    """
     spec = RECORD_SPECS[event_type]
+    by_ts = "ORDER BY ts, event_id"
     if event_type is EventType.USER:
         cols = (
             "u.event_id AS event_id, u.user_id AS user_id, u.role AS role, "
@@ -438,48 +444,75 @@ def _event_read(event_type: EventType) -> Statement:
             f"{_ts_us_or_null('u.created_at')} AS created_at, u.attrs AS attrs, "
             "u.phone_hash AS phone_hash, u.device_hash AS device_hash"
         )
-        text = (
-            f"MATCH (u:User) WHERE u.declared AND {_WINDOW.format(v='u.created_at')} "
-            f"RETURN {cols} ORDER BY u.idx"
+        return "(u:User{key})", "u", cols, "ORDER BY u.idx"
+    if event_type is EventType.SHARE:
+        cols = (
+            "s.event_id AS event_id, a.user_id AS sharer, s.content_id AS content_id, "
+            f"s.channel AS channel, {_ts_us('s.ts')} AS ts"
         )
-    elif event_type is EventType.SHARE:
-        text = (
-            f"MATCH (a:User)-[:SHARED]->(s:Share) WHERE {_WINDOW.format(v='s.ts')} "
-            "RETURN s.event_id AS event_id, a.user_id AS sharer, s.content_id AS content_id, "
-            f"s.channel AS channel, {_ts_us('s.ts')} AS ts ORDER BY ts, event_id"
-        )
-    elif event_type is EventType.ORDER:
-        text = (
-            f"MATCH (b:User)-[:PLACED]->(o:Order) WHERE {_WINDOW.format(v='o.ts')} "
-            "RETURN o.event_id AS event_id, o.order_id AS order_id, b.user_id AS buyer, "
+        return "(a:User)-[:SHARED]->(s:Share{key})", "s", cols, by_ts
+    if event_type is EventType.ORDER:
+        cols = (
+            "o.event_id AS event_id, o.order_id AS order_id, b.user_id AS buyer, "
             "o.amount_e4 AS amount, o.currency AS currency, "
             f"{_ts_us('o.ts')} AS ts, o.attribution_token AS attribution_token, "
-            "o.store_id AS store_id ORDER BY ts, event_id"
+            "o.store_id AS store_id"
         )
-    elif event_type is EventType.REFUND:
-        text = (
-            f"MATCH (f:Refund) WHERE {_WINDOW.format(v='f.ts')} "
-            "RETURN f.event_id AS event_id, f.refund_id AS refund_id, f.order_id AS order_id, "
-            f"f.amount_e4 AS amount, {_ts_us('f.ts')} AS ts ORDER BY ts, event_id"
+        return "(b:User)-[:PLACED]->(o:Order{key})", "o", cols, by_ts
+    if event_type is EventType.REFUND:
+        cols = (
+            "f.event_id AS event_id, f.refund_id AS refund_id, f.order_id AS order_id, "
+            f"f.amount_e4 AS amount, {_ts_us('f.ts')} AS ts"
         )
-    else:
-        rel = REL_TYPES[event_type]
-        edge_cols: list[str] = []
-        for name in spec.names:
-            if name == spec.src:
-                edge_cols.append(f"a.user_id AS {name}")
-            elif name == spec.dst:
-                edge_cols.append(f"b.user_id AS {name}")
-            elif name == "ts":
-                edge_cols.append(f"{_ts_us('e.ts')} AS ts")
-            else:
-                edge_cols.append(f"e.{name} AS {name}")
-        text = (
-            f"MATCH (a:User)-[e:{rel}]->(b:User) WHERE {_WINDOW.format(v='e.ts')} "
-            f"RETURN e.event_id AS event_id, {', '.join(edge_cols)} ORDER BY ts, event_id"
-        )
+        return "(f:Refund{key})", "f", cols, by_ts
+    rel = REL_TYPES[event_type]
+    edge_cols: list[str] = []
+    for name in spec.names:
+        if name == spec.src:
+            edge_cols.append(f"a.user_id AS {name}")
+        elif name == spec.dst:
+            edge_cols.append(f"b.user_id AS {name}")
+        elif name == "ts":
+            edge_cols.append(f"{_ts_us('e.ts')} AS ts")
+        else:
+            edge_cols.append(f"e.{name} AS {name}")
+    cols = f"e.event_id AS event_id, {', '.join(edge_cols)}"
+    return f"(a:User)-[e:{rel}{{key}}]->(b:User)", "e", cols, by_ts
+
+
+def _event_read(event_type: EventType) -> Statement:
+    """Read one record type in a time window, columns in :data:`graph.store.ARROW_SCHEMAS` order."""
+    pattern, var, cols, order = _event_parts(event_type)
+    when = f"{var}.created_at" if event_type is EventType.USER else f"{var}.ts"
+    declared = "u.declared AND " if event_type is EventType.USER else ""
+    text = (
+        f"MATCH {pattern.format(key='')} WHERE {declared}{_WINDOW.format(v=when)} "
+        f"RETURN {cols} {order}"
+    )
     return Statement(f"read_events_{event_type.value}", text, dict(_WINDOW_PARAMS))
 
+
+def _event_lookup(event_type: EventType) -> Statement:
+    """The stored records of some ``event_id`` values (index lookups), same columns."""
+    pattern, _var, cols, _order = _event_parts(event_type)
+    return Statement(
+        f"lookup_events_{event_type.value}",
+        f"UNWIND $ids AS id MATCH {pattern.format(key=' {event_id: id}')} RETURN {cols}",
+        {"ids": ["e1"]},
+    )
+
+
+#: Stored records by ``event_id``, read inside ``append_batch`` to classify a batch's rows
+#: (new / duplicate / conflict, :mod:`graph.identity`). Users are upserted, not looked up.
+LOOKUP_EVENTS: dict[EventType, Statement] = {
+    t: _event_lookup(t) for t in EventType if t is not EventType.USER
+}
+#: Which of ``$ids`` are stored as an order's ``order_id`` (order identity, :mod:`graph.identity`).
+STORED_ORDER_IDS = Statement(
+    "stored_order_ids",
+    "UNWIND $ids AS id MATCH (o:Order {order_id: id}) RETURN DISTINCT o.order_id AS order_id",
+    {"ids": ["o1"]},
+)
 
 #: Streamed record reads per type (timestamps as epoch microseconds, money as ``amount_e4``).
 READ_EVENTS: dict[EventType, Statement] = {t: _event_read(t) for t in EventType}

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,10 +42,19 @@ import pyarrow as pa
 
 from graph.errors import NotFoundError, StoreError
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, RECORD_SPECS, EventType
+from graph.identity import (
+    class_counts,
+    classify,
+    content_columns,
+    mark_order_conflicts,
+    refused_rows,
+    with_ord,
+)
 from graph.migrations import Migration, applied_version, migrate
 from graph.store import (
     ARROW_SCHEMAS,
     COMPONENT_SCHEMA,
+    CONFLICT_SCHEMA,
     REJECT_SCHEMA,
     SCORE_SCHEMA,
     BatchResult,
@@ -56,6 +65,7 @@ from graph.store import (
 from graph.transaction import transaction
 
 __all__ = ["DuckDBStore", "MIGRATIONS", "EVENT_CODES", "first_referral_sql"]
+
 
 def first_referral_sql(where: str = "true") -> str:
     """The store's copy of :mod:`graph.referrals`' rule, as a query over ``events``.
@@ -201,6 +211,24 @@ _REFRESH_REFERRAL_FIRST = f"""
 _EVENT_COLUMNS = ("content_id", "channel", "campaign")
 
 
+@contextmanager
+def _registered(conn: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """``table`` visible to SQL as ``name`` for the block.
+
+    When the block fails, the transaction is aborted and ``unregister`` would
+    fail too ("Current transaction is aborted"); that second error must not hide
+    the first, so it is dropped then.
+    """
+    conn.register(name, table)
+    try:
+        yield
+    except BaseException:
+        with suppress(duckdb.Error):
+            conn.unregister(name)
+        raise
+    conn.unregister(name)
+
+
 def _window_sql(column: str, start: datetime | None, end: datetime | None) -> tuple[str, list]:
     clauses, params = [], []
     if start is not None:
@@ -303,7 +331,8 @@ class DuckDBStore:
     ) -> BatchResult:
         by_type: dict[str, WriteResult] = {}
         stored_rejects = 0
-        with self.transaction() as conn:
+        conflicts = [CONFLICT_SCHEMA.empty_table()]
+        with self._write_errors(), self.transaction() as conn:
             social: list[tuple[EventType, pa.Table]] = []
             for event_type, table in tables.items():
                 event_type = EventType(event_type)
@@ -316,13 +345,32 @@ class DuckDBStore:
                 if event_type in EVENT_CODES:
                     social.append((event_type, table))
                 else:
-                    by_type[event_type.value] = self._append(conn, event_type, table)
+                    by_type[event_type.value], refused = self._append(conn, event_type, table)
+                    conflicts.append(refused)
             if social:
-                by_type.update(self._append_social(conn, social))
+                social_counts, refused = self._append_social(conn, social)
+                by_type.update(social_counts)
+                conflicts.append(refused)
             if rejects is not None and rejects.num_rows:
                 stored_rejects = self._append_rejects(conn, rejects)
             conn.execute(BUMP_REVISION)
-        return BatchResult(by_type=by_type, rejects_stored=stored_rejects)
+        return BatchResult(
+            by_type=by_type, rejects_stored=stored_rejects, conflicts=pa.concat_tables(conflicts)
+        )
+
+    @contextmanager
+    def _write_errors(self) -> Iterator[None]:
+        """A failed write (disk full, a corrupt block, ...) as a :class:`StoreError`
+        that says nothing of the batch was written, instead of a raw DuckDB error."""
+        try:
+            yield
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"The embedded store {self.path} could not write a batch: {exc}. Nothing of "
+                "that batch was written (the transaction was rolled back); fix the cause "
+                "(e.g. free disk space) and run the same command again to complete the load.",
+                path=self.path,
+            ) from exc
 
     def _ensure_users(self, conn: duckdb.DuckDBPyConnection, id_sql: str) -> None:
         """Give every user id produced by ``id_sql`` (column ``u``) a node index."""
@@ -337,95 +385,99 @@ class DuckDBStore:
 
     def _append_social(
         self, conn: duckdb.DuckDBPyConnection, parts: list[tuple[EventType, pa.Table]]
-    ) -> dict[str, WriteResult]:
+    ) -> tuple[dict[str, WriteResult], pa.Table]:
         """Append share/view/forward/comment/referral rows of one batch in one pass.
 
         All types go to ``events``, so they are normalised to its layout first and
-        de-duplicated with one anti-join against the stored ids (not one per type).
+        classified with one join against the stored ids (not one per type).
         """
         selects = []
-        for i, (event_type, table) in enumerate(parts):
-            spec = RECORD_SPECS[event_type]
-            conn.register(f"_b{i}", table)
-            cols = {c: (c if c in table.column_names else "NULL") for c in _EVENT_COLUMNS}
-            selects.append(
-                f"""SELECT event_id, {EVENT_CODES[event_type]}::UTINYINT AS etype,
-                       {spec.src} AS s, {spec.dst or "NULL"}::VARCHAR AS d,
-                       {cols["content_id"]}::VARCHAR AS content_id,
-                       {cols["channel"]}::VARCHAR AS channel,
-                       {cols["campaign"]}::VARCHAR AS campaign, ts
-                FROM _b{i}"""
+        with ExitStack() as stack:
+            for i, (event_type, table) in enumerate(parts):
+                spec = RECORD_SPECS[event_type]
+                stack.enter_context(_registered(conn, f"_b{i}", with_ord(table)))
+                cols = {c: (c if c in table.column_names else "NULL") for c in _EVENT_COLUMNS}
+                selects.append(
+                    f"""SELECT {i} AS _t, _ord, event_id, {EVENT_CODES[event_type]}::UTINYINT AS etype,
+                           {spec.src} AS s, {spec.dst or "NULL"}::VARCHAR AS d,
+                           {cols["content_id"]}::VARCHAR AS content_id,
+                           {cols["channel"]}::VARCHAR AS channel,
+                           {cols["campaign"]}::VARCHAR AS campaign, ts
+                    FROM _b{i}"""
+                )
+            stored = """SELECT e.event_id, e.etype, s.user_id AS s, d.user_id AS d, e.content_id,
+                       e.channel, e.campaign, e.ts
+                FROM events e JOIN users s ON s.idx = e.src LEFT JOIN users d ON d.idx = e.dst
+                WHERE e.event_id IN (SELECT event_id FROM _in)"""
+            classify(
+                conn,
+                " UNION ALL ".join(selects),
+                stored,
+                ("etype", "s", "d", "content_id", "channel", "campaign", "ts"),
             )
-        try:
-            conn.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE _new AS
-                SELECT * FROM (SELECT DISTINCT ON (event_id) * FROM ({" UNION ALL ".join(selects)})) b
-                WHERE NOT EXISTS (SELECT 1 FROM events k WHERE k.event_id = b.event_id)
-                """
-            )
-            self._ensure_users(conn, "SELECT s AS u FROM _new UNION ALL SELECT d FROM _new")
-            conn.execute(
-                """INSERT INTO events
-                SELECT n.event_id, n.etype, s.idx, d.idx, n.content_id, n.channel, n.campaign, n.ts
-                FROM _new n JOIN users s ON s.user_id = n.s LEFT JOIN users d ON d.user_id = n.d"""
-            )
-            inserted = dict(
-                conn.execute("SELECT etype, count(*) FROM _new GROUP BY etype").fetchall()
-            )
-            if inserted.get(EVENT_CODES[EventType.REFERRAL]):
-                conn.execute(_REFRESH_REFERRAL_FIRST)
-            conn.execute("DROP TABLE _new")
-        finally:
-            for i in range(len(parts)):
-                conn.unregister(f"_b{i}")
-        out = {}
-        for event_type, table in parts:
-            n = int(inserted.get(EVENT_CODES[event_type], 0))
-            out[event_type.value] = WriteResult(inserted=n, duplicates=table.num_rows - n)
-        return out
+        conflicts = refused_rows(conn, [t for t, _ in parts])
+        out = class_counts(conn, parts)
+        conn.execute("CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM _cls WHERE _cls = 'new'")
+        self._ensure_users(conn, "SELECT s AS u FROM _new UNION ALL SELECT d FROM _new")
+        conn.execute(
+            """INSERT INTO events
+            SELECT n.event_id, n.etype, s.idx, d.idx, n.content_id, n.channel, n.campaign, n.ts
+            FROM _new n JOIN users s ON s.user_id = n.s LEFT JOIN users d ON d.user_id = n.d"""
+        )
+        if out.get(EventType.REFERRAL.value, WriteResult()).inserted:
+            conn.execute(_REFRESH_REFERRAL_FIRST)
+        conn.execute("DROP TABLE _new; DROP TABLE _cls")
+        return out, conflicts
 
     def _append(
         self, conn: duckdb.DuckDBPyConnection, event_type: EventType, table: pa.Table
-    ) -> WriteResult:
-        """Upsert users, or append orders / refunds idempotently by ``event_id``."""
-        conn.register("_batch", table)
-        try:
+    ) -> tuple[WriteResult, pa.Table]:
+        """Upsert users, or append orders / refunds idempotently by ``event_id``
+        (orders also unique by ``order_id``); return the counts and the conflicts."""
+        with _registered(conn, "_batch", with_ord(table)):
             if event_type is EventType.USER:
-                return self._upsert_users(conn, table.num_rows)
-            key_table = "orders" if event_type is EventType.ORDER else "refunds"
-            # de-duplicate within the batch, then against what is stored
+                return self._upsert_users(conn, table.num_rows), CONFLICT_SCHEMA.empty_table()
+            content = content_columns(event_type)
+            if event_type is EventType.REFUND:
+                stored = f"""SELECT event_id, {", ".join(content)} FROM refunds
+                    WHERE event_id IN (SELECT event_id FROM _in)"""
+            else:
+                stored = """SELECT o.event_id, o.order_id, u.user_id AS buyer, o.amount, o.currency,
+                        o.ts, o.attribution_token, o.store_id
+                    FROM orders o JOIN users u ON u.idx = o.buyer
+                    WHERE o.event_id IN (SELECT event_id FROM _in)"""
+            classify(conn, "SELECT 0 AS _t, * FROM _batch", stored, content)
+        if event_type is EventType.ORDER:
+            mark_order_conflicts(conn, "SELECT order_id FROM orders")
+        conflicts = refused_rows(conn, [event_type])
+        result = class_counts(conn, [(event_type, table)])[event_type.value]
+        if result.inserted and event_type is EventType.REFUND:
             conn.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE _new AS
-                SELECT * FROM (SELECT DISTINCT ON (event_id) * FROM _batch) b
-                WHERE NOT EXISTS (SELECT 1 FROM {key_table} k WHERE k.event_id = b.event_id)
-                """
+                """INSERT INTO refunds SELECT event_id, refund_id, order_id, amount, ts
+                FROM _cls WHERE _cls = 'new'"""
             )
-            inserted = conn.execute("SELECT count(*) FROM _new").fetchall()[0][0]
-            if inserted and event_type is EventType.REFUND:
-                conn.execute(
-                    "INSERT INTO refunds SELECT event_id, refund_id, order_id, amount, ts FROM _new"
-                )
-            elif inserted:
-                self._ensure_users(conn, "SELECT buyer AS u FROM _new")
-                conn.execute(
-                    """INSERT INTO orders
-                    SELECT n.event_id, n.order_id, u.idx, n.amount, n.currency, n.ts,
-                           n.attribution_token, n.store_id
-                    FROM _new n JOIN users u ON u.user_id = n.buyer"""
-                )
+        elif result.inserted:
+            conn.execute(
+                "CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM _cls WHERE _cls = 'new'"
+            )
+            self._ensure_users(conn, "SELECT buyer AS u FROM _new")
+            conn.execute(
+                """INSERT INTO orders
+                SELECT n.event_id, n.order_id, u.idx, n.amount, n.currency, n.ts,
+                       n.attribution_token, n.store_id
+                FROM _new n JOIN users u ON u.user_id = n.buyer"""
+            )
             conn.execute("DROP TABLE _new")
-            return WriteResult(inserted=int(inserted), duplicates=table.num_rows - int(inserted))
-        finally:
-            conn.unregister("_batch")
+        conn.execute("DROP TABLE _cls")
+        return result, conflicts
 
     def _upsert_users(self, conn: duckdb.DuckDBPyConnection, n_rows: int) -> WriteResult:
         # last record per user wins within a batch; an identical re-ingested record is a duplicate
         conn.execute(
             """
             CREATE OR REPLACE TEMP TABLE _u AS
-            SELECT * FROM _batch QUALIFY row_number() OVER (PARTITION BY user_id) = 1
+            SELECT * EXCLUDE (_ord) FROM _batch
+            QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY _ord DESC) = 1
             """
         )
         unchanged = conn.execute(
@@ -447,8 +499,7 @@ class DuckDBStore:
 
     def _append_rejects(self, conn: duckdb.DuckDBPyConnection, rejects: pa.Table) -> int:
         rejects = rejects.select(REJECT_SCHEMA.names).cast(REJECT_SCHEMA)
-        conn.register("_rej", rejects)
-        try:
+        with _registered(conn, "_rej", rejects):
             before = conn.execute("SELECT count(*) FROM rejects").fetchall()[0][0]
             conn.execute(
                 """
@@ -458,8 +509,6 @@ class DuckDBStore:
                 """
             )
             return conn.execute("SELECT count(*) FROM rejects").fetchall()[0][0] - before
-        finally:
-            conn.unregister("_rej")
 
     # --- reads ---------------------------------------------------------------------------
     def _query(self, sql: str, params: list | None = None) -> duckdb.DuckDBPyConnection:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +30,15 @@ import pyarrow.compute as pc
 from graph import cypher as q
 from graph.errors import ConfigError, SchemaError, StoreError
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType
+from graph.identity import (
+    class_counts,
+    classify,
+    content_columns,
+    mark_order_conflicts,
+    new_rows,
+    refused_rows,
+    with_ord,
+)
 from graph.money import MONEY_TYPE, from_units
 from graph.neo4j_rows import (
     dedupe_first,
@@ -40,6 +50,7 @@ from graph.neo4j_rows import (
 from graph.neo4j_runs import Neo4jRunsMixin
 from graph.store import (
     ARROW_SCHEMAS,
+    CONFLICT_SCHEMA,
     REJECT_SCHEMA,
     BatchResult,
     EdgeArrays,
@@ -67,6 +78,7 @@ SPEND_SCHEMA = pa.schema(
 )
 _EXISTING = pa.schema([("user_id", pa.string()), ("event_id", pa.string())])
 _MISSING = pa.schema([("user_id", pa.string())])
+_ORDER_IDS = pa.schema([("order_id", pa.string())])
 _REJECTS_OUT = REJECT_SCHEMA.append(pa.field("ingested_at", _TS))
 _UPLINE = pa.schema([("level", pa.int32()), ("user_id", pa.string()), ("referred_at", _TS)])
 _DOWNLINE = pa.schema(
@@ -343,13 +355,20 @@ class Neo4jStore(Neo4jRunsMixin):
             rels += counters.relationships_created
         return nodes, rels
 
-    def _lookup(self, tx: Any, stmt: q.Statement, ids: pa.Array, schema: pa.Schema) -> pa.Table:
-        """Run a user lookup over ``ids`` in ``batch_size`` slices; one Arrow table back."""
+    def _lookup(
+        self,
+        tx: Any,
+        stmt: q.Statement,
+        ids: pa.Array,
+        schema: pa.Schema,
+        money: Iterable[str] = (),
+    ) -> pa.Table:
+        """Run a lookup over ``ids`` in ``batch_size`` slices; one Arrow table back."""
         chunks: list[Any] = []  # streamed record chunks, converted to Arrow together
         for start in range(0, len(ids), self.batch_size):
             batch = ids.slice(start, self.batch_size).to_pylist()
             chunks.extend(self._stream(tx, stmt, ids=batch))
-        return records_to_table(chunks, schema)
+        return records_to_table(chunks, schema, money=money)
 
     def _create_users(self, tx: Any, new: pa.Array, next_idx: int) -> int:
         """Create users ``new`` (absent so far) with indexes from ``next_idx``; return the next free one.
@@ -368,7 +387,9 @@ class Neo4jStore(Neo4jRunsMixin):
         return self._create_users(tx, missing.combine_chunks(), next_idx)
 
     def _write_users(self, tx: Any, table: pa.Table, next_idx: int) -> tuple[WriteResult, int]:
-        rows = dedupe_first(shape_rows(EventType.USER, table), "user_id")
+        # the last record of a user in the batch wins (as in the embedded store)
+        last_first = pa.array(np.arange(table.num_rows - 1, -1, -1, dtype=np.int64))
+        rows = dedupe_first(shape_rows(EventType.USER, table).take(last_first), "user_id")
         ids = _distinct(rows.column("user_id"))
         existing = self._lookup(tx, q.EXISTING_USERS, ids, _EXISTING)
         new = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=existing.column("user_id"))))
@@ -382,18 +403,60 @@ class Neo4jStore(Neo4jRunsMixin):
         self._run_batches(tx, q.UPSERT_USERS, changed)
         return WriteResult(inserted=table.num_rows - unchanged, duplicates=unchanged), next_idx
 
+    def _classified(
+        self, tx: Any, event_type: EventType, table: pa.Table
+    ) -> tuple[pa.Table, WriteResult, pa.Table]:
+        """The rows of ``table`` to insert, the counts and the conflicts (:mod:`graph.identity`).
+
+        Runs inside the write transaction, after :data:`graph.cypher.META_LOCK`
+        took the lock every writer takes first, so no other batch can store the
+        same ``event_id`` or ``order_id`` between this lookup and the load.
+        """
+        schema = ARROW_SCHEMAS[event_type]
+        table = table.select(schema.names).cast(schema)
+        ids = _distinct(table.column("event_id"))
+        money = ("amount",) if "amount" in schema.names else ()
+        stored = self._lookup(tx, q.LOOKUP_EVENTS[event_type], ids, schema, money=money)
+        with duckdb.connect() as conn:
+            conn.execute("SET TimeZone = 'UTC'")
+            conn.register("_batch", with_ord(table))
+            conn.register("_stored", stored)
+            classify(
+                conn,
+                "SELECT 0 AS _t, * FROM _batch",
+                "SELECT * FROM _stored",
+                content_columns(event_type),
+            )
+            if event_type is EventType.ORDER:
+                order_ids = _distinct(table.column("order_id"))
+                taken = self._lookup(tx, q.STORED_ORDER_IDS, order_ids, _ORDER_IDS)
+                conn.register("_taken", taken)
+                mark_order_conflicts(conn, "SELECT order_id FROM _taken")
+            conflicts = refused_rows(conn, [event_type])
+            counts = class_counts(conn, [(event_type, table)])[event_type.value]
+            keep = new_rows(conn)
+        return table.take(pa.array(keep)), counts, conflicts
+
     def _write_events(
         self, tx: Any, event_type: EventType, table: pa.Table, next_idx: int
-    ) -> tuple[WriteResult, int]:
-        rows = dedupe_first(shape_rows(event_type, table), "event_id")
+    ) -> tuple[WriteResult, int, pa.Table]:
+        new, counts, conflicts = self._classified(tx, event_type, table)
+        rows = shape_rows(event_type, new)
         users = [rows.column(c) for c in ("src", "dst") if c in rows.column_names]
-        if users:
+        if users and rows.num_rows:
             next_idx = self._ensure_users(tx, pa.chunked_array(users).combine_chunks(), next_idx)
         if event_type in q.LOAD_EDGES:
             inserted = self._run_batches(tx, q.LOAD_EDGES[event_type], rows)[1]
         else:
             inserted = self._run_batches(tx, _NODE_LOADS[event_type], rows)[0]
-        return WriteResult(inserted=inserted, duplicates=table.num_rows - inserted), next_idx
+        if inserted != counts.inserted:
+            raise StoreError(
+                f"Neo4j stored {inserted} {event_type.value} rows where {counts.inserted} "
+                "were new; the batch was rolled back. Check for a concurrent writer that "
+                "does not take the KocMeta lock (an older koc).",
+                uri=self.uri,
+            )
+        return counts, next_idx, conflicts
 
     def append_batch(
         self,
@@ -404,6 +467,7 @@ class Neo4jStore(Neo4jRunsMixin):
 
         def work(tx: Any) -> BatchResult:
             by_type: dict[str, WriteResult] = {}
+            conflicts = [CONFLICT_SCHEMA.empty_table()]
             next_idx = start_idx = int(tx.run(q.META_LOCK.text).single()["next_idx"])
             for event_type, table in items:
                 if table.num_rows == 0:
@@ -411,9 +475,10 @@ class Neo4jStore(Neo4jRunsMixin):
                 elif event_type is EventType.USER:
                     by_type[event_type.value], next_idx = self._write_users(tx, table, next_idx)
                 else:
-                    by_type[event_type.value], next_idx = self._write_events(
+                    by_type[event_type.value], next_idx, refused = self._write_events(
                         tx, event_type, table, next_idx
                     )
+                    conflicts.append(refused)
             stored = 0
             if rejects is not None and rejects.num_rows:
                 rows = dedupe_first(
@@ -422,7 +487,9 @@ class Neo4jStore(Neo4jRunsMixin):
                 stored = self._run_batches(tx, q.LOAD_REJECTS, rows)[0]
             if next_idx != start_idx:
                 tx.run(q.META_SET_NEXT_IDX.text, {"next_idx": next_idx}).consume()
-            return BatchResult(by_type=by_type, rejects_stored=stored)
+            return BatchResult(
+                by_type=by_type, rejects_stored=stored, conflicts=pa.concat_tables(conflicts)
+            )
 
         return self._write("append a batch", work)
 

@@ -29,6 +29,9 @@ __all__ = [
     "GraphStore",
     "ARROW_SCHEMAS",
     "REJECT_SCHEMA",
+    "CONFLICT_SCHEMA",
+    "EVENT_ID_CONFLICT",
+    "ORDER_ID_CONFLICT",
     "SCORE_SCHEMA",
     "COMPONENT_SCHEMA",
 ]
@@ -137,6 +140,21 @@ REJECT_SCHEMA = pa.schema(
     ]
 )
 
+#: A row :meth:`GraphStore.append_batch` refused because its identity is taken by other
+#: content: ``index`` is the row's position in the table handed in for ``event_type``.
+CONFLICT_SCHEMA = pa.schema(
+    [
+        ("event_type", pa.string()),
+        ("index", pa.int64()),
+        ("field", pa.string()),
+        ("value", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+#: Reasons of :data:`CONFLICT_SCHEMA` rows (the same in every store).
+EVENT_ID_CONFLICT = "conflict: this event_id was already seen with different content"
+ORDER_ID_CONFLICT = "conflict: this order_id was already seen with different content"
+
 #: One user's result in a ranking run.
 SCORE_SCHEMA = pa.schema(
     [
@@ -194,10 +212,13 @@ class EdgeArrays:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """Rows inserted and rows skipped because their ``event_id`` was already stored."""
+    """Rows inserted, rows skipped as exact repeats (``duplicates``: same ``event_id``,
+    same content) and rows refused as ``conflicts`` (an ``event_id``, or an order's
+    ``order_id``, already taken by different content)."""
 
     inserted: int = 0
     duplicates: int = 0
+    conflicts: int = 0
 
 
 @dataclass(frozen=True)
@@ -206,6 +227,7 @@ class BatchResult:
 
     by_type: dict[str, WriteResult] = field(default_factory=dict)
     rejects_stored: int = 0
+    conflicts: pa.Table = field(default_factory=lambda: CONFLICT_SCHEMA.empty_table())
 
     @property
     def inserted(self) -> int:
@@ -259,12 +281,24 @@ class GraphStore(Protocol):
         """Write one validated batch atomically (one transaction).
 
         ``tables`` maps a record type to rows shaped like :data:`ARROW_SCHEMAS`.
-        Users are upserted by ``user_id`` (a later record replaces the earlier
-        attributes); every other record is appended idempotently by
-        ``event_id``: rows whose id is already stored, or repeated within the
-        batch, count as duplicates. Users referenced by events but never
-        declared are created with role ``unknown``. ``rejects`` (shaped like
-        :data:`REJECT_SCHEMA`) go to the quarantine, idempotently by ``reject_id``.
+        Users are upserted by ``user_id`` (within the batch the last record of a
+        user wins; a later batch replaces the earlier attributes); every other
+        record is appended idempotently by ``event_id``: a row whose id is
+        already stored, or earlier in its table, with the *same* content counts
+        as a duplicate. Identity is enforced inside the transaction, so
+        concurrent writers cannot both win:
+
+        * a row whose ``event_id`` is stored (or earlier in the batch) with
+          *different* content is refused (:data:`EVENT_ID_CONFLICT`);
+        * an order whose ``order_id`` is stored (or earlier in the batch) under
+          another ``event_id`` is refused (:data:`ORDER_ID_CONFLICT`): the
+          first content seen for an order wins.
+
+        Refused rows are listed in :attr:`BatchResult.conflicts` (the caller
+        quarantines them) and counted in ``WriteResult.conflicts``. Users
+        referenced by events but never declared are created with role
+        ``unknown``. ``rejects`` (shaped like :data:`REJECT_SCHEMA`) go to the
+        quarantine, idempotently by ``reject_id``.
         """
 
     # --- reads -------------------------------------------------------------------

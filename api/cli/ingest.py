@@ -19,7 +19,7 @@ from rich.table import Table
 
 from api.cli.context import CliContext, echo_json, pass_cli
 from graph.events import EventType
-from graph.ingest import IngestSummary, ingest_files
+from graph.ingest import IngestOptions, IngestSummary, ingest_files
 from graph.ingest.readers import FORMATS
 from graph.ingest.sources import SOURCES
 
@@ -48,8 +48,8 @@ def print_summary(summary: IngestSummary, console: Console) -> None:
         console.print(f"[yellow]warning:[/yellow] {w}")
     if summary.rejected:
         console.print(f"[red]{summary.rejected:,} row(s) quarantined[/red], for example:")
-        for msg in summary.reject_samples[:10]:
-            console.print(f"  {msg}", markup=False, highlight=False)
+        for sample in summary.reject_samples[:10]:
+            console.print(f"  {sample.message}", markup=False, highlight=False)
         console.print("List them all with `koc rejects` (or pass --rejects FILE).")
 
 
@@ -175,20 +175,18 @@ def command(
                 tasks[source] = bar.add_task(Path(source).name, total=total)
             bar.update(tasks[source], completed=done, total=total)
 
-        summary = ingest_files(
-            store,
-            list(files),
+        options = IngestOptions.from_settings(
+            settings,
             fmt=fmt,
             event_type=event_type,
             mapping=mapping,
             strict=strict,
-            unknown_columns=unknown_columns or settings.unknown_columns,
-            batch_rows=batch_rows or settings.ingest_batch(),
-            max_field_bytes=settings.max_field_bytes,
-            max_amount=settings.max_amount,
-            progress=progress,
-            rejects_path=rejects_path,
+            unknown_columns=unknown_columns,
+            batch_rows=batch_rows,
             dataset=dataset,
+        )
+        summary = ingest_files(
+            store, list(files), options, progress=progress, rejects_path=rejects_path
         )
     if as_json:
         echo_json(summary.to_dict())

@@ -16,13 +16,16 @@ from __future__ import annotations
 from graph.ingest.keys import derive_event_id, derive_reject_id
 from graph.ingest.loader import DEFAULT_BATCH_ROWS, ingest_batches, ingest_files, ingest_records
 from graph.ingest.mapping import ColumnMapping, load_mapping
-from graph.ingest.summary import FileSummary, IngestSummary, TypeCounts
+from graph.ingest.options import IngestOptions
+from graph.ingest.summary import FileSummary, IngestSummary, RejectSample, TypeCounts
 
 __all__ = [
     "ingest_files",
     "ingest_records",
     "ingest_batches",
+    "IngestOptions",
     "IngestSummary",
+    "RejectSample",
     "FileSummary",
     "TypeCounts",
     "ColumnMapping",

@@ -23,62 +23,70 @@ import pyarrow.csv as pacsv
 
 from graph.errors import IngestError
 from graph.events import EventType
-from graph.ingest.mapping import ColumnMapping, load_mapping
+from graph.ingest.keys import derive_reject_id
+from graph.ingest.options import DEFAULT_BATCH_ROWS, IngestOptions
 from graph.ingest.readers import (
     RawBatch,
     RawReject,
     Reader,
+    check_input_file,
     detect_format,
+    json_depth_error,
     open_reader,
     records_to_table,
 )
 from graph.ingest.sources import SOURCES
 from graph.ingest.summary import REJECT_SAMPLE_SIZE, FileSummary, IngestSummary, TypeCounts
-from graph.ingest.validate import UNTYPED, ValidatedBatch, Validator
-from graph.store import REJECT_SCHEMA, GraphStore
+from graph.ingest.validate import UNTYPED, ValidatedBatch, Validator, reject_samples
+from graph.store import REJECT_SCHEMA, BatchResult, GraphStore
 
-__all__ = ["ingest_files", "ingest_records", "ingest_batches", "Progress", "DEFAULT_BATCH_ROWS"]
-
-#: Default rows per batch (``KOC_INGEST_BATCH_ROWS`` at the CLI).
-DEFAULT_BATCH_ROWS = 500_000
+__all__ = [
+    "ingest_files",
+    "ingest_records",
+    "ingest_batches",
+    "IngestOptions",
+    "Progress",
+    "DEFAULT_BATCH_ROWS",
+]
 
 #: ``progress(source, done, total)``: bytes read of a text file (rows of a Parquet file).
 Progress = Callable[[str, int, int], None]
 
 
-def _validator(
-    store: GraphStore,
-    *,
-    mapping: ColumnMapping | str | Path | None,
-    event_type: EventType | str | None,
-    unknown_columns: str,
-    max_field_bytes: int,
-    max_amount: str,
-    lock: threading.Lock | None = None,
-) -> Validator:
-    if mapping is not None and not isinstance(mapping, ColumnMapping):
-        mapping = load_mapping(mapping)
-    if event_type is not None:
-        try:
-            event_type = EventType(event_type)
-        except ValueError:
-            raise IngestError(
-                f"Unknown record type {event_type!r}; expected one of "
-                f"{', '.join(t.value for t in EventType)}."
-            ) from None
-
-    def stored_orders() -> pa.Table:
-        with lock or threading.Lock():
-            return store.read_events(EventType.ORDER).select(["order_id", "event_id"])
-
-    return Validator(
-        mapping=mapping,
-        event_type=event_type,
-        unknown_columns=unknown_columns,
-        max_field_bytes=max_field_bytes,
-        max_amount=max_amount,
-        stored_orders=stored_orders,
+def _options(options: IngestOptions | None, overrides: dict[str, Any]) -> IngestOptions:
+    """``options`` (or the defaults) with keyword overrides applied."""
+    return (
+        (options or IngestOptions()).replace(**overrides)
+        if overrides
+        else (options or IngestOptions())
     )
+
+
+def _conflict_rejects(vb: ValidatedBatch, result: BatchResult, source: str) -> pa.Table:
+    """Quarantine rows for the rows the store refused as conflicts.
+
+    ``raw`` holds the record as validated (typed values as text): the store
+    decides conflicts inside its transaction, after the raw row is gone.
+    """
+    c = result.conflicts
+    if not c.num_rows:
+        return REJECT_SCHEMA.empty_table()
+    out: dict[str, list[Any]] = {n: [] for n in REJECT_SCHEMA.names}
+    for conflict in c.to_pylist():
+        et = EventType(conflict["event_type"])
+        i = int(conflict["index"])
+        record = vb.tables[et].slice(i, 1).to_pylist()[0]
+        raw = json.dumps({"type": et.value, **record}, default=str, ensure_ascii=False)[:4096]
+        row = int(vb.rows[et][i])
+        out["reject_id"].append(derive_reject_id(source, row, conflict["field"], raw))
+        out["source"].append(source)
+        out["row_number"].append(row)
+        out["event_type"].append(et.value)
+        out["field"].append(conflict["field"])
+        out["value"].append((conflict["value"] or "")[:256])
+        out["reason"].append(conflict["reason"])
+        out["raw"].append(raw)
+    return pa.table(out, schema=REJECT_SCHEMA).sort_by("row_number")
 
 
 class _RejectsFile:
@@ -167,22 +175,24 @@ def ingest_batches(
     rejects_file: _RejectsFile | None = None,
     on_batch: Callable[[], None] | None = None,
     background: bool = False,
-    lock: threading.Lock | None = None,
 ) -> FileSummary:
     """Validate and store a stream of raw batches from one source; return its counts.
 
-    ``background`` validates the next batch while the current one is stored;
-    ``lock`` (shared with the validator's stored-orders lookup) keeps store reads
-    and writes of the two threads apart.
+    ``background`` validates the next batch while the current one is stored
+    (the validator never touches the store). Rows the store refuses as
+    conflicts (:attr:`graph.store.BatchResult.conflicts`) are quarantined right
+    after their batch, idempotently: a crash in between loses nothing, since
+    running the load again refuses them again.
     """
     fs = FileSummary(source=source)
     summary.files.append(fs)
     t0 = time.perf_counter()
-    lock = lock or threading.Lock()
     try:
         for n_read, vb in _validated(batches, validator, source, background=background):
-            with lock:
-                result = store.append_batch(vb.tables, vb.rejects if vb.rejects.num_rows else None)
+            result = store.append_batch(vb.tables, vb.rejects if vb.rejects.num_rows else None)
+            conflicts = _conflict_rejects(vb, result, source)
+            if conflicts.num_rows:
+                store.append_batch({}, conflicts)
             fs.read += n_read
             fs.batches += 1
             types = set(vb.tables) | {EventType(t) for t in vb.rejected_by_type if t != UNTYPED}
@@ -194,7 +204,7 @@ def ingest_batches(
                     TypeCounts(
                         inserted=wr.inserted if wr else 0,
                         duplicates=(wr.duplicates if wr else 0) + superseded,
-                        rejected=vb.rejected_by_type.get(et.value, 0),
+                        rejected=vb.rejected_by_type.get(et.value, 0) + (wr.conflicts if wr else 0),
                     ),
                 )
             untyped = vb.rejects.num_rows - sum(
@@ -203,9 +213,11 @@ def ingest_batches(
             if untyped:
                 fs.add_type(UNTYPED, TypeCounts(rejected=untyped))
             fs.warnings.extend(vb.warnings)
-            summary.add_reject_samples(vb.messages(REJECT_SAMPLE_SIZE))
+            summary.add_reject_samples(vb.samples(REJECT_SAMPLE_SIZE))
+            summary.add_reject_samples(reject_samples(conflicts))
             if rejects_file is not None:
                 rejects_file.write(vb.rejects)
+                rejects_file.write(conflicts)
             fs.check_balance()
             if on_batch is not None:
                 on_batch()
@@ -217,18 +229,11 @@ def ingest_batches(
 def ingest_files(
     store: GraphStore,
     paths: Sequence[str | Path],
+    options: IngestOptions | None = None,
     *,
-    fmt: str | None = None,
-    event_type: EventType | str | None = None,
-    mapping: ColumnMapping | str | Path | None = None,
-    strict: bool = False,
-    unknown_columns: str = "warn",
-    batch_rows: int = DEFAULT_BATCH_ROWS,
-    max_field_bytes: int = 64 * 1024,
-    max_amount: str = "1000000",
     progress: Progress | None = None,
     rejects_path: str | Path | None = None,
-    dataset: str | None = None,
+    **overrides: Any,
 ) -> IngestSummary:
     """Validate and load CSV / JSON Lines / Parquet files (optionally gzip-compressed).
 
@@ -239,32 +244,17 @@ def ingest_files(
         batch) and invalid rows are quarantined.
     paths : sequence of path
         Input files, loaded in order.
-    fmt : {"csv", "jsonl", "parquet", "xlsx"}, optional
-        Format of every file; by default from each file's extension (``.gz`` ignored).
-    event_type : EventType or str, optional
-        Record type of every row; by default each row's ``type`` column.
-    mapping : ColumnMapping or path, optional
-        Column renames / constants (a TOML file, see :mod:`graph.ingest.mapping`).
-    strict : bool
-        Recorded in the summary: :attr:`IngestSummary.failed` is true when any
-        row was rejected (``koc ingest --strict`` then exits non-zero).
-    unknown_columns : {"warn", "reject", "ignore"}
-        Columns that are not KOC fields: warn once per file, reject every row
-        with a value in them, or ignore them silently.
-    batch_rows : int
-        Rows per batch (one transaction each); memory grows with this, not
-        with the file size.
-    max_field_bytes : int
-        Longest accepted value (bytes); longer values reject the row.
-    max_amount : str
-        Largest accepted order/refund amount.
+    options : IngestOptions, optional
+        Format, record type, mapping, limits and policies (defaults:
+        :class:`IngestOptions`; the CLI builds them with
+        :meth:`IngestOptions.from_settings`).
     progress : callable, optional
         ``progress(source, done, total)`` after every batch.
     rejects_path : path, optional
-        Also write every quarantined row of this run to this CSV file.
-    dataset : str, optional
-        Read the files as a known public dataset instead (``"higgs"``, see
-        :mod:`graph.ingest.sources`); its own column mapping applies.
+        Also write every quarantined row of this run to this CSV file; it must
+        not be one of the inputs.
+    **overrides
+        Fields of :class:`IngestOptions` to change (``batch_rows=1000``, ...).
 
     Returns
     -------
@@ -274,40 +264,39 @@ def ingest_files(
     Raises
     ------
     IngestError
-        A file is missing, of unknown format, unreadable, or has no record type.
+        A file is missing, not a regular file, of unknown format, unreadable,
+        changed while it was read, or has no record type; ``rejects_path`` is an input.
     """
+    opts = _options(options, overrides)
     files = [Path(p) for p in paths]
     source_reader: type[Reader] | None = None
-    if dataset is not None:
-        if dataset not in SOURCES:
-            raise IngestError(f"Unknown dataset {dataset!r}; known: {', '.join(sorted(SOURCES))}.")
-        source_reader, source_mapping = SOURCES[dataset]
+    mapping = opts.mapping
+    if opts.dataset is not None:
+        if opts.dataset not in SOURCES:
+            raise IngestError(
+                f"Unknown dataset {opts.dataset!r}; known: {', '.join(sorted(SOURCES))}."
+            )
+        source_reader, source_mapping = SOURCES[opts.dataset]
         mapping = mapping if mapping is not None else source_mapping
         formats = ["csv"] * len(files)
     else:
-        formats = [detect_format(p, fmt) for p in files]
+        formats = [detect_format(p, opts.fmt) for p in files]
     for p in files:
-        if not p.is_file():
-            raise IngestError(f"Input file {p} does not exist.", path=str(p))
-    summary = IngestSummary(strict=strict)
-    lock = threading.Lock()
-    validator = _validator(
-        store,
-        mapping=mapping,
-        event_type=event_type,
-        unknown_columns=unknown_columns,
-        max_field_bytes=max_field_bytes,
-        max_amount=max_amount,
-        lock=lock,
-    )
+        check_input_file(p)
+    if rejects_path is not None:
+        _check_rejects_path(Path(rejects_path), files)
+    summary = IngestSummary(strict=opts.strict)
+    validator = Validator(opts.replace(mapping=mapping))
     rejects_file = _RejectsFile(Path(rejects_path) if rejects_path is not None else None)
     try:
         for path, f in zip(files, formats, strict=True):
             reader: Reader
             if source_reader is not None:
-                reader = source_reader(path, batch_rows)
+                reader = source_reader(path, opts.batch_rows)
             else:
-                reader = open_reader(path, f, batch_rows)
+                reader = open_reader(
+                    path, f, opts.batch_rows, max_record_bytes=opts.max_record_bytes
+                )
             source = str(path.resolve())
 
             def report(reader=reader, source=source) -> None:
@@ -316,14 +305,13 @@ def ingest_files(
 
             fs = ingest_batches(
                 store,
-                iter(reader),
+                reader.checked(),
                 validator,
                 source=source,
                 summary=summary,
                 rejects_file=rejects_file,
                 on_batch=report,
                 background=True,
-                lock=lock,
             )
             fs.warnings.extend(reader.warnings)
             if progress is not None:
@@ -333,6 +321,23 @@ def ingest_files(
         validator.close()
     summary.check_balance()
     return summary
+
+
+def _check_rejects_path(rejects: Path, inputs: list[Path]) -> None:
+    """Refuse a rejects file that is one of the inputs (writing it would destroy the input)."""
+    for p in inputs:
+        same = rejects.resolve() == p.resolve()
+        if not same and rejects.exists():
+            try:
+                same = rejects.samefile(p)
+            except OSError:
+                same = False
+        if same:
+            raise IngestError(
+                f"The rejects file {rejects} is also an input file; writing it would destroy "
+                "that input. Pass another --rejects path.",
+                path=str(rejects),
+            )
 
 
 def _encodable(record: dict[str, Any]) -> bool:
@@ -345,33 +350,33 @@ def _encodable(record: dict[str, Any]) -> bool:
 
 def ingest_records(
     store: GraphStore,
-    records: list[dict[str, Any]],
+    records: list[Any],
+    options: IngestOptions | None = None,
     *,
     source: str = "api",
-    event_type: EventType | str | None = None,
-    mapping: ColumnMapping | str | Path | None = None,
-    unknown_columns: str = "warn",
-    max_field_bytes: int = 64 * 1024,
-    max_amount: str = "1000000",
+    **overrides: Any,
 ) -> IngestSummary:
     """Validate and load records already in memory (the HTTP ``POST /events`` path).
 
-    Same rules as :func:`ingest_files`; rows are numbered by their 0-based index
-    in ``records``. Values may be strings, numbers (ints/floats/Decimals),
-    booleans, ``None`` or, for ``attrs``, a dict.
+    Same rules as :func:`ingest_files` (``options`` and ``overrides`` as there);
+    rows are numbered by their 0-based index in ``records``. Values may be
+    strings, numbers (ints/floats/Decimals), booleans, ``None`` or, for
+    ``attrs``, a dict.
 
     Returns
     -------
     IngestSummary
         One :class:`FileSummary` named ``source``.
     """
-    good = [r for r in records if isinstance(r, dict)]
-    rows = [i for i, r in enumerate(records) if isinstance(r, dict)]
-    bad = [
-        RawReject(i, None, None, "record is not a JSON object", repr(r)[:2048])
-        for i, r in enumerate(records)
-        if not isinstance(r, dict)
-    ]
+    opts = _options(options, overrides)
+    good, rows, bad = [], [], []
+    for i, r in enumerate(records):
+        why = "record is not a JSON object" if not isinstance(r, dict) else json_depth_error(r)
+        if why is None:
+            good.append(r)
+            rows.append(i)
+        else:
+            bad.append(RawReject(i, None, None, why, repr(r)[:2048]))
     try:
         table = records_to_table(good, rows)
     except (UnicodeEncodeError, pa.ArrowException):
@@ -386,15 +391,8 @@ def ingest_records(
         rows = [i for i, r_ok in zip(rows, ok, strict=True) if r_ok]
         table = records_to_table(good, rows)
     batch = RawBatch(table, np.asarray(rows, dtype=np.int64), bad)
-    summary = IngestSummary()
-    validator = _validator(
-        store,
-        mapping=mapping,
-        event_type=event_type,
-        unknown_columns=unknown_columns,
-        max_field_bytes=max_field_bytes,
-        max_amount=max_amount,
-    )
+    summary = IngestSummary(strict=opts.strict)
+    validator = Validator(opts)
     try:
         batches: Iterator[RawBatch] = iter([batch] if records else [])
         ingest_batches(store, batches, validator, source=source, summary=summary)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -38,7 +39,19 @@ from graph.ingest.csv_records import (
     rfc_quotes,
 )
 
-__all__ = ["RawBatch", "RawReject", "Reader", "open_reader", "detect_format", "FORMATS"]
+__all__ = [
+    "RawBatch",
+    "RawReject",
+    "Reader",
+    "open_reader",
+    "detect_format",
+    "check_input_file",
+    "FORMATS",
+    "DEFAULT_MAX_RECORD_BYTES",
+    "MAX_JSON_DEPTH",
+    "parse_json",
+    "json_depth_error",
+]
 
 FORMATS = ("csv", "jsonl", "parquet", "xlsx")
 _EXTENSIONS = {
@@ -52,6 +65,10 @@ _EXTENSIONS = {
     ".xlsx": "xlsx",
 }
 _BOM = b"\xef\xbb\xbf"
+#: Longest line of a text file (64 fields of the default ``KOC_MAX_FIELD_BYTES``).
+DEFAULT_MAX_RECORD_BYTES = 64 * 64 * 1024
+#: Largest read-ahead of a text file (it holds whole lines, so at least two longest lines).
+_MAX_TARGET = 1 << 26
 _NO_QUOTES = np.zeros(0, dtype=np.intp)
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 
@@ -143,18 +160,74 @@ def _decode_columns(
     return table, rows
 
 
+def check_input_file(path: Path) -> None:
+    """Refuse a path that is missing or not a regular file (a FIFO, a device, a folder)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise IngestError(f"Input file {path} does not exist.", path=str(path)) from None
+    except OSError as exc:
+        raise IngestError(f"Cannot open input file {path}: {exc}.", path=str(path)) from None
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a folder"
+            if stat.S_ISDIR(mode)
+            else "a FIFO (named pipe)"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "not a regular file"
+        )
+        raise IngestError(
+            f"Input {path} is {kind}, not a regular file; koc ingest reads files only "
+            "(copy a stream to a file first).",
+            path=str(path),
+        )
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 class Reader:
     """Base of the file readers: progress in bytes (or rows) and warnings."""
 
     def __init__(self, path: Path, batch_rows: int) -> None:
         self.path = path
         self.batch_rows = batch_rows
-        self.total = max(path.stat().st_size, 1)
+        self._identity = _identity(path)
+        self.total = max(self._identity[1], 1)
         self.done = 0
         self.warnings: list[str] = []
 
     def __iter__(self) -> Iterator[RawBatch]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def checked(self) -> Iterator[RawBatch]:
+        """The batches, each only after checking that the file has not changed.
+
+        A file truncated, appended to or rewritten while it is read would load a
+        mix of two versions: :class:`IngestError` instead (the batches stored
+        before stay; loading the finished file again completes it).
+        """
+        for batch in self:
+            self._check_unchanged()
+            yield batch
+        self._check_unchanged()
+
+    def _check_unchanged(self) -> None:
+        try:
+            now = _identity(self.path)
+        except OSError:
+            now = (-1, -1, -1)
+        if now != self._identity:
+            raise IngestError(
+                f"{self.path} changed while it was being read (size {self._identity[1]} -> "
+                f"{now[1]} bytes, or rewritten); the batches before the change are stored. "
+                "Ingest it again once it is complete: stored rows count as duplicates.",
+                path=str(self.path),
+            )
 
 
 class _LineReader(Reader):
@@ -162,6 +235,74 @@ class _LineReader(Reader):
 
     #: lines before the first row (a CSV header)
     header_lines = 0
+    #: longest accepted line (bytes); longer lines are skipped while reading, and rejected
+    max_record_bytes = DEFAULT_MAX_RECORD_BYTES
+
+    def _take_oversized(self) -> list[RawReject]:
+        """Rejects of the over-long lines skipped since the last call."""
+        out = getattr(self, "_oversized", [])
+        self._oversized: list[RawReject] = []
+        return out
+
+    def _skip_line(self, stream: pa.NativeFile, buf: bytes, line: int) -> tuple[bytes, bool]:
+        """Drop the over-long line that ``buf`` starts; return what follows it and eof.
+
+        Reads on in 1 MiB blocks up to the line's end without keeping them, so a
+        line of any length costs constant memory.
+        """
+        if line == 1 and self.header_lines:
+            raise IngestError(
+                f"{self.path}: the header line is longer than {self.max_record_bytes} bytes; "
+                "is this really a CSV file?",
+                path=str(self.path),
+            )
+        n, head = len(buf), buf[:200]
+        while True:
+            block = stream.read(1 << 20)
+            if not block:
+                rest, eof = b"", True
+                break
+            nl = block.find(b"\n")
+            if nl >= 0:
+                n += nl + 1
+                rest, eof = block[nl + 1 :], False
+                break
+            n += len(block)
+        self._oversize(line, n, head)
+        return rest, eof
+
+    def _blank_long_lines(self, chunk: bytes, line: int) -> bytes:
+        """``chunk`` with every line over ``max_record_bytes`` emptied (and rejected).
+
+        An empty line is no row but keeps its number, so the rows after it keep theirs.
+        """
+        ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+        starts = np.concatenate(([0], ends + 1))
+        stops = np.concatenate((ends, [len(chunk)]))
+        long = np.flatnonzero(stops - starts > self.max_record_bytes)
+        if not long.size:
+            return chunk
+        parts, at = [], 0
+        for i in long.tolist():
+            a, b = int(starts[i]), int(stops[i])
+            parts.append(chunk[at:a])
+            self._oversize(line + i, b - a, chunk[a : a + 200])
+            at = b
+        parts.append(chunk[at:])
+        return b"".join(parts)
+
+    def _oversize(self, line: int, n: int, head: bytes) -> None:
+        self._oversized = [
+            *getattr(self, "_oversized", []),
+            RawReject(
+                line,
+                None,
+                None,
+                f"line is {n} bytes, above the limit of {self.max_record_bytes} "
+                "(64 x KOC_MAX_FIELD_BYTES); it was skipped",
+                _safe_text(head, 200),
+            ),
+        ]
 
     def _chunks(self) -> Iterator[tuple[bytes, int, bool]]:
         """Yield ``(chunk, first line number, is_last)``; chunks end at a line break."""
@@ -187,10 +328,21 @@ class _LineReader(Reader):
                     first = False
                 if eof:
                     chunk, buf = buf, b""
+                    cut = chunk.rfind(b"\n")
+                    if len(chunk) - cut - 1 > self.max_record_bytes:  # an over-long last line
+                        tail = chunk[cut + 1 :]
+                        chunk = chunk[: cut + 1]
+                        self._oversize(line + chunk.count(b"\n"), len(tail), tail[:200])
+                        if not chunk:
+                            break
                 else:
                     cut = buf.rfind(b"\n")
-                    if cut < 0:  # one very long line: read on
-                        target *= 2
+                    if cut < 0 and len(buf) > self.max_record_bytes:
+                        buf, eof = self._skip_line(stream, buf, line)
+                        line += 1
+                        continue
+                    if cut < 0:  # one long line: read on (up to max_record_bytes)
+                        target = min(target * 2, max(_MAX_TARGET, 2 * self.max_record_bytes))
                         continue
                     chunk, buf = buf[: cut + 1], buf[cut + 1 :]
                 if not chunk:
@@ -201,10 +353,13 @@ class _LineReader(Reader):
                     ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
                     cut = int(ends[limit - 1]) + 1
                     chunk, buf = chunk[:cut], chunk[cut:] + buf
+                if len(chunk) > self.max_record_bytes:
+                    chunk = self._blank_long_lines(chunk, line)
                 n_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
                 yield chunk, line, eof and not buf
                 line += n_lines
                 target = max(1 << 16, int(len(chunk) / max(n_lines, 1) * self.batch_rows))
+                target = min(target, max(_MAX_TARGET, 2 * self.max_record_bytes))
         except OSError as exc:
             raise IngestError(
                 f"Cannot read {self.path}: {exc} (is it really gzip-compressed?).",
@@ -266,6 +421,7 @@ class CsvReader(_LineReader):
                 pending, pending_line = chunk, line
                 continue
             batch, used = self._parse(chunk, line, names, last)
+            batch.bad.extend(self._take_oversized())
             pending, pending_line = chunk[used:], line + chunk.count(b"\n", 0, used)
             wait = 2 * len(chunk) if used == 0 else 0
             n_rows += batch.n_read
@@ -273,9 +429,15 @@ class CsvReader(_LineReader):
                 yield batch
         if pending and names is not None:  # the file ended right after a chunk boundary
             batch, _ = self._parse(pending, pending_line, names, True)
+            batch.bad.extend(self._take_oversized())
             n_rows += batch.n_read
             if batch.n_read:
                 yield batch
+        skipped = self._take_oversized()
+        if skipped and names is not None:
+            n_rows += len(skipped)
+            empty = pa.table({n: pa.array([], pa.string()) for n in names})
+            yield RawBatch(empty, _NO_ROWS, skipped)
         if names is None or (self.names is not None and n_rows == 0):
             self.warnings.append(f"{self.path}: the file is empty (no header, no rows).")
         elif n_rows == 0:
@@ -407,23 +569,76 @@ class CsvReader(_LineReader):
         return None if invalid else table
 
 
+#: Deepest nesting of JSON objects/arrays accepted in a record (``attrs``).
+MAX_JSON_DEPTH = 64
+#: Integral JSON numbers up to this many digits are written as plain integers.
+_INT_DIGITS = 40
+
+
+def _json_scalar(v: object) -> str:
+    """A JSON number as text: integral values as plain integers (``1E+5``, ``100000.0``
+    and ``100000`` are all ``100000``), others exactly as written (``19.90``)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, Decimal) and v.is_finite():
+        if v == v.to_integral_value() and v.adjusted() < _INT_DIGITS:
+            return str(int(v))
+        return str(v)
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return str(v)
+
+
+def _dump_json(v: object) -> str:
+    """Compact JSON text of a parsed value; numbers keep their exact text (``1e400`` stays
+    a number, never ``Infinity``). Depth is bounded by :func:`json_depth_error` first."""
+    if isinstance(v, dict):
+        items = (f"{json.dumps(str(k), ensure_ascii=False)}:{_dump_json(x)}" for k, x in v.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(v, list):
+        return "[" + ",".join(_dump_json(x) for x in v) + "]"
+    if isinstance(v, Decimal):
+        return str(v)  # finite: parse_json refuses NaN and Infinity
+    if isinstance(v, (str, bool, int, float)) or v is None:
+        return json.dumps(v, ensure_ascii=False, allow_nan=False)
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+
+
+def json_depth_error(record: dict) -> str | None:
+    """Why a parsed record is refused for its nesting (deeper than :data:`MAX_JSON_DEPTH`), or None."""
+    stack: list[tuple[dict | list, int]] = [
+        (x, 1) for x in record.values() if isinstance(x, (dict, list))
+    ]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+        children = list(v.values()) if isinstance(v, dict) else v
+        stack.extend((x, depth + 1) for x in children if isinstance(x, (dict, list)))
+    return None
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON (use a number or a string)")
+
+
+def parse_json(raw: bytes | str) -> object:
+    """``json.loads`` as every JSON input is read: numbers as exact Decimals, no NaN or
+    Infinity; too deep nesting raises ``ValueError`` (not ``RecursionError``)."""
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+
+
 def _json_text(v: object) -> str | None:
     if v is None:
         return None
     if isinstance(v, str):
         return v
-    if isinstance(v, bool):
-        return "true" if v else "false"
     if isinstance(v, (dict, list)):
-        return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=_json_number)
-    return str(v)
-
-
-def _json_number(v: object) -> int | float:
-    """Nested numbers (inside ``attrs``) parsed as Decimal are written back as JSON numbers."""
-    if isinstance(v, Decimal):
-        return int(v) if v == v.to_integral_value() and "E" not in str(v) else float(v)
-    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+        return _dump_json(v)
+    return _json_scalar(v)
 
 
 def records_to_table(records: list[dict], rows: list[int]) -> pa.Table:
@@ -452,7 +667,7 @@ class JsonlReader(_LineReader):
                     continue
                 saw_line = True
                 try:
-                    obj = json.loads(raw, parse_float=Decimal)
+                    obj = parse_json(raw)
                 except UnicodeDecodeError as exc:
                     bad.append(
                         RawReject(
@@ -474,11 +689,44 @@ class JsonlReader(_LineReader):
                         RawReject(number, None, None, "line is not a JSON object", _safe_text(raw))
                     )
                     continue
+                deep = json_depth_error(obj)
+                if deep is not None:
+                    bad.append(RawReject(number, None, None, deep, _safe_text(raw)))
+                    continue
                 records.append(obj)
                 rows.append(number)
+            bad.extend(self._take_oversized())
             yield RawBatch(records_to_table(records, rows), np.asarray(rows, dtype=np.int64), bad)
+        skipped = self._take_oversized()
+        if skipped:
+            saw_line = True
+            yield RawBatch(pa.table({}), _NO_ROWS, skipped)
         if not saw_line:
             self.warnings.append(f"{self.path}: the file is empty (no rows).")
+
+
+def _parquet_text(col: pa.Array) -> pa.Array:
+    """A Parquet column as text (binary stays binary, decoded later as UTF-8).
+
+    Struct, list and map columns (and any type Arrow cannot cast to text) become
+    JSON text per value, so a nested column, known or not, never stops the load.
+    """
+    if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+        return col
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if not pa.types.is_nested(col.type):
+        try:
+            return col.cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return pa.array(
+        [
+            None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+            for v in col.to_pylist()
+        ],
+        pa.string(),
+    )
 
 
 class ParquetReader(Reader):
@@ -499,12 +747,7 @@ class ParquetReader(Reader):
             n = batch.num_rows
             cols = []
             for col in batch.columns:
-                if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
-                    cols.append(col)
-                elif pa.types.is_dictionary(col.type):
-                    cols.append(col.cast(col.type.value_type).cast(pa.string()))
-                else:
-                    cols.append(col.cast(pa.string()))
+                cols.append(_parquet_text(col))
             table = pa.table(cols, names=batch.schema.names)
             rows = np.arange(start, start + n, dtype=np.int64)
             bad: list[RawReject] = []
@@ -514,13 +757,18 @@ class ParquetReader(Reader):
             yield RawBatch(table, rows, bad)
 
 
-def open_reader(path: Path, fmt: str, batch_rows: int) -> Reader:
-    """The reader for ``fmt`` (see :func:`detect_format`)."""
-    if not path.is_file():
-        raise IngestError(f"Input file {path} does not exist.", path=str(path))
+def open_reader(
+    path: Path, fmt: str, batch_rows: int, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> Reader:
+    """The reader for ``fmt`` (see :func:`detect_format`); text lines over
+    ``max_record_bytes`` are rejected while reading."""
+    check_input_file(path)
     if fmt == "xlsx":
         from graph.ingest.xlsx import XlsxReader  # imports this module
 
         return XlsxReader(path, batch_rows)
     cls = {"csv": CsvReader, "jsonl": JsonlReader, "parquet": ParquetReader}[fmt]
-    return cls(path, batch_rows)
+    reader = cls(path, batch_rows)
+    if isinstance(reader, _LineReader):
+        reader.max_record_bytes = int(max_record_bytes)
+    return reader

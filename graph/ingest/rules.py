@@ -7,7 +7,9 @@ The rules and their messages are listed in ``docs/ingestion.md``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import NamedTuple
 
 from graph.events import EDGE_TYPES, RECORD_SPECS, EventType, Role
 from graph.ingest.mapping import EVENT_ID_FIELD, FieldSource
@@ -16,6 +18,7 @@ from graph.money import CURRENCY_MINOR_UNITS
 __all__ = [
     "type_rules",
     "Check",
+    "MAX_STORABLE_AMOUNT",
     "TS_MIN",
     "TS_MAX",
     "EPOCH_MS_THRESHOLD",
@@ -23,14 +26,29 @@ __all__ = [
     "quote_literal",
 ]
 
-#: ``(condition, field, value expression, reason expression)``
-Check = tuple[str, str, str, str]
+
+class Check(NamedTuple):
+    """One validation rule of one field, as SQL expressions over the batch alias ``r``.
+
+    A row breaks the rule when ``condition`` is true; its quarantine row then
+    names ``field``, the offending value (``value``) and the reason (``reason``,
+    an SQL text expression, so it can quote the row's own value).
+    """
+
+    condition: str
+    field: str
+    value: str
+    reason: str
+
 
 #: Accepted timestamp range (inclusive start, exclusive end), UTC.
 TS_MIN, TS_MAX = "1970-01-01", "2100-01-01"
 #: Epoch numbers below this are seconds, at or above it milliseconds (1e11 s is year 5138,
 #: 1e11 ms is 1973-03-03).
 EPOCH_MS_THRESHOLD = 100_000_000_000
+#: Largest amount the stores hold (``DECIMAL(20, 4)``: 16 integer digits).
+MAX_STORABLE_AMOUNT = Decimal("9999999999999999.9999")
+_AMOUNT_INT_DIGITS = 16
 _ID_MAX, _TEXT_MAX = 128, 1024
 _ISO = r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?"
 #: a UTC offset at the end of an ISO-8601 timestamp (``Z``, ``+08:00``, ``+0800``, ``+08``)
@@ -108,11 +126,11 @@ def type_rules(
             continue  # no value of this column in the batch is that long
         cond = f"strlen(r.{quote_ident(c)}) > {mfb}"
         reason = f"'value is ' || strlen(r.{quote_ident(c)}) || ' bytes, above the limit of {mfb} (KOC_MAX_FIELD_BYTES)'"
-        checks.append((cond, c, f"left(r.{quote_ident(c)}, 64) || '...'", reason))
+        checks.append(Check(cond, c, f"left(r.{quote_ident(c)}, 64) || '...'", reason))
     if reject_unknown:
         for c in unknown:
             checks.append(
-                (
+                Check(
                     f"r.{quote_ident(c)} IS NOT NULL",
                     c,
                     f"r.{quote_ident(c)}",
@@ -133,121 +151,13 @@ def type_rules(
     for name in (EVENT_ID_FIELD, *spec.names):
         v, kind = raw[name], kinds[name]
         if name in required:
-            checks.append((f"{v} IS NULL", name, "NULL", "'missing required field'"))
-        if kind in ("id", "text"):
-            typed[name] = v
-            limit = _ID_MAX if kind == "id" else _TEXT_MAX
-            if longest(name) > limit:  # skipped when no value in the batch is that long
-                checks.append(
-                    (
-                        f"length({v}) > {limit}",
-                        name,
-                        v,
-                        f"'{kind} longer than {limit} characters'",
-                    )
-                )
-        elif kind == "role":
-            typed[name] = f"lower({v})"
-            roles = ", ".join(quote_literal(r.value) for r in Role)
-            checks.append(
-                (
-                    f"lower({v}) NOT IN ({roles})",
-                    name,
-                    v,
-                    quote_literal(
-                        "invalid role; expected one of " + ", ".join(r.value for r in Role)
-                    ),
-                )
-            )
-        elif kind == "currency":
-            typed[name] = f"upper({v})"
-            cur = ", ".join(quote_literal(c) for c in CURRENCY_MINOR_UNITS)
-            checks.append(
-                (
-                    f"upper({v}) NOT IN ({cur})",
-                    name,
-                    v,
-                    quote_literal(
-                        "unknown currency; expected an ISO-4217 code from graph/money.py (CNY, USD, EUR, ...)"
-                    ),
-                )
-            )
-        elif kind == "json":
-            typed[name] = f"CASE WHEN json_valid({v}) THEN json({v})::VARCHAR END"
-            checks.append((f"NOT json_valid({v})", name, v, "'malformed JSON'"))
-            checks.append((f"json_type(json({v})) <> 'OBJECT'", name, v, "'not a JSON object'"))
-        elif kind == "money":
-            dec = f"TRY_CAST({v} AS DECIMAL(38, 4))"
-            typed[name] = f"TRY_CAST({v} AS DECIMAL(20, 4))"
-            checks.append(
-                (f"regexp_full_match({v}, '-\\s*\\d+(\\.\\d+)?')", name, v, "'negative amount'")
-            )
-            checks.append(
-                (
-                    f"NOT regexp_full_match({v}, '\\+?\\d+(\\.\\d+)?')",
-                    name,
-                    v,
-                    "'not a decimal amount (digits with an optional decimal point)'",
-                )
-            )
-            checks.append(
-                (
-                    f"TRY_CAST({v} AS DECIMAL(38, 10)) IS DISTINCT FROM {dec}",
-                    name,
-                    v,
-                    "'more than 4 decimal places'",
-                )
-            )
-            checks.append(
-                (
-                    f"{dec} > {max_amount}",
-                    name,
-                    v,
-                    quote_literal(
-                        f"absurd amount: above the maximum of {max_amount} (KOC_MAX_AMOUNT)"
-                    ),
-                )
-            )
-        elif kind == "ts":
-            num = f"TRY_CAST({v} AS DECIMAL(21, 6))"
-            typed[name] = f"""CASE
-                WHEN length({v}) > 10 AND regexp_matches({v}, '{_OFFSET_END}')
-                    THEN TRY_CAST({v} AS TIMESTAMPTZ)
-                WHEN regexp_full_match({v}, '{_EPOCH}') THEN
-                    make_timestamp(CAST({num} * CASE WHEN {num} < {EPOCH_MS_THRESHOLD}
-                        THEN 1000000 ELSE 1000 END AS BIGINT))::TIMESTAMPTZ
-                END"""
-            t = f"r.{quote_ident('t$' + name)}"
-            bad = f"{t} IS NULL AND {v} IS NOT NULL"
-            checks.append(
-                (
-                    f"{bad} AND regexp_full_match({v}, '{_ISO}')",
-                    name,
-                    v,
-                    "'timestamp has no timezone; add an offset such as Z or +08:00'",
-                )
-            )
-            checks.append(
-                (
-                    bad,
-                    name,
-                    v,
-                    "'not a timestamp: expected ISO-8601 with a UTC offset, "
-                    "or epoch seconds/milliseconds'",
-                )
-            )
-            checks.append(
-                (
-                    f"{t} < TIMESTAMPTZ '{TS_MIN}' OR {t} >= TIMESTAMPTZ '{TS_MAX}'",
-                    name,
-                    v,
-                    f"'timestamp outside {TS_MIN} .. {TS_MAX}'",
-                )
-            )
+            checks.append(Check(f"{v} IS NULL", name, "NULL", "'missing required field'"))
+        typed[name], rules = _KIND_RULES[kind](name, v, _Limits(max_amount, longest(name)))
+        checks.extend(rules)
     if et in EDGE_TYPES:
         assert spec.src is not None and spec.dst is not None
         checks.append(
-            (
+            Check(
                 f"{raw[spec.src]} = {raw[spec.dst]}",
                 spec.dst,
                 raw[spec.dst],
@@ -255,3 +165,128 @@ def type_rules(
             )
         )
     return raw, typed, checks
+
+
+class _Limits(NamedTuple):
+    """What a field's rules need besides its expression."""
+
+    max_amount: Decimal
+    longest: int  # longest value of the field in this batch (bytes)
+
+
+#: ``builder(field, raw value expression, limits) -> (typed expression, checks)``
+_Builder = Callable[[str, str, _Limits], tuple[str, list[Check]]]
+
+
+def _length_rules(kind: str, limit: int) -> _Builder:
+    def build(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
+        if lim.longest <= limit:  # no value in the batch is that long: skip the check
+            return v, []
+        return v, [
+            Check(f"length({v}) > {limit}", name, v, f"'{kind} longer than {limit} characters'")
+        ]
+
+    return build
+
+
+def _one_of(kind: str, fold: str, allowed: list[str], reason: str) -> _Builder:
+    def build(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
+        values = ", ".join(quote_literal(a) for a in allowed)
+        return f"{fold}({v})", [
+            Check(f"{fold}({v}) NOT IN ({values})", name, v, quote_literal(reason))
+        ]
+
+    return build
+
+
+def _json_rules(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
+    return f"CASE WHEN json_valid({v}) THEN json({v})::VARCHAR END", [
+        Check(f"NOT json_valid({v})", name, v, "'malformed JSON'"),
+        Check(f"json_type(json({v})) <> 'OBJECT'", name, v, "'not a JSON object'"),
+    ]
+
+
+def _money_rules(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
+    """Plain decimals only, at most 4 significant decimals, at most ``max_amount``.
+
+    The checks look at the text before any cast, so an amount of any length is
+    rejected with a reason (a cast of 35 digits would just give NULL).
+    """
+    top = min(lim.max_amount, MAX_STORABLE_AMOUNT)
+    int_digits = f"length(regexp_extract({v}, '^\\+?0*(\\d*)', 1))"
+    return f"TRY_CAST({v} AS DECIMAL(20, 4))", [
+        Check(f"regexp_full_match({v}, '-\\s*\\d+(\\.\\d+)?')", name, v, "'negative amount'"),
+        Check(
+            f"NOT regexp_full_match({v}, '\\+?\\d+(\\.\\d+)?')",
+            name,
+            v,
+            "'not a decimal amount (digits with an optional decimal point)'",
+        ),
+        Check(
+            f"regexp_matches({v}, '\\.\\d{{4}}\\d*[1-9]')",
+            name,
+            v,
+            "'more than 4 decimal places'",
+        ),
+        Check(
+            f"{int_digits} > {_AMOUNT_INT_DIGITS} OR TRY_CAST({v} AS DECIMAL(20, 4)) > {top}",
+            name,
+            v,
+            quote_literal(f"absurd amount: above the maximum of {top} (KOC_MAX_AMOUNT)"),
+        ),
+    ]
+
+
+def _ts_rules(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
+    num = f"TRY_CAST({v} AS DECIMAL(21, 6))"
+    typed = f"""CASE
+        WHEN length({v}) > 10 AND regexp_matches({v}, '{_OFFSET_END}')
+            THEN TRY_CAST({v} AS TIMESTAMPTZ)
+        WHEN regexp_full_match({v}, '{_EPOCH}') THEN
+            make_timestamp(CAST({num} * CASE WHEN {num} < {EPOCH_MS_THRESHOLD}
+                THEN 1000000 ELSE 1000 END AS BIGINT))::TIMESTAMPTZ
+        END"""
+    t = f"r.{quote_ident('t$' + name)}"
+    bad = f"{t} IS NULL AND {v} IS NOT NULL"
+    return typed, [
+        Check(
+            f"{bad} AND regexp_full_match({v}, '{_ISO}')",
+            name,
+            v,
+            "'timestamp has no timezone; add an offset such as Z or +08:00'",
+        ),
+        Check(
+            bad,
+            name,
+            v,
+            "'not a timestamp: expected ISO-8601 with a UTC offset, or epoch seconds/milliseconds'",
+        ),
+        Check(
+            f"{t} < TIMESTAMPTZ '{TS_MIN}' OR {t} >= TIMESTAMPTZ '{TS_MAX}'",
+            name,
+            v,
+            f"'timestamp outside {TS_MIN} .. {TS_MAX}'",
+        ),
+    ]
+
+
+#: The rules of each field kind of :class:`graph.events.FieldSpec`.
+_KIND_RULES: dict[str, _Builder] = {
+    "id": _length_rules("id", _ID_MAX),
+    "text": _length_rules("text", _TEXT_MAX),
+    "role": _one_of(
+        "role",
+        "lower",
+        [r.value for r in Role],
+        "invalid role; expected one of " + ", ".join(r.value for r in Role),
+    ),
+    "currency": _one_of(
+        "currency",
+        "upper",
+        list(CURRENCY_MINOR_UNITS),
+        "unknown currency; expected an ISO-4217 code from graph/money.py (CNY, USD, EUR, ...)",
+    ),
+    "json": _json_rules,
+    "money": _money_rules,
+    "ts": _ts_rules,
+}

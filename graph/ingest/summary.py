@@ -5,10 +5,43 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TypeCounts", "FileSummary", "IngestSummary", "REJECT_SAMPLE_SIZE"]
+__all__ = ["TypeCounts", "FileSummary", "IngestSummary", "RejectSample", "REJECT_SAMPLE_SIZE"]
 
 #: How many reject messages a summary keeps as examples.
 REJECT_SAMPLE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class RejectSample:
+    """One quarantined row, as the summary shows it: where, which field, why."""
+
+    source: str
+    row: int | None
+    field: str | None
+    value: str | None
+    reason: str
+
+    @property
+    def detail(self) -> str:
+        """``field 'x' = 'v': reason`` (the value cut to 60 characters), or the reason."""
+        value = self.value
+        if value is not None and len(value) > 60:
+            value = value[:60] + "..."
+        return (f"field {self.field!r} = {value!r}: " if self.field else "") + self.reason
+
+    @property
+    def message(self) -> str:
+        """``source:row: field 'x' = 'v': reason``."""
+        return f"{self.source}:{self.row}: {self.detail}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "field": self.field,
+            "value": self.value,
+            "reason": self.reason,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -87,16 +120,16 @@ class IngestSummary:
     ----------
     files : list of FileSummary
         One entry per input, in the order they were read.
-    reject_samples : list of str
-        The first :data:`REJECT_SAMPLE_SIZE` reject messages
-        (``source:row: field 'x' = 'v': reason``).
+    reject_samples : list of RejectSample
+        The first :data:`REJECT_SAMPLE_SIZE` quarantined rows (``to_dict`` shows
+        their messages, ``source:row: field 'x' = 'v': reason``).
     strict : bool
         Whether the caller asked for strict mode (:attr:`failed` is then true
         as soon as one row was rejected).
     """
 
     files: list[FileSummary] = field(default_factory=list)
-    reject_samples: list[str] = field(default_factory=list)
+    reject_samples: list[RejectSample] = field(default_factory=list)
     strict: bool = False
 
     def _sum(self, name: str) -> int:
@@ -144,10 +177,10 @@ class IngestSummary:
         """True in strict mode when at least one row was rejected."""
         return self.strict and self.rejected > 0
 
-    def add_reject_samples(self, messages: list[str]) -> None:
+    def add_reject_samples(self, samples: list[RejectSample]) -> None:
         room = REJECT_SAMPLE_SIZE - len(self.reject_samples)
         if room > 0:
-            self.reject_samples.extend(messages[:room])
+            self.reject_samples.extend(samples[:room])
 
     def check_balance(self) -> None:
         """Assert ``read == inserted + duplicates + rejected`` for every input and in total."""
@@ -167,7 +200,7 @@ class IngestSummary:
             "by_type": {k: v.to_dict() for k, v in self.by_type.items()},
             "warnings": self.warnings,
             "files": [f.to_dict() for f in self.files],
-            "reject_samples": list(self.reject_samples),
+            "reject_samples": [r.message for r in self.reject_samples],
             "strict": self.strict,
             "failed": self.failed,
             "all_rejected": self.all_rejected,

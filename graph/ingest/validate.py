@@ -10,7 +10,6 @@ field, the offending value and the reason (see ``docs/ingestion.md`` for every r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 
 import duckdb
 import numpy as np
@@ -21,13 +20,15 @@ from graph.errors import IngestError
 from graph.events import EventType
 from graph.ingest.keys import event_id_sql, reject_id_sql
 from graph.ingest.mapping import EVENT_ID_FIELD, TYPE_FIELD, ColumnMapping
+from graph.ingest.options import IngestOptions
 from graph.ingest.readers import RawBatch
 from graph.ingest.rules import quote_ident as _q
 from graph.ingest.rules import quote_literal as _lit
 from graph.ingest.rules import type_rules
+from graph.ingest.summary import RejectSample
 from graph.store import ARROW_SCHEMAS, REJECT_SCHEMA
 
-__all__ = ["Validator", "ValidatedBatch", "UNTYPED"]
+__all__ = ["Validator", "ValidatedBatch", "UNTYPED", "reject_samples"]
 
 #: ``by_type`` key of rows rejected before their record type was known.
 UNTYPED = "untyped"
@@ -40,23 +41,51 @@ class ValidatedBatch:
     """Typed tables per record type plus the quarantined rows of one batch."""
 
     tables: dict[EventType, pa.Table] = field(default_factory=dict)
+    #: row number of each row of ``tables[t]``
+    rows: dict[EventType, np.ndarray] = field(default_factory=dict)
     rejects: pa.Table = field(default_factory=REJECT_SCHEMA.empty_table)
     rejected_by_type: dict[str, int] = field(default_factory=dict)
     superseded: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def messages(self, limit: int) -> list[str]:
-        r = self.rejects.slice(0, limit).to_pylist()
-        return [
-            f"{x['source']}:{x['row_number']}: "
-            + (f"field {x['field']!r} = {_short(x['value'])!r}: " if x["field"] else "")
-            + x["reason"]
-            for x in r
-        ]
+    def samples(self, limit: int) -> list[RejectSample]:
+        """The first ``limit`` quarantined rows, for the summary."""
+        return reject_samples(self.rejects.slice(0, limit))
 
 
-def _short(v: str | None, n: int = 60) -> str | None:
-    return v if v is None or len(v) <= n else v[:n] + "..."
+def _name_empty_columns(table: pa.Table, source: str, warnings: list[str]) -> pa.Table:
+    """Give columns without a name (a CSV header's trailing comma, a ``""`` JSON key,
+    a Parquet column named ``""``) the name ``column_N`` (1-based position), with a warning.
+
+    SQL cannot name an empty identifier, so such a column would break the query
+    that quarantines a row; it is an unknown column like any other.
+    """
+    names = table.column_names
+    if all(n.strip() for n in names):
+        return table
+    taken = set(names)
+    fixed = []
+    for i, n in enumerate(names, start=1):
+        if n.strip():
+            fixed.append(n)
+            continue
+        new, k = f"column_{i}", 1
+        while new in taken:
+            k += 1
+            new = f"column_{i}_{k}"
+        taken.add(new)
+        fixed.append(new)
+        warnings.append(
+            f"{source}: column {i} has an empty column name; it is read as {new!r} "
+            "(an unknown column)."
+        )
+    return table.rename_columns(fixed)
+
+
+def reject_samples(rejects: pa.Table) -> list[RejectSample]:
+    """Quarantine rows (:data:`REJECT_SCHEMA`) as summary samples."""
+    cols = ["source", "row_number", "field", "value", "reason"]
+    return [RejectSample(*r.values()) for r in rejects.select(cols).to_pylist()]
 
 
 class Validator:
@@ -64,49 +93,26 @@ class Validator:
 
     Parameters
     ----------
-    mapping : ColumnMapping
-        Column renames and constants.
-    event_type : EventType or None
-        Record type of every row, or None to read each row's ``type`` column.
-    unknown_columns : {"warn", "reject", "ignore"}
-        Policy for input columns that are not KOC fields.
-    max_field_bytes : int
-        Longest accepted value of any column, in UTF-8 bytes.
-    max_amount : str
-        Largest accepted order or refund amount.
-    stored_orders : callable, optional
-        Returns an Arrow table ``(order_id, event_id)`` of orders already stored;
-        called once, when the first order is seen, to detect conflicting orders.
+    options : IngestOptions
+        The column mapping, the record type (or None to read each row's
+        ``type`` column), the unknown-column policy and the limits.
+
+    Conflicts (an ``order_id`` or ``event_id`` already taken by other content)
+    are not checked here but by the store, inside its write transaction
+    (:meth:`graph.store.GraphStore.append_batch`), so concurrent writers cannot
+    both win.
     """
 
-    def __init__(
-        self,
-        *,
-        mapping: ColumnMapping | None = None,
-        event_type: EventType | None = None,
-        unknown_columns: str = "warn",
-        max_field_bytes: int = 64 * 1024,
-        max_amount: str = "1000000",
-        stored_orders=None,
-    ) -> None:
-        if unknown_columns not in ("warn", "reject", "ignore"):
-            raise IngestError(
-                f"The 'unknown_columns' parameter must be one of warn, reject, ignore. "
-                f"Got {unknown_columns!r} instead."
-            )
-        try:
-            self.max_amount = Decimal(max_amount)
-        except InvalidOperation:
-            raise IngestError(f"max_amount must be a decimal number, got {max_amount!r}.") from None
-        self.mapping = mapping or ColumnMapping()
-        self.event_type = EventType(event_type) if event_type is not None else None
-        self.unknown_columns = unknown_columns
-        self.max_field_bytes = int(max_field_bytes)
-        self._stored_orders = stored_orders
-        self._orders_loaded = False
+    def __init__(self, options: IngestOptions | None = None) -> None:
+        options = options or IngestOptions()
+        self.options = options
+        self.mapping = options.mapping or ColumnMapping()
+        self.event_type = options.event_type
+        self.unknown_columns = options.unknown_columns
+        self.max_field_bytes = int(options.max_field_bytes)
+        self.max_amount = options.max_amount
         self.conn = duckdb.connect(config={"threads": 2})
         self.conn.execute("SET TimeZone = 'UTC'").fetchall()
-        self.conn.execute("CREATE TEMP TABLE _orders (order_id VARCHAR, event_id VARCHAR)")
         self._warned: set[str] = set()
         self._maxlen: dict[str, int] = {}
 
@@ -143,7 +149,10 @@ class Validator:
     def validate(self, batch: RawBatch, source: str) -> ValidatedBatch:
         """Check one batch; rows that fail any rule become rejects."""
         out = ValidatedBatch()
-        table = batch.table
+        notes: list[str] = []
+        table = _name_empty_columns(batch.table, source, notes)
+        out.warnings += [n for n in notes if n not in self._warned]
+        self._warned.update(notes)
         reserved = [c for c in table.column_names if c in _RESERVED or c.startswith("t$")]
         if reserved:
             table = table.drop_columns(reserved)
@@ -181,8 +190,9 @@ class Validator:
                         rejects.append(untyped)
                 for name in valid_types:
                     et = EventType(name)
-                    good, bad, superseded = self._validate_type(et, source, columns, unknown)
+                    good, rows, bad, superseded = self._validate_type(et, source, columns, unknown)
                     out.tables[et] = good
+                    out.rows[et] = rows
                     if bad.num_rows:
                         rejects.append(bad)
                         out.rejected_by_type[et.value] = bad.num_rows
@@ -265,8 +275,9 @@ class Validator:
 
     def _validate_type(
         self, et: EventType, source: str, columns: list[str], unknown: list[str]
-    ) -> tuple[pa.Table, pa.Table, int]:
-        """Valid rows of one type (typed), their rejects, and users superseded in the batch."""
+    ) -> tuple[pa.Table, np.ndarray, pa.Table, int]:
+        """Valid rows of one type (typed), their row numbers, their rejects, and users
+        superseded in the batch."""
         src = self.mapping.sources(et, columns)
         raw, typed, checks = type_rules(
             et,
@@ -280,7 +291,7 @@ class Validator:
         )
         schema = ARROW_SCHEMAS[et]
         inner_cols = ", ".join(f"{typed[n]} AS {_q('t$' + n)}" for n in typed)
-        conds = " ".join(f"WHEN {c[0]} THEN {i}" for i, c in enumerate(checks, start=1))
+        conds = " ".join(f"WHEN {c.condition} THEN {i}" for i, c in enumerate(checks, start=1))
         out_cols = ", ".join(
             f"r.{_q('t$' + n)} AS {_q(n)}" for n in schema.names if n != EVENT_ID_FIELD
         )
@@ -295,16 +306,6 @@ class Validator:
             FROM (SELECT r.*, {inner_cols} FROM _raw r WHERE r._type = {_lit(et.value)}) r
             """
         ).to_arrow_table()
-        if et is EventType.ORDER:
-            checks.append(
-                (
-                    "",
-                    "order_id",
-                    raw["order_id"],
-                    "'conflict: this order_id was already seen with different content'",
-                )
-            )
-            v = self._mark_order_conflicts(v, len(checks))
         ok = pc.equal(v.column("_e"), 0)
         good = v.filter(ok)
         superseded = 0
@@ -312,13 +313,14 @@ class Validator:
             kept = self._last_user_wins(good)
             superseded = good.num_rows - kept.num_rows
             good = kept
+        rows = good.column("_row").to_numpy()
         good = good.select(schema.names).cast(schema)
         if good.num_rows + superseded == v.num_rows:
-            return good, REJECT_SCHEMA.empty_table(), superseded
+            return good, rows, REJECT_SCHEMA.empty_table(), superseded
         numbered = list(enumerate(checks, start=1))
-        fields = " ".join(f"WHEN {i} THEN {_lit(c[1])}" for i, c in numbered)
-        values = " ".join(f"WHEN {i} THEN {c[2]}" for i, c in numbered)
-        reasons = " ".join(f"WHEN {i} THEN {c[3]}" for i, c in numbered)
+        fields = " ".join(f"WHEN {i} THEN {_lit(c.field)}" for i, c in numbered)
+        values = " ".join(f"WHEN {i} THEN {c.value}" for i, c in numbered)
+        reasons = " ".join(f"WHEN {i} THEN {c.reason}" for i, c in numbered)
         rid = reject_id_sql("source", "row_number", "field", "raw")
         self.conn.register("_v", v.filter(pc.invert(ok)).select(["_row", "_e"]))
         try:
@@ -338,44 +340,7 @@ class Validator:
             ).to_arrow_table()
         finally:
             self.conn.unregister("_v")
-        return good, bad, superseded
-
-    def _mark_order_conflicts(self, v: pa.Table, code: int) -> pa.Table:
-        """Reject orders whose order_id is stored, or earlier in the input, with other content."""
-        if not self._orders_loaded:
-            self._orders_loaded = True
-            if self._stored_orders is not None:
-                stored = self._stored_orders()
-                self.conn.register("_stored", stored)
-                # one stored content per order_id; _orders stays unique by order_id
-                self._exec(
-                    "INSERT INTO _orders SELECT DISTINCT ON (order_id) order_id, event_id FROM _stored"
-                )
-                self.conn.unregister("_stored")
-        self.conn.register("_v", v)
-        try:
-            conflict = self.conn.sql(
-                """
-                SELECT w._row FROM (
-                    SELECT _row, order_id, event_id,
-                        first(event_id ORDER BY _row) OVER (PARTITION BY order_id) AS first_id
-                    FROM _v WHERE _e = 0
-                ) w
-                LEFT JOIN _orders o ON o.order_id = w.order_id
-                WHERE coalesce(o.event_id, w.first_id) <> w.event_id
-                """
-            ).to_arrow_table()
-            self._exec(
-                """INSERT INTO _orders SELECT DISTINCT order_id, event_id FROM _v v WHERE _e = 0
-                   AND NOT EXISTS (SELECT 1 FROM _orders o WHERE o.order_id = v.order_id)"""
-            )
-        finally:
-            self.conn.unregister("_v")
-        if not conflict.num_rows:
-            return v
-        hit = pc.is_in(v.column("_row"), value_set=conflict.column(0))
-        e = pc.if_else(hit, pa.scalar(code, v.schema.field("_e").type), v.column("_e"))
-        return v.set_column(v.schema.get_field_index("_e"), "_e", e)
+        return good, rows, bad, superseded
 
     def _last_user_wins(self, users: pa.Table) -> pa.Table:
         """Within a batch, keep the last record of each user (highest row number)."""

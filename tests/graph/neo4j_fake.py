@@ -14,6 +14,8 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from graph import cypher
+from graph.events import RECORD_SPECS, EventType
+from graph.store import ARROW_SCHEMAS
 
 __all__ = ["RecordingNeo4j"]
 
@@ -25,6 +27,33 @@ _NODE_KEYS = {
     cypher.LOAD_REJECTS.text: "reject_id",
 }
 _EDGE_LOADS = {s.text for s in cypher.LOAD_EDGES.values()}
+#: load statement text -> record type, and lookup statement text -> record type
+_LOAD_TYPES = {
+    **{s.text: t for t, s in cypher.LOAD_EDGES.items()},
+    cypher.LOAD_SHARES.text: EventType.SHARE,
+    cypher.LOAD_ORDERS.text: EventType.ORDER,
+    cypher.LOAD_REFUNDS.text: EventType.REFUND,
+}
+_LOOKUPS = {s.text: t for t, s in cypher.LOOKUP_EVENTS.items()}
+
+
+def _stored_record(event_type: EventType, row: dict[str, Any]) -> tuple[Any, ...]:
+    """A load statement's parameter row as the lookup statement returns it
+    (:data:`graph.store.ARROW_SCHEMAS` order, ts in microseconds, money in units)."""
+    spec = RECORD_SPECS[event_type]
+    out = []
+    for name in ARROW_SCHEMAS[event_type].names:
+        if name == "ts":
+            out.append(row["ts_s"] * 1_000_000 + row["ts_ns"] // 1000)
+        elif name == "amount":
+            out.append(row["amount_e4"])
+        elif name == spec.src:
+            out.append(row["src"])
+        elif name == spec.dst:
+            out.append(row["dst"])
+        else:
+            out.append(row.get(name))
+    return tuple(out)
 
 
 class _Counters:
@@ -65,6 +94,8 @@ class RecordingNeo4j:
         self.keep_params = keep_params
         self.users: dict[str, dict[str, Any]] = {}  # user_id -> {"idx", "event_id"}
         self.keys: defaultdict[str, set[str]] = defaultdict(set)  # statement -> stored keys
+        #: record type -> event_id -> stored record (lookup layout)
+        self.records: defaultdict[EventType, dict[str, tuple[Any, ...]]] = defaultdict(dict)
         self.next_idx = 0
         self.sent: list[tuple[str, dict[str, Any]]] = []  # (statement name, parameters)
         self.transactions = 0
@@ -156,10 +187,20 @@ class RecordingNeo4j:
         elif text == cypher.UPSERT_USERS.text:
             for r in rows:
                 self.users[r["user_id"]]["event_id"] = r["event_id"]
+        elif text in _LOOKUPS:
+            stored = self.records[_LOOKUPS[text]]
+            return _Result([stored[i] for i in params["ids"] if i in stored])
+        elif text == cypher.STORED_ORDER_IDS.text:
+            taken = {r[1] for r in self.records[EventType.ORDER].values()}
+            return _Result([(i,) for i in params["ids"] if i in taken])
         elif text in _EDGE_LOADS or text in _NODE_KEYS:
             key = _NODE_KEYS.get(text, "event_id")
             new = {r[key] for r in rows} - self.keys[text]
             self.keys[text] |= new
+            if text in _LOAD_TYPES:
+                et = _LOAD_TYPES[text]
+                for r in rows:
+                    self.records[et].setdefault(r["event_id"], _stored_record(et, r))
             if text in _EDGE_LOADS:
                 return _Result(counters=_Counters(rels=len(new)))
             return _Result(counters=_Counters(nodes=len(new)))

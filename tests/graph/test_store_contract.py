@@ -382,3 +382,73 @@ def test_contract_runs(contract_store: GraphStore) -> None:
     with pytest.raises(NotFoundError):
         contract_store.get_run("nope")
     assert contract_store.latest_run("running") is None
+
+
+# --- identity: order_id and event_id enforced inside the write transaction (issue 14) -------
+def _order_row(eid: str, order_id: str, buyer: str, amount: str) -> dict:
+    return {**order(eid, buyer, amount), "order_id": order_id}
+
+
+def test_contract_order_id_unique_across_batches(contract_store: GraphStore) -> None:
+    # H1: two writers, same order_id, different content: the first wins, the second is refused
+    first = contract_store.append_batch(
+        {EventType.ORDER: table(EventType.ORDER, [_order_row("e1", "o1", "u1", "10.00")])}
+    )
+    second = contract_store.append_batch(
+        {EventType.ORDER: table(EventType.ORDER, [_order_row("e2", "o1", "u1", "9999.00")])}
+    )
+    assert first.by_type["order"].inserted == 1
+    assert (second.by_type["order"].inserted, second.by_type["order"].conflicts) == (0, 1)
+    [c] = second.conflicts.to_pylist()
+    assert (c["event_type"], c["index"], c["field"], c["value"]) == ("order", 0, "order_id", "o1")
+    assert "order_id" in c["reason"] and "conflict" in c["reason"]
+    orders = contract_store.read_events(EventType.ORDER).to_pylist()
+    assert [(o["order_id"], o["amount"]) for o in orders] == [("o1", Decimal("10.0000"))]
+    assert contract_store.read_spend().column("gross").to_pylist() == [Decimal("10.0000")]
+
+
+def test_contract_order_id_unique_within_batch(contract_store: GraphStore) -> None:
+    rows = [
+        _order_row("e1", "o1", "u1", "10.00"),
+        _order_row("e2", "o1", "u1", "11.00"),  # same order, other content: refused
+        _order_row("e1", "o1", "u1", "10.00"),  # exact repeat: a duplicate
+        _order_row("e3", "o2", "u2", "5.00"),
+    ]
+    r = contract_store.append_batch({EventType.ORDER: table(EventType.ORDER, rows)})
+    wr = r.by_type["order"]
+    assert (wr.inserted, wr.duplicates, wr.conflicts) == (2, 1, 1)
+    assert r.conflicts.column("index").to_pylist() == [1]
+    got = sorted(
+        (o["order_id"], o["amount"])
+        for o in contract_store.read_events(EventType.ORDER).to_pylist()
+    )
+    assert got == [("o1", Decimal("10.0000")), ("o2", Decimal("5.0000"))]
+
+
+def test_contract_event_id_reused_for_other_content(contract_store: GraphStore) -> None:
+    # M3: a supplied event_id with different content is a conflict, never a silent duplicate
+    contract_store.append_batch(
+        {EventType.ORDER: table(EventType.ORDER, [_order_row("e1", "o1", "u1", "10.00")])}
+    )
+    r = contract_store.append_batch(
+        {
+            EventType.ORDER: table(EventType.ORDER, [_order_row("e1", "o9", "u1", "10.00")]),
+            EventType.VIEW: table(EventType.VIEW, [view("v1", "a", "b"), view("v1", "a", "c")]),
+        }
+    )
+    assert (r.by_type["order"].inserted, r.by_type["order"].conflicts) == (0, 1)
+    assert (r.by_type["view"].inserted, r.by_type["view"].conflicts) == (1, 1)
+    got = {(c["event_type"], c["index"], c["field"]) for c in r.conflicts.to_pylist()}
+    assert got == {("order", 0, "event_id"), ("view", 1, "event_id")}
+    assert [o["order_id"] for o in contract_store.read_events(EventType.ORDER).to_pylist()] == [
+        "o1"
+    ]
+    assert [v["viewer"] for v in contract_store.read_events(EventType.VIEW).to_pylist()] == ["b"]
+    again = contract_store.append_batch(
+        {EventType.VIEW: table(EventType.VIEW, [view("v1", "a", "c")])}
+    )
+    assert again.by_type["view"].conflicts == 1  # against the stored copy, deterministically
+    same = contract_store.append_batch(
+        {EventType.VIEW: table(EventType.VIEW, [view("v1", "a", "b")])}
+    )
+    assert (same.by_type["view"].duplicates, same.by_type["view"].conflicts) == (1, 0)

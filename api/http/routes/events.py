@@ -14,7 +14,7 @@ from api.http.errors import ERROR_RESPONSES, ApiError, error_responses
 from api.http.schemas.events import EVENTS_EXAMPLE, IngestResult
 from api.http.security import IngestKey
 from graph.events import EventType
-from graph.ingest import IngestSummary, ingest_records
+from graph.ingest import IngestOptions, IngestSummary, ingest_records
 
 __all__ = ["router", "read_body", "parse_records", "ingest_result", "MAX_BAD_LINES", "MAX_FIELDS"]
 
@@ -42,7 +42,6 @@ RECORD_SCHEMA: dict[str, Any] = {
 }
 MAX_FIELDS = 64
 _FIELD = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
-_MESSAGE = re.compile(r"^[^:]*:(\d+): (.*)$", re.S)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -160,14 +159,7 @@ def _decode(body: bytes, content_type: str) -> list[Any]:
 def ingest_result(summary: IngestSummary) -> dict[str, Any]:
     """The response body of a batch: counts and the first refused rows."""
     data = summary.to_dict()
-    errors = []
-    for message in summary.reject_samples:
-        match = _MESSAGE.match(message)
-        errors.append(
-            {"row": int(match.group(1)), "message": match.group(2)}
-            if match
-            else {"row": None, "message": message}
-        )
+    errors = [{"row": r.row, "message": r.detail} for r in summary.reject_samples]
     return {
         "read": data["read"],
         "inserted": data["inserted"],
@@ -219,13 +211,7 @@ async def post_events(
     records = parse_records(body, request.headers.get("content-type", ""))
     summary = await run_in_threadpool(
         lambda: ingest_records(
-            store,
-            records,
-            source="api",
-            event_type=type,
-            unknown_columns=settings.unknown_columns,
-            max_field_bytes=settings.max_field_bytes,
-            max_amount=settings.max_amount,
+            store, records, IngestOptions.from_settings(settings, event_type=type), source="api"
         )
     )
     request.app.state.facts.invalidate()  # profiles notice the write on the next request

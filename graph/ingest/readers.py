@@ -647,6 +647,8 @@ def records_to_table(records: list[dict], rows: list[int]) -> pa.Table:
     for r in records:
         for k in r:
             names.setdefault(str(k), None)
+    if records and not names:  # only {} records: a type column keeps them (as rejects)
+        names["type"] = None
     return pa.table(
         {n: pa.array([_json_text(r.get(n)) for r in records], pa.string()) for n in names}
     )

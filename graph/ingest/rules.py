@@ -82,6 +82,7 @@ def type_rules(
     max_field_bytes: int,
     max_amount: Decimal,
     reject_unknown: bool,
+    non_ascii: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, str], dict[str, str], list[Check]]:
     """SQL pieces for one record type: raw values, typed values, and the ordered checks.
 
@@ -97,6 +98,9 @@ def type_rules(
         that cannot fail are left out.
     max_field_bytes, max_amount, reject_unknown
         Limits and the unknown-column policy.
+    non_ascii : frozenset of str
+        Input columns with a non-ASCII value in this batch (the others need no
+        Unicode normalisation and only an ASCII control-character check).
 
     Returns
     -------
@@ -148,17 +152,25 @@ def type_rules(
             return max(maxlen.get(s.column, 0), mapped)
         return len((s.constant or "").encode("utf-8"))
 
+    def ascii_only(name: str) -> bool:
+        s = src.get(name)
+        if s is None:
+            return True
+        values = [s.constant or "", *(s.values or {}).values()]
+        return (s.column is None or s.column not in non_ascii) and all(v.isascii() for v in values)
+
     for name in (EVENT_ID_FIELD, *spec.names):
         v, kind = raw[name], kinds[name]
         if name in required:
             checks.append(Check(f"{v} IS NULL", name, "NULL", "'missing required field'"))
-        typed[name], rules = _KIND_RULES[kind](name, v, _Limits(max_amount, longest(name)))
+        limits = _Limits(max_amount, longest(name), ascii_only(name))
+        typed[name], rules = _KIND_RULES[kind](name, v, limits)
         checks.extend(rules)
     if et in EDGE_TYPES:
         assert spec.src is not None and spec.dst is not None
         checks.append(
             Check(
-                f"{raw[spec.src]} = {raw[spec.dst]}",
+                f"{typed[spec.src]} = {typed[spec.dst]}",  # as normalised: look-alikes are equal
                 spec.dst,
                 raw[spec.dst],
                 quote_literal(f"self-edge: a user cannot {_VERBS[et]}"),
@@ -172,6 +184,7 @@ class _Limits(NamedTuple):
 
     max_amount: Decimal
     longest: int  # longest value of the field in this batch (bytes)
+    ascii: bool = True  # no value of the field in this batch is non-ASCII
 
 
 #: ``builder(field, raw value expression, limits) -> (typed expression, checks)``
@@ -187,6 +200,37 @@ def _length_rules(kind: str, limit: int) -> _Builder:
         ]
 
     return build
+
+
+#: Characters an id may not hold: controls (NUL, ...), format characters (zero-width
+#: spaces and joiners, bidi controls, BOM), line/paragraph separators and any space
+#: other than U+0020 (no-break, ideographic, ...). ASCII-only batches need the first part only.
+_ID_BAD_ASCII = r"[\x00-\x1f\x7f]"
+_ID_BAD = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|[^\x20\PZ]"
+
+
+def _id_rules(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
+    """Ids are NFC-normalised (``e`` + U+0301 is ``\u00e9``) and may not hold invisible
+    or control characters, so two ids that look the same are the same id."""
+    typed = v if lim.ascii else f"nfc_normalize({v})"
+    bad = _ID_BAD_ASCII if lim.ascii else _ID_BAD
+    checks = [
+        Check(
+            f"regexp_matches({v}, '{bad}')",
+            name,
+            v,
+            "'id contains an invisible or control character (NUL, zero-width, bidi control "
+            "or a non-ASCII space); remove it'",
+        )
+    ]
+    _, length = _length_rules("id", _ID_MAX)(name, typed, lim)
+    return typed, checks + length
+
+
+def _text_rules(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
+    typed, length = _length_rules("text", _TEXT_MAX)(name, v, lim)
+    nul = Check(f"contains({v}, chr(0))", name, v, "'text contains a NUL character'")
+    return typed, [nul, *length]
 
 
 def _one_of(kind: str, fold: str, allowed: list[str], reason: str) -> _Builder:
@@ -238,10 +282,20 @@ def _money_rules(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
 
 
 def _ts_rules(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
+    """ISO-8601 with a UTC offset within -18:00 .. +18:00, or epoch seconds / milliseconds.
+
+    A leap second (``23:59:60``) is the first instant of the next minute, as in
+    POSIX time, which has no leap seconds.
+    """
     num = f"TRY_CAST({v} AS DECIMAL(21, 6))"
+    iso = f"length({v}) > 10 AND regexp_matches({v}, '{_OFFSET_END}')"
+    leap = r"(\d{2}:\d{2}):60"
+    offset_h = f"TRY_CAST(regexp_extract({v}, '[+-](\\d{{2}}):?(\\d{{2}})?$', 1) AS INTEGER)"
+    offset_m = f"TRY_CAST(regexp_extract({v}, '[+-]\\d{{2}}:?(\\d{{2}})$', 1) AS INTEGER)"
     typed = f"""CASE
-        WHEN length({v}) > 10 AND regexp_matches({v}, '{_OFFSET_END}')
-            THEN TRY_CAST({v} AS TIMESTAMPTZ)
+        WHEN {iso} AND regexp_matches({v}, '{leap}')
+            THEN TRY_CAST(regexp_replace({v}, '{leap}', '\\1:59') AS TIMESTAMPTZ) + INTERVAL 1 SECOND
+        WHEN {iso} THEN TRY_CAST({v} AS TIMESTAMPTZ)
         WHEN regexp_full_match({v}, '{_EPOCH}') THEN
             make_timestamp(CAST({num} * CASE WHEN {num} < {EPOCH_MS_THRESHOLD}
                 THEN 1000000 ELSE 1000 END AS BIGINT))::TIMESTAMPTZ
@@ -249,6 +303,13 @@ def _ts_rules(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
     t = f"r.{quote_ident('t$' + name)}"
     bad = f"{t} IS NULL AND {v} IS NOT NULL"
     return typed, [
+        Check(
+            f"{iso} AND regexp_matches({v}, '\\d\\s?[+-]\\d{{2}}(:?\\d{{2}})?$') "
+            f"AND ({offset_h} > 18 OR coalesce({offset_m}, 0) > 59)",
+            name,
+            v,
+            "'UTC offset out of range: expected -18:00 .. +18:00 (minutes below 60)'",
+        ),
         Check(
             f"{bad} AND regexp_full_match({v}, '{_ISO}')",
             name,
@@ -272,8 +333,8 @@ def _ts_rules(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
 
 #: The rules of each field kind of :class:`graph.events.FieldSpec`.
 _KIND_RULES: dict[str, _Builder] = {
-    "id": _length_rules("id", _ID_MAX),
-    "text": _length_rules("text", _TEXT_MAX),
+    "id": _id_rules,
+    "text": _text_rules,
     "role": _one_of(
         "role",
         "lower",

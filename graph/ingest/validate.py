@@ -115,6 +115,7 @@ class Validator:
         self.conn.execute("SET TimeZone = 'UTC'").fetchall()
         self._warned: set[str] = set()
         self._maxlen: dict[str, int] = {}
+        self._non_ascii: set[str] = set()
 
     def close(self) -> None:
         self.conn.close()
@@ -213,9 +214,12 @@ class Validator:
         """
         cols = []
         self._maxlen = {}
+        self._non_ascii = set()
         for name, col in zip(table.column_names, table.columns, strict=True):
             lengths = pc.binary_length(col)
             self._maxlen[name] = pc.max(lengths).as_py() or 0
+            if pc.all(pc.string_is_ascii(col)).as_py() is False:
+                self._non_ascii.add(name)
             trimmed = pc.ascii_trim_whitespace(col)
             empty = pc.equal(pc.binary_length(trimmed), 0)
             if pc.any(empty).as_py():
@@ -288,6 +292,7 @@ class Validator:
             max_field_bytes=self.max_field_bytes,
             max_amount=self.max_amount,
             reject_unknown=self.unknown_columns == "reject",
+            non_ascii=frozenset(self._non_ascii),
         )
         schema = ARROW_SCHEMAS[et]
         inner_cols = ", ".join(f"{typed[n]} AS {_q('t$' + n)}" for n in typed)

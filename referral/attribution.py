@@ -21,6 +21,13 @@ in one ledger transaction:
    ``round_half_up(c * min(R, A) / A)`` minor units in all, each refund adding the
    difference, so a full refund nets every entry to exactly zero.
 
+Each step is one stage function below, run in that order by :func:`attribute`
+(:func:`referral.reattribution.reattribute`, ``_new_orders``, ``_eligible``,
+``_capped_candidates``, ``_book_entries``, ``_record_orders``, ``_apply_holds``,
+``_reverse_refunds``, ``_record_flags``, ``_run_totals``, ``_record_run``); stages
+hand each other :class:`referral.inputs.Relation` values and pass values to SQL as
+bound parameters.
+
 Rerunning over the same inputs adds nothing (the run id is a hash of the rules and
 the inputs' sizes and clock); new events only append.
 """
@@ -34,29 +41,22 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.events import EventType
 from graph.referrals import first_referrals
-from graph.store import ARROW_SCHEMAS
-from referral.candidates import build_candidates, cap_sql
+from graph.store import GraphStore
+from referral.candidates import apply_caps, build_candidates
 from referral.fraud import detect_flags
+from referral.inputs import Inputs, InputTables, Relation, read_inputs, registered
 from referral.ledger import Ledger, refund_target_sql
 from referral.periods import DEFAULT_TIMEZONE, booking_period_sql
-from referral.reattribution import reattribute
+from referral.reattribution import ReattributionResult, reattribute
 from referral.rules import CommissionRules
 
 __all__ = ["RunSummary", "read_inputs", "attribute"]
 
-_INPUTS = {
-    "_in_orders": EventType.ORDER,
-    "_in_refunds": EventType.REFUND,
-    "_in_refs": EventType.REFERRAL,
-    "_in_users": EventType.USER,
-    "_in_views": EventType.VIEW,
-    "_in_fwds": EventType.FORWARD,
-}
+#: The data clock of a run over inputs without any timestamp.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -92,39 +92,28 @@ class RunSummary:
         return d
 
 
-def read_inputs(store: Any, rules: CommissionRules) -> dict[str, pa.Table]:
-    """Read every input table attribution needs from ``store`` (Arrow, whole history)."""
-    out = {}
-    for name, etype in _INPUTS.items():
-        if name in ("_in_views", "_in_fwds") and not rules.share.enabled:
-            out[name] = ARROW_SCHEMAS[etype].empty_table()
-        else:
-            out[name] = store.read_events(etype)
-    return out
-
-
-def _as_of(inputs: dict[str, pa.Table]) -> datetime | None:
+def _as_of(tables: InputTables) -> datetime | None:
     stamps = [
-        pc.max(inputs[n].column("ts")).as_py()
-        for n in ("_in_orders", "_in_refunds", "_in_refs")
-        if inputs[n].num_rows
+        pc.max(t.column("ts")).as_py()
+        for t in (tables.orders, tables.refunds, tables.referrals)
+        if t.num_rows
     ]
     return max(stamps) if stamps else None
 
 
-def _run_id(rules: CommissionRules, inputs: dict[str, pa.Table], as_of: datetime | None) -> str:
-    sizes = {k: v.num_rows for k, v in sorted(inputs.items())}
+def _run_id(rules: CommissionRules, tables: InputTables, as_of: datetime | None) -> str:
+    sizes = dict(sorted(tables.sizes().items()))
     text = json.dumps([rules.digest(), sizes, str(as_of)], sort_keys=True)
     return "run-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def attribute(
-    store: Any,
+    store: GraphStore,
     ledger: Ledger,
     rules: CommissionRules,
     *,
     timezone: str = DEFAULT_TIMEZONE,
-    inputs: dict[str, pa.Table] | None = None,
+    inputs: InputTables | None = None,
 ) -> RunSummary:
     """Attribute every order and refund not yet in the ledger.
 
@@ -138,7 +127,7 @@ def attribute(
         The rule set; its version is stored on every new entry.
     timezone : str
         IANA zone of period boundaries.
-    inputs : dict, optional
+    inputs : InputTables, optional
         Pre-read inputs (:func:`read_inputs`), for benchmarks and tests.
 
     Returns
@@ -150,130 +139,67 @@ def attribute(
     ConflictError
         Different rules under a version the ledger already knows.
     """
-    inputs = inputs if inputs is not None else read_inputs(store, rules)
-    as_of = _as_of(inputs)
-    run_id = _run_id(rules, inputs, as_of)
-    if ledger.scalar("SELECT count(*) FROM referral_runs WHERE run_id = ?", [run_id]):
-        return RunSummary(run_id, rules.version, as_of, already_done=True)
-    flags = detect_flags(inputs["_in_users"], inputs["_in_refs"], rules.fraud)
-    conn = ledger.conn
-    last_closed = ledger.last_closed()
-    m = rules.minor_digits
-    first = first_referrals(inputs["_in_refs"])  # graph.referrals: the tree's one rule
-    for name, table in {**inputs, "_in_flags": flags, "_in_first": first}.items():
-        conn.register(name, table)
+    tables = inputs if inputs is not None else read_inputs(store, rules)
+    as_of = _as_of(tables)
+    run = _Run(_run_id(rules, tables, as_of), as_of, ledger.last_closed(), timezone)
+    if ledger.scalar("SELECT count(*) FROM referral_runs WHERE run_id = ?", [run.run_id]):
+        return RunSummary(run.run_id, rules.version, as_of, already_done=True)
+    flags = detect_flags(tables.users, tables.referrals, rules.fraud)
+    first = first_referrals(tables.referrals)  # graph.referrals: the tree's one rule
     try:
-        with ledger.transaction():
+        with (
+            registered(ledger.conn, tables, first_referrals=first, flags=flags) as rel,
+            ledger.transaction(),
+        ):
             ledger.register_rules(rules)
-            # orders attributed earlier that a late referral may re-bind (before new orders,
-            # which see every referral anyway)
+            # orders attributed earlier that a late referral may re-bind (before new
+            # orders, which see every referral anyway)
             re = reattribute(
                 ledger,
+                rel,
                 timezone=timezone,
-                last_closed=last_closed,
-                run_id=run_id,
-                at=as_of or datetime(1970, 1, 1, tzinfo=UTC),
+                last_closed=run.last_closed,
+                run_id=run.run_id,
+                at=run.at,
                 share_inputs=rules.share.enabled,
             )
-            re_count = ledger.scalar(
-                "SELECT count(*) FROM referral_entries WHERE run_id = ?", [run_id]
+            before = _entries_of(ledger, run)
+            new = _new_orders(ledger, rel, run)
+            capped = _capped_candidates(ledger, rel, _eligible(ledger, new, rules), rules)
+            _book_entries(ledger, capped, rules, run)
+            entries_new = _entries_of(ledger, run) - before
+            _record_orders(ledger, new, capped, rules, run)
+            holds_new = _apply_holds(ledger, rel, run.at)
+            refunds_new, reversals_new = _reverse_refunds(ledger, rel, rules, run)
+            _record_flags(ledger, rel, run)
+            outcomes, commission, reversed_ = _run_totals(ledger, new, run)
+            counts = _Counts(
+                sum(outcomes.values()), entries_new, refunds_new, reversals_new, holds_new
             )
-            conn.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _new AS
-                SELECT o.order_id, o.buyer, o.amount, o.currency, o.ts,
-                       o.attribution_token AS token, o.store_id,
-                       {booking_period_sql("o.ts", timezone, last_closed)} AS period
-                FROM (SELECT * FROM _in_orders
-                      QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY ts, event_id) = 1) o
-                WHERE NOT EXISTS (SELECT 1 FROM referral_orders r WHERE r.order_id = o.order_id)"""
-            )
-            conn.execute(
-                f"""CREATE OR REPLACE TEMP VIEW _elig AS SELECT * FROM _new
-                WHERE currency = '{rules.currency}' AND amount >= {rules.min_order_amount}"""
-            )
-            build_candidates(conn, rules)
-            conn.execute(cap_sql(rules))
-            base = ledger.scalar("SELECT coalesce(max(seq), 0) FROM referral_entries")
-            hold_days = rules.effective_hold_days
-            conn.execute(
-                f"""INSERT INTO referral_entries
-                SELECT md5(concat_ws('|', 'c', order_id, model, level::VARCHAR, kind)),
-                       {base} + row_number() OVER (ORDER BY order_ts, order_id, mrank, level, krank),
-                       kind, model, order_id, buyer, beneficiary, role, level, '{rules.version}',
-                       basis, rate, amount, '{rules.currency}', order_ts,
-                       order_ts + INTERVAL {hold_days} DAY, period, NULL, NULL,
-                       CASE WHEN amount < raw THEN reason || format(' (capped from {{}})', raw)
-                            ELSE reason END,
-                       '{run_id}'
-                FROM _capped WHERE raw > 0"""
-            )
-            entries_new = (
-                ledger.scalar("SELECT count(*) FROM referral_entries WHERE run_id = ?", [run_id])
-                - re_count
-            )
-            conn.execute(
-                f"""INSERT INTO referral_orders
-                SELECT n.order_id, n.buyer, n.ts, n.amount, n.currency, n.period,
-                       CASE WHEN n.currency <> '{rules.currency}' THEN 'skipped: currency'
-                            WHEN n.amount < {rules.min_order_amount} THEN 'skipped: below minimum'
-                            WHEN c.total IS NULL THEN 'no beneficiary'
-                            ELSE 'attributed' END,
-                       coalesce(c.total, 0), '{run_id}'
-                FROM _new n LEFT JOIN (SELECT order_id, sum(amount) AS total FROM _capped
-                                       WHERE raw > 0 GROUP BY order_id) c USING (order_id)"""
-            )
-            holds_new = _apply_holds(ledger, as_of or datetime(1970, 1, 1, tzinfo=UTC))
-            refunds_new, reversals_new = _reverse_refunds(
-                ledger, rules, timezone, last_closed, run_id, m
-            )
-            conn.execute(
-                "INSERT INTO referral_flags SELECT ?, kind, user_id, other_id, detail FROM _in_flags",
-                [run_id],
-            )
-            outcomes = dict(
-                conn.execute(
-                    "SELECT outcome, count(*) FROM referral_orders WHERE run_id = ? GROUP BY 1 "
-                    "ORDER BY 1",
-                    [run_id],
-                ).fetchall()
-            )
-            commission, reversed_ = conn.execute(
-                """SELECT coalesce(sum(amount) FILTER (WHERE kind <> 'reversal'
-                                  AND order_id IN (SELECT order_id FROM _new)), 0),
-                          coalesce(sum(amount) FILTER (WHERE refund_event_id IS NOT NULL), 0)
-                FROM referral_entries WHERE run_id = ?""",
-                [run_id],
-            ).fetchall()[0]
-            orders_new = sum(outcomes.values())
-            conn.execute(
-                "INSERT INTO referral_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    run_id,
-                    rules.version,
-                    as_of,
-                    orders_new,
-                    entries_new,
-                    refunds_new,
-                    reversals_new,
-                    holds_new,
-                    json.dumps(
-                        {"outcomes": outcomes, "reattribution": re.to_dict()}, sort_keys=True
-                    ),
-                ],
-            )
+            _record_run(ledger, rules, run, counts, outcomes, re)
     finally:
-        for name in (*inputs, "_in_flags", "_in_first", "_rates"):
-            conn.unregister(name)
         ledger.drop_scratch()
+    return _summary(run, rules, counts, commission, reversed_, outcomes, re)
+
+
+def _summary(
+    run: _Run,
+    rules: CommissionRules,
+    counts: _Counts,
+    commission: Decimal,
+    reversed_: Decimal,
+    outcomes: dict[str, int],
+    re: ReattributionResult,
+) -> RunSummary:
     return RunSummary(
-        run_id,
+        run.run_id,
         rules.version,
-        as_of,
-        orders_new,
-        int(entries_new),
-        refunds_new,
-        reversals_new,
-        holds_new,
+        run.as_of,
+        counts.orders,
+        counts.entries,
+        counts.refunds,
+        counts.reversals,
+        counts.holds,
         commission,
         reversed_,
         outcomes,
@@ -287,11 +213,175 @@ def attribute(
     )
 
 
-def _apply_holds(ledger: Ledger, at: datetime) -> int:
+# --- the stages, in run order ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One run's identity and clock."""
+
+    run_id: str
+    as_of: datetime | None
+    last_closed: str | None
+    timezone: str
+
+    @property
+    def at(self) -> datetime:
+        """The data clock (1970 for inputs without timestamps)."""
+        return self.as_of or _EPOCH
+
+
+@dataclass(frozen=True)
+class _Counts:
+    orders: int
+    entries: int
+    refunds: int
+    reversals: int
+    holds: int
+
+
+def _entries_of(ledger: Ledger, run: _Run) -> int:
+    return int(
+        ledger.scalar("SELECT count(*) FROM referral_entries WHERE run_id = ?", [run.run_id])
+    )
+
+
+def _new_orders(ledger: Ledger, rel: Inputs, run: _Run) -> Relation:
+    """Orders not yet in ``referral_orders``, each once (its earliest event), with their period."""
+    new = Relation("_new")
+    ledger.conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {new} AS
+        SELECT o.order_id, o.buyer, o.amount, o.currency, o.ts,
+               o.attribution_token AS token, o.store_id,
+               {booking_period_sql("o.ts", run.timezone, run.last_closed)} AS period
+        FROM (SELECT * FROM {rel.orders}
+              QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY ts, event_id) = 1) o
+        WHERE NOT EXISTS (SELECT 1 FROM referral_orders r WHERE r.order_id = o.order_id)"""
+    )
+    return new
+
+
+def _eligible(ledger: Ledger, new: Relation, rules: CommissionRules) -> Relation:
+    """The new orders in the rules' currency and at least their minimum amount."""
+    eligible = Relation("_elig")
+    ledger.conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {eligible} AS SELECT * FROM {new}
+        WHERE currency = $currency AND amount >= $min_amount""",
+        {"currency": rules.currency, "min_amount": rules.min_order_amount},
+    )
+    return eligible
+
+
+def _capped_candidates(
+    ledger: Ledger, rel: Inputs, eligible: Relation, rules: CommissionRules
+) -> Relation:
+    """Candidate rows of the eligible orders (:mod:`referral.candidates`), capped."""
+    candidates = build_candidates(ledger.conn, rules, eligible, rel)
+    return apply_caps(ledger.conn, rules, candidates, eligible)
+
+
+def _book_entries(ledger: Ledger, capped: Relation, rules: CommissionRules, run: _Run) -> None:
+    """Append one entry per capped candidate with a positive raw amount, in order time."""
+    ledger.conn.execute(
+        f"""INSERT INTO referral_entries
+        SELECT md5(concat_ws('|', 'c', order_id, model, level::VARCHAR, kind)),
+               $base + row_number() OVER (ORDER BY order_ts, order_id, mrank, level, krank),
+               kind, model, order_id, buyer, beneficiary, role, level, $version,
+               basis, rate, amount, $currency, order_ts,
+               order_ts + to_days(CAST($hold_days AS INTEGER)), period, NULL, NULL,
+               CASE WHEN amount < raw THEN reason || format(' (capped from {{}})', raw)
+                    ELSE reason END,
+               $run_id
+        FROM {capped} WHERE raw > 0""",
+        {
+            "base": _max_seq(ledger, "referral_entries"),
+            "version": rules.version,
+            "currency": rules.currency,
+            "hold_days": rules.effective_hold_days,
+            "run_id": run.run_id,
+        },
+    )
+
+
+def _record_orders(
+    ledger: Ledger, new: Relation, capped: Relation, rules: CommissionRules, run: _Run
+) -> None:
+    """One ``referral_orders`` row per new order, with its outcome and attributed total."""
+    ledger.conn.execute(
+        f"""INSERT INTO referral_orders
+        SELECT n.order_id, n.buyer, n.ts, n.amount, n.currency, n.period,
+               CASE WHEN n.currency <> $currency THEN 'skipped: currency'
+                    WHEN n.amount < $min_amount THEN 'skipped: below minimum'
+                    WHEN c.total IS NULL THEN 'no beneficiary'
+                    ELSE 'attributed' END,
+               coalesce(c.total, 0), $run_id
+        FROM {new} n LEFT JOIN (SELECT order_id, sum(amount) AS total FROM {capped}
+                                WHERE raw > 0 GROUP BY order_id) c USING (order_id)""",
+        {"currency": rules.currency, "min_amount": rules.min_order_amount, "run_id": run.run_id},
+    )
+
+
+def _record_flags(ledger: Ledger, rel: Inputs, run: _Run) -> None:
+    """The run's fraud findings, kept with the run id."""
+    ledger.conn.execute(
+        f"INSERT INTO referral_flags SELECT ?, kind, user_id, other_id, detail FROM {rel.flags}",
+        [run.run_id],
+    )
+
+
+def _max_seq(ledger: Ledger, table: str) -> int:
+    return int(ledger.scalar(f"SELECT coalesce(max(seq), 0) FROM {table}"))
+
+
+def _run_totals(
+    ledger: Ledger, new: Relation, run: _Run
+) -> tuple[dict[str, int], Decimal, Decimal]:
+    """Orders per outcome, the commission booked on new orders, and the refunds' reversals."""
+    outcomes = dict(
+        ledger.conn.execute(
+            "SELECT outcome, count(*) FROM referral_orders WHERE run_id = ? GROUP BY 1 ORDER BY 1",
+            [run.run_id],
+        ).fetchall()
+    )
+    commission, reversed_ = ledger.conn.execute(
+        f"""SELECT coalesce(sum(amount) FILTER (WHERE kind <> 'reversal'
+                          AND order_id IN (SELECT order_id FROM {new})), 0),
+                  coalesce(sum(amount) FILTER (WHERE refund_event_id IS NOT NULL), 0)
+        FROM referral_entries WHERE run_id = ?""",
+        [run.run_id],
+    ).fetchall()[0]
+    return outcomes, commission, reversed_
+
+
+def _record_run(
+    ledger: Ledger,
+    rules: CommissionRules,
+    run: _Run,
+    counts: _Counts,
+    outcomes: dict[str, int],
+    re: ReattributionResult,
+) -> None:
+    ledger.conn.execute(
+        "INSERT INTO referral_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run.run_id,
+            rules.version,
+            run.as_of,
+            counts.orders,
+            counts.entries,
+            counts.refunds,
+            counts.reversals,
+            counts.holds,
+            json.dumps({"outcomes": outcomes, "reattribution": re.to_dict()}, sort_keys=True),
+        ],
+    )
+
+
+def _apply_holds(ledger: Ledger, rel: Inputs, at: datetime) -> int:
     """Hold every unsettled, never held or released entry that a fraud flag concerns."""
     conn = ledger.conn
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE _holds AS
+        f"""CREATE OR REPLACE TEMP TABLE _holds AS
         WITH open_entries AS (
             SELECT e.* FROM referral_entries e
             WHERE e.kind <> 'reversal' AND NOT EXISTS (
@@ -301,21 +391,21 @@ def _apply_holds(ledger: Ledger, at: datetime) -> int:
                    || e.beneficiary || ' share a '
                    || CASE WHEN ub.device_hash = ue.device_hash THEN 'device' ELSE 'phone' END
                    AS reason
-            FROM open_entries e JOIN _in_users ub ON ub.user_id = e.buyer
-            JOIN _in_users ue ON ue.user_id = e.beneficiary
+            FROM open_entries e JOIN {rel.users} ub ON ub.user_id = e.buyer
+            JOIN {rel.users} ue ON ue.user_id = e.beneficiary
             WHERE ub.device_hash = ue.device_hash OR ub.phone_hash = ue.phone_hash
             UNION ALL
             SELECT e.entry_id, e.seq, f.detail FROM open_entries e
-            JOIN _in_flags f ON f.user_id = e.beneficiary AND f.kind IN ('cycle', 'ring')
+            JOIN {rel.flags} f ON f.user_id = e.beneficiary AND f.kind IN ('cycle', 'ring')
             UNION ALL
             SELECT e.entry_id, e.seq, f.detail FROM open_entries e
-            JOIN _in_flags f ON f.kind = 'velocity' AND f.user_id = e.beneficiary
+            JOIN {rel.flags} f ON f.kind = 'velocity' AND f.user_id = e.beneficiary
                  AND f.other_id = e.buyer AND e.model = 'referral' AND e.level = 1
         )
         SELECT entry_id, min(seq) AS seq, string_agg(DISTINCT reason, '; ' ORDER BY reason) AS reason
         FROM reasons GROUP BY entry_id"""
     )
-    base = ledger.scalar("SELECT coalesce(max(seq), 0) FROM referral_status")
+    base = _max_seq(ledger, "referral_status")
     conn.execute(
         """INSERT INTO referral_status
         SELECT ? + row_number() OVER (ORDER BY seq), entry_id, 'held', ?, NULL, 'system', reason
@@ -326,20 +416,16 @@ def _apply_holds(ledger: Ledger, at: datetime) -> int:
 
 
 def _reverse_refunds(
-    ledger: Ledger,
-    rules: CommissionRules,
-    tz: str,
-    last_closed: str | None,
-    run_id: str,
-    m: int,
+    ledger: Ledger, rel: Inputs, rules: CommissionRules, run: _Run
 ) -> tuple[int, int]:
     """Append reversal entries for refunds of attributed orders not yet processed."""
     conn = ledger.conn
+    m = rules.minor_digits
     scale = 10**m
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _rf AS
         WITH new AS (
-            SELECT r.* FROM (SELECT * FROM _in_refunds
+            SELECT r.* FROM (SELECT * FROM {rel.refunds}
                              QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ts) = 1) r
             WHERE EXISTS (SELECT 1 FROM referral_orders o WHERE o.order_id = r.order_id)
               AND NOT EXISTS (SELECT 1 FROM referral_refunds x WHERE x.refund_event_id = r.event_id)
@@ -347,14 +433,14 @@ def _reverse_refunds(
         SELECT n.event_id, n.refund_id, n.order_id, n.ts, n.amount, o.amount AS order_amount,
                least(o.amount, coalesce(d.prior, 0) + sum(n.amount) OVER w - n.amount) AS before,
                least(o.amount, coalesce(d.prior, 0) + sum(n.amount) OVER w) AS after,
-               {booking_period_sql("n.ts", tz, last_closed)} AS period
+               {booking_period_sql("n.ts", run.timezone, run.last_closed)} AS period
         FROM new n JOIN referral_orders o USING (order_id) LEFT JOIN done d USING (order_id)
         WINDOW w AS (PARTITION BY n.order_id ORDER BY n.ts, n.event_id ROWS UNBOUNDED PRECEDING)"""
     )
     before, after = (
         refund_target_sql("e.amount", f"r.{c}", "r.order_amount", m) for c in ("before", "after")
     )
-    base = ledger.scalar("SELECT coalesce(max(seq), 0) FROM referral_entries")
+    base = _max_seq(ledger, "referral_entries")
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _rev AS
         SELECT e.entry_id AS orig, r.event_id, r.refund_id, r.ts, r.period, r.amount AS refund_amount,
@@ -369,7 +455,7 @@ def _reverse_refunds(
     conn.execute(
         f"""INSERT INTO referral_entries
         SELECT md5(concat_ws('|', 'r', orig, event_id)),
-               {base} + row_number() OVER (ORDER BY ts, event_id, seq),
+               $base + row_number() OVER (ORDER BY ts, event_id, seq),
                'reversal', model, order_id, buyer, beneficiary, beneficiary_role, level,
                rule_version, applied::DECIMAL(20, 4), rate,
                (delta / {scale})::DECIMAL(20, 4), currency, ts, greatest(ts, payable_at), period,
@@ -377,21 +463,23 @@ def _reverse_refunds(
                format('refund {{}} of {{}} on order {{}} ({{}}): reverses {{}} of entry {{}}',
                       coalesce(refund_id, event_id), refund_amount, order_id, order_amount,
                       (-delta / {scale})::DECIMAL(20, 4), orig),
-               '{run_id}'
-        FROM _rev WHERE delta <> 0"""
+               $run_id
+        FROM _rev WHERE delta <> 0""",
+        {"base": base, "run_id": run.run_id},
     )
     reversals = int(
         ledger.scalar(
             "SELECT count(*) FROM referral_entries WHERE run_id = ? AND kind = 'reversal' "
             "AND refund_event_id IS NOT NULL",
-            [run_id],
+            [run.run_id],
         )
     )
     conn.execute(
         f"""INSERT INTO referral_refunds
         SELECT r.event_id, r.refund_id, r.order_id, r.ts, r.amount, r.after - r.before,
-               coalesce(v.total, 0), r.period, '{run_id}'
+               coalesce(v.total, 0), r.period, $run_id
         FROM _rf r LEFT JOIN (SELECT event_id, sum(delta) / {scale} AS total FROM _rev
-                              GROUP BY event_id) v USING (event_id)"""
+                              GROUP BY event_id) v USING (event_id)""",
+        {"run_id": run.run_id},
     )
     return int(ledger.scalar("SELECT count(*) FROM _rf")), reversals

@@ -1,9 +1,10 @@
 """Candidate commission rows for new orders, before caps and holds (all in DuckDB SQL).
 
-Input temp tables (created by :mod:`referral.attribution`): ``_elig`` (eligible new
-orders, or the orders :mod:`referral.reattribution` re-examines), ``_in_refs`` (referral events), ``_in_first`` (the binding referral of each referee,
-:func:`graph.referrals.first_referrals`), ``_in_users``, ``_in_views``, ``_in_fwds``.
-Output: temp table ``_cand`` with one row per (order, model, level, kind).
+Inputs: the relation of the orders to attribute (eligible new orders from
+:mod:`referral.attribution`, or the orders :mod:`referral.reattribution`
+re-examines) and the run's :class:`referral.inputs.Inputs` (referral events, the
+binding referral of each referee, users, views, forwards). Output: the relation of
+candidate rows, one per (order, model, level, kind), which :func:`cap_sql` caps.
 
 Referral model
     Level 1 is the referrer the buyer is *bound* to at the order time
@@ -33,12 +34,16 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from referral.inputs import Inputs, Relation
 from referral.rules import ROLES, CommissionRules
 from referral.split import split_minor, time_decay_weights
 
-__all__ = ["CAND_COLUMNS", "build_candidates", "cap_sql"]
+__all__ = ["CAND_COLUMNS", "build_candidates", "cap_sql", "apply_caps"]
 
-#: Columns of ``_cand``.
+#: The capped candidate rows (:func:`apply_caps`).
+_CAPPED = Relation("_capped")
+
+#: Columns of the candidate rows.
 CAND_COLUMNS = (
     "order_id, buyer, order_ts, period, basis, model, mrank, level, kind, krank, "
     "beneficiary, role, rate, raw, reason"
@@ -75,9 +80,11 @@ def _rate_tables(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> Non
     )
 
 
-def _referral(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
+def _referral(
+    conn: duckdb.DuckDBPyConnection, rules: CommissionRules, elig: Relation, rel: Inputs
+) -> None:
     b, m = rules.binding, rules.minor_digits
-    touches = "_in_first" if b.mode == "signup_only" else "_in_refs"  # first: graph.referrals
+    touches = rel.first_referrals if b.mode == "signup_only" else rel.referrals
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _touch AS
         SELECT referrer, referee, ts, event_id FROM {touches} WHERE referrer <> referee"""
@@ -93,13 +100,13 @@ def _referral(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _bind AS
         SELECT o.order_id, t.referrer AS b1, t.ts AS bound_at
-        FROM _elig o JOIN _touch t ON t.referee = o.buyer AND {_within("t.ts", "o.ts", b.window_days)}
+        FROM {elig} o JOIN _touch t ON t.referee = o.buyer AND {_within("t.ts", "o.ts", b.window_days)}
         QUALIFY row_number() OVER (PARTITION BY o.order_id ORDER BY t.ts {direction},
                                    t.event_id {direction}) = 1"""
     )
     conn.execute(
         "CREATE OR REPLACE TEMP TABLE _parent AS "
-        "SELECT referee AS child, referrer AS parent FROM _in_first"
+        f"SELECT referee AS child, referrer AS parent FROM {rel.first_referrals}"
     )
     # walk up to `levels` beneficiaries; a user already on the path stops the walk
     joins, cols, path = [], ["b.b1 AS b1"], ["buyer", "b1"]
@@ -110,7 +117,7 @@ def _referral(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _walk AS
         SELECT o.*, b.bound_at, {", ".join(cols)}
-        FROM _elig o JOIN _bind b USING (order_id) {" ".join(joins)}"""
+        FROM {elig} o JOIN _bind b USING (order_id) {" ".join(joins)}"""
     )
     for k in range(2, rules.levels + 1):
         stop = f"b{k - 1} IS NULL OR r{k} IN ({', '.join(path)})"
@@ -140,28 +147,30 @@ def _referral(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
                                 r.level, r.beneficiary, r.level, r.buyer) END AS reason,
                rt.bonus
         FROM (SELECT * FROM ({rows})) r
-        LEFT JOIN _in_users u ON u.user_id = r.beneficiary
+        LEFT JOIN {rel.users} u ON u.user_id = r.beneficiary
         JOIN _rates rt ON rt.role = {_ROLE_SQL} AND rt.level = r.level
         WHERE true {excl}"""
     )
     # flat bonus: the referee's first new commissioned order per level-1 referrer
     conn.execute(
-        """INSERT INTO _cand_ref
+        f"""INSERT INTO _cand_ref
         SELECT order_id, buyer, order_ts, period, basis, model, mrank, level, 'bonus', 1,
                beneficiary, role, NULL, bonus,
-               format('bonus: {} converted referee {}', beneficiary, buyer), bonus
+               format('bonus: {{}} converted referee {{}}', beneficiary, buyer), bonus
         FROM _cand_ref c
         WHERE level = 1 AND kind = 'commission' AND bonus > 0
           AND NOT EXISTS (SELECT 1 FROM referral_entries e WHERE e.kind = 'bonus'
                           AND e.beneficiary = c.beneficiary AND e.buyer = c.buyer
-                          AND NOT EXISTS (SELECT 1 FROM _elig x WHERE x.order_id = e.order_id)
+                          AND NOT EXISTS (SELECT 1 FROM {elig} x WHERE x.order_id = e.order_id)
                           AND NOT EXISTS (SELECT 1 FROM referral_superseded s
                                           WHERE s.entry_id = e.entry_id))
         QUALIFY row_number() OVER (PARTITION BY beneficiary, buyer ORDER BY order_ts, order_id) = 1"""
     )
 
 
-def _share(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
+def _share(
+    conn: duckdb.DuckDBPyConnection, rules: CommissionRules, elig: Relation, rel: Inputs
+) -> None:
     s, m = rules.share, rules.minor_digits
     token = (
         "v.content_id = o.token"
@@ -172,7 +181,7 @@ def _share(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
         f"""CREATE OR REPLACE TEMP TABLE _chain AS
         SELECT o.order_id, o.buyer, o.ts, o.amount, o.period, v.content_id AS content,
                0 AS k, v.sharer AS member, v.ts AS touch_ts, v.sharer AS m0, v.ts AS viewed_at
-        FROM _elig o JOIN _in_views v ON v.viewer = o.buyer AND {_within("v.ts", "o.ts", s.window_days)}
+        FROM {elig} o JOIN {rel.views} v ON v.viewer = o.buyer AND {_within("v.ts", "o.ts", s.window_days)}
              AND v.sharer <> o.buyer AND {token}
         QUALIFY row_number() OVER (PARTITION BY o.order_id ORDER BY v.ts DESC, v.event_id DESC) = 1"""
     )
@@ -183,7 +192,7 @@ def _share(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
             SELECT * FROM (
                 SELECT c.order_id, c.buyer, c.ts, c.amount, c.period, c.content, {k},
                        f.from_user, f.ts, c.m0, c.viewed_at
-                FROM _chain c JOIN _in_fwds f ON f.forwarder = c.member
+                FROM _chain c JOIN {rel.forwards} f ON f.forwarder = c.member
                      AND f.content_id = c.content AND f.ts <= c.touch_ts
                 WHERE c.k = {k - 1}
                 QUALIFY row_number() OVER (PARTITION BY c.order_id
@@ -196,7 +205,7 @@ def _share(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
         f"""SELECT dense_rank() OVER (ORDER BY c.order_id) AS g, c.k,
                    (epoch_us(c.ts) - epoch_us(c.touch_ts))::BIGINT AS age,
                    (round(c.amount * rt.share_rate, {m}) * {10**m})::BIGINT AS total
-            FROM _chain c LEFT JOIN _in_users u ON u.user_id = c.m0
+            FROM _chain c LEFT JOIN {rel.users} u ON u.user_id = c.m0
             JOIN _rates rt ON rt.role = {_ROLE_SQL} AND rt.level = 1
             ORDER BY c.order_id, c.k"""
     ).fetchnumpy()
@@ -221,23 +230,26 @@ def _share(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
                       || 'chain member {{}} of {{}} ({s.split})', c.buyer, c.m0, c.content,
                       strftime(c.viewed_at, '%Y-%m-%d'), c.k + 1, c.n) AS reason
         FROM c JOIN _parts p ON p.g = c.g AND p.k = c.k
-        LEFT JOIN _in_users u0 ON u0.user_id = c.m0
+        LEFT JOIN {rel.users} u0 ON u0.user_id = c.m0
         JOIN _rates rt ON rt.role = (CASE WHEN u0.role IN ({", ".join(f"'{r}'" for r in ROLES)})
                                      THEN u0.role ELSE 'consumer' END) AND rt.level = 1
-        LEFT JOIN _in_users u ON u.user_id = c.member"""
+        LEFT JOIN {rel.users} u ON u.user_id = c.member"""
     )
     conn.unregister("_parts")
 
 
-def build_candidates(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) -> None:
-    """Create temp table ``_cand`` (see module docs) from ``_elig`` and the inputs."""
+def build_candidates(
+    conn: duckdb.DuckDBPyConnection, rules: CommissionRules, orders: Relation, inputs: Inputs
+) -> Relation:
+    """The candidate rows (see the module docstring) of ``orders``, a relation like the
+    eligible new orders, over the run's ``inputs``."""
     _rate_tables(conn, rules)
     parts = []
     if rules.levels >= 1 and any(rules.rate(r, 1) > 0 or rules.bonus_for(r) > 0 for r in ROLES):
-        _referral(conn, rules)
+        _referral(conn, rules, orders, inputs)
         parts.append(f"SELECT {CAND_COLUMNS} FROM _cand_ref")
     if rules.share.enabled:
-        _share(conn, rules)
+        _share(conn, rules, orders, inputs)
         parts.append(f"SELECT {CAND_COLUMNS} FROM _cand_share")
     if not parts:
         parts.append(
@@ -247,11 +259,13 @@ def build_candidates(conn: duckdb.DuckDBPyConnection, rules: CommissionRules) ->
             "NULL::VARCHAR AS beneficiary, NULL::VARCHAR AS role, NULL::DECIMAL(9,6) AS rate, "
             "NULL::DECIMAL(20,4) AS raw, NULL::VARCHAR AS reason) WHERE false"
         )
-    conn.execute(f"CREATE OR REPLACE TEMP VIEW _cand AS {' UNION ALL '.join(parts)}")
+    cand = Relation("_cand")
+    conn.execute(f"CREATE OR REPLACE TEMP VIEW {cand} AS {' UNION ALL '.join(parts)}")
+    return cand
 
 
-def cap_sql(rules: CommissionRules) -> str:
-    """SQL creating view ``_capped`` (``_cand`` plus the capped ``amount``).
+def cap_sql(rules: CommissionRules, candidates: Relation, orders: Relation) -> str:
+    """SQL creating relation ``_capped`` (``candidates`` plus the capped ``amount``).
 
     Caps apply in this order, each to what the previous one left: per order per
     beneficiary (``cap_per_order_per_beneficiary``: the most one beneficiary earns from one
@@ -260,7 +274,7 @@ def cap_sql(rules: CommissionRules) -> str:
     the order of service (referral before share, level 1 first, commission before
     bonus). Window sums are only computed for the caps that are configured. The
     per-beneficiary cap counts the period's earlier entries except those of the
-    orders being (re-)attributed (``_elig``): a re-examined order does not compete
+    orders being (re-)attributed (``orders``): a re-examined order does not compete
     with its own earlier entries.
     """
     serve = "ORDER BY mrank, level, krank ROWS UNBOUNDED PRECEDING"  # order of service
@@ -272,10 +286,10 @@ def cap_sql(rules: CommissionRules) -> str:
             SELECT * EXCLUDE (cumb),
                    greatest(0, least(raw, {cap_b} - (cumb - raw)))::DECIMAL(20, 4) AS amt0
             FROM (SELECT *, sum(raw) OVER (PARTITION BY order_id, beneficiary {serve}) AS cumb
-                  FROM _cand))"""
+                  FROM {candidates}))"""
         )
     else:
-        steps.append("cb AS (SELECT *, raw AS amt0 FROM _cand)")
+        steps.append(f"cb AS (SELECT *, raw AS amt0 FROM {candidates})")
     steps.append("c0 AS (SELECT *, amt0 AS amt1 FROM cb)")
     if rules.cap_per_order is not None:
         steps[-1] = f"""c0 AS (
@@ -287,10 +301,10 @@ def cap_sql(rules: CommissionRules) -> str:
         final = "SELECT *, amt1 AS amount FROM c0"
     else:
         steps.append(
-            """prior AS (
+            f"""prior AS (
             SELECT beneficiary, period, sum(amount) AS prior FROM referral_entries e
             WHERE kind <> 'reversal'
-              AND NOT EXISTS (SELECT 1 FROM _elig x WHERE x.order_id = e.order_id)
+              AND NOT EXISTS (SELECT 1 FROM {orders} x WHERE x.order_id = e.order_id)
             GROUP BY ALL)"""
         )
         steps.append(
@@ -312,4 +326,12 @@ def cap_sql(rules: CommissionRules) -> str:
         rules.cap_per_beneficiary_period,
     )
     kind = "VIEW" if all(c is None for c in windows) else "TABLE"
-    return f"CREATE OR REPLACE TEMP {kind} _capped AS WITH {', '.join(steps)} {final}"
+    return f"CREATE OR REPLACE TEMP {kind} {_CAPPED} AS WITH {', '.join(steps)} {final}"
+
+
+def apply_caps(
+    conn: duckdb.DuckDBPyConnection, rules: CommissionRules, candidates: Relation, orders: Relation
+) -> Relation:
+    """The capped candidate rows (:func:`cap_sql`) as a relation."""
+    conn.execute(cap_sql(rules, candidates, orders))
+    return _CAPPED

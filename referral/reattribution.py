@@ -52,7 +52,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from referral.candidates import build_candidates, cap_sql
+from referral.candidates import apply_caps, build_candidates
+from referral.inputs import Inputs, Relation
 from referral.ledger import Ledger, refund_target_sql
 from referral.periods import booking_period_sql
 from referral.rules import CommissionRules
@@ -87,12 +88,12 @@ def _rules_of(ledger: Ledger, version: str) -> CommissionRules:
     return CommissionRules.model_validate(json.loads(body))
 
 
-def _find_orders(ledger: Ledger, tz: str, last_closed: str | None) -> int:
+def _find_orders(ledger: Ledger, rel: Inputs, tz: str, last_closed: str | None) -> int:
     """Create ``_ref_new`` (new referral events) and ``_re_orders`` (orders to re-examine)."""
     conn = ledger.conn
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE _ref_new AS
-        SELECT event_id, any_value(referee) AS referee, min(ts) AS ts FROM _in_refs r
+        f"""CREATE OR REPLACE TEMP TABLE _ref_new AS
+        SELECT event_id, any_value(referee) AS referee, min(ts) AS ts FROM {rel.referrals} r
         WHERE NOT EXISTS (SELECT 1 FROM referral_seen_referrals s WHERE s.event_id = r.event_id)
         GROUP BY event_id"""
     )
@@ -105,22 +106,22 @@ def _find_orders(ledger: Ledger, tz: str, last_closed: str | None) -> int:
     # tree parent (first referral) of the new referees and of the users they referred
     # (filtered before the window: the cost follows the new referrals, not the history)
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE _re_parent AS
+        f"""CREATE OR REPLACE TEMP TABLE _re_parent AS
         WITH who AS (SELECT referee FROM _ref_new
-                     UNION SELECT r.referee FROM _in_refs r
+                     UNION SELECT r.referee FROM {rel.referrals} r
                      WHERE r.referrer IN (SELECT referee FROM _ref_new))
-        SELECT referee, referrer, event_id FROM _in_first
+        SELECT referee, referrer, event_id FROM {rel.first_referrals}
         WHERE referee IN (SELECT referee FROM who)"""
     )
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE _re_ids AS
+        f"""CREATE OR REPLACE TEMP TABLE _re_ids AS
         WITH touched AS (SELECT referee AS buyer, min(ts) AS since FROM _ref_new GROUP BY 1),
         moved AS (  -- users whose tree parent is a new referral
             SELECT p.referee AS user_id FROM _re_parent p JOIN _ref_new n USING (event_id)),
         below AS (  -- level-1 referrers whose level 2 or 3 may have changed
             SELECT user_id FROM moved
             UNION SELECT p.referee FROM _re_parent p JOIN moved m ON p.referrer = m.user_id),
-        buyers AS (SELECT DISTINCT r.referee AS buyer FROM _in_refs r
+        buyers AS (SELECT DISTINCT r.referee AS buyer FROM {rel.referrals} r
                    JOIN below b ON r.referrer = b.user_id)
         SELECT o.order_id FROM referral_orders o LEFT JOIN touched t ON t.buyer = o.buyer
         WHERE o.outcome IN ('attributed', 'no beneficiary')
@@ -128,7 +129,7 @@ def _find_orders(ledger: Ledger, tz: str, last_closed: str | None) -> int:
     )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _re_orders AS
-        WITH ev AS (SELECT order_id, attribution_token AS token, store_id FROM _in_orders
+        WITH ev AS (SELECT order_id, attribution_token AS token, store_id FROM {rel.orders}
                     WHERE order_id IN (SELECT order_id FROM _re_ids)
                     QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY ts, event_id) = 1)
         SELECT o.order_id, o.buyer, o.amount, o.currency, o.ts, ev.token, ev.store_id,
@@ -140,7 +141,7 @@ def _find_orders(ledger: Ledger, tz: str, last_closed: str | None) -> int:
     return n_new
 
 
-def _compare(ledger: Ledger, share_inputs: bool) -> None:
+def _compare(ledger: Ledger, share_inputs: bool, elig: Relation, capped: Relation) -> None:
     """Create ``_re_diff``: the changed keys of the re-examined orders of one rules version."""
     models = "" if share_inputs else "AND model = 'referral'"
     ledger.conn.execute(
@@ -148,12 +149,12 @@ def _compare(ledger: Ledger, share_inputs: bool) -> None:
         WITH old AS (
             SELECT e.*, coalesce(r.rev, 0) AS rev FROM referral_entries e
             LEFT JOIN (SELECT orig_entry_id, sum(amount) AS rev FROM referral_entries
-                       WHERE kind = 'reversal' AND order_id IN (SELECT order_id FROM _elig)
+                       WHERE kind = 'reversal' AND order_id IN (SELECT order_id FROM {elig})
                        GROUP BY 1) r ON r.orig_entry_id = e.entry_id
-            WHERE e.kind <> 'reversal' AND e.order_id IN (SELECT order_id FROM _elig)
+            WHERE e.kind <> 'reversal' AND e.order_id IN (SELECT order_id FROM {elig})
               AND NOT EXISTS (SELECT 1 FROM referral_superseded s WHERE s.entry_id = e.entry_id)
               {models}
-        ), new AS (SELECT * FROM _capped WHERE raw > 0 {models})
+        ), new AS (SELECT * FROM {capped} WHERE raw > 0 {models})
         SELECT coalesce(n.order_id, o.order_id) AS order_id,
                coalesce(n.model, o.model) AS model, coalesce(n.level, o.level) AS level,
                coalesce(n.kind, o.kind) AS kind, n.krank, n.mrank,
@@ -171,17 +172,19 @@ def _compare(ledger: Ledger, share_inputs: bool) -> None:
     )
 
 
-def _book(ledger: Ledger, rules: CommissionRules, run_id: str, at: datetime) -> None:
+def _book(
+    ledger: Ledger, rules: CommissionRules, elig: Relation, run_id: str, at: datetime
+) -> None:
     """Append the corrections of ``_re_diff`` (see the module docstring)."""
     conn = ledger.conn
     m = rules.minor_digits
     scale = 10**m
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE _re_fix AS
+        f"""CREATE OR REPLACE TEMP TABLE _re_fix AS
         SELECT d.*, o.buyer, o.ts AS order_ts, o.amount AS order_amount, o.period,
                coalesce(rr.n, 0) + 1 AS revision,
                least(o.amount, coalesce(rf.applied, 0)) AS refunded
-        FROM _re_diff d JOIN _elig o USING (order_id)
+        FROM _re_diff d JOIN {elig} o USING (order_id)
         LEFT JOIN (SELECT order_id, count(*) AS n FROM referral_reattributions GROUP BY 1) rr
              USING (order_id)
         LEFT JOIN (SELECT order_id, sum(applied) AS applied FROM referral_refunds GROUP BY 1) rf
@@ -206,7 +209,7 @@ def _book(ledger: Ledger, rules: CommissionRules, run_id: str, at: datetime) -> 
         UNION ALL
         SELECT 1, {new_id}, kind, model, order_id, buyer, new_ben, new_role, level, new_basis,
                new_rate, new_amount, order_ts,
-               order_ts + INTERVAL {rules.effective_hold_days} DAY, period, NULL,
+               order_ts + to_days(CAST($hold_days AS INTEGER)), period, NULL,
                format('{REASON} (was {{}}): ', {old_name}) || new_reason
                || CASE WHEN new_amount < new_raw THEN format(' (capped from {{}})', new_raw)
                        ELSE '' END,
@@ -216,31 +219,34 @@ def _book(ledger: Ledger, rules: CommissionRules, run_id: str, at: datetime) -> 
         SELECT 2, md5(concat_ws('|', 'xr', {new_id})), 'reversal', model, order_id, buyer,
                new_ben, new_role, level, refunded, new_rate,
                (-({catch_up}) / {scale})::DECIMAL(20, 4), order_ts,
-               order_ts + INTERVAL {rules.effective_hold_days} DAY, period, {new_id},
+               order_ts + to_days(CAST($hold_days AS INTEGER)), period, {new_id},
                format('{REASON}: refunds of {{}} already applied to order {{}} ({{}}) reverse '
                       || '{{}} of the new entry', refunded, order_id, order_amount,
                       (({catch_up}) / {scale})::DECIMAL(20, 4)),
                order_ts, mrank, krank, revision
         FROM _re_fix WHERE new_ben IS NOT NULL AND refunded > 0 AND new_amount > 0
-             AND order_amount > 0 AND ({catch_up}) <> 0"""
+             AND order_amount > 0 AND ({catch_up}) <> 0""",
+        {"hold_days": rules.effective_hold_days},
     )
     conn.execute(
-        f"""INSERT INTO referral_entries
-        SELECT entry_id, {base} + row_number() OVER (ORDER BY o_ts, order_id, phase, mr, level, kr),
+        """INSERT INTO referral_entries
+        SELECT entry_id, $base + row_number() OVER (ORDER BY o_ts, order_id, phase, mr, level, kr),
                kind, model, order_id, buyer, beneficiary, coalesce(role, 'unknown'), level,
-               '{rules.version}', basis, rate, amount::DECIMAL(20, 4), '{rules.currency}',
-               order_ts, payable_at, period, orig, NULL, reason, '{run_id}'
-        FROM _re_rows"""
+               $version, basis, rate, amount::DECIMAL(20, 4), $currency,
+               order_ts, payable_at, period, orig, NULL, reason, $run_id
+        FROM _re_rows""",
+        {"base": base, "version": rules.version, "currency": rules.currency, "run_id": run_id},
     )
     conn.execute(
-        f"""INSERT INTO referral_superseded
-        SELECT old_id, order_id, revision, '{run_id}' FROM _re_fix WHERE old_id IS NOT NULL"""
+        "INSERT INTO referral_superseded "
+        "SELECT old_id, order_id, revision, ? FROM _re_fix WHERE old_id IS NOT NULL",
+        [run_id],
     )
     conn.execute(
         f"""INSERT INTO referral_reattributions
-        SELECT f.order_id, f.revision, '{rules.version}', f.period, ?,
+        SELECT f.order_id, f.revision, $version, f.period, $at,
                coalesce(r.reversed, 0), coalesce(r.booked, 0), coalesce(r.n, 0), f.reason,
-               '{run_id}'
+               $run_id
         FROM (SELECT order_id, any_value(revision) AS revision, any_value(period) AS period,
                      '{REASON}: ' || string_agg(format('level {{}} {{}} {{}}: {{}} -> {{}}',
                          level, model, kind, {old_name}, {new_name}), '; '
@@ -250,7 +256,7 @@ def _book(ledger: Ledger, rules: CommissionRules, run_id: str, at: datetime) -> 
                           sum(amount) FILTER (WHERE kind = 'reversal') AS reversed,
                           sum(amount) FILTER (WHERE kind <> 'reversal') AS booked
                    FROM _re_rows GROUP BY order_id) r USING (order_id)""",
-        [at],
+        {"version": rules.version, "at": at, "run_id": run_id},
     )
 
 
@@ -264,6 +270,7 @@ def _drop(ledger: Ledger, name: str) -> None:
 
 def reattribute(
     ledger: Ledger,
+    inputs: Inputs,
     *,
     timezone: str,
     last_closed: str | None,
@@ -273,14 +280,14 @@ def reattribute(
 ) -> ReattributionResult:
     """Re-examine attributed orders a new referral may affect; append corrections.
 
-    Runs inside the attribution transaction, with the run's inputs registered as
-    ``_in_refs``, ``_in_first``, ``_in_orders``, ``_in_users``, ``_in_views`` and ``_in_fwds``
-    (see :func:`referral.attribution.attribute`). Records the new referral events
-    as seen.
+    Runs inside the attribution transaction (see :func:`referral.attribution.attribute`).
+    Records the new referral events as seen.
 
     Parameters
     ----------
     ledger : Ledger
+    inputs : Inputs
+        The run's input relations.
     timezone : str
         Zone of period boundaries.
     last_closed : str or None
@@ -298,7 +305,7 @@ def reattribute(
     ReattributionResult
     """
     conn = ledger.conn
-    n_new = _find_orders(ledger, timezone, last_closed)
+    n_new = _find_orders(ledger, inputs, timezone, last_closed)
     reexamined = int(ledger.scalar("SELECT count(*) FROM _re_orders"))
     first_seq = int(ledger.scalar("SELECT coalesce(max(seq), 0) FROM referral_entries"))
     if reexamined:
@@ -310,17 +317,17 @@ def reattribute(
         ]
         for version in versions:
             rules = _rules_of(ledger, version)
+            orders = Relation("_re_elig")
             conn.execute(
-                "CREATE OR REPLACE TEMP TABLE _elig AS SELECT * EXCLUDE (rule_version) "
+                f"CREATE OR REPLACE TEMP TABLE {orders} AS SELECT * EXCLUDE (rule_version) "
                 "FROM _re_orders WHERE rule_version = ?",
                 [version],
             )
-            build_candidates(conn, rules)
-            conn.execute(cap_sql(rules))
-            _compare(ledger, share_inputs)
-            _book(ledger, rules, run_id, at)
-            for name in ("_capped", "_elig"):  # a first attribution recreates them as views
-                _drop(ledger, name)
+            candidates = build_candidates(conn, rules, orders, inputs)
+            capped = apply_caps(conn, rules, candidates, orders)
+            _compare(ledger, share_inputs, orders, capped)
+            _book(ledger, rules, orders, run_id, at)
+            _drop(ledger, capped.name)  # a first attribution may recreate it as a view
     conn.execute(
         "INSERT INTO referral_seen_referrals SELECT event_id, referee, ? FROM _ref_new",
         [run_id],

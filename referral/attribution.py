@@ -450,6 +450,7 @@ def _reverse_refunds(
         FROM _rf r JOIN referral_entries e ON e.order_id = r.order_id
              AND e.kind <> 'reversal' AND e.amount > 0
              AND NOT EXISTS (SELECT 1 FROM referral_superseded x WHERE x.entry_id = e.entry_id)
+             AND NOT EXISTS (SELECT 1 FROM referral_voids x WHERE x.entry_id = e.entry_id)
         WHERE r.order_amount > 0"""
     )
     conn.execute(

@@ -9,9 +9,11 @@ Status of an entry, as of an instant ``T``
 ------------------------------------------
 1. ``paid`` / ``carried`` once a period close settled it (final);
 2. else ``held`` when its root entry (the commission a reversal belongs to) has a
-   ``held`` transition not followed by a ``released`` one;
-3. else ``reversed`` for a commission fully cancelled by its reversals;
-4. else ``payable`` when ``payable_at <= T`` (order time + holding period), else ``pending``.
+   ``held`` transition not followed by a ``released`` or ``voided`` one;
+3. else ``voided`` when that latest hold transition is ``voided`` (a person rejected
+   the held commission; its void is a reversal entry, :meth:`Ledger.void`);
+4. else ``reversed`` for a commission fully cancelled by its reversals;
+5. else ``payable`` when ``payable_at <= T`` (order time + holding period), else ``pending``.
 """
 
 from __future__ import annotations
@@ -32,30 +34,41 @@ from referral.ledger_query import ENTRY_ORDERS, EntryFilter, Totals
 from referral.rules import CommissionRules
 from referral.schema import COMPONENT, MIGRATIONS
 
-__all__ = ["Ledger", "STATUSES", "entries_sql", "refund_target_sql"]
+__all__ = ["Ledger", "STATUSES", "HOLD_STATES", "MIN_ID_PREFIX", "entries_sql", "refund_target_sql"]
 
 #: Every status an entry can show.
-STATUSES: tuple[str, ...] = ("pending", "payable", "held", "reversed", "paid", "carried")
+STATUSES: tuple[str, ...] = ("pending", "payable", "held", "voided", "reversed", "paid", "carried")
+#: Hold transitions of ``referral_status`` (the latest one is the entry's hold state).
+HOLD_STATES: tuple[str, ...] = ("held", "released", "voided")
+#: Shortest entry id prefix accepted where an id is expected (ids are 32 hex digits).
+MIN_ID_PREFIX = 6
 
-#: Columns of :meth:`Ledger.entries` besides those of ``referral_entries``.
-_ENTRY_VIEW = """
+
+def _entry_view(bounded: bool) -> str:
+    """The ``WITH`` clauses of view ``ledger``; ``bounded`` adds ``$entry_seq`` /
+    ``$status_seq``: only entries and status rows up to those seqs (as of a close)."""
+    e_cut = "AND seq <= $entry_seq" if bounded else ""
+    s_cut = "AND seq <= $status_seq" if bounded else ""
+    states = ", ".join(f"'{h}'" for h in HOLD_STATES)
+    return f"""
     hold AS (
         SELECT entry_id, arg_max(status, seq) AS hold_state, arg_max(reason, seq) AS hold_reason
-        FROM referral_status WHERE status IN ('held', 'released') GROUP BY entry_id
+        FROM referral_status WHERE status IN ({states}) {s_cut} GROUP BY entry_id
     ),
     settle AS (
         SELECT entry_id, arg_max(status, seq) AS settled, arg_max(period, seq) AS settled_period
-        FROM referral_status WHERE status IN ('paid', 'carried') GROUP BY entry_id
+        FROM referral_status WHERE status IN ('paid', 'carried') {s_cut} GROUP BY entry_id
     ),
     rev AS (
         SELECT orig_entry_id AS entry_id, sum(amount) AS reversed
-        FROM referral_entries WHERE kind = 'reversal' GROUP BY orig_entry_id
+        FROM referral_entries WHERE kind = 'reversal' {e_cut} GROUP BY orig_entry_id
     ),
     ledger AS MATERIALIZED (
         SELECT e.*, coalesce(r.reversed, 0)::DECIMAL(20, 4) AS reversed,
             CASE
                 WHEN s.settled IS NOT NULL THEN s.settled
                 WHEN h.hold_state = 'held' THEN 'held'
+                WHEN h.hold_state = 'voided' THEN 'voided'
                 WHEN e.kind <> 'reversal' AND e.amount > 0
                      AND e.amount + coalesce(r.reversed, 0) = 0 THEN 'reversed'
                 WHEN e.payable_at <= $as_of THEN 'payable'
@@ -68,15 +81,18 @@ _ENTRY_VIEW = """
         LEFT JOIN hold h ON h.entry_id = coalesce(e.orig_entry_id, e.entry_id)
         LEFT JOIN settle s ON s.entry_id = e.entry_id
         LEFT JOIN rev r ON r.entry_id = e.entry_id
+        WHERE true {"AND e.seq <= $entry_seq" if bounded else ""}
     )"""
 
 
-def entries_sql() -> str:
+def entries_sql(*, bounded: bool = False) -> str:
     """``WITH`` clauses defining the view ``ledger`` (entries plus derived status).
 
-    The SQL takes one named parameter, ``$as_of`` (TIMESTAMPTZ).
+    The SQL takes the named parameter ``$as_of`` (TIMESTAMPTZ) and, when ``bounded``,
+    ``$entry_seq`` and ``$status_seq`` (BIGINT): the ledger as it stood when those were
+    its last rows (:meth:`Ledger.close_marks`).
     """
-    return "WITH " + _ENTRY_VIEW
+    return "WITH " + _entry_view(bounded)
 
 
 def refund_target_sql(entry: str, refunded: str, order_amount: str, minor_digits: int) -> str:
@@ -330,10 +346,72 @@ class Ledger:
             cur.unregister("_st_ids")
         return len(entry_ids)
 
+    def close_marks(self, period: str) -> tuple[int, int] | None:
+        """``(entry_seq, status_seq)``: the last entry and status row when ``period`` was
+        closed (None when it is open). For closes recorded before schema v3, the last
+        status row of the close's own settlement and the last entry of a period up to it."""
+        if not self.ready or period not in self.closed_periods():
+            return None
+        if self.schema_version >= 3:
+            row = self.conn.execute(
+                "SELECT entry_seq, status_seq FROM referral_close_marks WHERE period = ?",
+                [period],
+            ).fetchall()
+            if row:
+                return int(row[0][0]), int(row[0][1])
+        status_seq = self.scalar(
+            "SELECT coalesce(max(seq), 0) FROM referral_status WHERE period <= ? "
+            "AND status IN ('paid', 'carried')",
+            [period],
+        )
+        entry_seq = self.scalar(
+            "SELECT coalesce(max(seq), 0) FROM referral_entries WHERE period <= ?", [period]
+        )
+        return int(entry_seq), int(status_seq)
+
+    def resolve_ids(self, ids: list[str], *, state: str = "held") -> list[str]:
+        """Full entry ids of ``ids`` (whole ids or unique prefixes of at least
+        :data:`MIN_ID_PREFIX` characters) among root commissions whose hold state is
+        ``state`` (``held``; ``any`` for every commission ever held).
+
+        Raises
+        ------
+        NotFoundError
+            An id matches no such entry, a prefix matches several, or is shorter than
+            :data:`MIN_ID_PREFIX` (each named).
+        """
+        states = ", ".join(f"'{h}'" for h in HOLD_STATES)
+        last = self.arrow(
+            f"""SELECT entry_id, arg_max(status, seq) AS state FROM referral_status
+            WHERE status IN ({states}) GROUP BY entry_id"""
+        ).to_pylist()
+        known = sorted(r["entry_id"] for r in last if state == "any" or r["state"] == state)
+        out = []
+        for given in ids:
+            given = given.strip().lower()
+            if len(given) < MIN_ID_PREFIX:
+                raise NotFoundError(
+                    f"Entry id {given!r} is too short; give at least {MIN_ID_PREFIX} characters "
+                    "(the ids in `koc commissions holds`).",
+                    entry_id=given,
+                )
+            hits = [k for k in known if k.startswith(given)]
+            if len(hits) != 1:
+                what = "is not a held entry" if state == "held" else "was never held"
+                raise NotFoundError(
+                    f"Entry {given!r} {what}; `koc commissions holds` lists held entries."
+                    if not hits
+                    else f"Entry id {given!r} is ambiguous: it starts {len(hits)} entries "
+                    f"({', '.join(h[:12] for h in hits[:5])}...); give more characters.",
+                    entry_id=given,
+                )
+            out.append(hits[0])
+        return list(dict.fromkeys(out))
+
     def release(
         self, entry_ids: list[str], *, reason: str, by: str, at: datetime | None = None
     ) -> int:
-        """Release held entries: records who released what and why.
+        """Release held entries (ids or unique prefixes): records who released what and why.
 
         Raises
         ------
@@ -342,20 +420,80 @@ class Ledger:
         ConfigError
             Empty reason or name.
         """
-        if not reason.strip() or not by.strip():
-            raise ConfigError("A release needs --reason and --by (who decided and why).")
-        held = self.entries(EntryFilter(held=True, status="held", roots=True))
-        held_ids = set(held.column("entry_id").to_pylist()) if held.num_rows else set()
-        for eid in entry_ids:
-            if eid not in held_ids:
-                raise NotFoundError(
-                    f"Entry {eid!r} is not held; `koc commissions holds` lists held entries.",
-                    entry_id=eid,
+        _need_reason(reason, by, "release")
+        ids = self.resolve_ids(entry_ids)
+        return self.add_status(ids, "released", actor=by, reason=reason, at=at or datetime.now(UTC))
+
+    def void(
+        self, entry_ids: list[str], *, reason: str, by: str, at: datetime | None = None
+    ) -> list[str]:
+        """Void (reject) held commissions: for each, book a reversal entry netting it to
+        zero, record a ``voided`` hold transition and a ``referral_voids`` row (who, when,
+        why). Nothing is updated or deleted; the pair settles to zero at the next close.
+
+        The void is booked in the commission's period while that is open, else in the first
+        open period; it is payable with the commission. A voided commission takes no
+        further refund reversals. Returns the ids of the void entries.
+
+        Raises
+        ------
+        NotFoundError
+            An id is not a held entry.
+        ConfigError
+            Empty reason or name.
+        """
+        from referral.periods import next_period
+
+        _need_reason(reason, by, "void")
+        ids = self.resolve_ids(entry_ids)
+        at = at or datetime.now(UTC)
+        last = self.last_closed()
+        open_from = next_period(last) if last is not None else "0000-00"
+        tbl = pa.table({"entry_id": ids})
+        with self.transaction() as conn:
+            base = self.scalar("SELECT coalesce(max(seq), 0) FROM referral_entries")
+            conn.register("_void_ids", tbl)
+            try:
+                conn.execute(
+                    """CREATE OR REPLACE TEMP TABLE _voids AS
+                    SELECT e.*, md5(concat_ws('|', 'v', e.entry_id)) AS void_id,
+                           -(e.amount + coalesce(r.rev, 0))::DECIMAL(20, 4) AS void_amount,
+                           ? + row_number() OVER (ORDER BY e.seq) AS void_seq
+                    FROM referral_entries e JOIN _void_ids v USING (entry_id)
+                    LEFT JOIN (SELECT orig_entry_id, sum(amount) AS rev FROM referral_entries
+                               WHERE kind = 'reversal' GROUP BY 1) r
+                           ON r.orig_entry_id = e.entry_id""",
+                    [base],
                 )
-        return self.add_status(
-            list(dict.fromkeys(entry_ids)),
-            "released",
-            actor=by,
-            reason=reason,
-            at=at or datetime.now(UTC),
-        )
+            finally:
+                conn.unregister("_void_ids")
+            conn.execute(
+                """INSERT INTO referral_entries
+                SELECT void_id, void_seq, 'reversal', model, order_id, buyer, beneficiary,
+                       beneficiary_role, level, rule_version, basis, rate, void_amount, currency,
+                       ?, payable_at, CASE WHEN period >= ? THEN period ELSE ? END, entry_id,
+                       NULL, format('voided by {}: {} (reverses {} of entry {})', ?, ?,
+                                    -void_amount, entry_id),
+                       'void'
+                FROM _voids WHERE void_amount <> 0 ORDER BY void_seq""",
+                [at, open_from, open_from, by, reason],
+            )
+            conn.execute(
+                "INSERT INTO referral_voids SELECT entry_id, void_id, void_amount, ?, ?, ? "
+                "FROM _voids ORDER BY void_seq",
+                [at, by, reason],
+            )
+            self.add_status(ids, "voided", actor=by, reason=reason, at=at)
+            voided = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT void_id FROM _voids WHERE void_amount <> 0 ORDER BY void_seq"
+                ).fetchall()
+            ]
+            conn.execute("DROP TABLE _voids")
+        return voided
+
+
+def _need_reason(reason: str, by: str, what: str) -> None:
+    if not reason.strip() or not by.strip():
+        raise ConfigError(f"A {what} needs --reason and --by (who decided and why).")

@@ -1,47 +1,54 @@
 """``koc commissions report``: a period's finance report as CSV, XLSX or HTML files.
 
-Contents (same in every format):
+Contents (same figures in every format, all from one :func:`referral.reports.period_report`):
 
-* **balances**: one statement summary per beneficiary (opening balance,
-  commissions, reversals, accrued, paid, closing balance, held, pending), with totals;
-* **entries**: every statement line (orders, levels, amounts, reversals, holds);
-* **summary**: totals by role, model and level, and a chart of net and paid
-  amounts by role and level (HTML);
-* **reconciliation**: the checks of :func:`referral.reports.reconciliation`.
+* **overview** (the XLSX cover sheet): open or closed, as of when, time zone, and
+  each figure of the period once, with its definition (:data:`FIGURES`);
+* **balances**: one row per beneficiary (:data:`referral.reports.BALANCE_COLUMNS`), with totals;
+* **entries**: every statement line (the period's due entries) with its state;
+* **summary**: the same entries by role, model and level, and a chart of net booked
+  and settled amounts by role and level (HTML);
+* **reconciliation**: the checks of :func:`referral.reports.reconciliation`, including the
+  cross-table identities (summary = balances = statement lines = the close).
 
-Byte-reproducible for the same ledger (see :mod:`referral.render`). The XLSX
-workbook holds at most :data:`XLSX_MAX_ROWS` balance rows (largest first) and entry
-rows (the CSV always has all of them); the HTML page shows the summary, chart,
-reconciliation and the :data:`HTML_MAX_BALANCE_ROWS` largest balances (totals over
-all), not the individual entries.
+Byte-reproducible for the same ledger (:mod:`referral.xlsx`, :mod:`referral.render`);
+a closed period's report never changes (it is read as of its close). CSV files have one
+table each, money with the currency's decimals. The XLSX workbook holds at most
+:data:`XLSX_MAX_ROWS` balance rows (largest first) and entry rows (the CSV always has
+all of them); the HTML page shows the overview, summary, chart, reconciliation and
+the :data:`HTML_MAX_BALANCE_ROWS` largest balances (totals over all), not the entries.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from graph.errors import ConfigError
+from graph.money import CURRENCY_MINOR_UNITS
 from referral.ledger import Ledger
 from referral.periods import DEFAULT_TIMEZONE, check_period
 from referral.render import (
+    LINE_FORMATS,
     _table_html,
     html_page,
     neutralize_formula_columns,
     payout_chart_svg,
-    xlsx_bytes,
 )
-from referral.reports import balances, period_lines, reconciliation, report_clock
-from referral.reports import role_level_summary as summary_table
+from referral.reports import PeriodReport, period_report
+from referral.xlsx import XlsxSheet, xlsx_bytes
 
 __all__ = [
+    "FIGURES",
     "REPORT_FORMATS",
     "XLSX_MAX_ROWS",
     "HTML_MAX_BALANCE_ROWS",
+    "overview_rows",
     "write_period_report",
 ]
 
@@ -52,29 +59,77 @@ XLSX_MAX_ROWS = 20_000
 #: Beneficiaries listed in the HTML page (largest accrued first); totals cover everyone.
 HTML_MAX_BALANCE_ROWS = 500
 
+#: Every figure of the overview, in order, with its definition (docs/commissions.md).
+FIGURES: tuple[tuple[str, str], ...] = (
+    ("beneficiaries", "people with a statement line or a balance in the period"),
+    ("entries_booked", "ledger entries booked in the period (count)"),
+    ("lines", "statement lines: due entries = booked in the period or brought forward (count)"),
+    ("entries_settled", "statement lines settled by the period's close (count)"),
+    ("opening", "closing balances of the previous close"),
+    ("commissions", "commissions and bonuses booked in the period"),
+    ("reversals", "reversals booked in the period (refunds, corrections, voids; negative)"),
+    ("net", "commissions + reversals"),
+    ("brought_forward", "entries of earlier periods still unsettled (held or pending then)"),
+    ("held", "due entries on a fraud or policy hold"),
+    ("pending", "due entries still inside their holding period at the period end"),
+    ("accrued", "due entries settled by the close = net + brought forward - held - pending"),
+    ("gross_payable", "opening + accrued: owed before the minimum payout"),
+    ("paid", "paid out by the close (0 while the period is open)"),
+    ("closing", "gross payable - paid: carried to the next period"),
+)
+_COUNTS = frozenset({"beneficiaries", "entries_booked", "lines", "entries_settled"})
 
-def _csv(table: pa.Table) -> bytes:
+
+def _money_2(table: pa.Table, digits: int) -> pa.Table:
+    """Money columns (DECIMAL(20, 4)) at the currency's decimals, for the CSV files."""
+    money = pa.decimal128(20, digits)
+    for i, f in enumerate(table.schema):
+        if pa.types.is_decimal(f.type) and f.type.scale == 4:
+            table = table.set_column(i, pa.field(f.name, money), pc.cast(table.column(i), money))
+    return table
+
+
+def _csv(table: pa.Table, digits: int, *, ingested_text: bool = True) -> bytes:
+    """One table as CSV; text that came from ingested data is neutralised against
+    formula injection (our own text, such as the overview's signed values, is not)."""
+    if not table.column_names:
+        return b""
+    table = _money_2(table, digits)
     sink = pa.BufferOutputStream()
     pacsv.write_csv(
-        neutralize_formula_columns(table), sink, pacsv.WriteOptions(quoting_style="needed")
+        neutralize_formula_columns(table) if ingested_text else table,
+        sink,
+        pacsv.WriteOptions(quoting_style="needed"),
     )
     return sink.getvalue().to_pybytes()
 
 
-def _rows(table: pa.Table) -> tuple[list[str], list[list[object]]]:
+def _rows(table: pa.Table) -> tuple[list[str], list[list[Any]]]:
     if not table.column_names:
         return [], []
     cols = [table.column(c).to_pylist() for c in table.column_names]
     return list(table.column_names), [list(r) for r in zip(*cols, strict=True)]
 
 
-def _totals_row(table: pa.Table, label_cols: int) -> list[object]:
-    out: list[object] = ["total", *([""] * (label_cols - 1))]
-    for name in table.column_names[label_cols:]:
+def _totals_row(table: pa.Table, label: str, counts: dict[str, Any] | None = None) -> list[Any]:
+    """Sums of the money and count columns; ``counts`` replaces sums that would
+    double count (distinct beneficiaries over summary rows); other columns blank."""
+    counts = counts or {}
+    out: list[Any] = []
+    for i, name in enumerate(table.column_names):
         col = table.column(name)
-        if pa.types.is_decimal(col.type) or pa.types.is_integer(col.type):
+        if i == 0:
+            out.append(label)
+        elif name in counts:
+            out.append(counts[name])
+        elif name in ("level", "seq", "rate"):
+            out.append("")
+        elif pa.types.is_decimal(col.type):
             total = pc.sum(col).as_py()
             out.append(Decimal(0) if total is None else Decimal(total))
+        elif pa.types.is_integer(col.type):
+            total = pc.sum(col).as_py()
+            out.append(int(total or 0))
         else:
             out.append("")
     return out
@@ -88,11 +143,32 @@ def _largest(table: pa.Table, n: int) -> pa.Table:
     return table.sort_by(order).slice(0, n)
 
 
-def _capped_sheet(name: str, table: pa.Table, n: int, what: str, csv_name: str) -> tuple:
-    header, rows = _rows(_largest(table, n) if what == "balances" else table.slice(0, n))
-    if table.num_rows > n:
-        rows.append([f"... {table.num_rows - n} more {what}: see {csv_name}"])
-    return (name, header, rows)
+def overview_rows(rep: PeriodReport, tz: str) -> list[list[Any]]:
+    """``[figure, value, definition]`` rows: state, as-of, time zone, then :data:`FIGURES`."""
+    snap = rep.snap
+    head: list[list[Any]] = [
+        ["period", snap.period, "calendar month in the time zone below"],
+        [
+            "state",
+            "closed" if snap.closed else "open",
+            "closed: as the ledger stood at the close, final"
+            if snap.closed
+            else "open: projected, a close at the period end would settle 'accrued'",
+        ],
+        ["as_of", snap.at, "the instant the figures are computed at (times in the zone below)"],
+        ["timezone", tz, "zone of the period boundaries and of every time shown"],
+        [
+            "reconciled",
+            "yes" if rep.ok else "NO",
+            "every check of the reconciliation sheet holds",
+        ],
+    ]
+    return head + [[name, rep.totals.get(name, 0), text] for name, text in FIGURES]
+
+
+def _title(rep: PeriodReport) -> str:
+    state = "closed" if rep.snap.closed else f"open, as of {rep.snap.at.isoformat()}"
+    return f"Commission report {rep.snap.period} ({state})"
 
 
 def write_period_report(
@@ -118,14 +194,14 @@ def write_period_report(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    at, closed = report_clock(ledger, period, tz)
-    bal = balances(ledger, period, tz=tz)
-    summ = summary_table(ledger, period, tz=tz)
-    rec = reconciliation(ledger, period, tz=tz)
+    rep = period_report(ledger, period, tz=tz)
+    bal, summ, rec, lines = rep.balances, rep.summary, rep.reconciliation, rep.lines
+    currency = bal.column("currency")[0].as_py() if bal.num_rows else "CNY"
+    digits = CURRENCY_MINOR_UNITS.get(currency, 2)
     stem = f"commissions-{period}"
-    state = "closed" if closed else f"open, as of {at.isoformat()}"
-    title = f"Commission report {period} ({state})"
     files: list[Path] = []
+    over = overview_rows(rep, tz)
+    distinct = {"beneficiaries": rep.totals.get("beneficiaries", 0)}
 
     def write(name: str, data: bytes) -> None:
         path = out / name
@@ -133,66 +209,105 @@ def write_period_report(
         files.append(path)
 
     if fmt == "csv":
-        lines = period_lines(ledger, period, tz=tz)
+        overview = pa.table(
+            {
+                "figure": [r[0] for r in over],
+                "value": [
+                    f"{v:.{digits}f}"
+                    if isinstance(v, Decimal)
+                    else v.isoformat()
+                    if hasattr(v, "isoformat")
+                    else str(v)
+                    for _, v, _ in over
+                ],
+                "definition": [r[2] for r in over],
+            }
+        )
         for name, table in (
+            ("overview", overview),
             ("balances", bal),
             ("entries", lines),
             ("summary", summ),
             ("reconciliation", rec),
         ):
-            write(f"{stem}-{name}.csv", _csv(table) if table.column_names else b"")
+            write(f"{stem}-{name}.csv", _csv(table, digits, ingested_text=name != "overview"))
     elif fmt == "xlsx":
-        lines = period_lines(ledger, period, tz=tz)
-        sheets = [
-            ("Summary", *_rows(summ)),
-            ("Reconciliation", *_rows(rec)),
-            _capped_sheet("Balances", bal, XLSX_MAX_ROWS, "balances", f"{stem}-balances.csv"),
-            _capped_sheet("Entries", lines, XLSX_MAX_ROWS, "entries", f"{stem}-entries.csv"),
-        ]
-        write(f"{stem}.xlsx", xlsx_bytes(sheets, title=title, fixed_time=at))
+        write(f"{stem}.xlsx", _workbook(rep, over, tz, stem, distinct))
     else:
-        n_lines = (
-            ledger.scalar(
-                "SELECT count(*) FROM referral_entries e WHERE e.period = ? OR EXISTS ("
-                "SELECT 1 FROM referral_status s WHERE s.entry_id = e.entry_id AND s.period = ?)",
-                [period, period],
-            )
-            if ledger.ready
-            else 0
-        )
-        top = _largest(bal, HTML_MAX_BALANCE_ROWS)
-        bh, br = _rows(top)
-        sh, sr = _rows(summ)
-        rh, rr = _rows(rec)
-        ok = all(rec.column("ok").to_pylist()) if rec.num_rows else True
-        verdict = (
-            '<p class="ok">Every cent is accounted for.</p>'
-            if ok
-            else '<p class="bad">Reconciliation differences found: see the table.</p>'
-        )
-        chart = payout_chart_svg(summ, title=f"Net booked and paid by role and level, {period}")
-        currency = bal.column("currency")[0].as_py() if bal.num_rows else "CNY"
-        head = (
-            f"<p>Period {period} ({state}); {bal.num_rows} beneficiaries, {n_lines} "
-            f"ledger lines. Amounts in {currency}.</p>"
-        )
-        more = "" if top is bal else ", largest accrued first; all in the CSV report"
-        write(
-            f"{stem}.html",
-            html_page(
-                title,
-                [
-                    ("Overview", head + verdict),
-                    (
-                        "Summary by role and level",
-                        _table_html(sh, sr, _totals_row(summ, 3) if sr else None) + chart,
-                    ),
-                    ("Reconciliation", _table_html(rh, rr)),
-                    (
-                        f"Balances by beneficiary ({top.num_rows} of {bal.num_rows}{more})",
-                        _table_html(bh, br, _totals_row(bal, 2) if br else None),
-                    ),
-                ],
-            ),
-        )
+        write(f"{stem}.html", _html(rep, over, currency, distinct))
     return files
+
+
+def _capped(table: pa.Table, n: int, what: str, csv_name: str) -> tuple[pa.Table, str | None]:
+    if table.num_rows <= n:
+        return table, None
+    part = _largest(table, n) if what == "balances" else table.slice(0, n)
+    return part, f"... {table.num_rows - n} more {what}: see {csv_name}"
+
+
+def _workbook(
+    rep: PeriodReport, over: list[list[Any]], tz: str, stem: str, distinct: dict[str, Any]
+) -> bytes:
+    bal, lines = rep.balances, rep.lines
+    top, bal_note = _capped(bal, XLSX_MAX_ROWS, "balances", f"{stem}-balances.csv")
+    first, line_note = _capped(lines, XLSX_MAX_ROWS, "entries", f"{stem}-entries.csv")
+    sheets = [
+        XlsxSheet("Cover", ["figure", "value", "definition"], over, table=False),
+        XlsxSheet(
+            "Summary",
+            *_rows(rep.summary),
+            totals=_totals_row(rep.summary, "total", distinct) if rep.summary.num_rows else None,
+            formats={"level": "0"},
+        ),
+        XlsxSheet(
+            "Balances",
+            *_rows(top),
+            totals=_totals_row(bal, "total", {}) if bal.num_rows else None,
+            note=bal_note,
+        ),
+        XlsxSheet(
+            "Entries",
+            *_rows(first),
+            totals=_totals_row(lines, "total", {}) if lines.num_rows else None,
+            note=line_note,
+            formats=LINE_FORMATS,
+        ),
+        XlsxSheet("Reconciliation", *_rows(rep.reconciliation)),
+    ]
+    return xlsx_bytes(sheets, title=_title(rep), fixed_time=rep.snap.at, tz=tz)
+
+
+def _html(
+    rep: PeriodReport, over: list[list[Any]], currency: str, distinct: dict[str, Any]
+) -> bytes:
+    bal, summ, rec = rep.balances, rep.summary, rep.reconciliation
+    period = rep.snap.period
+    top = _largest(bal, HTML_MAX_BALANCE_ROWS)
+    bh, br = _rows(top)
+    sh, sr = _rows(summ)
+    rh, rr = _rows(rec)
+    verdict = (
+        '<p class="ok">Every cent is accounted for. All reconciliation checks hold.</p>'
+        if rep.ok
+        else '<p class="bad">Reconciliation differences found: see the table.</p>'
+    )
+    chart = payout_chart_svg(summ, title=f"Net booked and settled by role and level, {period}")
+    more = "" if top is bal else ", largest accrued first; all in the CSV report"
+    return html_page(
+        _title(rep),
+        [
+            (
+                f"Overview (amounts in {currency})",
+                verdict + _table_html(["figure", "value", "definition"], over),
+            ),
+            (
+                "Summary by role and level",
+                _table_html(sh, sr, _totals_row(summ, "total", distinct) if sr else None) + chart,
+            ),
+            ("Reconciliation", _table_html(rh, rr)),
+            (
+                f"Balances by beneficiary ({top.num_rows} of {bal.num_rows}{more})",
+                _table_html(bh, br, _totals_row(bal, "total", {}) if br else None),
+            ),
+        ],
+    )

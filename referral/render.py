@@ -12,7 +12,6 @@ import csv
 import html
 import io
 import json
-import zipfile
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -20,7 +19,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from referral.reports import LINE_COLUMNS, Statement
+from graph.money import format_money, quantize
+from referral.reports import BALANCE_COLUMNS, LINE_COLUMNS, Statement
+from referral.xlsx import FORMULA_TRIGGERS, XlsxSheet, xlsx_bytes
 
 __all__ = [
     "FORMATS",
@@ -33,14 +34,14 @@ __all__ = [
     "money_text",
     "neutralize_formula",
     "neutralize_formula_columns",
+    "statement_csv",
+    "STATEMENT_CSV_COLUMNS",
+    "FORMULA_TRIGGERS",
+    "LINE_FORMATS",
 ]
 
 FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "html")
-_TOTALS = ("opening", "commissions", "reversals", "accrued", "paid", "closing", "held", "pending")
-
-
-#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection").
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_TOTALS = BALANCE_COLUMNS
 
 
 def neutralize_formula(text: str) -> str:
@@ -83,15 +84,14 @@ def _plain(value: Any) -> Any:
 def cell(value: Any) -> Any:
     """A value as written into CSV cells: Decimal and datetime as plain text, text
     neutralised against formula injection (:func:`neutralize_formula`)."""
-    value = _plain(value)
-    return neutralize_formula(value) if isinstance(value, str) else value
+    if isinstance(value, str):  # only text: a negative Decimal keeps its sign
+        return neutralize_formula(value)
+    return _plain(value)
 
 
 def money_text(value: Decimal) -> str:
-    """A Decimal for people: trailing zeros dropped, at least two decimals (5.0000 -> 5.00)."""
-    text = format(value.normalize(), "f")
-    whole, _, frac = text.partition(".")
-    return f"{whole}.{frac.ljust(2, '0')}"
+    """A Decimal for people: :func:`graph.money.format_money` with thousands grouping."""
+    return format_money(value, thousands=True)
 
 
 def _html_cell(value: Any) -> str:
@@ -108,91 +108,66 @@ def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def _statement_sections(st: Statement) -> list[tuple[str, list[str], list[list[Any]]]]:
-    head: list[list[Any]] = [
-        ["beneficiary", st.beneficiary],
-        ["period", st.period],
-        ["currency", st.currency],
-        ["state", "closed" if st.closed else "open (projected)"],
-        ["as_of", st.as_of],
+#: Money fields of a statement line (shown with the currency's decimals).
+LINE_MONEY: tuple[str, ...] = ("basis", "amount")
+#: Columns of the statement CSV (one table, see :func:`render_statement`).
+STATEMENT_CSV_COLUMNS: tuple[str, ...] = (
+    "row",
+    "beneficiary",
+    "statement_period",
+    "currency",
+    "name",
+    "value",
+    *(c for c in LINE_COLUMNS if c != "amount"),
+)
+
+
+def _figures(st: Statement) -> list[tuple[str, Any]]:
+    return [
+        ("state", "closed" if st.closed else "open (projected)"),
+        ("as_of", st.as_of),
+        *((k, getattr(st, k)) for k in _TOTALS),
     ]
-    head += [[k, getattr(st, k)] for k in _TOTALS]
+
+
+def statement_csv(st: Statement) -> bytes:
+    """A statement as ONE CSV table (RFC 4180, UTF-8), columns
+    :data:`STATEMENT_CSV_COLUMNS`: a ``figure`` row per figure (``name``, ``value``:
+    state, as_of, opening ... closing; the line columns empty), then a ``line`` row per
+    statement line (``name`` = ``line``, ``value`` = its amount, then its columns).
+    Money has the currency's decimals; filter on ``row`` to get either table."""
+    fixed = [st.beneficiary, st.period, st.currency]
+    rest = [c for c in LINE_COLUMNS if c != "amount"]
+
+    def money(v: Any) -> Any:  # a Decimal at the currency's decimals: a number, not text
+        return quantize(v, st.currency) if isinstance(v, Decimal) else v
+
+    rows: list[list[Any]] = []
+    for name, value in _figures(st):
+        rows.append(["figure", *fixed, name, money(value), *([None] * len(rest))])
+    for line in st.lines:
+        vals = [money(line[c]) if c in LINE_MONEY else line.get(c) for c in rest]
+        rows.append(["line", *fixed, "line", money(line["amount"]), *vals])
+    return csv_bytes(STATEMENT_CSV_COLUMNS, rows)
+
+
+def _statement_sheets(st: Statement, tz: str | None) -> list[XlsxSheet]:
+    head = [["beneficiary", st.beneficiary], ["period", st.period], ["currency", st.currency]]
+    head += [[k, v] for k, v in _figures(st)]
+    if tz:
+        head.append(["times in", tz])
     lines = [[line.get(c) for c in LINE_COLUMNS] for line in st.lines]
-    return [("Statement", ["field", "value"], head), ("Entries", list(LINE_COLUMNS), lines)]
+    total: list[Any] = [""] * len(LINE_COLUMNS)
+    total[0] = "total"
+    total[LINE_COLUMNS.index("amount")] = sum((ln["amount"] for ln in st.lines), Decimal(0))
+    return [
+        XlsxSheet("Statement", ["figure", "value"], head, table=False),
+        XlsxSheet("Entries", list(LINE_COLUMNS), lines, totals=total, formats=LINE_FORMATS),
+    ]
 
 
-def xlsx_bytes(
-    sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]],
-    *,
-    title: str,
-    fixed_time: datetime,
-) -> bytes:
-    """An XLSX workbook, one sheet per ``(name, header, rows)``, reproducible byte for byte.
-
-    Decimals are written as numbers, datetimes as ISO text (write-only workbook).
-    Text is always a string cell, never a formula: text that would start a formula
-    (``=``, ``+``, ``-``, ``@``, tab, CR) is written with the "quote prefix" style,
-    so Excel keeps it text even when the cell is edited.
-    """
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)  # streaming: fast for large sheets
-    for name, header, rows in sheets:
-        ws = wb.create_sheet(name[:31])
-        ws.append([_xlsx_value(ws, v) for v in header])
-        for r in rows:
-            ws.append([_xlsx_value(ws, v) for v in r])
-    naive = fixed_time.replace(tzinfo=None)
-    props = wb.properties
-    props.creator = props.lastModifiedBy = "KOC Graph"
-    props.title = title
-    props.created = props.modified = naive
-    raw = io.BytesIO()
-    wb.save(raw)
-    return _fix_zip_dates(raw.getvalue(), naive)
-
-
-def _xlsx_value(ws: Any, v: Any) -> Any:
-    if isinstance(v, Decimal):
-        return float(v)  # display only; the ledger keeps the exact Decimal
-    if isinstance(v, datetime):
-        return v.isoformat()
-    if isinstance(v, str) and v.startswith(FORMULA_TRIGGERS):
-        from openpyxl.cell import WriteOnlyCell
-
-        c = WriteOnlyCell(ws, value=v)
-        c.data_type = "s"  # openpyxl would store text starting with '=' as a formula
-        c.quotePrefix = True
-        return c
-    return v
-
-
-def _fix_zip_dates(data: bytes, when: datetime) -> bytes:
-    """Rewrite a zip with every entry dated ``when`` (openpyxl stamps the wall clock)."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            body = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = _fix_core(body, when)
-            zi = zipfile.ZipInfo(info.filename, date_time=stamp)
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o600 << 16
-            dst.writestr(zi, body)
-    return out.getvalue()
-
-
-def _fix_core(body: bytes, when: datetime) -> bytes:
-    import re
-
-    iso = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return re.sub(
-        rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms)",
-        lambda m: m.group(1) + iso.encode() + m.group(2),
-        body,
-    )
+#: XLSX number formats of line columns that are not money or counts.
+LINE_FORMATS: dict[str, str] = {"seq": "0", "level": "0", "rate": "0.000000"}
 
 
 def _table_html(
@@ -237,7 +212,7 @@ def html_page(title: str, sections: Sequence[tuple[str, str]]) -> bytes:
 
 
 def payout_chart_svg(summary: pa.Table, *, title: str) -> str:
-    """Horizontal bar chart (SVG text) of paid and net amounts by role and level.
+    """Horizontal bar chart (SVG text) of net booked and settled amounts by role and level.
 
     Written with a fixed ``svg.hashsalt`` and no date metadata, so the same summary
     always gives the same bytes.
@@ -250,12 +225,12 @@ def payout_chart_svg(summary: pa.Table, *, title: str) -> str:
     rows = summary.to_pylist() if summary.num_rows else []
     labels = [f"{r['role']} / {r['model']} L{r['level']}" for r in rows]
     net = [float(r["net"]) for r in rows]
-    paid = [float(r["paid"]) for r in rows]
+    settled = [float(r["settled"]) for r in rows]
     with matplotlib.rc_context({"svg.hashsalt": "koc-graph", "svg.fonttype": "none"}):
         fig, ax = plt.subplots(figsize=(7, 1.2 + 0.45 * max(len(rows), 1)))
         y = list(range(len(rows)))
         ax.barh([v - 0.2 for v in y], net, height=0.4, label="net booked")
-        ax.barh([v + 0.2 for v in y], paid, height=0.4, label="paid")
+        ax.barh([v + 0.2 for v in y], settled, height=0.4, label="settled by the close")
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
         ax.set_title(title)
@@ -269,8 +244,9 @@ def payout_chart_svg(summary: pa.Table, *, title: str) -> str:
     return text[text.index("<svg") :]
 
 
-def render_statement(statement: Statement, fmt: str) -> bytes:
-    """A statement as bytes in ``fmt``: ``json``, ``csv``, ``xlsx`` or ``html``.
+def render_statement(statement: Statement, fmt: str, *, tz: str | None = None) -> bytes:
+    """A statement as bytes in ``fmt``: ``json``, ``csv`` (:func:`statement_csv`),
+    ``xlsx`` (times in ``tz``) or ``html``.
 
     Raises
     ------
@@ -279,29 +255,23 @@ def render_statement(statement: Statement, fmt: str) -> bytes:
     """
     from graph.errors import ConfigError
 
+    st = statement
     if fmt == "json":
         return (
-            json.dumps(statement.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            json.dumps(st.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         ).encode("utf-8")
-    sections = _statement_sections(statement)
     if fmt == "csv":
-        head, lines = sections
-        out = csv_bytes(head[1], head[2]) + b"\r\n" + csv_bytes(lines[1], lines[2])
-        return out
-    title = f"Commission statement {statement.beneficiary} {statement.period}"
+        return statement_csv(st)
+    title = f"Commission statement {st.beneficiary} {st.period}"
     if fmt == "xlsx":
-        return xlsx_bytes(sections, title=title, fixed_time=statement.as_of)
+        return xlsx_bytes(_statement_sheets(st, tz), title=title, fixed_time=st.as_of, tz=tz)
     if fmt == "html":
-        head, lines = sections
-        total: list[Any] = [""] * len(LINE_COLUMNS)
-        total[LINE_COLUMNS.index("amount")] = sum(
-            (line["amount"] for line in statement.lines), Decimal(0)
-        )
+        figures, lines = _statement_sheets(st, None)
         return html_page(
             title,
             [
-                ("Balance", _table_html(head[1], head[2])),
-                ("Entries", _table_html(lines[1], lines[2], total)),
+                ("Balance", _table_html(figures.header, figures.rows)),
+                ("Entries", _table_html(lines.header, lines.rows, lines.totals)),
             ],
         )
     raise ConfigError(

@@ -1,8 +1,28 @@
-"""Statements, the role-by-level summary and the reconciliation of a period.
+"""A period's figures: balances, statement lines, the role-by-level summary, the
+reconciliation; all from one snapshot of the ledger.
 
-Everything here reads the ledger only, with timestamps taken from the ledger (the
-period end for a closed period, the latest run's data time otherwise), and orders
-rows deterministically, so the same ledger always yields the same report.
+Every figure is defined once (docs/commissions.md, "Report figures") and computed from
+the **due** entries of period ``P``: entries of periods up to ``P`` not settled by an
+earlier close. Each due entry is in exactly one **state** at the period end ``E``:
+``settled`` (by P's close; for an open period: what a close at ``E`` would settle),
+``held`` or ``pending`` (``payable_at > E``). Per beneficiary::
+
+    commissions, reversals  = due entries booked in P (kind <> / = reversal)
+    brought_forward         = due entries of earlier periods (held or pending at their close)
+    held, pending, accrued  = due entries in state held / pending / settled
+    gross_payable           = opening + accrued          (before the minimum payout)
+    paid                    = what P's close paid out   (0 while P is open)
+    closing                 = gross_payable - paid
+
+so ``commissions + reversals + brought_forward = held + pending + accrued``. The
+summary groups the same entries by role, model and level; the statements are the same
+rows per beneficiary. :func:`reconciliation` checks the ledger's own identities and the
+cross-table ones (summary = balances = statement lines = the close).
+
+A **closed** period is reported as the ledger stood at its close
+(:meth:`referral.ledger.Ledger.close_marks`): a release, void or refund after the
+close never changes it. Rows are ordered deterministically, timestamps come from the
+ledger: the same ledger always yields the same report.
 """
 
 from __future__ import annotations
@@ -14,13 +34,19 @@ from typing import Any
 
 import pyarrow as pa
 
-from referral.ledger import Ledger
-from referral.ledger_query import EntryFilter
+from graph.errors import NotFoundError
+from referral.ledger import Ledger, entries_sql
 from referral.periods import DEFAULT_TIMEZONE, check_period, period_bounds
 
 __all__ = [
+    "BALANCE_COLUMNS",
     "LINE_COLUMNS",
+    "SUMMARY_MONEY",
+    "PeriodReport",
+    "ReportSnapshot",
     "Statement",
+    "period_report",
+    "snapshot",
     "statement",
     "statements",
     "balances",
@@ -44,22 +70,254 @@ LINE_COLUMNS: tuple[str, ...] = (
     "basis",
     "rate",
     "amount",
+    "state",
     "status",
     "reason",
     "hold_reason",
 )
+#: Money columns of a balance row (after ``beneficiary``, ``currency``), in report order.
+BALANCE_COLUMNS: tuple[str, ...] = (
+    "opening",
+    "commissions",
+    "reversals",
+    "brought_forward",
+    "held",
+    "pending",
+    "accrued",
+    "gross_payable",
+    "paid",
+    "closing",
+)
+#: Money columns of the role-by-level summary.
+SUMMARY_MONEY: tuple[str, ...] = (
+    "commissions",
+    "reversals",
+    "net",
+    "brought_forward",
+    "held",
+    "pending",
+    "settled",
+)
 _ZERO = Decimal("0")
+_MONEY = pa.decimal128(20, 4)
+
+
+@dataclass(frozen=True)
+class ReportSnapshot:
+    """The ledger state a period is reported from.
+
+    ``at``: the report instant (the period end ``E`` when closed, else the ledger's
+    clock, at most ``E``); ``marks``: ``(entry_seq, status_seq)`` of the close, or None.
+    """
+
+    period: str
+    end: datetime
+    at: datetime
+    closed: bool
+    marks: tuple[int, int] | None
+
+    def params(self) -> dict[str, Any]:
+        """Named SQL parameters of :func:`referral.ledger.entries_sql` (bounded)."""
+        big = 2**62
+        entry_seq, status_seq = self.marks or (big, big)
+        return {
+            "p": self.period,
+            "end": self.end,
+            "as_of": self.at,
+            "entry_seq": entry_seq,
+            "status_seq": status_seq,
+        }
+
+
+def snapshot(ledger: Ledger, period: str, tz: str = DEFAULT_TIMEZONE) -> ReportSnapshot:
+    """The :class:`ReportSnapshot` of ``period``."""
+    _, end = period_bounds(check_period(period), tz)
+    marks = ledger.close_marks(period)
+    closed = marks is not None
+    at = end if closed else min(end, ledger.as_of())
+    return ReportSnapshot(period, end, at, closed, marks)
 
 
 def report_clock(ledger: Ledger, period: str, tz: str = DEFAULT_TIMEZONE) -> tuple[datetime, bool]:
-    """The instant a period is reported at and whether the period is closed.
+    """The instant a period is reported at and whether the period is closed."""
+    snap = snapshot(ledger, period, tz)
+    return snap.at, snap.closed
 
-    A closed period is reported at its end; an open one at the ledger's clock
-    (:meth:`Ledger.as_of`), but never after the period end.
+
+def _due_sql(closed: bool) -> str:
+    """``WITH`` clauses: view ``ledger`` (bounded) and ``due`` with each entry's ``state``."""
+    settled = "settled_period = $p" if closed else "NOT is_held AND payable_at <= $end"
+    return f"""{entries_sql(bounded=True)},
+    due AS (
+        SELECT *, period = $p AS booked,
+            CASE WHEN {settled} THEN 'settled' WHEN is_held THEN 'held'
+                 WHEN payable_at > $end THEN 'pending' ELSE 'unexplained' END AS state
+        FROM ledger
+        WHERE period <= $p AND (settled_period IS NULL OR settled_period >= $p)
+    )"""
+
+
+def _sums(prefix: str = "") -> str:
+    return f"""
+        coalesce(sum(amount) FILTER (WHERE booked AND kind <> 'reversal'), 0) AS {prefix}commissions,
+        coalesce(sum(amount) FILTER (WHERE booked AND kind = 'reversal'), 0) AS {prefix}reversals,
+        coalesce(sum(amount) FILTER (WHERE NOT booked), 0) AS {prefix}brought_forward,
+        coalesce(sum(amount) FILTER (WHERE state = 'held'), 0) AS {prefix}held,
+        coalesce(sum(amount) FILTER (WHERE state = 'pending'), 0) AS {prefix}pending,
+        coalesce(sum(amount) FILTER (WHERE state = 'settled'), 0) AS {prefix}settled"""
+
+
+@dataclass
+class PeriodReport:
+    """Every table of a period's report, from one :class:`ReportSnapshot`."""
+
+    snap: ReportSnapshot
+    balances: pa.Table
+    lines: pa.Table
+    summary: pa.Table
+    reconciliation: pa.Table
+    totals: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every reconciliation check holds."""
+        return all(self.reconciliation.column("ok").to_pylist())
+
+
+def _balances(ledger: Ledger, snap: ReportSnapshot, beneficiary: str | None) -> pa.Table:
+    who = "WHERE beneficiary = $b" if beneficiary is not None else ""
+    params = snap.params() | ({"b": beneficiary} if beneficiary is not None else {})
+    if snap.closed:
+        close = """SELECT beneficiary, currency, opening, accrued AS c_accrued, paid
+                   FROM referral_balances WHERE period = $p"""
+    else:
+        close = """SELECT beneficiary, currency, arg_max(closing, period) AS opening,
+                          NULL::DECIMAL(20, 4) AS c_accrued, 0 AS paid
+                   FROM referral_balances WHERE period < $p GROUP BY ALL"""
+    money = ", ".join(f"{c}::DECIMAL(20, 4) AS {c}" for c in BALANCE_COLUMNS)
+    return ledger.arrow(
+        f"""{_due_sql(snap.closed)},
+        act AS (SELECT beneficiary, any_value(currency) AS currency, {_sums()},
+                       count(*) FILTER (WHERE state = 'unexplained') AS unexplained
+                FROM due GROUP BY beneficiary),
+        cl AS ({close}),
+        t AS (
+            SELECT coalesce(c.beneficiary, a.beneficiary) AS beneficiary,
+                   coalesce(c.currency, a.currency) AS currency,
+                   coalesce(c.opening, 0) AS opening, coalesce(a.commissions, 0) AS commissions,
+                   coalesce(a.reversals, 0) AS reversals,
+                   coalesce(a.brought_forward, 0) AS brought_forward,
+                   coalesce(a.held, 0) AS held, coalesce(a.pending, 0) AS pending,
+                   coalesce(a.settled, 0) AS accrued,
+                   coalesce(c.opening, 0) + coalesce(a.settled, 0) AS gross_payable,
+                   coalesce(c.paid, 0) AS paid,
+                   coalesce(c.opening, 0) + coalesce(a.settled, 0) - coalesce(c.paid, 0) AS closing,
+                   c.c_accrued AS close_accrued, coalesce(a.unexplained, 0) AS unexplained
+            FROM cl c FULL JOIN act a USING (beneficiary)
+            WHERE a.beneficiary IS NOT NULL OR c.opening <> 0 OR c.c_accrued IS NOT NULL
+        )
+        SELECT beneficiary, currency, {money}, close_accrued::DECIMAL(20, 4) AS close_accrued,
+               unexplained
+        FROM t {who} ORDER BY beneficiary""",
+        params,
+    )
+
+
+def _lines(ledger: Ledger, snap: ReportSnapshot, beneficiary: str | None) -> pa.Table:
+    who = "WHERE beneficiary = $b" if beneficiary is not None else ""
+    params = snap.params() | ({"b": beneficiary} if beneficiary is not None else {})
+    cols = ", ".join(["beneficiary", *LINE_COLUMNS])
+    return ledger.arrow(
+        f"{_due_sql(snap.closed)} SELECT {cols} FROM due {who} ORDER BY beneficiary, seq", params
+    )
+
+
+def _summary(ledger: Ledger, snap: ReportSnapshot) -> pa.Table:
+    expr = {c: c for c in SUMMARY_MONEY} | {"net": "commissions + reversals"}
+    money = ", ".join(f"({expr[c]})::DECIMAL(20, 4) AS {c}" for c in SUMMARY_MONEY)
+    return ledger.arrow(
+        f"""{_due_sql(snap.closed)},
+        g AS (SELECT beneficiary_role AS role, model, level,
+                     count(*) FILTER (WHERE booked) AS entries_booked,
+                     count(*) AS lines, count(DISTINCT beneficiary) AS beneficiaries, {_sums()}
+              FROM due GROUP BY ALL)
+        SELECT role, model, level, entries_booked, lines, beneficiaries, {money}
+        FROM g ORDER BY role, model, level""",
+        snap.params(),
+    )
+
+
+def _sum(table: pa.Table, column: str) -> Decimal:
+    if not table.num_rows:
+        return _ZERO
+    import pyarrow.compute as pc
+
+    value = pc.sum(table.column(column)).as_py()
+    return _ZERO if value is None else Decimal(value)
+
+
+def period_report(
+    ledger: Ledger, period: str, *, tz: str = DEFAULT_TIMEZONE, min_payout: Decimal | None = None
+) -> PeriodReport:
+    """Balances, statement lines, summary, totals and reconciliation of ``period``."""
+    snap = snapshot(ledger, period, tz)
+    if not ledger.ready:
+        empty = pa.table({})
+        return PeriodReport(snap, empty, empty, empty, _checks_table([]), {})
+    bal = _balances(ledger, snap, None)
+    lines = _lines(ledger, snap, None)
+    summ = _summary(ledger, snap)
+    totals: dict[str, Any] = {
+        "beneficiaries": bal.num_rows,
+        "entries_booked": int(_sum(summ, "entries_booked")),
+        "lines": lines.num_rows,
+        "entries_settled": int(sum(1 for s in lines.column("state").to_pylist() if s == "settled"))
+        if lines.num_rows
+        else 0,
+        **{c: _sum(bal, c) for c in BALANCE_COLUMNS},
+        "net": _sum(bal, "commissions") + _sum(bal, "reversals"),
+    }
+    rec = reconciliation(ledger, period, tz=tz, tables=(snap, bal, lines, summ))
+    return PeriodReport(
+        snap, bal.drop_columns(["close_accrued", "unexplained"]), lines, summ, rec, totals
+    )
+
+
+def balances(
+    ledger: Ledger, period: str, *, beneficiary: str | None = None, tz: str = DEFAULT_TIMEZONE
+) -> pa.Table:
+    """Per-beneficiary figures of ``period`` (``beneficiary``, ``currency`` and
+    :data:`BALANCE_COLUMNS`), ordered by beneficiary. See the module docs."""
+    if not ledger.ready:
+        return pa.table({})
+    t = _balances(ledger, snapshot(ledger, period, tz), beneficiary)
+    return t.drop_columns(["close_accrued", "unexplained"])
+
+
+def period_lines(
+    ledger: Ledger, period: str, *, beneficiary: str | None = None, tz: str = DEFAULT_TIMEZONE
+) -> pa.Table:
+    """Statement lines of ``period``: its due entries with their ``state``.
+
+    Columns ``beneficiary`` then :data:`LINE_COLUMNS`, ordered by beneficiary and ``seq``.
     """
-    _, end = period_bounds(check_period(period), tz)
-    closed = period in ledger.closed_periods()
-    return (end if closed else min(end, ledger.as_of())), closed
+    if not ledger.ready:
+        return pa.table({})
+    return _lines(ledger, snapshot(ledger, period, tz), beneficiary)
+
+
+def role_level_summary(ledger: Ledger, period: str, *, tz: str = DEFAULT_TIMEZONE) -> pa.Table:
+    """The due entries of ``period`` by beneficiary role, model and level.
+
+    Columns ``role``, ``model``, ``level``, ``entries_booked`` (count booked in the
+    period), ``lines`` (count of due entries), ``beneficiaries`` (distinct, per row: a
+    beneficiary may be in several rows), and :data:`SUMMARY_MONEY`: ``commissions``,
+    ``reversals``, ``net`` (booked in the period), ``brought_forward``, ``held``,
+    ``pending``, ``settled`` (by the period's close; its total is the balances' accrued).
+    """
+    if not ledger.ready:
+        return pa.table({})
+    return _summary(ledger, snapshot(ledger, period, tz))
 
 
 @dataclass
@@ -74,11 +332,13 @@ class Statement:
     opening: Decimal = _ZERO
     commissions: Decimal = _ZERO
     reversals: Decimal = _ZERO
-    accrued: Decimal = _ZERO
-    paid: Decimal = _ZERO
-    closing: Decimal = _ZERO
+    brought_forward: Decimal = _ZERO
     held: Decimal = _ZERO
     pending: Decimal = _ZERO
+    accrued: Decimal = _ZERO
+    gross_payable: Decimal = _ZERO
+    paid: Decimal = _ZERO
+    closing: Decimal = _ZERO
     lines: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,67 +356,14 @@ class Statement:
         return out
 
 
-def _dec(v: Any) -> Decimal:
-    return _ZERO if v is None else Decimal(v)
-
-
-def balances(
-    ledger: Ledger, period: str, *, beneficiary: str | None = None, tz: str = DEFAULT_TIMEZONE
-) -> pa.Table:
-    """Per-beneficiary totals of ``period``, ordered by beneficiary.
-
-    Columns ``beneficiary``, ``currency``, ``opening``, ``commissions``, ``reversals``,
-    ``accrued``, ``paid``, ``closing``, ``held``, ``pending``. Balances come from
-    ``referral_balances`` for a closed period; for an open one ``accrued`` is what a
-    close at the period end would settle and ``closing = opening + accrued``
-    (projected, nothing paid yet).
-    """
-    at, closed = report_clock(ledger, period, tz)
-    if not ledger.ready:
-        return pa.table({})
-    _, end = period_bounds(period, tz)
-    who = "AND beneficiary = $b" if beneficiary is not None else ""
-    params: dict[str, Any] = {"p": period, "end": end, "as_of": at}
-    if beneficiary is not None:
-        params["b"] = beneficiary
-    money = ", ".join(
-        f"{c}::DECIMAL(20, 4) AS {c}"
-        for c in (
-            "opening",
-            "commissions",
-            "reversals",
-            "accrued",
-            "paid",
-            "closing",
-            "held",
-            "pending",
+def _known(ledger: Ledger, beneficiary: str) -> bool:
+    return bool(
+        ledger.scalar(
+            "SELECT EXISTS (SELECT 1 FROM referral_entries WHERE beneficiary = ?) OR "
+            "EXISTS (SELECT 1 FROM referral_balances WHERE beneficiary = ?)",
+            [beneficiary, beneficiary],
         )
     )
-    return ledger.arrow(
-        f"""{_totals_sql(closed)} SELECT beneficiary, currency, {money} FROM t
-        WHERE true {who} ORDER BY beneficiary""",
-        params,
-    )
-
-
-def period_lines(
-    ledger: Ledger, period: str, *, beneficiary: str | None = None, tz: str = DEFAULT_TIMEZONE
-) -> pa.Table:
-    """Statement lines of ``period``: entries booked in it or settled in its close.
-
-    Columns ``beneficiary`` then :data:`LINE_COLUMNS`, ordered by beneficiary and ``seq``.
-    """
-    at, _ = report_clock(ledger, period, tz)
-    if not ledger.ready:
-        return pa.table({})
-    t = ledger.entries(
-        EntryFilter(booked_or_settled=period, beneficiary=beneficiary),
-        as_of=at,
-        order="beneficiary",
-    )
-    if t.num_rows == 0 and not t.column_names:
-        return t
-    return t.select(["beneficiary", *LINE_COLUMNS])
 
 
 def statements(
@@ -168,79 +375,44 @@ def statements(
     currency: str = "CNY",
 ) -> list[Statement]:
     """Statements of every beneficiary with activity or a balance in ``period``
-    (totals from :func:`balances`, lines from :func:`period_lines`)."""
-    at, closed = report_clock(ledger, period, tz)
+    (figures of :func:`balances`, lines of :func:`period_lines`).
+
+    Raises
+    ------
+    NotFoundError
+        ``beneficiary`` is given and has never had a ledger entry or balance.
+    """
+    snap = snapshot(ledger, period, tz)
+    if beneficiary is not None and (not ledger.ready or not _known(ledger, beneficiary)):
+        raise NotFoundError(
+            f"No commission ledger entry or balance for beneficiary {beneficiary!r}; check "
+            "the id (`koc commissions ledger --beneficiary ID` lists their entries).",
+            beneficiary=beneficiary,
+        )
     if not ledger.ready:
-        return [Statement(beneficiary, period, currency, closed, at)] if beneficiary else []
-    totals = balances(ledger, period, beneficiary=beneficiary, tz=tz).to_pylist()
-    lines = period_lines(ledger, period, beneficiary=beneficiary, tz=tz)
+        return []
+    totals = _balances(ledger, snap, beneficiary).to_pylist()
+    lines = _lines(ledger, snap, beneficiary)
     by_ben: dict[str, list[dict[str, Any]]] = {}
-    for row in lines.to_pylist() if lines.num_rows else []:
+    for row in lines.to_pylist():
         by_ben.setdefault(row.pop("beneficiary"), []).append(row)
     out = []
     for t in totals:
-        st = Statement(
-            beneficiary=t["beneficiary"],
-            period=period,
-            currency=t["currency"] or currency,
-            closed=closed,
-            as_of=at,
-            opening=_dec(t["opening"]),
-            commissions=_dec(t["commissions"]),
-            reversals=_dec(t["reversals"]),
-            accrued=_dec(t["accrued"]),
-            paid=_dec(t["paid"]),
-            closing=_dec(t["closing"]),
-            held=_dec(t["held"]),
-            pending=_dec(t["pending"]),
-            lines=by_ben.get(t["beneficiary"], []),
+        figures = {c: Decimal(t[c]) for c in BALANCE_COLUMNS}
+        out.append(
+            Statement(
+                beneficiary=t["beneficiary"],
+                period=period,
+                currency=t["currency"] or currency,
+                closed=snap.closed,
+                as_of=snap.at,
+                lines=by_ben.get(t["beneficiary"], []),
+                **figures,
+            )
         )
-        out.append(st)
-    if beneficiary is not None and not out:
-        out.append(Statement(beneficiary, period, currency, closed, at))
+    if beneficiary is not None and not out:  # known, but nothing in this period
+        out.append(Statement(beneficiary, period, currency, snap.closed, snap.at))
     return out
-
-
-def _totals_sql(closed: bool) -> str:
-    if closed:
-        bal = """SELECT beneficiary, currency, opening, accrued, paid, closing
-                 FROM referral_balances WHERE period = $p"""
-    else:
-        bal = """SELECT beneficiary, currency, opening, accrued, 0 AS paid,
-                        opening + accrued AS closing
-                 FROM (SELECT coalesce(p.beneficiary, a.beneficiary) AS beneficiary,
-                              coalesce(p.currency, a.currency) AS currency,
-                              coalesce(p.opening, 0) AS opening, coalesce(a.accrued, 0) AS accrued
-                       FROM (SELECT beneficiary, currency, arg_max(closing, period) AS opening
-                             FROM referral_balances WHERE period < $p GROUP BY ALL) p
-                       FULL JOIN (SELECT beneficiary, currency, sum(amount) AS accrued FROM ledger
-                                  WHERE period <= $p AND settled_period IS NULL AND NOT is_held
-                                  AND payable_at <= $end GROUP BY ALL) a
-                       USING (beneficiary, currency))"""
-    from referral.ledger import entries_sql
-
-    return f"""{entries_sql()},
-        bal AS ({bal}),
-        act AS (
-            SELECT beneficiary, any_value(currency) AS currency,
-                sum(amount) FILTER (WHERE period = $p AND kind <> 'reversal') AS commissions,
-                sum(amount) FILTER (WHERE period = $p AND kind = 'reversal') AS reversals,
-                sum(amount) FILTER (WHERE period <= $p AND settled_period IS NULL
-                                    AND is_held) AS held,
-                sum(amount) FILTER (WHERE period <= $p AND settled_period IS NULL
-                                    AND NOT is_held AND payable_at > $end) AS pending
-            FROM ledger WHERE period = $p OR (period <= $p AND settled_period IS NULL)
-            GROUP BY beneficiary
-        ),
-        t AS (
-            SELECT coalesce(b.beneficiary, a.beneficiary) AS beneficiary,
-                   coalesce(b.currency, a.currency) AS currency,
-                   coalesce(b.opening, 0) AS opening, coalesce(a.commissions, 0) AS commissions,
-                   coalesce(a.reversals, 0) AS reversals, coalesce(b.accrued, 0) AS accrued,
-                   coalesce(b.paid, 0) AS paid, coalesce(b.closing, 0) AS closing,
-                   coalesce(a.held, 0) AS held, coalesce(a.pending, 0) AS pending
-            FROM bal b FULL JOIN act a USING (beneficiary)
-        )"""
 
 
 def statement(
@@ -251,79 +423,103 @@ def statement(
     tz: str = DEFAULT_TIMEZONE,
     currency: str = "CNY",
 ) -> Statement:
-    """One beneficiary's statement (an empty one when there was no activity)."""
+    """One beneficiary's statement (zeros when a known beneficiary had no activity).
+
+    Raises
+    ------
+    NotFoundError
+        The beneficiary has never had a ledger entry or balance.
+    """
     return statements(ledger, period, beneficiary=beneficiary, tz=tz, currency=currency)[0]
 
 
-def role_level_summary(ledger: Ledger, period: str, *, tz: str = DEFAULT_TIMEZONE) -> pa.Table:
-    """Totals of ``period`` by beneficiary role, model and level.
-
-    Columns ``role``, ``model``, ``level``, ``entries``, ``beneficiaries``,
-    ``commissions`` (commissions and bonuses booked in the period), ``reversals``,
-    ``net``, ``held`` (of the period's entries, still held), ``paid`` (entries of
-    any period settled as paid in this period's close).
-    """
-    at, _ = report_clock(ledger, period, tz)
-    if not ledger.ready:
-        return pa.table({})
-    from referral.ledger import entries_sql
-
-    return ledger.arrow(
-        f"""{entries_sql()}
-        SELECT beneficiary_role AS role, model, level,
-               count(*) FILTER (WHERE period = $p) AS entries,
-               count(DISTINCT beneficiary) FILTER (WHERE period = $p) AS beneficiaries,
-               coalesce(sum(amount) FILTER (WHERE period = $p AND kind <> 'reversal'), 0)
-                   ::DECIMAL(20, 4) AS commissions,
-               coalesce(sum(amount) FILTER (WHERE period = $p AND kind = 'reversal'), 0)
-                   ::DECIMAL(20, 4) AS reversals,
-               coalesce(sum(amount) FILTER (WHERE period = $p), 0)::DECIMAL(20, 4) AS net,
-               coalesce(sum(amount) FILTER (WHERE period = $p AND status = 'held'), 0)
-                   ::DECIMAL(20, 4) AS held,
-               coalesce(sum(amount) FILTER (WHERE settled_period = $p AND status = 'paid'), 0)
-                   ::DECIMAL(20, 4) AS paid
-        FROM ledger WHERE period = $p OR settled_period = $p
-        GROUP BY ALL ORDER BY role, model, level""",
-        {"p": period, "as_of": at},
+def _checks_table(rows: list[tuple[str, Any, Any]]) -> pa.Table:
+    exp = [Decimal(r[1]) for r in rows]
+    act = [Decimal(r[2]) for r in rows]
+    return pa.table(
+        {
+            "check": pa.array([r[0] for r in rows], pa.string()),
+            "expected": pa.array(exp, _MONEY),
+            "actual": pa.array(act, _MONEY),
+            "difference": pa.array([a - e for a, e in zip(act, exp, strict=True)], _MONEY),
+            "ok": pa.array([a == e for a, e in zip(act, exp, strict=True)], pa.bool_()),
+        }
     )
 
 
-def reconciliation(ledger: Ledger, period: str, *, tz: str = DEFAULT_TIMEZONE) -> pa.Table:
+def reconciliation(
+    ledger: Ledger,
+    period: str,
+    *,
+    tz: str = DEFAULT_TIMEZONE,
+    tables: tuple[ReportSnapshot, pa.Table, pa.Table, pa.Table] | None = None,
+) -> pa.Table:
     """Checks that every cent of ``period`` is accounted for.
 
-    Columns ``check``, ``expected``, ``actual``, ``difference``, ``ok``:
+    Columns ``check``, ``expected``, ``actual``, ``difference``, ``ok``. The ledger's
+    own identities (as of the snapshot):
 
-    * commissions booked = sum of per-order attributed amounts (``referral_orders``)
-      plus what re-attributions booked (``referral_reattributions``);
-    * reversals booked = sum of refund-driven amounts (``referral_refunds``) plus
-      what re-attributions reversed;
-    * re-attributions (late referrals): their recorded net = the net of the entries
-      that are corrections (reversals not driven by a refund, and commissions booked
-      by a later run than the one that attributed their order);
+    * commissions booked = per-order attributed amounts (``referral_orders``) plus what
+      re-attributions booked;
+    * reversals booked = refund-driven amounts (``referral_refunds``) plus what
+      re-attributions reversed plus voids (``referral_voids``);
+    * re-attributions: their recorded net = the net of their correction entries;
     * fully refunded orders net to zero;
-    * closed periods: opening + accrued - paid = closing, and accrued = entries settled;
-    * every entry up to the period is paid, in a closing balance, or still unsettled.
-    """
-    at, closed = report_clock(ledger, period, tz)
-    if not ledger.ready:
-        return pa.table({})
-    from referral.ledger import entries_sql
+    * entries to date = paid to date + closing balances + unsettled.
 
-    p = {"p": period, "as_of": at}
-    # re-attribution corrections (schema v2; absent from an older read-only ledger)
+    The cross-table identities, over the report's own tables (``tables``: snapshot,
+    balances, lines, summary; built here when not given):
+
+    * summary = balances for commissions, reversals, brought forward, held, pending
+      and settled = accrued; summary lines = statement lines;
+    * statement lines = balances: their amounts sum to commissions + reversals +
+      brought forward, and their held / pending / settled parts to the balances';
+    * every statement line is settled, held or pending (none unexplained);
+    * gross payable = opening + accrued; closing = gross payable - paid;
+    * closed periods, against the close itself (``referral_balances`` and the settled
+      transitions): accrued = the close's accrued (total and per beneficiary),
+      paid and closing = the close's, accrued = entries settled in the period.
+    """
+    snap, bal, lines, summ = tables or (None, None, None, None)
+    if snap is None:
+        snap = snapshot(ledger, period, tz)
+    if not ledger.ready:
+        return _checks_table([])
+    if bal is None or lines is None or summ is None:
+        bal = _balances(ledger, snap, None)
+        lines = _lines(ledger, snap, None)
+        summ = _summary(ledger, snap)
+    rows = _ledger_checks(ledger, snap) + _cross_checks(ledger, snap, bal, lines, summ)
+    return _checks_table(rows)
+
+
+def _ledger_checks(ledger: Ledger, snap: ReportSnapshot) -> list[tuple[str, Any, Any]]:
+    # re-attribution corrections (schema v2) and voids (v3) are absent from older ledgers
+    v2, v3 = ledger.schema_version >= 2, ledger.schema_version >= 3
     re_book, re_rev, re_net = (
         (
             f"(SELECT coalesce(sum({c}), 0) FROM referral_reattributions WHERE period = $p)"
             for c in ("booked", "reversed", "booked + reversed")
         )
-        if ledger.schema_version >= 2
+        if v2
         else ("0", "0", "0")
     )
+    voids = (
+        "(SELECT coalesce(sum(v.amount), 0) FROM referral_voids v JOIN ledger e "
+        "ON e.entry_id = v.void_entry_id WHERE e.period = $p)"
+        if v3
+        else "0"
+    )
+    not_void = (
+        "AND NOT EXISTS (SELECT 1 FROM referral_voids v WHERE v.void_entry_id = e.entry_id)"
+        if v3
+        else ""
+    )
     q = ledger.arrow(
-        f"""{entries_sql()}
-        SELECT {re_book} AS re_book, {re_rev} AS re_rev, {re_net} AS re_net,
+        f"""{entries_sql(bounded=True)}
+        SELECT {re_book} AS re_book, {re_rev} AS re_rev, {re_net} AS re_net, {voids} AS voids,
           (SELECT coalesce(sum(e.amount), 0) FROM ledger e JOIN referral_orders o USING (order_id)
-              WHERE e.period = $p AND ((e.kind = 'reversal' AND e.refund_event_id IS NULL)
+              WHERE e.period = $p AND ((e.kind = 'reversal' AND e.refund_event_id IS NULL {not_void})
                                        OR (e.kind <> 'reversal' AND e.run_id <> o.run_id)))
               AS e_re,
           (SELECT coalesce(sum(commission), 0) FROM referral_orders WHERE period = $p) AS o_comm,
@@ -334,12 +530,8 @@ def reconciliation(ledger: Ledger, period: str, *, tz: str = DEFAULT_TIMEZONE) -
               AS e_rev,
           (SELECT count(*) FROM (SELECT o.order_id FROM referral_orders o
               JOIN (SELECT order_id, sum(applied) AS a FROM referral_refunds GROUP BY 1) r
-              USING (order_id) JOIN ledger e USING (order_id)
+              USING (order_id) JOIN referral_entries e USING (order_id)
               WHERE r.a >= o.amount GROUP BY o.order_id HAVING sum(e.amount) <> 0)) AS bad_full,
-          (SELECT coalesce(sum(opening + accrued - paid - closing), 0) FROM referral_balances
-              WHERE period = $p) AS roll,
-          (SELECT coalesce(sum(accrued), 0) FROM referral_balances WHERE period = $p) AS b_acc,
-          (SELECT coalesce(sum(amount), 0) FROM ledger WHERE settled_period = $p) AS e_settled,
           (SELECT coalesce(sum(amount), 0) FROM ledger WHERE period <= $p) AS e_total,
           (SELECT coalesce(sum(paid), 0) FROM referral_balances WHERE period <= $p) AS paid_total,
           (SELECT coalesce(sum(closing), 0) FROM referral_balances
@@ -348,43 +540,100 @@ def reconciliation(ledger: Ledger, period: str, *, tz: str = DEFAULT_TIMEZONE) -
           (SELECT coalesce(sum(amount), 0) FROM ledger WHERE period <= $p AND
               (settled_period IS NULL OR settled_period > $p)) AS unsettled
         """,
-        p,
+        {k: v for k, v in snap.params().items() if k != "end"},
     ).to_pylist()[0]
-    rows = [
+    return [
         (
             "commissions = per-order attributed amounts + re-attributions",
             q["o_comm"] + q["re_book"],
             q["e_comm"],
         ),
         (
-            "reversals = refund-driven amounts + re-attribution reversals",
-            q["r_rev"] + q["re_rev"],
+            "reversals = refund-driven amounts + re-attribution reversals + voids",
+            q["r_rev"] + q["re_rev"] + q["voids"],
             q["e_rev"],
         ),
         ("re-attributions (late referrals) = their correction entries", q["re_net"], q["e_re"]),
         ("fully refunded orders net to zero (orders off)", 0, q["bad_full"]),
-    ]
-    if closed:
-        rows += [
-            ("opening + accrued - paid - closing = 0", 0, q["roll"]),
-            ("accrued = entries settled in the period", q["b_acc"], q["e_settled"]),
-        ]
-    rows.append(
         (
             "entries to date = paid to date + closing balances + unsettled",
             q["e_total"],
             q["paid_total"] + q["closing_total"] + q["unsettled"],
+        ),
+    ]
+
+
+def _cross_checks(
+    ledger: Ledger, snap: ReportSnapshot, bal: pa.Table, lines: pa.Table, summ: pa.Table
+) -> list[tuple[str, Any, Any]]:
+    b = {c: _sum(bal, c) for c in BALANCE_COLUMNS}
+    s = {c: _sum(summ, c) for c in SUMMARY_MONEY}
+    states = lines.column("state").to_pylist() if lines.num_rows else []
+    amounts = lines.column("amount").to_pylist() if lines.num_rows else []
+    by_state: dict[str, Decimal] = {}
+    for st, amount in zip(states, amounts, strict=True):
+        by_state[st] = by_state.get(st, _ZERO) + Decimal(amount)
+    rows: list[tuple[str, Any, Any]] = [
+        ("summary commissions = balances commissions", b["commissions"], s["commissions"]),
+        ("summary reversals = balances reversals", b["reversals"], s["reversals"]),
+        (
+            "summary brought forward = balances brought forward",
+            b["brought_forward"],
+            s["brought_forward"],
+        ),
+        ("summary held = balances held", b["held"], s["held"]),
+        ("summary pending = balances pending", b["pending"], s["pending"]),
+        ("summary settled = balances accrued", b["accrued"], s["settled"]),
+        ("summary lines (count) = statement lines (count)", lines.num_rows, _sum(summ, "lines")),
+        (
+            "statement lines = commissions + reversals + brought forward",
+            b["commissions"] + b["reversals"] + b["brought_forward"],
+            sum((Decimal(a) for a in amounts), _ZERO),
+        ),
+        ("statement lines held = balances held", b["held"], by_state.get("held", _ZERO)),
+        (
+            "statement lines pending = balances pending",
+            b["pending"],
+            by_state.get("pending", _ZERO),
+        ),
+        (
+            "statement lines settled = balances accrued",
+            b["accrued"],
+            by_state.get("settled", _ZERO),
+        ),
+        (
+            "statement lines neither settled, held nor pending (count)",
+            0,
+            states.count("unexplained"),
+        ),
+        ("gross payable = opening + accrued", b["opening"] + b["accrued"], b["gross_payable"]),
+        ("closing = gross payable - paid", b["gross_payable"] - b["paid"], b["closing"]),
+    ]
+    if snap.closed:
+        close = ledger.arrow(
+            """SELECT coalesce(sum(accrued), 0) AS accrued, coalesce(sum(paid), 0) AS paid,
+                      coalesce(sum(closing), 0) AS closing,
+                      coalesce(sum(opening + accrued - paid - closing), 0) AS roll
+               FROM referral_balances WHERE period = $p""",
+            {"p": snap.period},
+        ).to_pylist()[0]
+        settled = ledger.scalar(
+            """SELECT coalesce(sum(e.amount), 0) FROM referral_entries e
+               WHERE e.entry_id IN (SELECT entry_id FROM referral_status
+                                    WHERE period = ? AND status IN ('paid', 'carried'))""",
+            [snap.period],
         )
-    )
-    money = pa.decimal128(20, 4)
-    exp = [Decimal(r[1]) for r in rows]
-    act = [Decimal(r[2]) for r in rows]
-    return pa.table(
-        {
-            "check": [r[0] for r in rows],
-            "expected": pa.array(exp, money),
-            "actual": pa.array(act, money),
-            "difference": pa.array([a - e for a, e in zip(act, exp, strict=True)], money),
-            "ok": [a == e for a, e in zip(act, exp, strict=True)],
-        }
-    )
+        per_ben = [
+            r
+            for r in bal.select(["accrued", "close_accrued"]).to_pylist()
+            if r["accrued"] != (r["close_accrued"] or _ZERO)  # no close row: nothing settled
+        ]
+        rows += [
+            ("balances accrued = the close's accrued", close["accrued"], b["accrued"]),
+            ("beneficiaries whose accrued differs from the close's (count)", 0, len(per_ben)),
+            ("balances paid = the close's paid", close["paid"], b["paid"]),
+            ("balances closing = the close's closing", close["closing"], b["closing"]),
+            ("the close: opening + accrued - paid - closing = 0", 0, close["roll"]),
+            ("the close: accrued = entries settled in the period", close["accrued"], settled),
+        ]
+    return rows

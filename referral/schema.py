@@ -23,6 +23,13 @@ The ledger is append-only: rows are inserted, never updated or deleted.
     one row per correction of an already attributed order (what it reversed and
     booked, where and why), and the entries a correction netted to zero (they take
     no further refund reversals).
+``referral_close_marks`` (v3)
+    the last entry and status ``seq`` of each close: a closed period is reported as
+    the ledger stood then (a release after the close does not change its report).
+``referral_voids`` (v3)
+    held commissions voided (rejected) by a person: the reversal entry booked, who,
+    when and why. The void is an entry like any other; the commission takes no
+    further refund reversals.
 """
 
 from __future__ import annotations
@@ -160,6 +167,25 @@ MIGRATIONS: tuple[Migration, ...] = (
                 order_id VARCHAR NOT NULL,
                 revision INTEGER NOT NULL,
                 run_id   VARCHAR NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        3,
+        "finance: as-of marks of each close, voided holds",
+        (
+            """CREATE TABLE referral_close_marks (
+                period     VARCHAR NOT NULL,
+                entry_seq  BIGINT NOT NULL,
+                status_seq BIGINT NOT NULL
+            )""",
+            """CREATE TABLE referral_voids (
+                entry_id      VARCHAR NOT NULL,
+                void_entry_id VARCHAR NOT NULL,
+                amount        DECIMAL(20, 4) NOT NULL,
+                ts            TIMESTAMPTZ NOT NULL,
+                actor         VARCHAR NOT NULL,
+                reason        VARCHAR NOT NULL
             )""",
         ),
     ),

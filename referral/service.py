@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from graph.errors import ConfigError
-from referral.ledger import STATUSES, Ledger
+from referral.ledger import HOLD_STATES, STATUSES, Ledger
 from referral.ledger_query import EntryFilter, Totals
 from referral.periods import DEFAULT_TIMEZONE, check_period
 from referral.render import render_statement
@@ -26,8 +26,10 @@ from referral.reports import statement as _statement
 
 __all__ = [
     "ENTRY_FIELDS",
+    "HOLD_FIELDS",
     "open_ledger",
     "list_entries",
+    "list_holds",
     "statement",
     "render_statement",
     "referral_tree",
@@ -137,6 +139,82 @@ def list_entries(
         return table.select(list(ENTRY_FIELDS)).to_pylist()
 
 
+#: Fields of each item returned by :func:`list_holds`.
+HOLD_FIELDS: tuple[str, ...] = (
+    "seq",
+    "entry_id",
+    "short_id",
+    "beneficiary",
+    "order_id",
+    "model",
+    "level",
+    "amount",
+    "period",
+    "state",
+    "held_at",
+    "held_by",
+    "hold_reason",
+    "decided_at",
+    "decided_by",
+    "decision_reason",
+)
+
+
+def list_holds(
+    store_or_ledger: Any,
+    *,
+    include_decided: bool = False,
+    limit: int = 100,
+    after: int | None = None,
+    ledger_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Held commissions (or every commission ever held), in ledger order, one page.
+
+    Returns
+    -------
+    dict
+        ``total`` (all matching holds, not just this page), ``data`` (items with
+        :data:`HOLD_FIELDS`: the 8-character ``short_id`` that ``release`` and ``void``
+        accept, ``state`` = ``held`` / ``released`` / ``voided``, who held it and why,
+        and who decided, when and why), ``next_after`` (cursor, or None).
+
+    Raises
+    ------
+    ConfigError
+        Bad limit.
+    """
+    if not 1 <= int(limit) <= 10_000:
+        raise ConfigError(f"The 'limit' must be in 1..10000. Got {limit} instead.", key="limit")
+    states = ", ".join(f"'{h}'" for h in HOLD_STATES)
+    where = "" if include_decided else "AND h.state = 'held'"
+    sql = f"""WITH h AS (
+            SELECT entry_id, arg_max(status, seq) AS state,
+                   min(ts) FILTER (WHERE status = 'held') AS held_at,
+                   arg_min(actor, seq) FILTER (WHERE status = 'held') AS held_by,
+                   arg_min(reason, seq) FILTER (WHERE status = 'held') AS hold_reason,
+                   max(seq) AS last_seq
+            FROM referral_status WHERE status IN ({states}) GROUP BY entry_id),
+        d AS (SELECT s.entry_id, s.ts AS decided_at, s.actor AS decided_by,
+                     s.reason AS decision_reason
+              FROM referral_status s JOIN h ON s.seq = h.last_seq AND s.status <> 'held')
+        SELECT e.seq, e.entry_id, left(e.entry_id, 8) AS short_id, e.beneficiary, e.order_id,
+               e.model, e.level, e.amount, e.period, h.state, h.held_at, h.held_by,
+               h.hold_reason, d.decided_at, d.decided_by, d.decision_reason
+        FROM referral_entries e JOIN h USING (entry_id) LEFT JOIN d USING (entry_id)
+        WHERE e.orig_entry_id IS NULL {where}"""
+    with open_ledger(store_or_ledger, ledger_path=ledger_path) as ledger:
+        if not ledger.ready:
+            return {"total": 0, "data": [], "next_after": None}
+        total = int(ledger.scalar(f"SELECT count(*) FROM ({sql})"))
+        page = ledger.arrow(
+            f"SELECT * FROM ({sql}) WHERE seq > $after ORDER BY seq LIMIT {int(limit) + 1}",
+            {"after": int(after) if after is not None else -1},
+        ).to_pylist()
+    more = len(page) > limit
+    page = page[:limit]
+    return {"total": total, "data": page, "next_after": page[-1]["seq"] if more else None}
+
+
 def statement(
     store_or_ledger: Any,
     beneficiary: str,
@@ -151,6 +229,12 @@ def statement(
     Orders, levels, amounts, reversals and holds of the period, with opening and
     closing balance (projected for an open period). ``.to_dict()`` gives JSON-ready
     data; :func:`render_statement` gives JSON, CSV, XLSX or HTML bytes.
+
+    Raises
+    ------
+    NotFoundError
+        The beneficiary never had a ledger entry or balance (a known beneficiary
+        without activity in the period gets a statement of zeros).
     """
     with open_ledger(store_or_ledger, ledger_path=ledger_path) as ledger:
         return _statement(ledger, beneficiary, check_period(period), tz=timezone, currency=currency)
@@ -165,8 +249,10 @@ def role_level_summary(
 ) -> list[dict[str, Any]]:
     """Totals of a period by beneficiary role, model and level.
 
-    Items have ``role``, ``model``, ``level``, ``entries``, ``beneficiaries``,
-    ``commissions``, ``reversals``, ``net``, ``held`` and ``paid`` (Decimals).
+    Items have ``role``, ``model``, ``level``, ``entries_booked``, ``lines``,
+    ``beneficiaries`` (ints) and ``commissions``, ``reversals``, ``net``,
+    ``brought_forward``, ``held``, ``pending``, ``settled`` (Decimals); see
+    :func:`referral.reports.role_level_summary`.
     """
     with open_ledger(store_or_ledger, ledger_path=ledger_path) as ledger:
         table = _summary(ledger, check_period(period), tz=timezone)

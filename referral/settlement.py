@@ -169,7 +169,7 @@ def _close_one(
         """CREATE OR REPLACE TEMP TABLE _elig_close AS
         WITH hold AS (
             SELECT entry_id, arg_max(status, seq) AS st FROM referral_status
-            WHERE status IN ('held', 'released') GROUP BY entry_id
+            WHERE status IN ('held', 'released', 'voided') GROUP BY entry_id
         )
         SELECT e.entry_id, e.seq, e.beneficiary, e.currency, e.amount
         FROM referral_entries e LEFT JOIN hold h ON h.entry_id = coalesce(e.orig_entry_id, e.entry_id)
@@ -213,6 +213,13 @@ def _close_one(
     conn.execute(
         "INSERT INTO referral_periods VALUES (?, ?, ?, ?, ?, ?)",
         [period, start, end, timezone, closed_at, by],
+    )
+    # the ledger as it stands at this close: its report never changes afterwards
+    conn.execute(
+        """INSERT INTO referral_close_marks
+        SELECT ?, (SELECT coalesce(max(seq), 0) FROM referral_entries),
+                  (SELECT coalesce(max(seq), 0) FROM referral_status)""",
+        [period],
     )
     n_ben, paid, carried = conn.execute(
         "SELECT count(*), coalesce(sum(paid), 0), coalesce(sum(opening + accrued - paid), 0) FROM _bal"

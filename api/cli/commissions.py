@@ -1,7 +1,7 @@
 """``koc commissions``: attribute referral commissions, close periods, report, holds.
 
-Subcommands: ``run``, ``close``, ``report``, ``holds``, ``release``, ``statement``,
-``ledger``. The ledger is kept in the embedded store's file (or ``KOC_LEDGER_PATH``);
+Subcommands: ``run``, ``close``, ``report``, ``holds``, ``release``, ``void``,
+``statement``, ``ledger``. The ledger is kept in the embedded store's file (or ``KOC_LEDGER_PATH``);
 rules come from ``--rules`` or ``KOC_COMMISSION_RULES`` (defaults:
 ``referral/default_rules.toml``); see docs/commissions.md.
 """
@@ -81,7 +81,8 @@ def command() -> None:
     \b
       koc commissions run                              # attribute new orders and refunds
       koc commissions holds                            # entries held by fraud checks
-      koc commissions release ID --reason "checked" --by alice
+      koc commissions release 5f1c0a2b --reason "checked" --by alice
+      koc commissions void 5f1c0a2b --reason "fake account" --by alice
       koc commissions close --period 2026-10           # settle the month (and earlier ones)
       koc commissions report --period 2026-10 --format html --out reports/
       koc commissions statement u123 --period 2026-10 --format csv
@@ -195,37 +196,81 @@ def report_cmd(ctx: CliContext, period: str, fmt: str, out_dir: Path) -> None:
 
 
 @command.command("holds")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(1, 10_000), default=100, show_default=True, help="Page size."
+)
+@click.option("--after", type=int, default=None, help="Cursor: holds after this ledger seq.")
+@click.option(
+    "--all",
+    "include_decided",
+    is_flag=True,
+    help="Also released and voided holds, with who decided, when and why.",
+)
 @_JSON
 @pass_cli
-def holds_cmd(ctx: CliContext, limit: int, as_json: bool) -> None:
-    """List held commission entries with the reason of each hold."""
+def holds_cmd(
+    ctx: CliContext, limit: int, after: int | None, include_decided: bool, as_json: bool
+) -> None:
+    """List held commission entries: why and by whom each was held (--all: and decided).
+
+    The 8-character id is enough for `release` and `void`.
+    """
     with _ledger(ctx, read_only=True) as (_, ledger):
-        rows = service.list_entries(ledger, status="held", limit=limit)
-        rows = [r for r in rows if r["orig_entry_id"] is None]
+        page = service.list_holds(ledger, include_decided=include_decided, limit=limit, after=after)
     if as_json:
-        echo_json(rows)
+        echo_json(page)
         return
-    if not rows:
-        click.echo("No held entries.")
+    rows, total = page["data"], page["total"]
+    what = "hold(s)" if include_decided else "held entr(ies)"
+    if not total:
+        click.echo("No held entries." if not include_decided else "No holds.")
         return
-    _print_table(
-        f"{len(rows)} held entr(ies)",
-        rows,
-        ["entry_id", "beneficiary", "order_id", "level", "amount", "hold_reason"],
-    )
+    columns = ["short_id", "beneficiary", "order_id", "level", "amount", "state", "hold_reason"]
+    if include_decided:
+        columns += ["decided_by", "decided_at", "decision_reason"]
+    _print_table(f"{total:,} {what}, showing {len(rows):,}", rows, columns)
+    if page["next_after"] is not None:
+        click.echo(f"more: --after {page['next_after']}")
+
+
+_DECISION = [
+    click.argument("entry_ids", nargs=-1, required=True),
+    click.option("--reason", required=True, help="Why (kept in the ledger)."),
+    click.option("--by", "by", required=True, help="Who decided (kept in the ledger)."),
+]
+
+
+def _decision(f: Any) -> Any:
+    for deco in reversed(_DECISION):
+        f = deco(f)
+    return f
 
 
 @command.command("release")
-@click.argument("entry_ids", nargs=-1, required=True)
-@click.option("--reason", required=True, help="Why the hold is lifted.")
-@click.option("--by", "by", required=True, help="Who decided.")
+@_decision
 @pass_cli
 def release_cmd(ctx: CliContext, entry_ids: tuple[str, ...], reason: str, by: str) -> None:
-    """Release held entries (recorded with who released what and why)."""
+    """Release held entries (ids or 8-character short ids): they become payable.
+
+    Recorded with who released what and why.
+    """
     with _ledger(ctx, read_only=False) as (_, ledger):
         n = ledger.release(list(entry_ids), reason=reason, by=by)
     click.echo(f"released {n} entr(ies) by {by}: {reason}")
+
+
+@command.command("void")
+@_decision
+@pass_cli
+def void_cmd(ctx: CliContext, entry_ids: tuple[str, ...], reason: str, by: str) -> None:
+    """Void (reject) held entries: book a reversal that nets each to zero.
+
+    Append-only: the void is a new ledger entry, recorded with who, when and why;
+    the commission and its void settle to zero at the next close.
+    """
+    with _ledger(ctx, read_only=False) as (_, ledger):
+        voids = ledger.void(list(entry_ids), reason=reason, by=by)
+    click.echo(f"voided {len(entry_ids)} entr(ies) by {by}: {reason} ({len(voids)} void entries)")
 
 
 @command.command("statement")
@@ -255,7 +300,7 @@ def statement_cmd(
         st = service.statement(
             ledger, beneficiary, period, timezone=ctx.settings.timezone, currency=rules.currency
         )
-    data = render_statement(st, fmt)
+    data = render_statement(st, fmt, tz=ctx.settings.timezone)
     if out_path is not None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_bytes(data)

@@ -37,16 +37,18 @@ def test_role_level_summary_hand_computed(world: World) -> None:
     )
     rows = {(r["role"], r["level"]): r for r in service.role_level_summary(world.ledger, "2026-07")}
     # consumer L1: b 5.00 + 4.00, e 2.50 (held); reversal of O2 by 25%: -1.00
+    # settled by the close: 5.00 + 4.00 - 1.00 (e's 2.50 is held)
     c1 = rows[("consumer", 1)]
-    assert (c1["commissions"], c1["reversals"], c1["held"], c1["paid"]) == (
+    assert (c1["commissions"], c1["reversals"], c1["held"], c1["settled"]) == (
         D("11.50"),
         D("-1.00"),
         D("2.50"),
         D("8.00"),
     )
+    assert (c1["entries_booked"], c1["lines"], c1["beneficiaries"]) == (4, 4, 2)
     # kol L2: a 2% of 100 + 80 = 2.00 + 1.60, reversal -0.40
     k2 = rows[("kol", 2)]
-    assert (k2["commissions"], k2["reversals"], k2["paid"]) == (D("3.60"), D("-0.40"), D("3.20"))
+    assert (k2["commissions"], k2["reversals"], k2["settled"]) == (D("3.60"), D("-0.40"), D("3.20"))
 
 
 def test_list_entries_filters_and_cursor(world: World) -> None:
@@ -106,6 +108,7 @@ def test_render_statement_reproducible(world: World, fmt: str) -> None:
 
 
 def test_render_statement_unknown_format(world: World) -> None:
+    scenario(world)
     with pytest.raises(ConfigError):
         service.render_statement(service.statement(world.ledger, "b", "2026-07"), "pdf")
 
@@ -178,11 +181,12 @@ def test_ledger_separate_file_for_non_duckdb_store(tmp_path: Path) -> None:
         Ledger.open(NoConn())
 
 
-def test_money_text_two_decimals_at_least() -> None:
+def test_money_text_currency_decimals_half_up() -> None:
     from referral.render import money_text
 
-    got = [money_text(D(v)) for v in ("5.0000", "0", "-1.5000", "10", "0.015000", "1E+1")]
-    assert got == ["5.00", "0.00", "-1.50", "10.00", "0.015", "10.00"]
+    got = [money_text(D(v)) for v in ("5.0000", "0", "-1.5000", "1234.5", "0.015000", "1E+1")]
+    # graph.money.format_money: the currency's decimals, half-up, thousands grouped
+    assert got == ["5.00", "0.00", "-1.50", "1,234.50", "0.02", "10.00"]
 
 
 EVIL = '=HYPERLINK("http://evil.example/?","Click for payout")'

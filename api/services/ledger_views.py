@@ -72,11 +72,17 @@ def statement_file(
     timezone: str,
     ledger_path: Path | None = None,
 ) -> tuple[bytes | dict[str, Any], str]:
-    """A statement as a dict (``json``) or rendered bytes, with its media type."""
+    """A statement as a dict (``json``) or rendered bytes, with its media type.
+
+    Raises
+    ------
+    NotFoundError
+        The beneficiary has no ledger entry or balance (the API answers 404).
+    """
     with store_view(store) as view:
         st = service.statement(
             ledger_for(view, ledger_path), beneficiary, period, timezone=timezone
         )
     if fmt == "json":
         return st.to_dict(), MEDIA_TYPES["json"]
-    return service.render_statement(st, fmt), MEDIA_TYPES[fmt]
+    return service.render_statement(st, fmt, tz=timezone), MEDIA_TYPES[fmt]

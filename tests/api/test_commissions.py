@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -99,7 +100,7 @@ def test_statement_json_balances(ledger_env: tuple) -> None:
 @pytest.mark.parametrize(
     ("fmt", "media", "magic"),
     [
-        ("csv", "text/csv", b"field,value"),
+        ("csv", "text/csv", b"row,beneficiary,statement_period"),
         ("html", "text/html", b"<!DOCTYPE html>"),
         ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", b"PK"),
     ],
@@ -131,3 +132,19 @@ def test_commissions_on_store_without_ledger(
 ) -> None:
     body = client.get("/v1/commissions", headers=auth(tokens["finance"])).json()
     assert body == {"count": 0, "data": [], "next_cursor": None}
+
+
+def test_statement_unknown_beneficiary_404(ledger_env: tuple) -> None:
+    client, token, _ = ledger_env
+    response = client.get("/v1/commissions/statements/ghost?period=2026-01", headers=auth(token))
+    assert response.status_code == 404
+    body = response.json()
+    assert "beneficiary 'ghost'" in json.dumps(body)
+
+
+def test_statement_json_states_gross_payable(ledger_env: tuple) -> None:
+    client, token, _ = ledger_env
+    body = client.get("/v1/commissions/statements/u01?period=2026-01", headers=auth(token)).json()
+    assert Decimal(body["gross_payable"]) == Decimal(body["opening"]) + Decimal(body["accrued"])
+    assert Decimal(body["closing"]) == Decimal(body["gross_payable"]) - Decimal(body["paid"])
+    assert "brought_forward" in body

@@ -62,7 +62,7 @@ def list_commissions(
             "description": "The statement; JSON by default.",
         },
         **ERROR_RESPONSES,
-        **error_responses(400),
+        **error_responses(400, 404),
     },
 )
 def get_statement(
@@ -73,8 +73,10 @@ def get_statement(
     period: Annotated[str, Query(pattern=PERIOD, examples=["2026-03"])],
     format: Annotated[Literal["json", "csv", "xlsx", "html"], Query()] = "json",
 ) -> Any:
-    """Opening balance, commissions, reversals, holds and closing balance of the
-    period (projected while the period is open), with one line per ledger entry."""
+    """Opening balance, commissions, reversals, brought forward, held, pending,
+    accrued, gross payable, paid and closing balance of the period (projected while the
+    period is open; a closed period as of its close), with one line per due entry.
+    404 when the beneficiary has never had a ledger entry or balance."""
     body, media = statement_file(
         store,
         beneficiary,

@@ -54,12 +54,16 @@ class StatementPublic(BaseModel):
     currency: str = Field(examples=["CNY"])
     closed: bool
     as_of: datetime
-    opening: Decimal
-    commissions: Decimal
-    reversals: Decimal
-    accrued: Decimal
-    paid: Decimal
-    closing: Decimal
-    held: Decimal
-    pending: Decimal
+    opening: Decimal = Field(description="Closing balance of the previous close.")
+    commissions: Decimal = Field(description="Commissions and bonuses booked in the period.")
+    reversals: Decimal = Field(description="Reversals booked in the period (negative).")
+    brought_forward: Decimal = Field(
+        description="Entries of earlier periods still unsettled (held or pending then)."
+    )
+    held: Decimal = Field(description="Due entries on a fraud or policy hold.")
+    pending: Decimal = Field(description="Due entries still in their holding period.")
+    accrued: Decimal = Field(description="Due entries settled by the period's close.")
+    gross_payable: Decimal = Field(description="opening + accrued (before the minimum payout).")
+    paid: Decimal = Field(description="Paid out by the close (0 while the period is open).")
+    closing: Decimal = Field(description="gross_payable - paid, carried to the next period.")
     lines: list[dict[str, Any]]

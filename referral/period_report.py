@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from graph.errors import ConfigError
+from graph.errors import AttributionError, ConfigError
 from graph.money import CURRENCY_MINOR_UNITS
 from referral.ledger import Ledger
 from referral.periods import DEFAULT_TIMEZONE, check_period
@@ -178,13 +178,19 @@ def write_period_report(
     out_dir: str | Path,
     *,
     tz: str = DEFAULT_TIMEZONE,
+    check: bool = False,
 ) -> list[Path]:
     """Write the report of ``period`` in ``fmt`` into ``out_dir``; return the files.
+
+    With ``check``, a reconciliation check that fails raises after the files are
+    written (``koc commissions report`` then exits with status 2 and names the checks).
 
     Raises
     ------
     ConfigError
         Unknown format or period.
+    AttributionError
+        ``check`` and the books do not reconcile.
     """
     check_period(period)
     if fmt not in REPORT_FORMATS:
@@ -235,6 +241,16 @@ def write_period_report(
         write(f"{stem}.xlsx", _workbook(rep, over, tz, stem, distinct))
     else:
         write(f"{stem}.html", _html(rep, over, currency, distinct))
+    if check and not rep.ok:
+        failing = [r for r in rec.to_pylist() if not r["ok"]]
+        raise AttributionError(
+            f"The {period} report does not reconcile: {len(failing)} check(s) fail ("
+            + "; ".join(
+                f"{r['check']}: expected {r['expected']}, got {r['actual']}" for r in failing[:5]
+            )
+            + f"). The report was written to {out} for inspection; do not pay from it.",
+            period=period,
+        )
     return files
 
 

@@ -186,10 +186,12 @@ def close_cmd(
 )
 @pass_cli
 def report_cmd(ctx: CliContext, period: str, fmt: str, out_dir: Path) -> None:
-    """Write a period's report: balances, entries, summary by role and level, reconciliation."""
+    """Write a period's report: overview, balances, entries, summary by role and level,
+    reconciliation. Exits with status 2 (naming the checks) when the books do not
+    reconcile; the files are written anyway, for inspection."""
     with _ledger(ctx, read_only=True) as (_, ledger):
         files = write_period_report(
-            ledger, check_period(period), fmt, out_dir, tz=ctx.settings.timezone
+            ledger, check_period(period), fmt, out_dir, tz=ctx.settings.timezone, check=True
         )
     for f in files:
         click.echo(f"wrote {f}")

@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 
 from api.cli import cli
 from graph.duckdb_store import DuckDBStore
-from graph.errors import NotFoundError
+from graph.errors import AttributionError, NotFoundError
 from referral import service
 from referral.period_report import write_period_report
 from referral.render import STATEMENT_CSV_COLUMNS, render_statement
@@ -115,6 +115,9 @@ def test_reconciliation_fails_loudly_when_the_close_disagrees(world: World, tmp_
     (html,) = write_period_report(world.ledger, "2026-07", "html", tmp_path)
     text = html.read_text()
     assert "Reconciliation differences found" in text and "Every cent" not in text
+    with pytest.raises(AttributionError, match="does not reconcile: 4 check"):
+        write_period_report(world.ledger, "2026-07", "csv", tmp_path, check=True)
+    assert (tmp_path / "commissions-2026-07-reconciliation.csv").exists()
 
 
 def test_closed_report_stable_after_release_and_void(world: World, tmp_path: Path) -> None:

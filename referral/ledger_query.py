@@ -178,3 +178,4 @@ class Totals:
         if self.limit is not None:
             out += f" LIMIT {int(self.limit)}"
         return out
+

@@ -71,7 +71,9 @@ def node_indexes(
     chunks = [
         c
         for col in columns
-        for c in (_as_strings(col).chunks if isinstance(col, pa.ChunkedArray) else [_as_strings(col)])
+        for c in (
+            _as_strings(col).chunks if isinstance(col, pa.ChunkedArray) else [_as_strings(col)]
+        )
     ]
     flat = node_index(node_ids, pa.chunked_array(chunks, type=pa.string()))
     bounds = np.cumsum([0, *(len(c) for c in columns)])

@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "IngestError",
     "ValidationFailure",
+    "TooManyRejectsError",
     "StoreError",
     "SchemaError",
     "NotFoundError",
@@ -62,6 +63,15 @@ class IngestError(KocError):
     """An input file cannot be read at all (missing, unknown format, unreadable mapping)."""
 
     code = "ingest_error"
+
+
+class TooManyRejectsError(IngestError):
+    """A batch would quarantine more rows than allowed (``max_rejects``); nothing was stored.
+
+    Attributes ``rejected``, ``read`` and ``limit``.
+    """
+
+    code = "too_many_rejects"
 
 
 class ValidationFailure(IngestError):

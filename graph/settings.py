@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest POST /v1/events body (larger: 413)."
     )
+    api_max_rejects: int = Field(
+        1000,
+        ge=0,
+        description="Most invalid records one POST /v1/events may quarantine; more: 422, nothing stored.",
+    )
     api_read_threads: int = Field(
         2,
         ge=1,

@@ -50,6 +50,7 @@ DEFAULT_TYPE_WEIGHTS: dict[str, float] = {
     EventType.REFERRAL.value: 3.0,
 }
 
+
 def _type_weight_table(type_weights: Mapping[str, float] | None) -> np.ndarray:
     """Weight per edge-type code, defaults overridden by ``type_weights``."""
     merged = dict(DEFAULT_TYPE_WEIGHTS)

@@ -41,6 +41,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_config": 400,
     "policy_violation": 400,
     "ingest_error": 422,
+    "too_many_rejects": 422,
     "invalid_row": 422,
     "scoring_error": 422,
     "not_converged": 422,

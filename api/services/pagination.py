@@ -20,6 +20,8 @@ from graph.errors import InvalidCursorError
 __all__ = ["Cursor", "query_digest", "encode_cursor", "decode_cursor", "MAX_CURSOR_CHARS"]
 
 MAX_CURSOR_CHARS = 512
+#: Positions are ranks (int32 in the stores): a cursor past this was not issued here.
+_MAX_AFTER = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,17 @@ def decode_cursor(text: str, query: str) -> Cursor:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         data = json.loads(raw)
         cursor = Cursor(str(data["r"]), str(data["q"]), int(data["a"]))
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except (
+        binascii.Error,
+        ValueError,
+        KeyError,
+        TypeError,
+        OverflowError,
+        UnicodeDecodeError,
+    ) as exc:
         raise _invalid("The cursor is not one this API issued; start again without it.") from exc
     if cursor.query != query:
         raise _invalid("The cursor belongs to another query; keep the filters and sort unchanged.")
-    if cursor.after < 0:
+    if not 0 <= cursor.after <= _MAX_AFTER:
         raise _invalid("The cursor is not one this API issued; start again without it.")
     return cursor

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from graph.errors import IngestError
+from graph.errors import IngestError, TooManyRejectsError
 from graph.events import EventType
 from graph.ingest.keys import derive_reject_id
 from graph.ingest.options import DEFAULT_BATCH_ROWS, IngestOptions
@@ -187,8 +187,18 @@ def ingest_batches(
     fs = FileSummary(source=source)
     summary.files.append(fs)
     t0 = time.perf_counter()
+    limit = validator.options.max_rejects
     try:
         for n_read, vb in _validated(batches, validator, source, background=background):
+            if limit is not None and vb.rejects.num_rows > limit:
+                raise TooManyRejectsError(
+                    f"{source}: {vb.rejects.num_rows:,} of {n_read:,} records are invalid, more "
+                    f"than the {limit:,} one batch may quarantine; nothing of it was stored. "
+                    f"First problem: {vb.samples(1)[0].message if vb.rejects.num_rows else ''}",
+                    rejected=vb.rejects.num_rows,
+                    read=n_read,
+                    limit=limit,
+                )
             result = store.append_batch(vb.tables, vb.rejects if vb.rejects.num_rows else None)
             conflicts = _conflict_rejects(vb, result, source)
             if conflicts.num_rows:

@@ -55,6 +55,10 @@ class IngestOptions:
     dataset : str, optional
         Read the files as a known public dataset (``"higgs"``, ``"beibei"``,
         see :mod:`graph.ingest.sources`); its own column mapping applies.
+    max_rejects : int, optional
+        Refuse a batch (:class:`graph.errors.TooManyRejectsError`, nothing of it
+        stored) when more of its rows would be quarantined; the HTTP API sets
+        ``KOC_API_MAX_REJECTS`` so one request cannot flood the quarantine.
     """
 
     fmt: str | None = None
@@ -66,6 +70,7 @@ class IngestOptions:
     max_field_bytes: int = 64 * 1024
     max_amount: Decimal = Decimal("1000000")
     dataset: str | None = None
+    max_rejects: int | None = None
 
     def __post_init__(self) -> None:
         if self.unknown_columns not in UNKNOWN_COLUMN_POLICIES:

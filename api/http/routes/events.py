@@ -15,6 +15,7 @@ from api.http.schemas.events import EVENTS_EXAMPLE, IngestResult
 from api.http.security import IngestKey
 from graph.events import EventType
 from graph.ingest import IngestOptions, IngestSummary, ingest_records
+from graph.ingest.readers import parse_json
 
 __all__ = ["router", "read_body", "parse_records", "ingest_result", "MAX_BAD_LINES", "MAX_FIELDS"]
 
@@ -71,7 +72,7 @@ def _bad_json(message: str, details: list[dict[str, Any]]) -> ApiError:
 def _check_unicode(records: list[Any]) -> list[Any]:
     """Refuse text with unpaired UTF-16 surrogates (valid JSON escapes, invalid Unicode)."""
     try:
-        json.dumps(records, ensure_ascii=False).encode("utf-8")
+        json.dumps(records, ensure_ascii=False, default=str).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise _bad_json(
             "The body contains unpaired UTF-16 surrogate escapes (e.g. \\ud800); "
@@ -126,8 +127,8 @@ def _decode(body: bytes, content_type: str) -> list[Any]:
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                records.append(parse_json(line))
+            except (ValueError, UnicodeDecodeError) as exc:
                 bad.append({"field": f"body.line.{n}", "message": str(exc), "type": "json_invalid"})
         if bad:
             raise _bad_json(
@@ -142,8 +143,8 @@ def _decode(body: bytes, content_type: str) -> list[Any]:
             "Send application/json (an array of records) or application/x-ndjson.",
         )
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = parse_json(body)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise _bad_json(
             "The body is not valid JSON.",
             [{"field": "body", "message": str(exc), "type": "json_invalid"}],
@@ -211,7 +212,12 @@ async def post_events(
     records = parse_records(body, request.headers.get("content-type", ""))
     summary = await run_in_threadpool(
         lambda: ingest_records(
-            store, records, IngestOptions.from_settings(settings, event_type=type), source="api"
+            store,
+            records,
+            IngestOptions.from_settings(
+                settings, event_type=type, max_rejects=settings.api_max_rejects
+            ),
+            source="api",
         )
     )
     request.app.state.facts.invalidate()  # profiles notice the write on the next request

@@ -62,6 +62,7 @@ from graph.store import (
     RunRecord,
     WriteResult,
 )
+from graph.tables import DuckDBTables, TableStore
 from graph.transaction import transaction
 
 __all__ = ["DuckDBStore", "MIGRATIONS", "EVENT_CODES", "first_referral_sql"]
@@ -281,6 +282,12 @@ class DuckDBStore:
                 path=self.path,
             ) from exc
         self._lock = threading.RLock()
+        #: keys, ledger and role history live in this same file, on this connection
+        self.tables: TableStore = DuckDBTables(
+            self.conn,
+            path=None if self.path == ":memory:" else Path(self.path),
+            holds_graph=True,
+        )
         if read_only:
             if applied_version(self.conn, "graph") < len(MIGRATIONS):
                 applied = applied_version(self.conn, "graph")
@@ -307,6 +314,9 @@ class DuckDBStore:
 
     def schema_version(self) -> int:
         return applied_version(self.conn, "graph")
+
+    def schema_current(self) -> bool:
+        return self.schema_version() == len(MIGRATIONS)
 
     def revision(self) -> int:
         """A counter bumped by every write of events, users or roles (one-row read)."""

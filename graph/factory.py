@@ -10,7 +10,10 @@ __all__ = ["open_store"]
 
 
 def open_store(settings: Settings, *, read_only: bool = False) -> GraphStore:
-    """Open the store named by ``settings.store`` (``duckdb`` by default).
+    """Open the store named by ``settings.store`` (``duckdb`` by default), with its tables.
+
+    The relational side (``store.tables``: API keys, the ledger, role history) is the
+    embedded store's own file, or beside Neo4j the DuckDB file ``KOC_LEDGER_PATH``.
 
     Raises
     ------
@@ -25,7 +28,7 @@ def open_store(settings: Settings, *, read_only: bool = False) -> GraphStore:
             )
         from graph.neo4j_store import Neo4jStore  # imported lazily: needs a server
 
-        return Neo4jStore.from_settings(settings)
+        return Neo4jStore.from_settings(settings, read_only=read_only)
     from graph.duckdb_store import DuckDBStore
 
     return DuckDBStore(

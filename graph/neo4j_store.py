@@ -56,6 +56,7 @@ from graph.store import (
     EdgeArrays,
     WriteResult,
 )
+from graph.tables import DuckDBTables, NoTables, TableStore
 
 __all__ = ["Neo4jStore", "check_neo4j_uri", "SPEND_SCHEMA", "NOTIFICATION_FILTER"]
 
@@ -153,6 +154,8 @@ class Neo4jStore(Neo4jRunsMixin):
         Records per network fetch and per numpy conversion when streaming reads.
     uri : str
         Shown in error messages.
+    tables : graph.tables.TableStore, optional
+        The relational side (closed with the store); default :class:`graph.tables.NoTables`.
     """
 
     def __init__(
@@ -163,6 +166,7 @@ class Neo4jStore(Neo4jRunsMixin):
         batch_size: int = 10_000,
         fetch_size: int = 10_000,
         uri: str = "",
+        tables: TableStore | None = None,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(
@@ -174,13 +178,21 @@ class Neo4jStore(Neo4jRunsMixin):
         self.batch_size = int(batch_size)
         self.fetch_size = int(fetch_size)
         self.uri = uri
+        #: keys, ledger and role history: a DuckDB file beside the server (KOC_LEDGER_PATH)
+        self.tables: TableStore = tables or NoTables(
+            "The Neo4j store was opened without a tables file (KOC_LEDGER_PATH is not set)."
+        )
         with self._errors("connect"):
             driver.verify_connectivity()
         self.ensure_schema()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Neo4jStore:
-        """Open the store named by ``KOC_NEO4J_*`` settings (called by :func:`graph.factory.open_store`)."""
+    def from_settings(cls, settings: Any, *, read_only: bool = False) -> Neo4jStore:
+        """Open the store named by ``KOC_NEO4J_*`` settings (called by :func:`graph.factory.open_store`).
+
+        Its tables (keys, ledger, role history) are the DuckDB file ``KOC_LEDGER_PATH``
+        when set, opened read-only with ``read_only``.
+        """
         import neo4j
 
         uri = check_neo4j_uri(settings.neo4j_uri)
@@ -193,15 +205,21 @@ class Neo4jStore(Neo4jRunsMixin):
             )
         except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
             raise ConfigError(f"Invalid Neo4j settings for {uri}: {exc}", key="neo4j_uri") from exc
+        tables = None
         try:
+            if settings.ledger_path is not None:
+                tables = DuckDBTables.open(settings.ledger_path, read_only=read_only)
             return cls(
                 driver,
                 database=settings.neo4j_database,
                 batch_size=settings.neo4j_batch_size,
                 uri=uri,
+                tables=tables,
             )
         except BaseException:
             driver.close()
+            if tables is not None:
+                tables.close()
             raise
 
     # --- plumbing -----------------------------------------------------------------------
@@ -295,6 +313,7 @@ class Neo4jStore(Neo4jRunsMixin):
 
     def close(self) -> None:
         self._driver.close()
+        self.tables.close()
 
     def wipe(self) -> int:
         """Delete every node and relationship (batched); constraints and indexes stay.
@@ -324,6 +343,9 @@ class Neo4jStore(Neo4jRunsMixin):
     def schema_version(self) -> int:
         meta = self._meta()
         return int(meta["schema_version"] or 0) if meta else 0
+
+    def schema_current(self) -> bool:
+        return self.schema_version() == q.SCHEMA_VERSION
 
     def ensure_schema(self) -> None:
         """Create constraints and indexes (idempotent) and the ``KocMeta`` counter node."""

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from graph.events import EDGE_TYPES, EventType
 from graph.money import MONEY_TYPE
+from graph.tables import TableStore
 
 __all__ = [
     "EdgeArrays",
@@ -271,6 +272,14 @@ class GraphStore(Protocol):
 
     def schema_version(self) -> int:
         """The applied schema version of the graph component (0 = empty)."""
+
+    def schema_current(self) -> bool:
+        """Whether the graph schema is the newest this version of KOC Graph knows
+        (compared with this store's own migrations)."""
+
+    #: The relational side (API keys, the commission ledger, role history), opened
+    #: with the graph: see :mod:`graph.tables`.
+    tables: TableStore
 
     # --- writes ------------------------------------------------------------------
     def append_batch(

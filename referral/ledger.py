@@ -149,24 +149,28 @@ class Ledger:
         *,
         read_only: bool = False,
     ) -> Ledger:
-        """The ledger of ``store``: on its DuckDB connection, or in ``ledger_path``.
+        """The ledger of ``store``: in its tables (``store.tables``), or in ``ledger_path``.
+
+        ``ledger_path`` names a DuckDB file of its own; it is ignored when it is the
+        file of the store's tables (the Neo4j store opens ``KOC_LEDGER_PATH`` as its
+        tables), so one file is never opened twice.
 
         Raises
         ------
         StoreError
-            The store has no DuckDB connection and no ``ledger_path`` is given.
+            The store has no tables (Neo4j without ``KOC_LEDGER_PATH``) and no
+            ``ledger_path`` is given.
         """
         if isinstance(store, Ledger):
             return store
-        conn = getattr(store, "conn", None)
-        if isinstance(conn, duckdb.DuckDBPyConnection) and ledger_path is None:
-            return cls(conn, read_only=read_only)
-        if ledger_path is None:
-            raise StoreError(
-                "This graph store keeps no relational tables; set KOC_LEDGER_PATH to a "
-                "DuckDB file for the commission ledger.",
-                key="ledger_path",
-            )
+        tables = store.tables
+        same_file = (
+            ledger_path is not None
+            and tables.path is not None
+            and Path(ledger_path).resolve() == tables.path.resolve()
+        )
+        if ledger_path is None or same_file:
+            return cls(tables.conn, read_only=read_only)
         path = Path(ledger_path)
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,5 @@ def command(
     settings = ctx.settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     if settings.api_workers > 1:  # several processes: migrate once here, before they start
         with closing(ctx.open_store()) as store:
-            if hasattr(store, "cursor"):
-                ensure_schema(store)
+            ensure_schema(store)
     serve(settings, log_level=log_level, announce=click.echo)

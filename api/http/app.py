@@ -51,7 +51,7 @@ def _opening(settings: Settings, factory: StoreFactory | None, read_only: bool) 
             from graph.factory import open_store
 
             store = open_store(settings, read_only=read_only)
-        if not read_only and hasattr(store, "cursor"):
+        if not read_only:
             ensure_schema(store)
         return RunCache(store)  # type: ignore[return-value]
 

@@ -3,7 +3,8 @@
 A key is shown once, when created, as ``koc_<key_id>_<secret>``: ``key_id`` is 8
 hex characters (public, used to find the row), ``secret`` 32 random bytes
 (``secrets.token_urlsafe``). Only ``sha256(secret)`` is stored, in the table
-``api_keys`` of the embedded store (migration component ``"api"``, see
+``api_keys`` of the store's tables (``store.tables``: the embedded store's file, or
+``KOC_LEDGER_PATH`` beside Neo4j; migration component ``"api"``, see
 :data:`MIGRATIONS`), and a presented key is checked with
 :func:`hmac.compare_digest`. Scopes are ``read``, ``ingest``, ``finance`` and
 ``admin``; ``admin`` implies every other scope.
@@ -21,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from graph.errors import ConfigError, NotFoundError, StoreError
+from graph.errors import ConfigError, NotFoundError
 from graph.migrations import Migration, applied_version, migrate
 
 __all__ = [
@@ -90,13 +91,8 @@ class ApiKey:
 
 
 def _conn(store: Any) -> Any:
-    cursor = getattr(store, "cursor", None)
-    if cursor is None:
-        raise StoreError(
-            "API keys live in the embedded store; this store backend does not keep them. "
-            "Use KOC_STORE=duckdb for the API key table."
-        )
-    return cursor()
+    """A private cursor on the store's tables (``store.tables``, see :mod:`graph.tables`)."""
+    return store.tables.cursor().conn
 
 
 def _hash(secret: str) -> str:

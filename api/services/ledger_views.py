@@ -7,7 +7,6 @@ connection must not be shared by request threads, so each call here gets a
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from api.services.pagination import Cursor, decode_cursor, encode_cursor, query_digest
@@ -27,10 +26,9 @@ MEDIA_TYPES: dict[str, str] = {
 }
 
 
-def ledger_for(view: Any, ledger_path: Path | None = None) -> Ledger:
-    """A read-only ledger on the view's private cursor (or in ``ledger_path`` for a
-    store without relational tables)."""
-    return Ledger.open(view, None if view.conn is not None else ledger_path, read_only=True)
+def ledger_for(view: Any) -> Ledger:
+    """A read-only ledger on the view's private cursor of the store's tables."""
+    return Ledger.open(view, read_only=True)
 
 
 def entries_page(
@@ -41,14 +39,13 @@ def entries_page(
     status: str | None,
     limit: int,
     cursor: str | None,
-    ledger_path: Path | None = None,
 ) -> dict[str, Any]:
     """One page of :func:`referral.service.list_entries` with an opaque next cursor."""
     digest = query_digest(period=period, beneficiary=beneficiary, status=status)
     after = decode_cursor(cursor, digest).after if cursor is not None else None
     with store_view(store) as view:
         rows = service.list_entries(
-            ledger_for(view, ledger_path),
+            ledger_for(view),
             period=period,
             beneficiary=beneficiary,
             status=status,
@@ -70,7 +67,6 @@ def statement_file(
     fmt: str,
     *,
     timezone: str,
-    ledger_path: Path | None = None,
 ) -> tuple[bytes | dict[str, Any], str]:
     """A statement as a dict (``json``) or rendered bytes, with its media type.
 
@@ -80,9 +76,7 @@ def statement_file(
         The beneficiary has no ledger entry or balance (the API answers 404).
     """
     with store_view(store) as view:
-        st = service.statement(
-            ledger_for(view, ledger_path), beneficiary, period, timezone=timezone
-        )
+        st = service.statement(ledger_for(view), beneficiary, period, timezone=timezone)
     if fmt == "json":
         return st.to_dict(), MEDIA_TYPES["json"]
     return service.render_statement(st, fmt, tz=timezone), MEDIA_TYPES[fmt]

@@ -1,8 +1,8 @@
-"""A per-request view of the store whose ``conn`` is a private DuckDB cursor.
+"""A per-request view of the store whose tables are on a private DuckDB cursor.
 
-Services that run SQL on ``store.conn`` (the ledger, role history) would share
-one connection between request threads, which DuckDB does not allow; handing
-them a :class:`StoreView` gives each request its own cursor on the same database.
+Services that run SQL on ``store.tables`` (the ledger, role history, keys) would
+share one connection between request threads, which DuckDB does not allow; handing
+them a :class:`StoreView` gives each request its own cursor on the same tables.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ __all__ = ["StoreView", "store_view"]
 
 
 class StoreView:
-    """A store whose ``conn`` is a private cursor; everything else is the store's."""
+    """A store whose ``tables`` are on a private cursor; everything else is the store's."""
 
     def __init__(self, store: GraphStore) -> None:
         self._store = store
-        self.conn = store.cursor() if hasattr(store, "cursor") else None
+        self.tables = store.tables.cursor()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -34,5 +34,4 @@ def store_view(store: GraphStore) -> Iterator[Any]:
     try:
         yield view
     finally:
-        if view.conn is not None:
-            view.conn.close()
+        view.tables.close()

@@ -142,7 +142,8 @@ def _neo4j_store(tmp_path: Path) -> Iterator[GraphStore]:  # pragma: no cover - 
     from graph.factory import open_store
     from graph.settings import get_settings
 
-    s = open_store(get_settings(store="neo4j"))
+    # the relational side beside Neo4j: a DuckDB tables file (KOC_LEDGER_PATH)
+    s = open_store(get_settings(store="neo4j", ledger_path=tmp_path / "tables.duckdb"))
     s.wipe()  # type: ignore[attr-defined]  # the contract starts from an empty database
     yield s
     s.wipe()  # type: ignore[attr-defined]

@@ -452,3 +452,40 @@ def test_contract_event_id_reused_for_other_content(contract_store: GraphStore) 
         {EventType.VIEW: table(EventType.VIEW, [view("v1", "a", "b")])}
     )
     assert (same.by_type["view"].duplicates, same.by_type["view"].conflicts) == (1, 0)
+
+
+# --- the relational side: store.tables ----------------------------------------------------
+
+
+def test_contract_schema_current_after_open(contract_store: GraphStore) -> None:
+    assert contract_store.schema_current()
+    assert contract_store.schema_version() >= 1
+
+
+def test_contract_tables_hold_api_keys(contract_store: GraphStore) -> None:
+    from api.services.keys import create_key, ensure_schema, list_keys, revoke_key, verify_token
+    from api.services.keys import schema_current as keys_current
+
+    assert contract_store.tables.available
+    ensure_schema(contract_store)
+    assert keys_current(contract_store)
+    key, token = create_key(contract_store, "contract", "read")
+    found = verify_token(contract_store, token)
+    assert found is not None and found.key_id == key.key_id and found.allows("read")
+    assert verify_token(contract_store, token[:-2] + "xx") is None
+    revoke_key(contract_store, key.key_id)
+    assert verify_token(contract_store, token) is None
+    assert [k.key_id for k in list_keys(contract_store)] == [key.key_id]
+
+
+def test_contract_tables_hold_the_ledger(contract_store: GraphStore) -> None:
+    from referral.ledger import Ledger
+
+    ledger = Ledger.open(contract_store)
+    assert ledger.closed_periods() == []
+    view = contract_store.tables.cursor()  # another thread's private cursor, same tables
+    try:
+        assert view.path == contract_store.tables.path
+        assert view.conn.execute("SELECT 42").fetchone() == (42,)
+    finally:
+        view.close()

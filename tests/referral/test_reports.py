@@ -169,9 +169,11 @@ def test_store_upline_downline_stop_on_long_cycle(world: World) -> None:
     assert down[0]["gmv"] == D("10.00")
 
 
-def test_ledger_separate_file_for_non_duckdb_store(tmp_path: Path) -> None:
-    class NoConn:  # a store without a DuckDB connection (like Neo4j)
-        pass
+def test_ledger_separate_file_for_store_without_tables(tmp_path: Path) -> None:
+    from graph.tables import NoTables
+
+    class NoConn:  # a store opened without tables (Neo4j without KOC_LEDGER_PATH)
+        tables = NoTables("Opened without a tables file.")
 
     with Ledger.open(NoConn(), tmp_path / "ledger.duckdb") as ledger:
         assert ledger.ready and ledger.closed_periods() == []

@@ -32,7 +32,6 @@ EntryStatus = StrEnum("EntryStatus", {s: s for s in STATUSES})  # type: ignore[m
 )
 def list_commissions(
     store: StoreDep,
-    settings: SettingsDep,
     key: FinanceKey,
     period: Annotated[str | None, Query(pattern=PERIOD, examples=["2026-03"])] = None,
     beneficiary: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
@@ -48,7 +47,6 @@ def list_commissions(
         status=status.value if status else None,
         limit=limit,
         cursor=cursor,
-        ledger_path=settings.ledger_path,
     )
 
 
@@ -83,7 +81,6 @@ def get_statement(
         period,
         format,
         timezone=settings.timezone,
-        ledger_path=settings.ledger_path,
     )
     if isinstance(body, dict):
         return body

@@ -25,12 +25,6 @@ def package_version() -> str:
         return "0.0.0"
 
 
-def _expected_graph_schema() -> int:
-    from graph.duckdb_store import MIGRATIONS
-
-    return len(MIGRATIONS)
-
-
 @router.get("/healthz", response_model=Health, summary="The process is up")
 async def healthz() -> Health:
     """Answers as long as the process runs; does not touch the store."""
@@ -48,12 +42,13 @@ def readyz(request: Request, provider: ProviderDep, store: StoreDep) -> Readines
     profile index, and starts building it (probes at start-up warm it before traffic)."""
     try:
         graph_schema = store.schema_version()
-        api_ok = schema_current(store) if hasattr(store, "cursor") else True
+        graph_ok = store.schema_current()
+        api_ok = schema_current(store)
     except KocError as exc:
         raise ApiError(
             503, "not_ready", "The store is not reachable.", headers={"Retry-After": "5"}
         ) from exc
-    if graph_schema != _expected_graph_schema() or not api_ok:
+    if not graph_ok or not api_ok:
         raise ApiError(
             503,
             "not_ready",

@@ -23,13 +23,20 @@ __all__ = ["effective_roles", "node_roles", "import_roles"]
 
 
 def _conn(store: GraphStore, *, required: bool = False) -> Any:
-    conn = getattr(store, "conn", None)
-    if conn is None and required:
+    """The role-history connection of ``store.tables``.
+
+    Role resolution joins the graph's ``users`` table in SQL, so it needs tables that
+    hold the graph too (the embedded store). Otherwise None (declared roles on the user
+    records only), or an error when ``required``.
+    """
+    if store.tables.holds_graph:
+        return store.tables.conn
+    if required:
         raise StoreError(
             "Role history (rosters, KOL lists, inferred roles) is kept in the embedded "
             "store; run this with KOC_STORE=duckdb.",
         )
-    return conn
+    return None
 
 
 def _declared_only(store: GraphStore, node_ids: np.ndarray) -> np.ndarray:

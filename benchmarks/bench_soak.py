@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> None:
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=(db.parent / "soak-server.log").open("w"),
     )
     base = f"http://127.0.0.1:{port}"
     stats = Stats()
@@ -139,11 +139,14 @@ def run(args: argparse.Namespace) -> None:
     conflict_ids: set[str] = set()
     try:
         for _ in range(1200):
+            if server.poll() is not None:
+                raise SystemExit(f"koc serve exited; see {db.parent / 'soak-server.log'}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        print("server up; warming", flush=True)
         read_h = {"X-API-Key": tokens["read"]}
         httpx.get(f"{base}/v1/leaderboard?limit=50", headers=read_h, timeout=600)
         while not httpx.get(f"{base}/readyz", timeout=60).json()["profile_index"]["current"]:
@@ -224,19 +227,26 @@ def run(args: argparse.Namespace) -> None:
             client.close()
 
         def ranker() -> None:
-            client = httpx.Client(base_url=base, headers={"X-API-Key": tokens["admin"]}, timeout=60)
+            headers = {"X-API-Key": tokens["admin"]}
+
+            def call(method: str, path: str, **kw: Any) -> httpx.Response:
+                # a fresh connection per call: the ranker idles longer than uvicorn's
+                # keep-alive timeout, and a POST on a connection the server just closed fails
+                with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+                    return c.request(method, path, **kw)
+
             next_run = time.monotonic() + 30
             active: str | None = None
             while time.monotonic() < t_end or active:
                 if active:
-                    state = client.get(f"/v1/runs/{active}").json().get("status")
+                    state = call("GET", f"/v1/runs/{active}").json().get("status")
                     if state != "running":
                         stats.runs[state] += 1
                         active = None
                         with stats.lock:
                             stats.writing -= 1
                 elif time.monotonic() >= next_run and time.monotonic() < t_end:
-                    r = client.post("/v1/runs", json={})
+                    r = call("POST", "/v1/runs", json={})
                     if r.status_code == 202:
                         active = r.json()["run_id"]
                         stats.runs["started"] += 1
@@ -248,7 +258,6 @@ def run(args: argparse.Namespace) -> None:
                         stats.errors[f"POST /v1/runs: HTTP {r.status_code}"] += 1
                     next_run = time.monotonic() + args.rank_every
                 time.sleep(1.0)
-            client.close()
 
         threads = [threading.Thread(target=f, daemon=True) for f in (readers, writer, ranker)]
         t0 = time.monotonic()

@@ -13,7 +13,9 @@ Reading runs back (``leaderboard``, ``user_profile``, ``rank_changes``) lives in
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ __all__ = [
     "Ranking",
     "compute_ranking",
     "run_ranking",
+    "reap_interrupted_runs",
     "leaderboard",
     "user_profile",
     "rank_changes",
@@ -164,7 +167,8 @@ def compute_ranking(
     Raises
     ------
     ScoringError
-        The store holds no users.
+        The store holds no users, or the window no social event and no order (an
+        empty run would rank everyone 0 and replace the leaderboard).
     """
     cfg = _coerce_config(config)
     timings: dict[str, float] = {}
@@ -215,7 +219,16 @@ def compute_ranking(
     engagement = engagement_value(signals, cfg.engagement)
 
     step("spend")
-    rfm = rfm_from_spend(store.read_spend(start, end), snapshot.node_ids, _us(now) or 0)
+    spend_rows = store.read_spend(start, end)
+    if snapshot.n_edges == 0 and spend_rows.num_rows == 0:
+        raise ScoringError(
+            f"The window {_window_text(start, end)} holds no social events and no orders: every "
+            "score would be 0, so no run is made (the current leaderboard stays). Pick a "
+            "window with data; `koc status` shows what the store holds.",
+            start=start,
+            end=end,
+        )
+    rfm = rfm_from_spend(spend_rows, snapshot.node_ids, _us(now) or 0)
     spend = rfm_value(
         rfm, recency=cfg.spend.recency, frequency=cfg.spend.frequency, monetary=cfg.spend.monetary
     )
@@ -244,6 +257,45 @@ def compute_ranking(
         timings=timings,
         row_counts=counts,
     )
+
+
+def _window_text(start: datetime | None, end: datetime | None) -> str:
+    return f"{start.isoformat() if start else '-inf'} .. {end.isoformat() if end else '+inf'}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_interrupted_runs(store: GraphStore) -> list[str]:
+    """Mark ``running`` runs whose process is gone (killed ``koc rank``) as ``failed``.
+
+    A run records the host and process that compute it (``params.host``,
+    ``params.pid``); a run of this host whose process no longer exists can never
+    finish. Runs of other hosts, or without that record, are left alone.
+    Returns the ids marked failed.
+    """
+    here = socket.gethostname()
+    reaped = []
+    for run in store.list_runs(limit=50):
+        owner = run.params.get("owner") or {}
+        if run.status != "running" or owner.get("host") != here or not owner.get("pid"):
+            continue
+        if int(owner["pid"]) != os.getpid() and not _alive(int(owner["pid"])):
+            run.status = "failed"
+            run.error = (
+                f"interrupted: the process {owner['pid']} on {here} that ran it stopped "
+                "before it finished (killed?); run `koc rank` again"
+            )
+            store.save_run(run)
+            reaped.append(run.run_id)
+    return reaped
 
 
 def _new_run_id(now: datetime) -> str:
@@ -275,6 +327,7 @@ def run_ranking(
         ``params`` (the full config and normalised weights).
     """
     cfg = _coerce_config(config)
+    reap_interrupted_runs(store)
     created = datetime.now(UTC)
     run = RunRecord(
         run_id=_new_run_id(created),
@@ -283,7 +336,11 @@ def run_ranking(
         window_start=start,
         window_end=end,
         watermark=store.watermark(),
-        params={"config": cfg.model_dump(mode="json"), "weights": cfg.weights.normalized()},
+        params={
+            "config": cfg.model_dump(mode="json"),
+            "weights": cfg.weights.normalized(),
+            "owner": {"host": socket.gethostname(), "pid": os.getpid()},
+        },
     )
     store.save_run(run)
     try:

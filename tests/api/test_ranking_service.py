@@ -398,3 +398,33 @@ def test_compute_ranking_passes_backbone_settings_to_leiden(store) -> None:
     assert communities() == 2  # the graph is far below the backbone threshold: exact
     # forced backbone of 1 tie per user: at most pairs and stars survive, so more groups
     assert communities(backbone_above=1, backbone_ties=1) > 2
+
+
+def test_run_ranking_empty_window_refused_not_promoted(tiny):
+    good = svc.run_ranking(tiny)
+    empty = datetime(2030, 1, 1, tzinfo=UTC)
+    with pytest.raises(ScoringError, match="holds no social events and no orders"):
+        svc.run_ranking(tiny, start=empty, end=empty + timedelta(days=30))
+    assert tiny.latest_run().run_id == good.run_id  # the leaderboard stays on the real run
+    [failed] = [r for r in tiny.list_runs() if r.status == "failed"]
+    assert "no social events" in failed.error
+
+
+def test_run_ranking_reaps_run_of_killed_process(tiny):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from graph.store import RunRecord
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs: the `koc rank` that was killed
+    owner = {"host": socket.gethostname(), "pid": gone.pid}
+    tiny.save_run(RunRecord("r-killed", T0, params={"owner": owner}))
+    other = {"host": "another-host", "pid": os.getpid()}
+    tiny.save_run(RunRecord("r-elsewhere", T0, params={"owner": other}))
+    svc.run_ranking(tiny)
+    assert tiny.get_run("r-killed").status == "failed"
+    assert "interrupted" in tiny.get_run("r-killed").error
+    assert tiny.get_run("r-elsewhere").status == "running"  # not ours to judge

@@ -27,3 +27,19 @@ def test_role_view_consumer_is_leaderboard(client: TestClient, tokens: dict[str,
 def test_role_view_unknown_role_is_422(client: TestClient, tokens: dict[str, str]) -> None:
     response = client.get("/v1/roles/ceo", headers=auth(tokens["read"]))
     assert response.status_code == 422 and response.json()["code"] == "validation_error"
+
+
+def test_role_view_cached_until_a_write(own_client: TestClient, own_tokens: dict[str, str]) -> None:
+    # M8: the view is computed once (its `at` stays) and recomputed after any write
+    first = own_client.get("/v1/roles/kol", headers=auth(own_tokens["read"])).json()
+    again = own_client.get("/v1/roles/kol", headers=auth(own_tokens["read"])).json()
+    assert again == first  # served from memory: same `at`
+    posted = own_client.post(
+        "/v1/events",
+        json=[{"type": "user", "user_id": "new-kol", "role": "kol"}],
+        headers=auth(own_tokens["ingest"]),
+    )
+    assert posted.status_code == 200 and posted.json()["inserted"] == 1
+    after = own_client.get("/v1/roles/kol", headers=auth(own_tokens["read"])).json()
+    assert after["at"] != first["at"]
+    assert after["counts"]["total"] == first["counts"]["total"] + 1

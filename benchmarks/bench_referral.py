@@ -40,7 +40,7 @@ from referral.attribution import attribute, read_inputs
 from referral.ledger import Ledger
 from referral.period_report import write_period_report
 from referral.periods import periods_between
-from referral.reports import reconciliation
+from referral.reconciliation import reconciliation
 from referral.rules import default_rules
 from referral.settlement import close_period
 

@@ -178,4 +178,3 @@ class Totals:
         if self.limit is not None:
             out += f" LIMIT {int(self.limit)}"
         return out
-

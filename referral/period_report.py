@@ -1,6 +1,6 @@
 """``koc commissions report``: a period's finance report as CSV, XLSX or HTML files.
 
-Contents (same figures in every format, all from one :func:`referral.reports.period_report`):
+Contents (same figures in every format, all from one :func:`referral.reconciliation.period_report`):
 
 * **overview** (the XLSX cover sheet): open or closed, as of when, time zone, and
   each figure of the period once, with its definition (:data:`FIGURES`);
@@ -8,7 +8,7 @@ Contents (same figures in every format, all from one :func:`referral.reports.per
 * **entries**: every statement line (the period's due entries) with its state;
 * **summary**: the same entries by role, model and level, and a chart of net booked
   and settled amounts by role and level (HTML);
-* **reconciliation**: the checks of :func:`referral.reports.reconciliation`, including the
+* **reconciliation**: the checks of :func:`referral.reconciliation.reconciliation`, including the
   cross-table identities (summary = balances = statement lines = the close).
 
 Byte-reproducible for the same ledger (:mod:`referral.xlsx`, :mod:`referral.render`);
@@ -33,6 +33,7 @@ from graph.errors import AttributionError, ConfigError
 from graph.money import CURRENCY_MINOR_UNITS
 from referral.ledger import Ledger
 from referral.periods import DEFAULT_TIMEZONE, check_period
+from referral.reconciliation import PeriodReport, period_report
 from referral.render import (
     LINE_FORMATS,
     _table_html,
@@ -40,7 +41,6 @@ from referral.render import (
     neutralize_formula_columns,
     payout_chart_svg,
 )
-from referral.reports import PeriodReport, period_report
 from referral.xlsx import XlsxSheet, xlsx_bytes
 
 __all__ = [

@@ -21,7 +21,7 @@ from graph.duckdb_store import DuckDBStore
 from graph.ingest import ingest_files
 from referral.attribution import attribute
 from referral.ledger import Ledger
-from referral.reports import reconciliation
+from referral.reconciliation import reconciliation
 from referral.rules import default_rules
 from tests.conftest import shared_dataset
 

@@ -23,8 +23,9 @@ from graph.duckdb_store import DuckDBStore
 from graph.errors import AttributionError, NotFoundError
 from referral import service
 from referral.period_report import write_period_report
+from referral.reconciliation import period_report, reconciliation
 from referral.render import STATEMENT_CSV_COLUMNS, render_statement
-from referral.reports import period_report, reconciliation, statement
+from referral.reports import statement
 from referral.settlement import close_period
 from tests.referral.conftest import Events, World, day
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graph.duckdb_store import DuckDBStore
-from referral.reports import reconciliation
+from referral.reconciliation import reconciliation
 from referral.settlement import close_period
 from tests.referral.conftest import World, day
 

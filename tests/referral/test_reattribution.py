@@ -13,7 +13,8 @@ from graph.duckdb_store import DuckDBStore
 from graph.migrations import migrate
 from referral.ledger import Ledger
 from referral.reattribution import REASON
-from referral.reports import reconciliation, statement
+from referral.reconciliation import reconciliation
+from referral.reports import statement
 from referral.schema import COMPONENT, MIGRATIONS
 from referral.settlement import close_period
 from tests.referral.conftest import World, day

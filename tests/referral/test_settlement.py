@@ -8,7 +8,8 @@ from decimal import Decimal as D
 import pytest
 
 from graph.errors import ConflictError, NotFoundError, PolicyError
-from referral.reports import reconciliation, statement
+from referral.reconciliation import reconciliation
+from referral.reports import statement
 from referral.settlement import close_period
 from tests.referral.conftest import World, day
 

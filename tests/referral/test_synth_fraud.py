@@ -18,7 +18,7 @@ from graph.ingest import ingest_files
 from graph.synth import SynthParams, generate
 from referral.attribution import attribute
 from referral.ledger import Ledger
-from referral.reports import reconciliation
+from referral.reconciliation import reconciliation
 from referral.rules import default_rules
 from referral.settlement import close_period
 

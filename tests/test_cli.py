@@ -39,6 +39,30 @@ def test_cli_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert len(out.splitlines()) > 3, f"koc {' '.join(path)} --help explains nothing"
 
 
+def test_cli_every_option_has_help_and_every_limit_has_n() -> None:
+    ctx = click.Context(cli)
+    missing, no_short, progress = [], [], set()
+    for path, cmd in _all_commands(cli, ctx):
+        for param in cmd.params:
+            if not isinstance(param, click.Option) or param.hidden:
+                continue
+            if not param.help:
+                missing.append(f"koc {' '.join(path)} {param.opts[0]}")
+            if "--limit" in param.opts and "-n" not in param.opts:
+                no_short.append(f"koc {' '.join(path)}")
+            if {"--quiet", "-q", "--no-progress"} & set(param.opts):
+                progress.add(tuple(sorted(param.opts)))
+    assert missing == [] and no_short == []
+    assert progress == {("--no-progress", "--quiet", "-q")}  # one convention everywhere
+
+
+def test_cli_serve_help_shows_default_values(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["serve", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "[default: 127.0.0.1, or KOC_API_HOST]" in out
+    assert "[default: 8000, or KOC_API_PORT]" in out
+
+
 def test_main_turns_koc_errors_into_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     @cli.command("_fail_for_test")
     def _fail() -> None:

@@ -5,21 +5,28 @@ every module here that defines a click command or group named ``command`` is
 registered automatically and imported only when it is used. Library errors (:class:`graph.errors.KocError`) are
 printed as one clear line and exit with status 2; no traceback unless
 ``--debug`` is given.
+
+Every subcommand also accepts ``--db`` and ``--store`` after its name
+(``koc top --db x.duckdb``). When ``koc serve`` holds the store, a command is
+run by that server on the same database (:mod:`api.cli._server_link`).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from api.cli._inprocess import CwdPath
 from api.cli.context import CliContext
 from graph.errors import KocError
 
-__all__ = ["main", "cli", "COMMAND_MODULES"]
+__all__ = ["main", "run", "cli", "COMMAND_MODULES"]
 
 #: modules of this package that each define one click command or group named ``command``
 COMMAND_MODULES: tuple[str, ...] = tuple(
@@ -45,25 +52,70 @@ class LazyGroup(click.Group):
             return found
         module = importlib.import_module(_MODULE_BY_COMMAND[cmd_name])
         command = getattr(module, "command", None)
-        return command if isinstance(command, click.Command) else None
+        if not isinstance(command, click.Command):
+            return None
+        _prepare(command)
+        return command
+
+
+_DB_HELP = "Embedded store file (default: KOC_DB_PATH or data/koc.duckdb)."
+_STORE_HELP = "Store backend (default: KOC_STORE or duckdb)."
+
+
+def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """``--db`` / ``--store`` given after a subcommand: the same as before it."""
+    if value is None:
+        return
+    obj = ctx.find_object(CliContext)
+    if obj is None or obj.shared:  # run by a server: its settings name the store already
+        return
+    setattr(obj, str(param.name), value)
+    obj.reset_settings()
+
+
+def _prepare(command: click.Command) -> None:
+    """Give ``command`` (and its subcommands) ``--db``/``--store`` and client-relative paths."""
+    if getattr(command, "_koc_prepared", False):
+        return
+    command._koc_prepared = True  # type: ignore[attr-defined]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _prepare(sub)
+        return
+    for param in command.params:
+        if isinstance(param.type, click.Path) and not isinstance(param.type, CwdPath):
+            param.type = CwdPath.like(param.type)
+    names = {opt for p in command.params for opt in p.opts}
+    if "--db" not in names:
+        command.params.append(
+            click.Option(
+                ["--db"],
+                type=CwdPath(dir_okay=False, path_type=Path),
+                expose_value=False,
+                is_eager=True,
+                callback=_set_global,
+                help=_DB_HELP,
+            )
+        )
+    if "--store" not in names:
+        command.params.append(
+            click.Option(
+                ["--store"],
+                type=click.Choice(["duckdb", "neo4j"]),
+                expose_value=False,
+                is_eager=True,
+                callback=_set_global,
+                help=_STORE_HELP,
+            )
+        )
 
 
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Embedded store file (default: KOC_DB_PATH or data/koc.duckdb).",
-)
-@click.option(
-    "--store",
-    type=click.Choice(["duckdb", "neo4j"]),
-    default=None,
-    help="Store backend (default: KOC_STORE or duckdb).",
-)
+@click.option("--db", type=CwdPath(dir_okay=False, path_type=Path), default=None, help=_DB_HELP)
+@click.option("--store", type=click.Choice(["duckdb", "neo4j"]), default=None, help=_STORE_HELP)
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.version_option(package_name="koc-graph", prog_name="koc")
 @click.pass_context
@@ -80,6 +132,9 @@ def cli(ctx: click.Context, db: Path | None, store: str | None, debug: bool) -> 
     Settings come from KOC_* environment variables or the TOML file named by
     KOC_CONFIG; see docs/configuration.md.
     """
+    if isinstance(ctx.obj, CliContext):  # run by `koc serve` for a client: keep its context
+        ctx.obj.debug = debug
+        return
     ctx.obj = CliContext(db=db, store=store, debug=debug)
 
 
@@ -89,26 +144,50 @@ _MODULE_BY_COMMAND: dict[str, str] = {
 }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the CLI and turn KocErrors into clean messages."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+def run(argv: list[str], *, obj: CliContext | None = None) -> int:
+    """Run ``koc ARGV`` here and return its exit status (errors printed, not raised).
+
+    ``obj`` is the context to run with (``koc serve`` passes its own settings and
+    store for a forwarded command); by default one is built from the options.
+    """
+    debug = "--debug" in argv
     try:
-        status = cli.main(args=argv, prog_name="koc", standalone_mode=False)
-        if isinstance(status, int) and status:  # ctx.exit(N) inside a command
-            sys.exit(status)
+        status = cli.main(args=argv, prog_name="koc", standalone_mode=False, obj=obj)
+        return status if isinstance(status, int) else 0  # ctx.exit(N) inside a command
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
+        hint = " (it asks for confirmation: add --yes)" if obj is not None and obj.shared else ""
+        click.echo(f"Aborted{hint}.", err=True)
+        return 130
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KocError as exc:
-        if debug:
+        if debug and obj is None:
             raise
         click.secho(f"Error: {exc.message}", fg="red", err=True)
-        sys.exit(2)
+        return 2
     except KeyboardInterrupt:
         click.echo("Interrupted; nothing half-written was kept.", err=True)
-        sys.exit(130)
+        return 130
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the command here, or in the ``koc serve`` holding its store."""
+    from api.cli._server_link import forward, link_for_argv
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    link = link_for_argv(args)
+    if link is None:
+        status = run(args)
+    else:
+        try:
+            status = forward(link, args, Path(os.getcwd()))
+        except KocError as exc:
+            click.secho(f"Error: {exc.message}", fg="red", err=True)
+            status = 2
+    if status:
+        sys.exit(status)

@@ -8,6 +8,7 @@ rules come from ``--rules`` or ``KOC_COMMISSION_RULES`` (defaults:
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -174,7 +175,12 @@ def close_cmd(
 @command.command("report")
 @click.option("--period", required=True, help="Period, YYYY-MM.")
 @click.option(
-    "--format", "fmt", type=click.Choice(REPORT_FORMATS), default="html", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(REPORT_FORMATS),
+    default="html",
+    show_default=True,
+    help="Report file format.",
 )
 @click.option(
     "--out",
@@ -182,7 +188,7 @@ def close_cmd(
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("reports"),
     show_default=True,
-    help="Output folder.",
+    help="Folder the report files go to (created if missing).",
 )
 @pass_cli
 def report_cmd(ctx: CliContext, period: str, fmt: str, out_dir: Path) -> None:
@@ -199,7 +205,12 @@ def report_cmd(ctx: CliContext, period: str, fmt: str, out_dir: Path) -> None:
 
 @command.command("holds")
 @click.option(
-    "--limit", type=click.IntRange(1, 10_000), default=100, show_default=True, help="Page size."
+    "--limit",
+    "-n",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help="Page size.",
 )
 @click.option("--after", type=int, default=None, help="Cursor: holds after this ledger seq.")
 @click.option(
@@ -278,13 +289,21 @@ def void_cmd(ctx: CliContext, entry_ids: tuple[str, ...], reason: str, by: str) 
 @command.command("statement")
 @click.argument("beneficiary")
 @click.option("--period", required=True, help="Period, YYYY-MM.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="json",
+    show_default=True,
+    help="Statement format.",
+)
 @click.option(
     "--out",
     "out_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
-    help="Write to this file (default: stdout; xlsx needs --out).",
+    help="A folder (existing, or ending in /) for statement-BENEFICIARY-PERIOD.FORMAT, "
+    "or a file (default: stdout; xlsx needs --out).",
 )
 @_RULES
 @pass_cli
@@ -303,6 +322,8 @@ def statement_cmd(
             ledger, beneficiary, period, timezone=ctx.settings.timezone, currency=rules.currency
         )
     data = render_statement(st, fmt, tz=ctx.settings.timezone)
+    if out_path is not None and (out_path.is_dir() or str(out_path).endswith(("/", os.sep))):
+        out_path = out_path / f"statement-{beneficiary}-{period}.{fmt}"
     if out_path is not None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_bytes(data)
@@ -316,8 +337,17 @@ def statement_cmd(
 @command.command("ledger")
 @click.option("--period", default=None, help="Only entries booked in this period (YYYY-MM).")
 @click.option("--beneficiary", default=None, help="Only this beneficiary.")
-@click.option("--status", type=click.Choice(STATUSES), default=None)
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option(
+    "--status", type=click.Choice(STATUSES), default=None, help="Only entries in this status."
+)
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="Entries to show.",
+)
 @click.option("--after", type=int, default=None, help="Cursor: entries with seq > AFTER.")
 @_JSON
 @pass_cli

@@ -3,7 +3,7 @@
 It runs the same subcommands a user would type, in order, so the demo exercises
 exactly the product's own code paths:
 
-``synth`` -> ``ingest`` -> ``rank`` -> ``top`` -> ``commissions run`` ->
+``synth`` -> ``ingest`` -> ``roles infer`` -> ``rank`` -> ``top`` -> ``commissions run`` ->
 ``commissions close`` -> ``commissions report`` (csv, xlsx, html) -> ``evaluate``.
 """
 
@@ -70,7 +70,14 @@ def _write_leaderboard(ctx: CliContext, path: Path, limit: int) -> int:
     show_default=True,
     help="Size of the generated demo population.",
 )
-@click.option("--seed", "-s", type=click.IntRange(0), default=7, show_default=True)
+@click.option(
+    "--seed",
+    "-s",
+    type=click.IntRange(0),
+    default=7,
+    show_default=True,
+    help="Random seed of the generator (same seed, same files).",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -87,7 +94,14 @@ def _write_leaderboard(ctx: CliContext, path: Path, limit: int) -> int:
     show_default=True,
     help="Where the leaderboard, commission reports and quarantine file go.",
 )
-@click.option("--top", "top_n", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option(
+    "--top",
+    "top_n",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="Leaderboard rows to print.",
+)
 @click.pass_context
 def command(
     click_ctx: click.Context, users: int, seed: int, out_dir: Path, reports_dir: Path, top_n: int
@@ -95,17 +109,18 @@ def command(
     """Run the whole pipeline on generated data: synth, ingest, rank, leaderboard, commissions.
 
     Safe to run again: ingestion is idempotent, a new ranking run is recorded, and the
-    commission ledger only appends. Outputs: the store (--db, default data/koc.duckdb),
-    the generated files in --out, and in --reports: leaderboard.csv, rejects.csv and the
-    commission reports of the last demo month (CSV, XLSX, HTML).
+    commission ledger only appends. Outputs: the store that every later koc command
+    reads (--db or KOC_DB_PATH, default data/koc.duckdb), the generated files in --out,
+    and in --reports: leaderboard.csv, rejects.csv and the commission reports of the
+    last demo month (CSV, XLSX, HTML).
     """
     ctx: CliContext = click_ctx.obj
     reports_dir.mkdir(parents=True, exist_ok=True)
 
-    _step(f"1/6 generate {users:,} users of demo data into {out_dir}/")
+    _step(f"1/7 generate {users:,} users of demo data into {out_dir}/")
     _run(click_ctx, "synth", users=users, seed=seed, out_dir=out_dir)
 
-    _step("2/6 validate and load (bad rows go to the quarantine)")
+    _step("2/7 validate and load (bad rows go to the quarantine)")
     files = sorted(out_dir.glob("*.csv.gz")) + [out_dir / "broken.csv"]
     # broken.csv is bad rows only, on purpose: it must not fail the demo
     _run(
@@ -116,15 +131,18 @@ def command(
         allow_all_rejected=True,
     )
 
-    _step("3/6 rank every user (PageRank, reach, engagement, conversion, spend)")
+    _step("3/7 infer the roles of undeclared users (employees, KOLs, consumers)")
+    _run(click_ctx, "roles infer")
+
+    _step("4/7 rank every user (PageRank, reach, engagement, conversion, spend)")
     _run(click_ctx, "rank")
 
-    _step(f"4/6 the KOC leaderboard (top {top_n})")
+    _step(f"5/7 the KOC leaderboard (top {top_n})")
     _run(click_ctx, "top", limit=top_n)
     n = _write_leaderboard(ctx, reports_dir / "leaderboard.csv", limit=1000)
     click.echo(f"wrote {reports_dir / 'leaderboard.csv'} ({n} rows)")
 
-    _step("5/6 referral commissions: attribute, close the demo months, report")
+    _step("6/7 referral commissions: attribute, close the demo months, report")
     _run(click_ctx, "commissions run")
     try:
         _run(click_ctx, "commissions close", period=DEMO_PERIODS[-1], yes=True)
@@ -133,7 +151,7 @@ def command(
     for fmt in ("csv", "xlsx", "html"):
         _run(click_ctx, "commissions report", period=DEMO_PERIODS[-1], fmt=fmt, out_dir=reports_dir)
 
-    _step("6/6 ranking quality against the generator's ground truth")
+    _step("7/7 ranking quality against the generator's ground truth")
     _run(click_ctx, "evaluate", truth_dir=out_dir)
 
     click.secho(

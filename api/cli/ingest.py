@@ -116,7 +116,7 @@ def print_summary(summary: IngestSummary, console: Console) -> None:
     "exits with status 1: usually a wrong --map or --type).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (for scripts).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--no-progress", "-q", "--quiet", "quiet", is_flag=True, help="No progress bar.")
 @pass_cli
 def command(
     ctx: CliContext,
@@ -157,7 +157,7 @@ def command(
     console = Console(stderr=True)
     show = not (quiet or as_json) and console.is_terminal
     with (
-        ctx.open_store() as store,
+        ctx.open_store(create=True) as store,
         Progress(
             TextColumn("{task.description}"),
             BarColumn(),

@@ -36,7 +36,7 @@ def command() -> None:
 @pass_cli
 def create(ctx: CliContext, name: str, scopes: str, as_json: bool) -> None:
     """Create a key and print its secret (shown only this once)."""
-    with closing(ctx.open_store()) as store:
+    with closing(ctx.open_store(create=True)) as store:
         key, token = create_key(store, name, scopes)
     if as_json:
         echo_json({**key.to_dict(), "token": token})

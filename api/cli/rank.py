@@ -22,7 +22,9 @@ __all__ = ["command"]
 @click.option("--start", type=UtcDateTime(), default=None, help="Window start (inclusive).")
 @click.option("--end", type=UtcDateTime(), default=None, help="Window end (exclusive).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option(
+    "--no-progress", "-q", "--quiet", "no_progress", is_flag=True, help="No progress bar."
+)
 @pass_cli
 def command(
     ctx: CliContext,

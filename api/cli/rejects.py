@@ -16,7 +16,7 @@ __all__ = ["command"]
 
 @click.command("rejects")
 @click.option(
-    "--limit", type=click.IntRange(1), default=50, show_default=True, help="Rows to show."
+    "--limit", "-n", type=click.IntRange(1), default=50, show_default=True, help="Rows to show."
 )
 @click.option("--all", "show_all", is_flag=True, help="Show every quarantined row.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")

@@ -96,7 +96,7 @@ def import_(ctx: CliContext, path: Path, kind: str, as_json: bool) -> None:
     """
     from api.services.roles import import_roles
 
-    with closing(ctx.open_store()) as store:
+    with closing(ctx.open_store(create=True)) as store:
         result = import_roles(store, path, kind=kind)
     if as_json:
         echo_json(result)
@@ -115,12 +115,18 @@ def import_(ctx: CliContext, path: Path, kind: str, as_json: bool) -> None:
     show_default=True,
     help="Calibrated confidence below which a role stays unknown.",
 )
-@click.option("--estimator", type=click.Choice(["logistic", "hgb"]), default="logistic")
+@click.option(
+    "--estimator",
+    type=click.Choice(["logistic", "hgb"]),
+    default="logistic",
+    show_default=True,
+    help="Classifier: logistic regression or histogram gradient boosting.",
+)
 @click.option("--start", type=UtcDateTime(), default=None, help="Behaviour window start.")
 @click.option("--end", type=UtcDateTime(), default=None, help="Behaviour window end.")
 @click.option("--cv", "cv_folds", type=int, default=0, help="Also cross-validate (folds).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the folds.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def infer(
     ctx: CliContext,
@@ -162,17 +168,35 @@ def infer(
 
 
 @command.command("evaluate")
-@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True)
+@click.option(
+    "--folds",
+    type=click.IntRange(2, 20),
+    default=5,
+    show_default=True,
+    help="Cross-validation folds.",
+)
 @click.option(
     "--ground-truth",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="user_id,role file (e.g. ground_truth_users.parquet): score undeclared users too.",
 )
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.6, show_default=True)
-@click.option("--estimator", type=click.Choice(["logistic", "hgb"]), default="logistic")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.6,
+    show_default=True,
+    help="Calibrated confidence below which a role stays unknown.",
+)
+@click.option(
+    "--estimator",
+    type=click.Choice(["logistic", "hgb"]),
+    default="logistic",
+    show_default=True,
+    help="Classifier: logistic regression or histogram gradient boosting.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the folds.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def evaluate(
     ctx: CliContext,
@@ -234,11 +258,13 @@ def evaluate(
         console.print(cm)
         if "coverage" in rep:
             console.print(f"coverage (given a role): {rep['coverage']:.3f}")
+    for caveat in result.get("caveats", []):
+        console.print(f"[yellow]caveat[/yellow] {caveat}")
 
 
 @command.command("summary")
 @click.option("--at", type=UtcDateTime(), default=None, help="Roles at this time (default now).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def summary(ctx: CliContext, at: datetime | None, as_json: bool) -> None:
     """Users per effective role and source (declared / inferred / unknown)."""
@@ -268,7 +294,14 @@ def summary(ctx: CliContext, at: datetime | None, as_json: bool) -> None:
 @click.option(
     "--role", type=click.Choice(["employee", "kol", "consumer"]), required=True, help="Which view."
 )
-@click.option("--limit", "-n", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="Members to show.",
+)
 @click.option("--run", "run_id", default=None, help="Ranking run (default: the latest).")
 @click.option("--at", type=UtcDateTime(), default=None, help="Roles at this time (default now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole view as JSON.")

@@ -14,7 +14,14 @@ __all__ = ["command"]
 
 
 @click.group("runs", invoke_without_command=True)
-@click.option("--limit", "-n", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, 10_000),
+    default=20,
+    show_default=True,
+    help="Runs to show, newest first.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def command(click_ctx: click.Context, limit: int, as_json: bool) -> None:
@@ -81,7 +88,14 @@ def show(ctx: CliContext, run_id: str | None, as_json: bool) -> None:
 @command.command("diff")
 @click.argument("run_id", required=False)
 @click.option("--against", default=None, help="Older run (default: the run before RUN_ID).")
-@click.option("--limit", "-n", type=click.IntRange(1, 10_000), default=10, show_default=True)
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, 10_000),
+    default=10,
+    show_default=True,
+    help="Risers and fallers to show, each.",
+)
 @click.option("--include-staff", is_flag=True, help="Keep employees and KOLs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli

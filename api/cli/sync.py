@@ -40,7 +40,7 @@ __all__ = ["command"]
 )
 @click.option("--no-run", is_flag=True, help="Do not copy the latest ranking run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the copied counts as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--no-progress", "-q", "--quiet", "quiet", is_flag=True, help="No progress bar.")
 @pass_cli
 def command(
     ctx: CliContext,

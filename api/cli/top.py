@@ -15,12 +15,30 @@ __all__ = ["command"]
 
 
 @click.command("top")
-@click.option("--limit", "-n", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, 10_000),
+    default=20,
+    show_default=True,
+    help="Rows to show.",
+)
 @click.option("--run", "run_id", default=None, help="Run id (default: the latest succeeded run).")
-@click.option("--role", type=click.Choice([r.value for r in Role]), default=None)
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=None,
+    help="Only this role (as at the run).",
+)
 @click.option("--community", type=int, default=None, help="Only this community.")
 @click.option("--min-score", type=float, default=None, help="Only scores at or above this.")
-@click.option("--sort", type=click.Choice(SORT_KEYS), default="score", show_default=True)
+@click.option(
+    "--sort",
+    type=click.Choice(SORT_KEYS),
+    default="score",
+    show_default=True,
+    help="score: best first; rank_change: biggest risers first.",
+)
 @click.option("--after-rank", type=int, default=None, help="Page on: rows after this rank.")
 @click.option(
     "--include-staff", is_flag=True, help="Keep employees and KOLs (left out by default)."
@@ -41,8 +59,11 @@ def command(
 ) -> None:
     """Show the leaderboard: rank, user, score, change since the previous run, breakdown.
 
+    `#` is the position in this list, `rank` the user's rank in the whole run.
     Employees and KOLs are left out of the consumer KOC leaderboard unless
-    --include-staff is given or --role names them.
+    --include-staff is given or --role names them. Roles are the run's (as at
+    ranking time), and a role that changed since (`koc roles import/infer`) is
+    shown as `now (run: then)`; --json rows carry both (`role`, `role_now`).
 
     \b
     Examples:
@@ -50,6 +71,8 @@ def command(
       koc top --role consumer --community 3
       koc top --sort rank_change --json
     """
+    from api.services.roles import current_roles
+
     with ctx.open_store() as store:
         rows = leaderboard(
             store,
@@ -62,6 +85,9 @@ def command(
             after_rank=after_rank,
             include_staff=include_staff,
         )
+        now = current_roles(store, [r["user_id"] for r in rows])
+    for r in rows:
+        r["role_now"] = now.get(r["user_id"], {}).get("role", r["role"])
     if as_json:
         echo_json(rows)
         return
@@ -70,6 +96,7 @@ def command(
     table = Table(title=f"KOC leaderboard ({run_label})")
     for name, justify in (
         ("#", "right"),
+        ("rank", "right"),
         ("user", "left"),
         ("score", "right"),
         ("change", "right"),
@@ -79,15 +106,25 @@ def command(
     ):
         table.add_column(name, justify=justify, no_wrap=name == "user")  # type: ignore[arg-type]
     for r in rows:
+        role = r["role"] or ""
+        if r["role_now"] != r["role"]:
+            role = f"{r['role_now']} (run: {role})"
         table.add_row(
             str(r["rank"]),
+            str(r["overall_rank"]),
             r["user_id"],
             f"{r['score']:.4f}",
             format_change(r["rank_change"]),
-            r["role"] or "",
+            role,
             "" if r["community"] is None else str(r["community"]),
             format_breakdown(r["breakdown"]),
         )
     console.print(table)
+    changed = sum(r["role_now"] != r["role"] for r in rows)
+    if changed:
+        console.print(
+            f"{changed} row(s) have another role now than at this run (shown as 'now (run: "
+            "then)'); filters and the staff rule use the run's roles until the next `koc rank`."
+        )
     if not rows:
         console.print("No rows match; loosen the filters (or --include-staff).")

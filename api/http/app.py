@@ -109,6 +109,7 @@ def create_app(
     app.state.page_cache = PageCache()
     app.state.facts = FactsCache(settings.api_profile_max_stale_s)
     app.state.reach_budget_s = REACH_BUDGET_S
+    app.state.local_commands = None  # set by `koc serve` (api.http.server.serve)
     install_error_handlers(app)
     if settings.api_cors_origins:
         app.add_middleware(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from api.services.local_commands import LocalCommands
 from graph.settings import Settings
 
 __all__ = ["serve"]
@@ -20,7 +21,11 @@ APP_FACTORY = "api.http.app:create_app"
 
 
 def serve(
-    settings: Settings, *, log_level: str = "info", announce: Callable[[str], None] = print
+    settings: Settings,
+    *,
+    log_level: str = "info",
+    announce: Callable[[str], None] = print,
+    local_commands: LocalCommands | None = None,
 ) -> None:
     """Serve the API on ``settings.api_host:api_port`` until interrupted.
 
@@ -37,6 +42,9 @@ def serve(
         uvicorn's log level.
     announce : callable
         Receives the one line saying where the API listens.
+    local_commands : LocalCommands, optional
+        Runs the ``koc`` commands that local clients send while this process holds
+        the store (one worker only; :mod:`api.http.routes.cli_bridge`).
     """
     import uvicorn
 
@@ -46,6 +54,7 @@ def serve(
     if settings.api_workers == 1:
         app = create_app(settings)
         app.state.store_provider.get()  # fail now, not on the first request
+        app.state.local_commands = local_commands
         announce(f"KOC Graph API on {where} (docs at /docs)")
         uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level=log_level)
         return

@@ -75,12 +75,12 @@ def test_keys_cli_create_list_revoke(tmp_path: Path) -> None:
         cli, ["--db", db, "keys", "create", "--name", "bi", "--scopes", "read", "--json"]
     )
     assert out.exit_code == 0, out.output
-    created = json.loads(out.output)
+    created = json.loads(out.stdout)
     assert created["token"].startswith(f"koc_{created['key_id']}_")
-    listed = json.loads(runner.invoke(cli, ["--db", db, "keys", "list", "--json"]).output)
+    listed = json.loads(runner.invoke(cli, ["--db", db, "keys", "list", "--json"]).stdout)
     assert [k["key_id"] for k in listed] == [created["key_id"]]
     assert "token" not in listed[0]
     revoked = runner.invoke(cli, ["--db", db, "keys", "revoke", created["key_id"], "--json"])
-    assert json.loads(revoked.output)["revoked_at"] is not None
+    assert json.loads(revoked.stdout)["revoked_at"] is not None
     with DuckDBStore(db) as s:
         assert verify_token(s, created["token"]) is None

@@ -308,7 +308,7 @@ def test_koc_roles_cli_import_infer_summary_top(rstore: DuckDBStore, tmp_path: P
     def koc(*args: str) -> str:
         result = runner.invoke(cli, ["--db", path, "roles", *args], catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        return result.output
+        return result.stdout
 
     assert json.loads(koc("import", str(roster), "--kind", "employee", "--json"))["inserted"] == 1
     with pytest.raises(Exception, match="row 1, field 'store_id'"):
@@ -323,3 +323,32 @@ def test_koc_roles_cli_import_infer_summary_top(rstore: DuckDBStore, tmp_path: P
     view = json.loads(koc("top", "--role", "employee", "--limit", "3", "--json"))
     assert view["role"] == "employee" and len(view["items"]) == 3
     assert "per store" in koc("top", "--role", "employee")
+
+
+def test_small_sample_caveats_give_the_wilson_interval() -> None:
+    from api.services.roles._inference import small_sample_caveats
+
+    report = {
+        "per_class": {
+            "kol": {"precision": 1.0, "recall": 1.0, "support": 4},
+            "consumer": {"precision": 1.0, "recall": 1.0, "support": 40},
+        },
+        "confusion": {"labels": ["kol", "consumer"], "matrix": [[4, 0], [0, 40]]},
+    }
+    (caveat,) = small_sample_caveats(report)
+    # Wilson (1927) for 4 of 4 at 95%: [0.510, 1.000] (hand computed)
+    assert caveat.startswith("kol: precision 1.000 on 4 predictions (95% interval 0.51-1.00)")
+
+
+def test_evaluate_roles_with_too_few_examples_for_the_folds_is_a_clear_error() -> None:
+    import numpy as np
+
+    from api.services.roles._inference import _check_folds
+    from graph.errors import ScoringError
+
+    labels = np.array(["consumer"] * 10 + ["employee"] * 2, dtype=object)
+    with pytest.raises(
+        ScoringError, match=r"5-fold cross-validation \(employee 2; each role needs 5\)"
+    ):
+        _check_folds(labels, 5)
+    _check_folds(labels[:10], 2)  # 10 consumers: enough for 2 folds (needs 6)

@@ -6,10 +6,12 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from api.cli import cli
 from graph.duckdb_store import DuckDBStore
+from graph.errors import KocError
 from tests.graph.conftest import GOOD_ROWS, SYNTH_HEADER
 
 BAD_LINE = "order,,,,,,,,,,,,,,,,,,,o9,b,-1,CNY,,,2024-01-01T00:00:00Z"
@@ -91,7 +93,26 @@ def test_cli_ingest_missing_type_is_a_clean_error(tmp_path, write_file) -> None:
 
 
 def test_cli_rejects_empty(tmp_path) -> None:
+    DuckDBStore(tmp_path / "k.duckdb").close()
     assert "empty" in _run(tmp_path / "k.duckdb", "rejects").stdout
+
+
+@pytest.mark.parametrize("args", [("rejects",), ("top",), ("status",), ("keys", "list")])
+def test_cli_read_of_missing_store_is_an_error_and_creates_nothing(tmp_path, args) -> None:
+    db = tmp_path / "typo.duckdb"
+    result = CliRunner().invoke(cli, [*args, "--db", str(db)])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, KocError) and "No store at" in str(result.exception)
+    assert not db.exists()
+
+
+def test_cli_db_option_after_the_subcommand_names_the_store(tmp_path, write_file) -> None:
+    path = write_file("u.csv", "type,user_id\nuser,a\nuser,b\n")
+    db = tmp_path / "after.duckdb"
+    result = CliRunner().invoke(cli, ["ingest", str(path), "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inserted"] == 2
+    assert f"store: {db}" in result.stderr
 
 
 def test_cli_ingest_source_with_type_is_a_usage_error(tmp_path, write_file) -> None:

@@ -31,7 +31,7 @@ def koc(db: Path, *args: str) -> str:
         cli, ["--db", str(db), "commissions", *args], catch_exceptions=False
     )
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def test_commissions_cli_full_cycle(db: Path, tmp_path: Path) -> None:

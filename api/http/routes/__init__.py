@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.http.routes import commissions, events, health, leaderboard, page, roles, runs, users
+from api.http.routes import (
+    cli_bridge,
+    commissions,
+    events,
+    health,
+    leaderboard,
+    page,
+    roles,
+    runs,
+    users,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -17,4 +27,5 @@ ROUTERS: list[tuple[APIRouter, bool]] = [
     (runs.router, True),
     (roles.router, True),
     (commissions.router, True),
+    (cli_bridge.router, False),
 ]

@@ -18,7 +18,7 @@ views and their measures).
 """
 
 from api.services.roles._features import compute_features
-from api.services.roles._history import effective_roles, import_roles, node_roles
+from api.services.roles._history import current_roles, effective_roles, import_roles, node_roles
 from api.services.roles._inference import TRAIN_ROLES, evaluate_roles, infer_roles
 from api.services.roles._views import ROLE_VIEWS, role_view, roles_summary
 
@@ -26,6 +26,7 @@ __all__ = [
     "ROLE_VIEWS",
     "TRAIN_ROLES",
     "effective_roles",
+    "current_roles",
     "node_roles",
     "import_roles",
     "compute_features",

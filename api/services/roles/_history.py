@@ -19,7 +19,7 @@ from graph.events import EventType, Role
 from graph.roles import import_declarations, role_at
 from graph.store import GraphStore
 
-__all__ = ["effective_roles", "node_roles", "import_roles"]
+__all__ = ["effective_roles", "current_roles", "node_roles", "import_roles"]
 
 
 def _conn(store: GraphStore, *, required: bool = False) -> Any:
@@ -49,6 +49,27 @@ def _declared_only(store: GraphStore, node_ids: np.ndarray) -> np.ndarray:
         users.column("role").fill_null(Role.UNKNOWN.value).to_pylist(), dtype=object
     )[ok]
     return roles
+
+
+def current_roles(store: GraphStore, user_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The effective role of each of ``user_ids`` now: ``{user_id: {role, source, confidence}}``.
+
+    Empty for stores without role history (Neo4j): callers then show the run's roles.
+    """
+    conn = _conn(store)
+    if conn is None or not user_ids:
+        return {}
+    table = role_at(conn, user_ids)
+    return {
+        uid: {"role": role, "source": source, "confidence": conf}
+        for uid, role, source, conf in zip(
+            user_ids,
+            table.column("role").to_pylist(),
+            table.column("source").to_pylist(),
+            table.column("confidence").to_pylist(),
+            strict=True,
+        )
+    }
 
 
 def effective_roles(

@@ -17,13 +17,13 @@ from api.services.roles._features import compute_features
 from api.services.roles._history import _conn
 from api.services.roles._views import ROLE_VIEWS
 from graph.arrays import node_index
-from graph.errors import IngestError
+from graph.errors import IngestError, ScoringError
 from graph.events import Role
 from graph.roles import ModelRecord, save_inferences, save_model
 from graph.store import GraphStore
 from influence.config import ScoreConfig
 
-__all__ = ["TRAIN_ROLES", "infer_roles", "evaluate_roles"]
+__all__ = ["TRAIN_ROLES", "SMALL_SAMPLE", "infer_roles", "evaluate_roles", "small_sample_caveats"]
 
 #: Roles the classifier learns (declared users of these roles are its training set).
 TRAIN_ROLES: tuple[str, ...] = ROLE_VIEWS
@@ -42,6 +42,62 @@ def _model(estimator: str, threshold: float, seed: int, max_train_samples: int |
 
 def _public_report(report: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in report.items() if k != "oof_proba"}
+
+
+#: below this many examples (or predictions) a class's precision and recall are flagged
+SMALL_SAMPLE = 30
+
+
+def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion (Wilson 1927)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def small_sample_caveats(report: dict[str, Any]) -> list[str]:
+    """One sentence per class whose precision or recall rests on few examples.
+
+    Precision is over the predictions of the class (a column of the confusion
+    matrix), recall over its true examples (``support``); each gets its 95%
+    Wilson interval when it has fewer than :data:`SMALL_SAMPLE` of them.
+    """
+    labels = report["confusion"]["labels"]
+    matrix = np.asarray(report["confusion"]["matrix"], dtype=np.int64)
+    out = []
+    for j, role in enumerate(labels):
+        if role not in report["per_class"]:
+            continue
+        m = report["per_class"][role]
+        predicted, support, hits = int(matrix[:, j].sum()), int(m["support"]), int(matrix[j, j])
+        if min(predicted, support) >= SMALL_SAMPLE:
+            continue
+        p_lo, p_hi = _wilson(hits, predicted)
+        r_lo, r_hi = _wilson(hits, support)
+        out.append(
+            f"{role}: precision {m['precision']:.3f} on {predicted} predictions (95% interval "
+            f"{p_lo:.2f}-{p_hi:.2f}), recall {m['recall']:.3f} on {support} examples "
+            f"({r_lo:.2f}-{r_hi:.2f}): too few to rely on; declare more {role}s."
+        )
+    return out
+
+
+def _check_folds(labels: np.ndarray, folds: int) -> None:
+    """Every class needs examples in every fold, and 3 per training part to calibrate on."""
+    need = max(folds, -(-3 * folds // (folds - 1)))
+    counts = Counter(labels.tolist())
+    short = {role: n for role, n in sorted(counts.items()) if n < need}
+    if short:
+        listed = ", ".join(f"{role} {n}" for role, n in short.items())
+        raise ScoringError(
+            f"Too few declared examples for {folds}-fold cross-validation ({listed}; each "
+            f"role needs {need}); declare more users of those roles (koc roles import) or "
+            "pass other --folds.",
+            folds=folds,
+        )
 
 
 def infer_roles(
@@ -177,21 +233,31 @@ def evaluate_roles(
     dict
         ``n_declared``, ``n_undeclared``, ``cv`` and optionally ``holdout`` and
         ``holdout_thresholded``: per-class precision / recall / F1, macro
-        averages, confusion matrix (rows = true role).
+        averages, confusion matrix (rows = true role); ``caveats``: a sentence
+        per class measured on fewer than :data:`SMALL_SAMPLE` examples, with its
+        95% Wilson interval (:func:`small_sample_caveats`).
+
+    Raises
+    ------
+    ScoringError
+        A declared role has fewer examples than ``folds``.
     """
     from influence.roles import classification_report_dict, cross_validate_roles
 
     t0 = time.perf_counter()
     _, feats, labels, _ = compute_features(store, start=start, end=end, config=config)
     train = np.isin(labels, TRAIN_ROLES)
+    _check_folds(labels[train], folds)
     model = _model(estimator, threshold, seed, max_train_samples)
+    cv = _public_report(
+        cross_validate_roles(model, feats.X[train], labels[train], n_splits=folds, seed=seed)
+    )
     out: dict[str, Any] = {
         "n_declared": int(train.sum()),
         "n_undeclared": int((~train).sum()),
         "threshold": threshold,
-        "cv": _public_report(
-            cross_validate_roles(model, feats.X[train], labels[train], n_splits=folds, seed=seed)
-        ),
+        "cv": cv,
+        "caveats": small_sample_caveats(cv),
     }
     if ground_truth is not None:
         truth = _read_truth(Path(ground_truth))

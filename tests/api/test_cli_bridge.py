@@ -72,6 +72,24 @@ def test_cli_commands_run_through_the_server_holding_the_store(tmp_path: Path) -
             assert time.monotonic() - start < 10, "revoked key still accepted after 10 s"
             time.sleep(0.2)
 
+        # the revoke endpoint (scope admin): effective at once
+        second = json.loads(
+            _koc("keys", "create", "--name", "m2", "--json", "--db", str(db), cwd=tmp_path).stdout
+        )
+        admin = {"X-API-Key": tokens["admin"]}
+        listed = httpx.get(f"{base}/v1/keys?active=true", headers=admin).json()
+        assert second["key_id"] in {k["key_id"] for k in listed["data"]}
+        assert "token" not in listed["data"][0]
+        as_second = {"X-API-Key": second["token"]}
+        assert httpx.get(f"{base}/v1/leaderboard?limit=1", headers=as_second).status_code == 200
+        read_only = {"X-API-Key": tokens["read"]}
+        url = f"{base}/v1/keys/{second['key_id']}"
+        assert httpx.delete(url, headers=read_only).status_code == 403
+        gone = httpx.delete(url, headers=admin)
+        assert gone.status_code == 200 and gone.json()["revoked_at"] is not None
+        assert httpx.get(f"{base}/v1/leaderboard?limit=1", headers=as_second).status_code == 401
+        assert httpx.delete(f"{base}/v1/keys/00000000", headers=admin).status_code == 404
+
         # a command's error and exit status come back as they are
         missing = _koc("runs", "show", "no-such-run", "--db", str(db), cwd=tmp_path)
         assert missing.returncode == 2 and "no-such-run" in missing.stderr

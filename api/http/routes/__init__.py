@@ -9,6 +9,7 @@ from api.http.routes import (
     commissions,
     events,
     health,
+    keys,
     leaderboard,
     page,
     roles,
@@ -27,5 +28,6 @@ ROUTERS: list[tuple[APIRouter, bool]] = [
     (runs.router, True),
     (roles.router, True),
     (commissions.router, True),
+    (keys.router, True),
     (cli_bridge.router, False),
 ]

@@ -24,7 +24,7 @@ USERS = 2_000
 def _koc(runner: CliRunner, db: Path, *args: str) -> str:
     result = runner.invoke(cli, ["--db", str(db), *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from api.http.deps import StoreFactory, StoreProvider
 from api.http.errors import install_error_handlers
 from api.http.routes import ROUTERS
 from api.http.routes.health import package_version
+from api.http.routes.web import install_web
 from api.http.security import KeyCache
 from api.services.cache import PageCache, RunCache
 from api.services.facts import FactsCache
@@ -97,7 +98,7 @@ def create_app(
         version=package_version(),
         description=_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc: api.http.routes.web, from bundled assets
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -111,6 +112,7 @@ def create_app(
     app.state.reach_budget_s = REACH_BUDGET_S
     app.state.local_commands = None  # set by `koc serve` (api.http.server.serve)
     install_error_handlers(app)
+    install_web(app)
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,

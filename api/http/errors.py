@@ -10,18 +10,21 @@ answered with a generic 500.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from graph.errors import InvalidCursorError, KocError, StoreError
 
 __all__ = [
+    "is_page",
     "ApiError",
     "ErrorResponse",
     "FieldError",
@@ -190,11 +193,35 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+#: paths answered in JSON even to a browser; every other path is a page
+_MACHINE_PATHS = ("/v1", "/openapi.json", "/healthz", "/readyz", "/_koc", "/static")
+
+
+def is_page(path: str) -> bool:
+    """Whether ``path`` is a browser page (errors there are pages, not JSON)."""
+    return not path.startswith(_MACHINE_PATHS)
+
+
+def _for_pages(handler: Callable[[Request, Exception], Awaitable[Response]]) -> Any:
+    """``handler``, but on a page path its JSON error becomes ``app.state.error_page``'s page."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        response = await handler(request, exc)
+        render = getattr(request.app.state, "error_page", None)
+        if render is None or not is_page(request.url.path):
+            return response
+        body = json.loads(bytes(response.body))
+        return render(request, response.status_code, body)
+
+    return handle
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers that turn every exception into :class:`ErrorResponse`."""
-    app.add_exception_handler(KocError, _koc_error)
-    app.add_exception_handler(InvalidCursorError, _invalid_cursor)
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+    """Register the handlers that turn every exception into :class:`ErrorResponse`
+    (or, on a browser page, into the page ``app.state.error_page`` renders)."""
+    app.add_exception_handler(KocError, _for_pages(_koc_error))
+    app.add_exception_handler(InvalidCursorError, _for_pages(_invalid_cursor))
+    app.add_exception_handler(ApiError, _for_pages(_api_error))
+    app.add_exception_handler(StarletteHTTPException, _for_pages(_http_error))
+    app.add_exception_handler(RequestValidationError, _for_pages(_validation_error))
+    app.add_exception_handler(Exception, _for_pages(_unexpected))

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: Leaderboard sort keys.
-SORT_KEYS: tuple[str, ...] = ("score", "rank_change", *COMPONENTS)
+SORT_KEYS: tuple[str, ...] = ("score", "rank_change", "falling", *COMPONENTS)
 
 
 def resolve_run(store: GraphStore, run_id: str | None = None) -> RunRecord:
@@ -151,8 +151,9 @@ def leaderboard(
         Only this community.
     min_score : float, optional
         Only scores >= this.
-    sort : {"score", "rank_change"} or a component name
+    sort : {"score", "rank_change", "falling"} or a component name
         ``score``: best first; ``rank_change``: biggest risers first (new users last);
+        ``falling``: only users who fell, biggest fall first;
         a component (``pagerank``, ``reach``, ``conversion``, ...): highest raw value of
         that component first, ties by overall rank.
     limit : int
@@ -197,10 +198,13 @@ def leaderboard(
         include_staff=include_staff,
     )
     scores = _with_changes(store, scores, previous_run(store, run))
-    if sort == "rank_change":
+    if sort in ("rank_change", "falling"):
+        direction = "descending" if sort == "rank_change" else "ascending"
+        if sort == "falling":  # fallers only (new users and risers are not falling)
+            scores = scores.filter(pc.fill_null(pc.less(scores.column("rank_change"), 0), False))
         order = pc.sort_indices(
             scores,
-            sort_keys=[("rank_change", "descending", "at_end"), ("rank", "ascending")],
+            sort_keys=[("rank_change", direction, "at_end"), ("rank", "ascending")],
         )
         scores = scores.take(order)
     elif sort in COMPONENTS:

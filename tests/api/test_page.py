@@ -24,7 +24,8 @@ def test_page_with_read_key_header(client: TestClient, tokens: dict[str, str]) -
     response = client.get("/?limit=3", headers=auth(tokens["read"]))
     assert response.status_code == 200
     assert _users(response.text) == ["u02", "u03", "u06"]
-    assert 'href="/v1/users/u02"' in response.text and 'href="/docs"' in response.text
+    assert 'href="/users/u02"' in response.text and 'href="/docs"' in response.text
+    assert 'id="legend"' in response.text
 
 
 def test_page_filters(client: TestClient, tokens: dict[str, str]) -> None:
@@ -34,15 +35,68 @@ def test_page_filters(client: TestClient, tokens: dict[str, str]) -> None:
     assert _users(group) == ["u03", "u06", "u15", "u18"]
 
 
-def test_page_next_link_pages(client: TestClient, tokens: dict[str, str]) -> None:
+def _link(html: str, rel: str) -> str:
+    found = re.search(rf'rel="{rel}" href="(/\?[^"]+)"', html)
+    assert found is not None, f"no {rel} link"
+    return found.group(1).replace("&amp;", "&")
+
+
+def test_page_links_page_forward_and_back(client: TestClient, tokens: dict[str, str]) -> None:
     first = client.get("/?limit=4", headers=auth(tokens["read"])).text
-    link = re.search(r'<a href="(/\?[^"]+)">Next', first).group(1).replace("&amp;", "&")
-    assert _users(client.get(link, headers=auth(tokens["read"])).text) == [
-        "u10",
-        "u11",
-        "u14",
-        "u15",
-    ]
+    assert _users(first) == ["u02", "u03", "u06", "u07"] and 'rel="prev"' not in first
+    second = client.get(_link(first, "next"), headers=auth(tokens["read"])).text
+    assert _users(second) == ["u10", "u11", "u14", "u15"]
+    back = client.get(_link(second, "prev"), headers=auth(tokens["read"])).text
+    assert _users(back) == _users(first)
+
+
+def test_page_csv_exports_the_current_view(client: TestClient, tokens: dict[str, str]) -> None:
+    import csv
+    import io
+
+    response = client.get("/leaderboard.csv?role=kol", headers=auth(tokens["read"]))
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["user_id"] for r in rows] == ["u01", "u05", "u09", "u13", "u17"]
+    assert {r["role_at_run"] for r in rows} == {"kol"}
+
+
+def test_page_errors_are_pages_api_errors_json(client: TestClient, tokens: dict[str, str]) -> None:
+    page = client.get("/?limit=100000", headers=auth(tokens["read"]))
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "query.limit" in page.text and 'id="error"' in page.text
+    missing = client.get("/users/nobody", headers=auth(tokens["read"]))
+    assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+    api = client.get("/v1/leaderboard?limit=100000", headers=auth(tokens["read"]))
+    assert api.status_code == 422 and api.json()["code"] == "validation_error"
+
+
+def test_pages_render_for_every_view(client: TestClient, tokens: dict[str, str]) -> None:
+    for path, marker in [
+        ("/users/u02", 'id="breakdown"'),
+        ("/roles/employee", "Roles: employees"),
+        ("/roles/kol", "GMV per fee"),
+        ("/roles/consumer", "Roles: consumers"),
+        ("/communities", 'id="communities"'),
+        ("/runs", 'id="runs"'),
+    ]:
+        response = client.get(path, headers=auth(tokens["read"]))
+        assert response.status_code == 200, (path, response.text[-500:])
+        assert marker in response.text, path
+
+
+def test_user_page_commissions_need_finance(client: TestClient, tokens: dict[str, str]) -> None:
+    read = client.get("/users/u02", headers=auth(tokens["read"])).text
+    assert 'id="commissions"' not in read
+    finance = client.get("/users/u02", headers=auth(tokens["admin"])).text  # admin: read + finance
+    assert 'id="commissions"' in finance
+
+
+def test_docs_served_from_bundled_assets(client: TestClient) -> None:
+    docs = client.get("/docs").text
+    assert "/static/docs/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    assert "/static/docs/redoc.standalone.js" in client.get("/redoc").text
+    assert client.get("/static/docs/swagger-ui-bundle.js").status_code == 200
 
 
 def test_page_public_when_configured(shared_store: DuckDBStore, tmp_path: Path) -> None:

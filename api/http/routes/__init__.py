@@ -15,6 +15,7 @@ from api.http.routes import (
     roles,
     runs,
     users,
+    web,
 )
 
 __all__ = ["ROUTERS"]
@@ -22,6 +23,7 @@ __all__ = ["ROUTERS"]
 ROUTERS: list[tuple[APIRouter, bool]] = [
     (health.router, False),
     (page.router, False),
+    (web.router, False),
     (leaderboard.router, True),
     (users.router, True),
     (events.router, True),

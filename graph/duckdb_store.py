@@ -323,6 +323,12 @@ class DuckDBStore:
         row = self._query("SELECT revision FROM store_revision").fetchone()
         return int(row[0]) if row else 0
 
+    @property
+    def write_lock(self) -> threading.RLock:
+        """The lock every write of this store holds (another writer in the same process,
+        on its own connection, can hold it to never race this store's transactions)."""
+        return self._lock
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor on the same database, for use from another thread."""
         return self.conn.cursor()

@@ -210,10 +210,15 @@ class CommandRunner:
         The server's settings: the command uses the same store.
     token : str
         The token of the server's link file.
+    write_lock : context manager, optional
+        Held while a command runs: the server's store write lock (set by the server),
+        so a command's writes and the server's never race in one DuckDB database
+        (they would abort each other's transactions). Commands run one at a time.
     """
 
-    def __init__(self, settings: Any, *, token: str) -> None:
+    def __init__(self, settings: Any, *, token: str, write_lock: Any = None) -> None:
         self.settings, self.token = settings, token
+        self.write_lock = write_lock if write_lock is not None else threading.RLock()
 
     def run(
         self, argv: list[str], cwd: Path, out: Callable[[str], None], err: Callable[[str], None]
@@ -221,6 +226,7 @@ class CommandRunner:
         """Run ``koc ARGV`` for a client in ``cwd``; see :func:`run_captured`."""
         from api.cli.context import CliContext
 
-        return run_captured(
-            argv, cwd=cwd, obj=CliContext.for_server(self.settings), out=out, err=err
-        )
+        with self.write_lock:
+            return run_captured(
+                argv, cwd=cwd, obj=CliContext.for_server(self.settings), out=out, err=err
+            )

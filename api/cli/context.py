@@ -36,7 +36,8 @@ class CliContext:
 
     @classmethod
     def for_server(cls, settings: Settings) -> CliContext:
-        """The context of a command that ``koc serve`` runs for a client on its own store."""
+        """The context of a command that ``koc serve`` runs for a client on its own store
+        (its own connection to the database the server has open)."""
         return cls(shared=True, _settings=settings)
 
     @property

@@ -54,6 +54,9 @@ def serve(
     if settings.api_workers == 1:
         app = create_app(settings)
         app.state.store_provider.get()  # fail now, not on the first request
+        lock = getattr(app.state.store_provider.get(), "write_lock", None)
+        if local_commands is not None and lock is not None:
+            local_commands.write_lock = lock  # a command's writes queue behind the server's
         app.state.local_commands = local_commands
         announce(f"KOC Graph API on {where} (docs at /docs)")
         uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level=log_level)

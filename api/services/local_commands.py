@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["CLI_PATH", "TOKEN_HEADER", "LocalCommands"]
 
@@ -27,6 +27,8 @@ class LocalCommands(Protocol):
 
     #: the secret a client must present (from the link file, readable by its owner only)
     token: str
+    #: held while a command runs; the server sets it to its store's write lock
+    write_lock: Any
 
     def run(
         self, argv: list[str], cwd: Path, out: Callable[[str], None], err: Callable[[str], None]

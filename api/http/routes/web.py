@@ -220,7 +220,7 @@ async def leaderboard_csv(
     )
 
 
-def _commissions(store: Any, user_id: str, ledger_path: Any) -> dict[str, Any]:
+def _commissions(store: Any, user_id: str) -> dict[str, Any]:
     """Totals by status and the holds (with reasons) of a beneficiary's entries."""
     page = entries_page(
         store,
@@ -229,7 +229,6 @@ def _commissions(store: Any, user_id: str, ledger_path: Any) -> dict[str, Any]:
         status=None,
         limit=1000,
         cursor=None,
-        ledger_path=ledger_path,
     )
     totals: dict[str, Decimal] = defaultdict(Decimal)
     holds = []
@@ -276,7 +275,7 @@ async def user_html(
             "ego": ego,
         }
         if finance:
-            out["commissions"] = _commissions(store, user_id, state.settings.ledger_path)
+            out["commissions"] = _commissions(store, user_id)
         return out
 
     data = await run_in_threadpool(build)

@@ -103,7 +103,11 @@ def bulk(args: argparse.Namespace) -> None:
         _admin(home, "neo4j", "stop")
         t3 = time.perf_counter()
         subprocess.run(
-            shlex.split(plan.command.replace("neo4j-admin", str(home / "bin" / "neo4j-admin"), 1)),
+            shlex.split(
+                plan.command.replace("\\\n", " ").replace(
+                    "neo4j-admin", str(home / "bin" / "neo4j-admin"), 1
+                )
+            ),
             env={**os.environ, "NEO4J_HOME": str(home)},
             check=True,
             stdout=subprocess.DEVNULL,

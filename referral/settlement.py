@@ -138,8 +138,13 @@ def close_period(
     """
     todo = periods_to_close(ledger, period, timezone=timezone, now=now)
     results = []
-    with ledger.transaction():
-        for p in todo:
+    # one transaction per period, oldest first: each close reads the committed result
+    # of the one before (its balances, its settled entries, the status seq). Closing
+    # four periods in one transaction re-settled earlier periods' entries at 1M entries
+    # (the later reads did not see the earlier inserts); a failure now leaves the
+    # earlier periods closed, which is a valid state.
+    for p in todo:
+        with ledger.transaction():
             results.append(
                 _close_one(
                     ledger,

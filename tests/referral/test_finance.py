@@ -328,3 +328,29 @@ def test_cli_statement_unknown_beneficiary_errors(db: Path) -> None:
     assert result.exit_code != 0
     assert isinstance(result.exception, NotFoundError)
     assert "beneficiary 'ghost'" in str(result.exception)
+
+
+def test_close_several_periods_settles_each_entry_once(world: World) -> None:
+    """Closing July..September at once: every entry settled once, status seqs unique,
+    each close's marks at the last status row written by then."""
+    scenario(world)
+    world.ev.order("O4", "c", "10.00", day(30, 20)).order("O5", "d", "20.00", day(62))
+    world.run()
+    close_period(world.ledger, "2026-09", rules=world.rules, closed_at=AFTER, now=AFTER)
+    seqs, settled = world.ledger.conn.execute(
+        "SELECT count(DISTINCT seq) = count(*), count(DISTINCT entry_id) = count(*) "
+        "FROM referral_status WHERE status IN ('paid', 'carried')"
+    ).fetchone()
+    assert seqs and settled
+    marks = world.ledger.conn.execute(
+        "SELECT period, status_seq FROM referral_close_marks ORDER BY period"
+    ).fetchall()
+    last = [
+        world.ledger.scalar(
+            "SELECT coalesce(max(seq), 0) FROM referral_status WHERE period <= ?", [p]
+        )
+        for p, _ in marks
+    ]
+    assert [m[1] for m in marks] == last and last[0] > 0
+    for p in ("2026-07", "2026-08", "2026-09"):
+        assert period_report(world.ledger, p).ok, p

@@ -111,6 +111,7 @@ def bulk(args: argparse.Namespace) -> None:
             env={**os.environ, "NEO4J_HOME": str(home)},
             check=True,
             stdout=subprocess.DEVNULL,
+            cwd=tmp,  # neo4j-admin writes import.report into its working directory
         )
         t4 = time.perf_counter()
         _admin(home, "neo4j", "start")

@@ -166,17 +166,17 @@ def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[Any]]:
 
 
 def _roles(store: GraphStore, ids: pa.Array, now: datetime) -> tuple[_Roles | None, float]:
-    cursor = getattr(store, "cursor", None)
-    if cursor is None:
+    if not store.tables.holds_graph:  # role history joins the graph's users in SQL
         return None, _NO_END
     from graph.roles import next_role_change, role_at
 
-    table = role_at(cursor(), ids, now)
+    conn = store.tables.cursor().conn
+    table = role_at(conn, ids, now)
     role, role_names = _codes(table.column("role"))
     source, source_names = _codes(table.column("source"))
     model, model_names = _codes(table.column("model_version"))
     confidence = table.column("confidence").to_numpy(zero_copy_only=False)
-    change = next_role_change(cursor(), now)
+    change = next_role_change(conn, now)
     roles = _Roles(
         role=role,
         source=source,

@@ -71,11 +71,10 @@ def referral_summary(
 
 
 def _role(store: GraphStore, user_id: str, fallback: str | None) -> dict[str, Any]:
-    cursor = getattr(store, "cursor", None)
-    if cursor is not None:
+    if store.tables.holds_graph:  # role history joins the graph's users in SQL
         from graph.roles import role_at
 
-        row = role_at(cursor(), [user_id]).to_pylist()[0]
+        row = role_at(store.tables.cursor().conn, [user_id]).to_pylist()[0]
         return {
             "role": row["role"],
             "source": row["source"],
@@ -126,9 +125,13 @@ def user_view(
 
 def require_user(store: GraphStore, user_id: str) -> None:
     """Raise NotFoundError unless the store knows ``user_id`` (declared or seen in an event)."""
-    cursor = getattr(store, "cursor", None)
-    if cursor is not None:
-        found = cursor().execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone()
+    found: object
+    if store.tables.holds_graph:  # the embedded store: one indexed SQL lookup
+        found = (
+            store.tables.cursor()
+            .conn.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id])
+            .fetchone()
+        )
     else:
         found = user_id in set(store.node_ids().tolist())
     if not found:

@@ -19,12 +19,11 @@ import pyarrow as pa
 
 from graph.synth._adv_params import (
     FRIEND_MULT,
-    OBSERVED_END_S,
     PERSUASION_MEDIAN,
     AdversarialParams,
     AdvSegment,
 )
-from graph.synth._time import START_S
+from graph.synth._time import END_S, START_S
 from graph.synth._writer import prefixed_ids
 
 __all__ = ["AdvPopulation", "build_adv_population", "csr_pick"]
@@ -207,7 +206,7 @@ def build_adv_population(params: AdversarialParams, rng: np.random.Generator) ->
     new |= np.isin(seg, [AdvSegment.FRAUD_RING, AdvSegment.ALT_ACCOUNT])
     new &= ~np.isin(seg, [AdvSegment.KOL, AdvSegment.EMPLOYEE, AdvSegment.SELF_DEALER])
     created = rng.integers(_LONG_AGO_S, START_S, n)
-    created[new] = rng.integers(START_S, OBSERVED_END_S - 7 * 86_400, int(new.sum()))
+    created[new] = rng.integers(START_S, END_S - 7 * 86_400, int(new.sum()))
 
     device = rng.integers(1, 2**62, n)
     phone = rng.integers(1, 2**62, n)

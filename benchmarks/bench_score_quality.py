@@ -54,7 +54,16 @@ from influence.evaluation import (  # noqa: E402
 KOC = str(ROOT / ".venv" / "bin" / "koc")
 WORLDS = (("standard", None), ("adversarial", "high"), ("adversarial", "low"))
 REPORT = ("ndcg@100", "precision@1000", "ndcg@1000", "spearman", "staff@100", "fraud@100")
-HIGGS = ROOT.parent / "shared" / "data" / "higgs" / "higgs-activity_time.txt.gz"
+_HIGGS = Path("higgs") / "higgs-activity_time.txt.gz"
+#: ../shared/data of the checkout (or of its parent, for a worktree under /work/wt)
+HIGGS = next(
+    (
+        p / _HIGGS
+        for p in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data")
+        if (p / _HIGGS).is_file()
+    ),
+    ROOT.parent / "shared" / "data" / _HIGGS,
+)
 
 
 def _ingest(db: Path, files: Sequence[Path], *extra: str) -> None:

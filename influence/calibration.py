@@ -22,6 +22,13 @@ periods: train on the earliest periods, test on the next, never the reverse); ea
 test period is scored by NDCG@k (:func:`influence.evaluation.ndcg_at_k`) of the
 fitted weights and of the baseline (current) weights against the realised next-period
 GMV.
+
+**Held out.** The last period is never fitted on when judging: ``holdout_`` is the
+fit on every earlier period tested on the last one. The weights are
+**recommended** (``recommended_``) only when they beat the baseline both on the
+mean of the folds and on that held-out last period; otherwise ``weights_`` are the
+baseline weights, so ``koc calibrate`` never proposes weights that lose on the
+held-out month. ``coef_`` keeps the raw fit on every period for inspection.
 """
 
 from __future__ import annotations
@@ -60,6 +67,12 @@ class WeightCalibrator:
         Per fold: ``train`` and ``test`` period indices, ``ndcg_fitted``, ``ndcg_baseline``.
     score_, baseline_score_ : float
         Mean validation NDCG@k of the fitted and the baseline weights.
+    holdout_ : dict
+        The last period: ``train`` (all earlier periods), ``test``, ``ndcg_fitted``,
+        ``ndcg_baseline`` and ``weights`` (the fit that was tested).
+    recommended_ : bool
+        Whether the fit beats the baseline on the mean of the folds and on the held-out
+        last period.
     """
 
     def __init__(self, alpha: float = 1.0, k: int = 100, n_splits: int = 2) -> None:
@@ -129,9 +142,24 @@ class WeightCalibrator:
                 )
         self.score_ = float(np.mean([r["ndcg_fitted"] for r in self.cv_results_]))
         self.baseline_score_ = float(np.mean([r["ndcg_baseline"] for r in self.cv_results_]))
+        last = len(X) - 1
+        coef = self._fit_periods(X[:last], y[:last]) if last else np.zeros(n_comp)
+        held = coef / coef.sum() if coef.sum() > 0 else base / base.sum()
+        self.holdout_ = {
+            "train": list(range(last)),
+            "test": last,
+            "ndcg_fitted": ndcg_at_k(y[last], ranking_order(X[last] @ held), self.k),
+            "ndcg_baseline": ndcg_at_k(y[last], ranking_order(X[last] @ base), self.k),
+            "weights": held.tolist(),
+        }
+        self.recommended_ = bool(
+            self.score_ > self.baseline_score_
+            and self.holdout_["ndcg_fitted"] > self.holdout_["ndcg_baseline"]
+        )
         self.coef_ = self._fit_periods(X, y)
         total = self.coef_.sum()
-        self.weights_ = self.coef_ / total if total > 0 else base / base.sum()
+        fitted = self.coef_ / total if total > 0 else base / base.sum()
+        self.weights_ = fitted if self.recommended_ else base / base.sum()
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:

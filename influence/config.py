@@ -23,6 +23,7 @@ from graph.tomlconfig import TomlConfig
 __all__ = [
     "COMPONENTS",
     "ENGAGEMENT_SIGNALS",
+    "EvidenceSection",
     "ScoreConfig",
     "load_score_config",
     "default_score_config",
@@ -59,12 +60,12 @@ class _Section(BaseModel):
 class Weights(_Section):
     """Relative weight of each component; they are divided by their sum."""
 
-    pagerank: float = Field(0.15, ge=0)
-    reach: float = Field(0.05, ge=0)
-    conversion: float = Field(0.45, ge=0)
+    pagerank: float = Field(0.0, ge=0)
+    reach: float = Field(0.0, ge=0)
+    conversion: float = Field(0.6, ge=0)
     conversion_rate: float = Field(0.25, ge=0)
-    engagement: float = Field(0.05, ge=0)
-    spend: float = Field(0.05, ge=0)
+    engagement: float = Field(0.15, ge=0)
+    spend: float = Field(0.0, ge=0)
 
     def normalized(self) -> dict[str, float]:
         """Weights divided by their sum (they then sum to 1)."""
@@ -128,10 +129,26 @@ class ConversionSection(_Section):
     rate_prior: float = Field(10.0, gt=0)
 
 
+class EvidenceSection(_Section):
+    """How strongly each kind of credited order shows that the user caused it
+    (:mod:`influence.evidence`), and the thresholds of the staff and collusion flags."""
+
+    token_new: float = Field(1.0, ge=0)
+    token_repeat: float = Field(0.4, ge=0)
+    view: float = Field(0.1, ge=0)
+    referral: float = Field(0.05, ge=0)
+    untied_code: float = Field(0.3, ge=0)
+    new_buyer_days: float = Field(30.0, gt=0)
+    buyer_prior: float = Field(1.0, ge=0)
+    staff_min_orders: int = Field(3, ge=1)
+    staff_store_share: float = Field(0.2, ge=0, le=1)
+    collusion_min_orders: int = Field(2, ge=1)
+
+
 class EngagementSection(_Section):
     """Weight of each engagement signal in the ``engagement`` component's raw value."""
 
-    comments_received: float = Field(1.0, ge=0)
+    comments_received: float = Field(0.0, ge=0)
     forwards_received: float = Field(2.0, ge=0)
     shares_made: float = Field(0.5, ge=0)
     unique_audience: float = Field(1.0, ge=0)
@@ -192,6 +209,7 @@ class ScoreConfig(_Section):
     reach: ReachSection = Field(default_factory=ReachSection)
     attribution: AttributionSection = Field(default_factory=AttributionSection)
     conversion: ConversionSection = Field(default_factory=ConversionSection)
+    evidence: EvidenceSection = Field(default_factory=EvidenceSection)
     engagement: EngagementSection = Field(default_factory=EngagementSection)
     spend: SpendSection = Field(default_factory=SpendSection)
     communities: CommunitySection = Field(default_factory=CommunitySection)

@@ -8,7 +8,11 @@ credited user :math:`u`, net amount :math:`g_o` after refunds):
 * **strength** :math:`s_o`: an explicit token (share content id or referral code) on
   a *new* purchase (the buyer placed no order in the previous ``new_buyer_days``)
   ``token_new`` (1.0); a token on a repeat purchase ``token_repeat`` (0.4); the last
-  view inside the window ``view`` (0.2); the referral window ``referral`` (0.1);
+  view inside the window ``view`` (0.1); the referral window ``referral`` (0.05);
+  credit through a referral (code or window) between two users with no other
+  interaction (no view, forward or comment between them in either direction) is
+  multiplied by ``untied_code`` (0.3): influence travels along existing ties (Aral
+  and Walker, Science 2012), an invitation to a stranger is what coupon hunters send;
 * **no credit** (:math:`s_o = 0`) for the *staff channel* (an order carrying a
   ``store_id`` credited through a referral code: a sales guide keying their code
   into a till) and for *collusion*: the buyer shares a device or phone with
@@ -27,42 +31,29 @@ credited user :math:`u`, net amount :math:`g_o` after refunds):
 
 A user is flagged **staff channel** when at least ``staff_min_orders`` of their
 credited orders, and at least ``staff_store_share`` of them, are staff-channel
-orders; **collusion** when at least two credited orders are collusive. All
+orders; **collusion** when at least ``collusion_min_orders`` credited orders are
+collusive. All
 vectorised (sorts and ``bincount``), no loop over orders.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from influence.config import EvidenceSection
 from influence.engagement import RULE_REFERRAL, RULE_TOKEN, RULE_VIEW
 
 __all__ = [
-    "EvidenceWeights",
+    "EvidenceSection",
     "new_purchases",
     "collusive_orders",
+    "tied_orders",
     "conversion_evidence",
     "EVIDENCE_RULES",
 ]
 
 #: Rule names of the per-rule breakdown, in report order.
 EVIDENCE_RULES: tuple[str, ...] = ("token", "code", "view", "referral")
-
-
-@dataclass(frozen=True)
-class EvidenceWeights:
-    """Strength of each kind of evidence and the thresholds of the flags (module docstring)."""
-
-    token_new: float = 1.0
-    token_repeat: float = 0.4
-    view: float = 0.2
-    referral: float = 0.1
-    new_buyer_days: float = 30.0
-    buyer_prior: float = 1.0
-    staff_min_orders: int = 3
-    staff_store_share: float = 0.6
 
 
 def new_purchases(buyer: np.ndarray, ts: np.ndarray, gap_us: int) -> np.ndarray:
@@ -109,6 +100,26 @@ def collusive_orders(
     return out
 
 
+def tied_orders(
+    buyer: np.ndarray, credited: np.ndarray, tie_src: np.ndarray, tie_dst: np.ndarray
+) -> np.ndarray:
+    """Whether buyer and credited user of each order share an interaction edge (any direction)."""
+    buyer = np.asarray(buyer, dtype=np.int64)
+    credited = np.asarray(credited, dtype=np.int64)
+    out = np.zeros(buyer.shape[0], dtype=bool)
+    a, b = np.asarray(tie_src, dtype=np.int64), np.asarray(tie_dst, dtype=np.int64)
+    hit = (credited >= 0) & (buyer >= 0)
+    if a.shape[0] == 0 or not hit.any():
+        return out
+    n = int(max(a.max(), b.max(), buyer.max(), credited.max())) + 1
+    ties = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+    x, y = buyer[hit], credited[hit]
+    q = np.minimum(x, y) * n + np.maximum(x, y)
+    pos = np.minimum(np.searchsorted(ties, q), ties.shape[0] - 1)
+    out[hit] = ties[pos] == q
+    return out
+
+
 def _distinct_weighted(
     user: np.ndarray, buyer: np.ndarray, weight: np.ndarray, n: int
 ) -> np.ndarray:
@@ -136,7 +147,9 @@ def conversion_evidence(
     has_store: np.ndarray,
     device: np.ndarray,
     phone: np.ndarray,
-    weights: EvidenceWeights | None = None,
+    tie_src: np.ndarray | None = None,
+    tie_dst: np.ndarray | None = None,
+    weights: EvidenceSection | None = None,
 ) -> dict[str, np.ndarray]:
     """Evidence of caused conversions per user (module docstring).
 
@@ -155,7 +168,11 @@ def conversion_evidence(
         The order carries a ``store_id``.
     device, phone : numpy.ndarray of int64
         Identity codes per node (0 = unknown).
-    weights : EvidenceWeights, optional
+    tie_src, tie_dst : numpy.ndarray, optional
+        Interaction edges other than referrals (views, forwards, comments); without
+        them no referral credit is discounted as untied.
+    weights : EvidenceSection, optional
+        ``[evidence]`` of the scoring configuration (default: its defaults).
 
     Returns
     -------
@@ -167,7 +184,7 @@ def conversion_evidence(
         ``staff_orders``, ``collusive_orders``, ``staff_channel`` and ``collusion``
         (bool flags).
     """
-    w = weights or EvidenceWeights()
+    w = weights or EvidenceSection()
     buyer = np.asarray(buyer, dtype=np.int64)
     credited = np.asarray(credited, dtype=np.int64)
     rule = np.asarray(rule)
@@ -181,6 +198,11 @@ def conversion_evidence(
     strength[token] = np.where(new[token], w.token_new, w.token_repeat)
     strength[rule == RULE_VIEW] = w.view
     strength[rule == RULE_REFERRAL] = w.referral
+    if tie_src is not None and tie_dst is not None:
+        untied = ((token & via_code) | (rule == RULE_REFERRAL)) & ~tied_orders(
+            buyer, credited, tie_src, tie_dst
+        )
+        strength[untied] *= w.untied_code
     staff = hit & token & via_code & np.asarray(has_store, dtype=bool)
     collusive = collusive_orders(buyer, credited, device, phone)
     strength[staff | collusive | ~hit] = 0.0
@@ -216,5 +238,5 @@ def conversion_evidence(
     out["staff_channel"] = (out["staff_orders"] >= w.staff_min_orders) & (
         out["staff_orders"] >= w.staff_store_share * np.maximum(orders, 1)
     )
-    out["collusion"] = out["collusive_orders"] >= 2
+    out["collusion"] = out["collusive_orders"] >= w.collusion_min_orders
     return out

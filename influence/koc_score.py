@@ -16,14 +16,21 @@ Components (:data:`influence.config.COMPONENTS`, formulas in ``docs/scoring.md``
     Active: an estimate of at least half a user (HyperLogLog estimates of an empty
     ball are not exactly 0).
 ``conversion``
-    GMV attributed to the user's shares and referrals, in currency units.
+    Evidence of caused GMV (:mod:`influence.evidence`): attributed orders net of
+    refunds, weighed by how much each proves (new-buyer token > repeat token > last
+    view > referral window), staff-channel and collusive orders excluded, distinct
+    buyers, value per buyer shrunk toward the mean; currency units.
 ``conversion_rate``
-    Attributed conversions per reached user, smoothed:
-    ``conversions / (unique_audience + rate_prior)``.
+    Evidence-weighted distinct buyers per reached user, smoothed:
+    ``evidence_buyers / (unique_audience + rate_prior)``.
 ``engagement``
     Weighted sum of the engagement signals (:func:`engagement_value`).
 ``spend``
     The user's own RFM value (:func:`influence.spend.rfm_value`).
+
+A user flagged for **collusion** (``evidence.collusion``: buys through each other's
+links, or buyers on the user's device or phone) takes part in no component: their
+score is 0, and the flag is in the breakdown.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import numpy as np
 from graph.money import UNITS_PER_CURRENCY_UNIT
 from graph.snapshot import GraphSnapshot
 from influence.config import COMPONENTS, ENGAGEMENT_SIGNALS, EngagementSection, ScoreConfig
+from influence.evidence import EVIDENCE_RULES
 from influence.score import ScoreResult, koc_score
 from influence.spend import RFM
 
@@ -44,6 +52,7 @@ __all__ = [
     "active_components",
     "score_components",
     "component_details",
+    "staff_by_channel",
 ]
 
 
@@ -84,8 +93,8 @@ def component_values(
     pagerank, reach : numpy.ndarray
         PageRank scores and reach estimates.
     signals : mapping of str to numpy.ndarray
-        Conversion signals: ``attributed_gmv_units`` (units of ``10**-4``),
-        ``conversions`` and ``unique_audience``.
+        Conversion signals: ``evidence.estimate`` (units of ``10**-4``),
+        ``evidence.evidence_buyers`` and ``unique_audience``.
     engagement : numpy.ndarray
         :func:`engagement_value`.
     spend : numpy.ndarray
@@ -101,23 +110,36 @@ def component_values(
     return {
         "pagerank": pagerank,
         "reach": reach,
-        "conversion": signals["attributed_gmv_units"] / UNITS_PER_CURRENCY_UNIT,
-        "conversion_rate": signals["conversions"] / (signals["unique_audience"] + rate_prior),
+        "conversion": signals["evidence.estimate"] / UNITS_PER_CURRENCY_UNIT,
+        "conversion_rate": signals["evidence.evidence_buyers"]
+        / (signals["unique_audience"] + rate_prior),
         "engagement": engagement,
         "spend": spend,
     }
 
 
-def active_components(snapshot: GraphSnapshot, reach: np.ndarray) -> dict[str, np.ndarray]:
-    """Which users take part in the components whose raw value is never exactly 0.
+def active_components(
+    snapshot: GraphSnapshot,
+    reach: np.ndarray,
+    raw: Mapping[str, np.ndarray] | None = None,
+    excluded: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Which users take part in each component.
 
     ``pagerank``: users another user acted on (an in-edge of the reversed influence
     graph that is not a self-loop). ``reach``: estimates of at least 0.5. The other
-    components use the default of :func:`influence.score.koc_score` (raw value > 0).
+    components: raw value > 0 (given ``raw``; else left to
+    :func:`influence.score.koc_score`'s default). ``excluded`` users (collusion)
+    take part in none.
     """
     src, dst = snapshot.src, snapshot.dst
     indegree_rev = np.bincount(src[src != dst], minlength=snapshot.n_nodes)
-    return {"pagerank": indegree_rev > 0, "reach": reach >= 0.5}
+    active = {"pagerank": indegree_rev > 0, "reach": reach >= 0.5}
+    for name, values in (raw or {}).items():
+        active.setdefault(name, np.asarray(values) > 0)
+    if excluded is not None:
+        active = {name: mask & ~excluded for name, mask in active.items()}
+    return active
 
 
 def score_components(
@@ -155,7 +177,8 @@ def score_components(
         rate_prior=config.conversion.rate_prior,
     )
     weights = {c: getattr(config.weights, c) for c in COMPONENTS}
-    return koc_score(raw, weights, active=active_components(snapshot, reach))
+    excluded = np.asarray(signals["evidence.collusion"], dtype=bool)
+    return koc_score(raw, weights, active=active_components(snapshot, reach, raw, excluded))
 
 
 def component_details(signals: Mapping[str, np.ndarray], rfm: RFM) -> dict[str, np.ndarray]:
@@ -166,7 +189,12 @@ def component_details(signals: Mapping[str, np.ndarray], rfm: RFM) -> dict[str, 
     dict of str to numpy.ndarray
         ``engagement.<signal>`` per engagement signal; ``conversion.conversions``,
         ``conversion.token_gmv`` and ``conversion.attributed_gmv`` (currency units);
-        ``spend.recency_days``, ``spend.frequency`` and ``spend.monetary``.
+        ``spend.recency_days``, ``spend.frequency`` and ``spend.monetary``; per rule
+        of :data:`influence.evidence.EVIDENCE_RULES` (token, code, view, referral)
+        ``conversion.buyers_<rule>`` (distinct buyers) and ``conversion.gmv_<rule>``
+        (their net GMV); ``conversion.evidence_buyers``, ``conversion.refund_share``;
+        ``flags.staff_orders``, ``flags.collusive_orders``, ``flags.staff_channel`` and
+        ``flags.collusion`` (1 when flagged).
     """
     details: dict[str, np.ndarray] = {f"engagement.{k}": signals[k] for k in ENGAGEMENT_SIGNALS}
     details["conversion.conversions"] = signals["conversions"]
@@ -175,4 +203,40 @@ def component_details(signals: Mapping[str, np.ndarray], rfm: RFM) -> dict[str, 
     details["spend.recency_days"] = rfm.recency_days
     details["spend.frequency"] = rfm.frequency
     details["spend.monetary"] = rfm.monetary_units / UNITS_PER_CURRENCY_UNIT
+    for rule in EVIDENCE_RULES:
+        details[f"conversion.buyers_{rule}"] = signals[f"evidence.buyers_{rule}"]
+        details[f"conversion.gmv_{rule}"] = (
+            signals[f"evidence.gmv_{rule}_units"] / UNITS_PER_CURRENCY_UNIT
+        )
+    details["conversion.evidence_buyers"] = signals["evidence.evidence_buyers"]
+    details["conversion.refund_share"] = signals["evidence.refund_share"]
+    details["flags.staff_orders"] = signals["evidence.staff_orders"]
+    details["flags.collusive_orders"] = signals["evidence.collusive_orders"]
+    details["flags.staff_channel"] = signals["evidence.staff_channel"].astype(np.float64)
+    details["flags.collusion"] = signals["evidence.collusion"].astype(np.float64)
     return details
+
+
+def staff_by_channel(roles: np.ndarray, staff_channel: np.ndarray) -> tuple[np.ndarray, int]:
+    """Effective roles with the staff channel's evidence applied.
+
+    A user whose role is ``consumer`` or ``unknown`` (roster, KOL list, user record or
+    inference) but whose credited orders are staff-channel orders (their code keyed
+    into store orders: ``evidence.staff_channel``) is an ``employee`` for the
+    leaderboard: a user record's role is weak evidence, a till is strong. Declared
+    employees and KOLs keep their role.
+
+    Returns
+    -------
+    roles : numpy.ndarray of object
+        A copy with the overrides.
+    changed : int
+        How many roles were overridden (``koc rank`` reports it as
+        ``staff_by_store_codes``: the roster is stale by that many people).
+    """
+    roles = np.asarray(roles, dtype=object).copy()
+    override = np.asarray(staff_channel, dtype=bool) & np.isin(
+        roles.astype(str), ["consumer", "unknown"]
+    )
+    roles[override] = "employee"
+    return roles, int(override.sum())

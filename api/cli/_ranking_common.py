@@ -21,6 +21,7 @@ __all__ = [
     "step_progress",
     "format_breakdown",
     "format_change",
+    "format_why",
 ]
 
 
@@ -107,6 +108,28 @@ def format_breakdown(breakdown: dict[str, float | None], top: int = 3) -> str:
     return (
         " ".join(f"{_SHORT.get(k, k)} {v:.3f}".replace("0.", ".") for v, k in items if v > 0) or "-"
     )
+
+
+def format_why(why: dict[str, float]) -> str:
+    """``9 buyers (token 6, code 1, view 2), 1,630 CNY net, refunds 4%, audience 38``."""
+    rules = [
+        (r, int(why.get(f"conversion.buyers_{r}", 0)))
+        for r in ("token", "code", "view", "referral")
+    ]
+    buyers = sum(n for _, n in rules)
+    parts = [
+        f"{buyers} buyers ({', '.join(f'{r} {n}' for r, n in rules if n)})"
+        if buyers
+        else "0 buyers",
+        f"{why.get('conversion.attributed_gmv', 0):,.0f} CNY net",
+        f"refunds {why.get('conversion.refund_share', 0):.0%}",
+        f"audience {int(why.get('engagement.unique_audience', 0))}",
+    ]
+    if why.get("flags.staff_orders"):
+        parts.append(f"{int(why['flags.staff_orders'])} store-code orders")
+    if why.get("flags.collusion"):
+        parts.append("COLLUSION")
+    return ", ".join(parts)
 
 
 def format_change(change: int | None) -> str:

@@ -37,10 +37,11 @@ __all__ = ["command"]
 @click.option("--timezone", default=None, help="Month boundaries (default: KOC_TIMEZONE).")
 @click.option(
     "--target",
-    type=click.Choice(["token", "attributed"]),
+    type=click.Choice(["token", "attributed", "evidence"]),
     default="token",
     show_default=True,
-    help="Next-month GMV to predict: credited by explicit tokens, or by every attribution rule.",
+    help="Next-month value to predict: GMV credited by explicit tokens, by every attribution "
+    "rule, or the score's evidence of caused GMV.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_cli
@@ -54,12 +55,13 @@ def command(
     target: str,
     as_json: bool,
 ) -> None:
-    """Fit weights predicting next-month attributed GMV from this month's components.
+    """Fit weights predicting next month's --target from this month's components.
 
     Non-negative ridge regression, validated with time-ordered folds (train on
-    earlier months, test on later ones). Writes a config file to review; adopt it
-    with `koc rank --config FILE` or KOC_SCORING_CONFIG, but only when the reported
-    gain over the current weights is positive.
+    earlier months, test on later ones) and on the last month held out (fitted on
+    the earlier months only). Writes a config file to review: the fitted weights
+    only when they beat the current ones on the folds AND on the held-out month,
+    otherwise the current weights unchanged (the summary says which).
     """
     from api.services.evaluation import calibrate  # lazy: scikit-learn loads only when needed
 
@@ -67,16 +69,22 @@ def command(
     tz = timezone or ctx.settings.timezone
     with ctx.open_store() as store, step_progress(not as_json, "calibrating") as progress:
         _, fitted, summary = calibrate(
-            store, config, timezone=tz, k=k, alpha=alpha, progress=progress
+            store, config, timezone=tz, k=k, alpha=alpha, target=target, progress=progress
         )
+    held = summary["holdout"]
     header = (
-        f"Calibrated by `koc calibrate` on months {', '.join(summary['pairs'])} ({tz}).\n"
+        f"Calibrated by `koc calibrate --target {target}` on months "
+        f"{', '.join(summary['pairs'])} ({tz}).\n"
         f"Mean validation NDCG@{k}: {summary[f'mean_ndcg@{k}_before']:.4f} with the current "
         f"weights, {summary[f'mean_ndcg@{k}_after']:.4f} fitted (gain {summary['gain']:+.4f}).\n"
+        f"Held-out month {held['pair']} (fitted on earlier months only): NDCG@{k} "
+        f"{held[f'ndcg@{k}_before']:.4f} current, {held[f'ndcg@{k}_after']:.4f} fitted "
+        f"(gain {held['gain']:+.4f}).\n"
         + (
             "Review before adopting: koc rank --config THIS_FILE"
-            if summary["gain"] > 0
-            else "The fitted weights do not beat the current ones: keep the current weights."
+            if summary["recommended"]
+            else "The fit loses on the folds or on the held-out month: these are the current "
+            "weights, unchanged. Keep them."
         )
     )
     out.write_text(config_to_toml(fitted, header=header), "utf-8")

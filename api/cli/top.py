@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from api.cli._ranking_common import format_breakdown, format_change
+from api.cli._ranking_common import format_breakdown, format_change, format_why
 from api.cli.context import CliContext, echo_json, pass_cli
 from api.services.ranking import SORT_KEYS, leaderboard
 from graph.events import Role
@@ -103,6 +103,7 @@ def command(
         ("role", "left"),
         ("community", "right"),
         ("top contributions", "left"),
+        ("why", "left"),
     ):
         table.add_column(name, justify=justify, no_wrap=name == "user")  # type: ignore[arg-type]
     for r in rows:
@@ -118,6 +119,7 @@ def command(
             role,
             "" if r["community"] is None else str(r["community"]),
             format_breakdown(r["breakdown"]),
+            format_why(r.get("why", {})),
         )
     console.print(table)
     changed = sum(r["role_now"] != r["role"] for r in rows)

@@ -59,6 +59,7 @@ __all__ = [
 TARGETS: dict[str, str] = {
     "token": "conversion.token_gmv",
     "attributed": "conversion.attributed_gmv",
+    "evidence": "conversion",
 }
 
 #: ``progress(label, done, total)`` for the per-window rankings.
@@ -283,10 +284,11 @@ def calibrate(
         Ridge regularisation strength.
     n_splits : int, optional
         Time-ordered folds (default: months with a successor - 1, at least 1).
-    target : {"token", "attributed"}
-        Next-month GMV to predict: credited by an explicit attribution token only
-        (default: the most reliable evidence), or by every attribution rule (also the
-        last-view and referral fallbacks, which credit organic orders too).
+    target : {"token", "attributed", "evidence"}
+        Next-month value to predict: GMV credited by an explicit attribution token only
+        (default), by every attribution rule (also the last-view and referral
+        fallbacks, which credit organic orders too), or the score's own evidence of
+        caused GMV (the ``conversion`` component's raw value, :mod:`influence.evidence`).
     progress : callable, optional
 
     Returns
@@ -296,7 +298,10 @@ def calibrate(
     fitted : ScoreConfig
         ``config`` with the fitted weights.
     summary : dict
-        Months used, weights before and after, mean NDCG@k gain.
+        Months used, weights before and after, mean NDCG@k gain, the held-out last
+        month (``holdout``: fitted on the earlier months only) and ``recommended``
+        (False: ``fitted`` keeps the current weights, since the fit loses on the folds
+        or on the held-out month).
 
     Raises
     ------
@@ -325,7 +330,8 @@ def calibrate(
         ranking = compute_ranking(store, cfg, start=start, end=end)
         # every window's snapshot covers all known users, in the same node order
         feats.append(np.column_stack([ranking.result.normalized[c] for c in COMPONENTS]))
-        targets.append(ranking.details[TARGETS[target]])
+        source = ranking.result.raw if target == "evidence" else ranking.details
+        targets.append(np.asarray(source[TARGETS[target]], dtype=np.float64))
     X, y = feats[:-1], targets[1:]
     splits = n_splits if n_splits is not None else max(1, len(X) - 1)
     current = np.array([getattr(cfg.weights, c) for c in COMPONENTS], dtype=np.float64)
@@ -341,6 +347,14 @@ def calibrate(
         f"mean_ndcg@{k}_before": model.baseline_score_,
         f"mean_ndcg@{k}_after": model.score_,
         "gain": model.score_ - model.baseline_score_,
+        "holdout": {
+            "pair": f"{windows[-2][0]} -> {windows[-1][0]}",
+            f"ndcg@{k}_before": model.holdout_["ndcg_baseline"],
+            f"ndcg@{k}_after": model.holdout_["ndcg_fitted"],
+            "gain": model.holdout_["ndcg_fitted"] - model.holdout_["ndcg_baseline"],
+            "weights": dict(zip(COMPONENTS, model.holdout_["weights"], strict=True)),
+        },
+        "recommended": model.recommended_,
     }
     return model, fitted, summary
 

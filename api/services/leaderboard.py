@@ -116,15 +116,37 @@ def _filter(
     return scores.filter(pc.fill_null(mask, False))
 
 
-def _breakdowns(store: GraphStore, run_id: str, user_ids: list[str]) -> dict[str, dict]:
+#: Detail rows that explain a score in facts (``why`` of each leaderboard row): distinct
+#: buyers by attribution rule, their net GMV, the refund share, the audience, the flags.
+WHY_FACTS: tuple[str, ...] = (
+    "conversion.buyers_token",
+    "conversion.buyers_code",
+    "conversion.buyers_view",
+    "conversion.buyers_referral",
+    "conversion.attributed_gmv",
+    "conversion.evidence_buyers",
+    "conversion.refund_share",
+    "engagement.unique_audience",
+    "flags.staff_orders",
+    "flags.collusion",
+)
+
+
+def _breakdowns(
+    store: GraphStore, run_id: str, user_ids: list[str]
+) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Contribution per component and the :data:`WHY_FACTS` of each user (absent = 0)."""
     if not user_ids:
-        return {}
+        return {}, {}
     rows = store.read_components(run_id, user_ids=user_ids).to_pylist()
     out: dict[str, dict[str, Any]] = {u: {} for u in user_ids}
+    why: dict[str, dict[str, Any]] = {u: dict.fromkeys(WHY_FACTS, 0.0) for u in user_ids}
     for r in rows:
         if r["component"] in COMPONENTS:
             out[r["user_id"]][r["component"]] = r["contribution"]
-    return out
+        elif r["component"] in WHY_FACTS:
+            why[r["user_id"]][r["component"]] = r["raw"]
+    return out, why
 
 
 def leaderboard(
@@ -221,7 +243,7 @@ def leaderboard(
     if after_rank is not None:
         scores = scores.filter(pc.greater(scores.column("position"), int(after_rank)))
     rows = scores.slice(0, int(limit)).to_pylist()
-    breakdown = _breakdowns(store, run.run_id, [r["user_id"] for r in rows])
+    breakdown, why = _breakdowns(store, run.run_id, [r["user_id"] for r in rows])
     return [
         {
             "rank": r["position"],
@@ -233,6 +255,7 @@ def leaderboard(
             "previous_rank": r["previous_rank"],
             "rank_change": r["rank_change"],
             "breakdown": breakdown.get(r["user_id"], {}),
+            "why": why.get(r["user_id"], {}),
             "run_id": run.run_id,
         }
         for r in rows

@@ -40,7 +40,12 @@ from graph.snapshot import GraphSnapshot, build_snapshot
 from graph.store import GraphStore, RunRecord
 from influence.communities import leiden_communities
 from influence.config import ScoreConfig, load_score_config
-from influence.koc_score import component_details, engagement_value, score_components
+from influence.koc_score import (
+    component_details,
+    engagement_value,
+    score_components,
+    staff_by_channel,
+)
 from influence.pagerank import pagerank
 from influence.reach import reach_hyperanf
 from influence.score import ScoreResult, score_tables
@@ -244,7 +249,11 @@ def compute_ranking(
         config=cfg,
     )
     # effective roles now (roster / KOL-list periods, user records, confident inferences)
-    roles = node_roles(store, snapshot.node_ids)
+    # store-code orders are a staff channel: such "consumers" are employees the roster misses
+    roles, counts["staff_by_store_codes"] = staff_by_channel(
+        node_roles(store, snapshot.node_ids), signals["evidence.staff_channel"]
+    )
+    counts["collusion_flagged"] = int(signals["evidence.collusion"].sum())
     details = component_details(signals, rfm)
     timings[_current[0]] = round(time.perf_counter() - clock, 4)
     timings["total"] = round(sum(timings.values()), 4)

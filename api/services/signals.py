@@ -28,8 +28,28 @@ from influence.engagement import (
     resolve_referral_codes,
     resolve_tokens,
 )
+from influence.evidence import conversion_evidence
 
-__all__ = ["conversion_signals"]
+__all__ = ["conversion_signals", "identity_codes"]
+
+
+def identity_codes(store: GraphStore, node_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Device and phone of each node as small integer codes (0 = unknown), from user records.
+
+    Equal codes mean the same ``device_hash`` / ``phone_hash``; the evidence of
+    :mod:`influence.evidence` compares them without seeing the hashes.
+    """
+    users = store.read_events(EventType.USER)
+    pos = node_index(node_ids, users.column("user_id"))
+    ok = pos >= 0
+    out = []
+    for column in ("device_hash", "phone_hash"):
+        encoded = pc.dictionary_encode(users.column(column)).combine_chunks()
+        codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+        per_node = np.zeros(len(node_ids), dtype=np.int64)
+        per_node[pos[ok]] = codes[ok] + 1
+        out.append(per_node)
+    return out[0], out[1]
 
 
 def conversion_signals(
@@ -42,10 +62,12 @@ def conversion_signals(
 ) -> dict[str, np.ndarray]:
     """Engagement signals and attributed conversions per node (see :mod:`influence.engagement`).
 
-    Reads the window's orders, shares, referrals and (all) refunds; views come from
-    ``snapshot``. ``counts`` receives row counts. Returns the arrays of
-    :func:`influence.engagement.engagement_signals` plus ``conversions`` and
-    ``attributed_gmv_units`` (exact, units of 10**-4).
+    Reads the window's orders, shares, referrals, (all) refunds and the user records'
+    devices and phones; views come from ``snapshot``. ``counts`` receives row counts.
+    Returns the arrays of :func:`influence.engagement.engagement_signals`, of
+    :func:`influence.engagement.conversion_totals` (``conversions``,
+    ``attributed_gmv_units``, ``token_gmv_units``: exact, units of 10**-4) and of
+    :func:`influence.evidence.conversion_evidence` with the prefix ``evidence.``.
     """
     n = snapshot.n_nodes
     orders = store.read_events(EventType.ORDER, start, end)
@@ -73,6 +95,7 @@ def conversion_signals(
     share_sharer = node_index(snapshot.node_ids, shares.column("sharer"))
     share_ts = micros(shares.column("ts"))
     token_sharer = None
+    via_code = np.zeros(orders.num_rows, dtype=bool)
     if config.attribution.use_token:
         tokens = orders.column("attribution_token")
         token_sharer = resolve_tokens(
@@ -81,6 +104,7 @@ def conversion_signals(
         code = resolve_referral_codes(
             tokens, snapshot.node_ids, config.attribution.referral_code_prefix
         )
+        via_code = (token_sharer < 0) & (code >= 0)
         token_sharer = np.where(token_sharer >= 0, token_sharer, code)
     # the binding referral of each user (graph.referrals: ties to the smallest event id)
     refs = store.read_events(EventType.REFERRAL, start, end)
@@ -114,4 +138,27 @@ def conversion_signals(
         order_ts=order_ts,
         binding=binding,
     )
-    return {**signals, **conversion_totals(n, attribution, net)}
+    device, phone = identity_codes(store, snapshot.node_ids)
+    is_ref = snapshot.etype == EDGE_TYPE_CODES[EventType.REFERRAL]
+    tie = ~is_ref & (snapshot.src != snapshot.dst)
+    evidence = conversion_evidence(
+        n,
+        buyer=buyer,
+        ts=order_ts,
+        net_units=net,
+        gross_units=amount,
+        credited=attribution.credited,
+        rule=attribution.rule,
+        via_code=via_code,
+        has_store=np.asarray(pc.is_valid(orders.column("store_id")), dtype=bool),
+        device=device,
+        phone=phone,
+        tie_src=snapshot.src[tie],
+        tie_dst=snapshot.dst[tie],
+        weights=config.evidence,
+    )
+    return {
+        **signals,
+        **conversion_totals(n, attribution, net),
+        **{f"evidence.{k}": v for k, v in evidence.items()},
+    }

@@ -141,8 +141,24 @@ def test_run_ranking_conversion_scores_by_hand(tiny):
     )
     comps = tiny.read_components(run.run_id, user_ids=["u0", "u5"]).to_pylist()
     raw = {(c["user_id"], c["component"]): c["raw"] for c in comps}
-    assert raw[("u0", "conversion")] == pytest.approx(160.0)
-    assert raw[("u5", "conversion")] == pytest.approx(40.0)
+    # attribution by hand: u0 gets o1 (u1, 100, last view) and o2 (u1, 30 refunded: net 0, last
+    # view) and o3 (u4, 60, token on u4's first order); u5 gets o4 (u3, 40, referral window)
+    assert raw[("u0", "conversion.attributed_gmv")] == pytest.approx(160.0)
+    assert raw[("u5", "conversion.attributed_gmv")] == pytest.approx(40.0)
+    assert raw[("u0", "conversion.gmv_view")] == pytest.approx(100.0)
+    assert raw[("u0", "conversion.gmv_token")] == pytest.approx(60.0)
+    assert (
+        raw[("u0", "conversion.buyers_view")] == 1 and raw[("u0", "conversion.buyers_token")] == 1
+    )
+    assert raw[("u5", "conversion.gmv_referral")] == pytest.approx(40.0)
+    # evidence (docs/scoring.md): strengths view 0.1, new-buyer token 1.0, referral window
+    # 0.05 x 0.3 (u5 and u3 share no other interaction); u0: B = 0.1 + 1.0 distinct buyers,
+    # G = 0.1 * 100 + 0.1 * 0 + 1.0 * 60; u5: B = 0.015, G = 0.015 * 40
+    b0, g0, b5, g5 = 1.1, 70.0, 0.015, 0.6
+    mean = (g0 + g5) / (b0 + b5)
+    assert raw[("u0", "conversion.evidence_buyers")] == pytest.approx(b0)
+    assert raw[("u0", "conversion")] == pytest.approx(b0 * (g0 + mean) / (b0 + 1))
+    assert raw[("u5", "conversion")] == pytest.approx(b5 * (g5 + mean) / (b5 + 1))
     assert raw[("u0", "conversion.conversions")] == 3
     assert raw[("u0", "engagement.unique_audience")] == 2
     assert run.row_counts["orders_attributed"] == 4
@@ -240,11 +256,12 @@ def test_leaderboard_without_runs_says_what_to_do(store):
 
 
 def _second_run(tiny):
-    """Add a 500.00 order credited (token c2) to the employee u2, and rank again."""
+    """Add a 500.00 order credited (token c2, the buyer u3's first order) to the employee u2,
+    and rank again."""
     tiny.append_batch(
         {
             EventType.ORDER: _table(
-                EventType.ORDER, [_order("o5", "u4", "500.00", T0 + 6 * timedelta(days=1), "c2")]
+                EventType.ORDER, [_order("o5", "u3", "500.00", T0 + 6 * timedelta(days=1), "c2")]
             )
         }
     )
@@ -356,13 +373,19 @@ def test_referral_code_token_credits_the_named_user(tiny):
     raw = {
         c["user_id"]: c["raw"]
         for c in tiny.read_components(run.run_id).to_pylist()
-        if c["component"] == "conversion"
+        if c["component"] == "conversion.attributed_gmv"
     }
     assert raw["u3"] == pytest.approx(70.0)
     assert raw["u0"] == pytest.approx(160.0)
+    codes = {
+        c["user_id"]: c["raw"]
+        for c in tiny.read_components(run.run_id).to_pylist()
+        if c["component"] == "conversion.gmv_code"
+    }
+    assert codes == {"u3": pytest.approx(70.0)}
 
 
-def test_conversion_rate_is_smoothed_orders_per_audience(tiny):
+def test_conversion_rate_is_smoothed_evidence_buyers_per_audience(tiny):
     run = svc.run_ranking(tiny)
     rate = {
         c["user_id"]: c["raw"]
@@ -370,9 +393,11 @@ def test_conversion_rate_is_smoothed_orders_per_audience(tiny):
         if c["component"] == "conversion_rate"
     }
     prior = default_score_config().conversion.rate_prior
-    # u0: 3 credited orders, audience {u1, u3}; u5: 1 order, audience {u3}
-    assert rate["u0"] == pytest.approx(3 / (2 + prior))
-    assert rate["u5"] == pytest.approx(1 / (1 + prior))
+    # evidence-weighted distinct buyers (see test_run_ranking_conversion_scores_by_hand):
+    # u0: 0.1 (u1, last view) + 1.0 (u4, token on a first order), audience {u1, u3};
+    # u5: 0.05 x 0.3 (u3, untied referral window), audience {u3}
+    assert rate["u0"] == pytest.approx(1.1 / (2 + prior))
+    assert rate["u5"] == pytest.approx(0.015 / (1 + prior))
     assert rate["u1"] == 0.0
 
 

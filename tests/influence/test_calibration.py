@@ -72,3 +72,26 @@ def test_calibrator_rejects_negative_target():
     y[0][0] = -1.0
     with pytest.raises(ScoringError, match=">= 0"):
         WeightCalibrator().fit(X, y)
+
+
+def test_calibrator_keeps_baseline_when_fit_loses_on_held_out_last_period():
+    # the first three periods reward feature 0, the last (held-out) one feature 1
+    rng = np.random.default_rng(3)
+    X = [rng.random((2000, 2)) for _ in range(4)]
+    y = [np.expm1(x[:, 0]) for x in X[:3]] + [np.expm1(X[3][:, 1])]
+    baseline = np.array([0.0, 1.0])
+    model = WeightCalibrator(n_splits=2).fit(X, y, baseline=baseline)
+    assert model.holdout_["train"] == [0, 1, 2] and model.holdout_["test"] == 3
+    # fitted on the earlier periods: feature 0, which loses on the held-out one
+    assert model.holdout_["weights"] == pytest.approx([1.0, 0.0], abs=0.05)
+    assert model.holdout_["ndcg_fitted"] < model.holdout_["ndcg_baseline"]
+    assert not model.recommended_
+    assert model.weights_.tolist() == [0.0, 1.0]
+
+
+def test_calibrator_recommends_a_fit_that_wins_on_the_held_out_period():
+    X, y = _periods(np.array([1.0, 0.2]))
+    model = WeightCalibrator(n_splits=2).fit(X, y, baseline=np.array([0.0, 1.0]))
+    assert model.holdout_["ndcg_fitted"] > model.holdout_["ndcg_baseline"]
+    assert model.recommended_
+    assert model.weights_[0] > model.weights_[1]

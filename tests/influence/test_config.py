@@ -11,6 +11,7 @@ import pytest
 from graph.errors import ConfigError
 from influence.config import (
     COMPONENTS,
+    EvidenceSection,
     config_to_toml,
     default_score_config,
     load_score_config,
@@ -27,14 +28,16 @@ def test_default_config_matches_documented_defaults():
     cfg = default_score_config()
     assert cfg.weights.normalized() == pytest.approx(
         {
-            "pagerank": 0.15,
-            "reach": 0.05,
-            "conversion": 0.45,
+            "pagerank": 0.0,
+            "reach": 0.0,
+            "conversion": 0.6,
             "conversion_rate": 0.25,
-            "engagement": 0.05,
-            "spend": 0.05,
+            "engagement": 0.15,
+            "spend": 0.0,
         }
     )
+    # the shipped TOML and the pydantic defaults say the same (docs/scoring.md quotes both)
+    assert cfg.evidence == EvidenceSection()
     assert math.fsum(cfg.weights.normalized().values()) == 1.0
     assert cfg.attribution.view_window_days == 7.0
     assert cfg.leaderboard.staff_roles == ("employee", "kol")

@@ -7,7 +7,7 @@ import pytest
 
 from influence.engagement import RULE_NONE, RULE_REFERRAL, RULE_TOKEN, RULE_VIEW
 from influence.evidence import (
-    EvidenceWeights,
+    EvidenceSection,
     collusive_orders,
     conversion_evidence,
     new_purchases,
@@ -45,7 +45,9 @@ def _evidence(**kw):
     base = dict(
         device=np.arange(1, n + 1),
         phone=np.zeros(n, dtype=np.int64),
-        weights=EvidenceWeights(buyer_prior=1.0, staff_min_orders=2, staff_store_share=0.6),
+        weights=EvidenceSection(
+            view=0.2, referral=0.1, buyer_prior=1.0, staff_min_orders=2, staff_store_share=0.6
+        ),
     )
     base.update(kw)
     return conversion_evidence(n, **base)

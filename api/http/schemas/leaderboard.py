@@ -25,6 +25,27 @@ class LeaderboardRow(BaseModel):
         examples=[{"conversion": 0.36, "engagement": 0.18, "pagerank": 0.17}],
         description="Contribution of each component; they add up to the score.",
     )
+    why: dict[str, float] = Field(
+        default_factory=dict,
+        examples=[
+            {
+                "conversion.buyers_token": 6,
+                "conversion.buyers_code": 1,
+                "conversion.buyers_view": 2,
+                "conversion.buyers_referral": 0,
+                "conversion.attributed_gmv": 1630.5,
+                "conversion.evidence_buyers": 6.4,
+                "conversion.refund_share": 0.04,
+                "engagement.unique_audience": 38,
+                "flags.staff_orders": 0,
+                "flags.collusion": 0,
+            }
+        ],
+        description="The score in facts: distinct buyers credited by each attribution rule, "
+        "their GMV net of refunds, the evidence-weighted distinct buyers, the refund share, "
+        "the audience, store-code (staff channel) orders and the collusion flag "
+        "(docs/scoring.md).",
+    )
 
 
 class LeaderboardPage(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import click
 
 from graph.errors import StoreError
 from graph.factory import open_store
+from graph.money import format_money
 from graph.settings import Settings, get_settings
 from graph.store import GraphStore
 
@@ -119,6 +121,13 @@ class CliContext:
 pass_cli = click.make_pass_decorator(CliContext, ensure=True)
 
 
+def _plain(value: Any) -> Any:
+    """JSON for what ``json`` cannot encode: a Decimal is money (2 decimals for CNY)."""
+    if isinstance(value, Decimal):
+        return format_money(value)
+    return str(value)
+
+
 def echo_json(payload: Any) -> None:
-    """Print ``payload`` as JSON on stdout (for ``--json`` options)."""
-    click.echo(json.dumps(payload, indent=2, sort_keys=True, default=str, ensure_ascii=False))
+    """Print ``payload`` as JSON on stdout (for ``--json`` options); Decimals as money."""
+    click.echo(json.dumps(payload, indent=2, sort_keys=True, default=_plain, ensure_ascii=False))

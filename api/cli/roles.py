@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import closing
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from api.cli._ranking_common import UtcDateTime
 from api.cli.context import CliContext, echo_json, pass_cli
+from graph.money import format_money
 
 __all__ = ["command"]
 
@@ -44,9 +46,15 @@ _VIEW_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _fmt(value: Any) -> str:
+#: columns holding money (Decimal or decimal strings): printed with the currency's decimals
+_MONEY = frozenset({"attributed_gmv", "referred_gmv", "fee"})
+
+
+def _fmt(value: Any, column: str = "") -> str:
     if value is None:
         return "-"
+    if column in _MONEY:
+        return format_money(Decimal(str(value)), thousands=True)
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
@@ -57,7 +65,7 @@ def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> 
     for c in columns:
         table.add_column(c, justify="left" if c in ("user_id", "store_id") else "right")
     for r in rows:
-        table.add_row(*(_fmt(r.get(c)) for c in columns))
+        table.add_row(*(_fmt(r.get(c), c) for c in columns))
     return table
 
 
@@ -327,7 +335,8 @@ def top(
         echo_json(view)
         return
     console = Console()
-    console.print(_table(f"{role} view ({view['counts']})", view["items"], _VIEW_COLUMNS[role]))
+    counts = ", ".join(f"{k} {v:,}" for k, v in view["counts"].items())
+    console.print(_table(f"{role} view ({counts})", view["items"], _VIEW_COLUMNS[role]))
     cols: tuple[str, ...]
     if role == "employee":
         cols = (

@@ -149,15 +149,19 @@ class RoleClassifier(ClassifierMixin, BaseEstimator):
         labels, counts = np.unique(y, return_counts=True)
         if labels.size < 2:
             raise ScoringError(
-                f"The role classifier needs at least two declared roles; got {labels.tolist()}. "
+                f"The role classifier needs at least two declared roles; got "
+                f"{', '.join(map(str, labels.tolist())) or 'none'}. "
                 "Import a roster or a KOL list first.",
                 roles=labels.tolist(),
             )
         if counts.min() < self.cv:
             rare = labels[counts < self.cv].tolist()
+            listed = ", ".join(
+                f"{role} ({int(n)})" for role, n in zip(labels, counts, strict=True) if n < self.cv
+            )
             raise ScoringError(
-                f"Too few declared examples of {rare} to calibrate with cv={self.cv}; "
-                "declare more users of that role or lower cv.",
+                f"Too few declared examples to calibrate with cv={self.cv}: {listed}; "
+                f"declare at least {self.cv} users of each role (koc roles import) or lower cv.",
                 roles=rare,
             )
         keep = self._subsample(y)

@@ -144,3 +144,42 @@ def test_leaderboard_sort_by_component(
     page = _get(client, tokens, f"sort={component}")
     assert [r["user_id"] for r in page["data"]] == expected
     assert [r["rank"] for r in page["data"]] == list(range(1, len(expected) + 1))
+
+
+def test_leaderboard_falling_lists_only_fallers_biggest_fall_first(shared_store) -> None:
+    from api.services.ranking import leaderboard
+
+    rows = leaderboard(shared_store, sort="falling", include_staff=True, limit=100)
+    changes = [r["rank_change"] for r in rows]
+    assert changes and all(c is not None and c < 0 for c in changes)
+    assert changes == sorted(changes)
+    every = leaderboard(shared_store, include_staff=True, limit=100)
+    assert {r["user_id"] for r in rows} == {
+        r["user_id"] for r in every if r["rank_change"] is not None and r["rank_change"] < 0
+    }
+
+
+def test_koc_top_sorted_by_rank_change_shows_the_true_rank(shared_store, tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from api.cli import cli
+    from api.services.ranking import leaderboard
+
+    db = str(shared_store.path)
+    shared_store.conn.execute("CHECKPOINT")
+    expected = leaderboard(shared_store, sort="rank_change", limit=3)
+    result = CliRunner().invoke(
+        cli, ["top", "--sort", "rank_change", "-n", "3", "--json", "--db", db]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["user_id"], r["overall_rank"]) for r in rows] == [
+        (r["user_id"], r["overall_rank"]) for r in expected
+    ]
+    table = CliRunner().invoke(cli, ["top", "--sort", "rank_change", "-n", "3", "--db", db])
+    first = next(line for line in table.stdout.splitlines() if expected[0]["user_id"] in line)
+    cells = [c.strip() for c in first.split("│")]
+    # the columns: position in this list, then the run's rank (not the position again)
+    assert cells[1:4] == ["1", str(expected[0]["overall_rank"]), expected[0]["user_id"]]

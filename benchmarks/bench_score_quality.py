@@ -165,7 +165,9 @@ def format_worlds(results: dict[str, list[dict[str, Any]]], users: int) -> str:
             out.append(f"| {label} | " + " | ".join(cells) + " |")
         for variant in rows[0].get("ablation", {}):
             cells = [
-                _cell([r["ablation"][variant][m] for r in rows], 1 if m[0] in "sf" else 3)
+                _cell(
+                    [r["ablation"][variant][m] for r in rows], 1 if "@" in m and m[0] in "sf" else 3
+                )
                 for m in REPORT
             ]
             out.append(f"| koc_score {variant} | " + " | ".join(cells) + " |")

@@ -29,6 +29,7 @@ def test_demo_command_runs_twice_and_writes_reports(tmp_path: Path) -> None:
     ]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
+    assert "infer the roles" in first.stdout  # the demo runs role inference before ranking
     for name in (
         "leaderboard.csv",
         "rejects.csv",

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from api.cli.context import CliContext
-from graph.errors import ConflictError
+from graph.errors import ConflictError, ScoringError
 
 __all__ = ["command"]
 
@@ -132,7 +132,10 @@ def command(
     )
 
     _step("3/7 infer the roles of undeclared users (employees, KOLs, consumers)")
-    _run(click_ctx, "roles infer")
+    try:
+        _run(click_ctx, "roles infer")
+    except ScoringError as exc:  # a small demo may have too few declared staff to learn from
+        click.echo(f"roles stay as declared: {exc.message}")
 
     _step("4/7 rank every user (PageRank, reach, engagement, conversion, spend)")
     _run(click_ctx, "rank")

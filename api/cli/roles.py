@@ -115,21 +115,26 @@ def import_(ctx: CliContext, path: Path, kind: str, as_json: bool) -> None:
     )
 
 
+def _model_options(f: Any) -> Any:
+    """``--threshold`` and ``--estimator``, shared by ``infer`` and ``evaluate``."""
+    f = click.option(
+        "--estimator",
+        type=click.Choice(["logistic", "hgb"]),
+        default="logistic",
+        show_default=True,
+        help="Classifier: logistic regression or histogram gradient boosting.",
+    )(f)
+    return click.option(
+        "--threshold",
+        type=click.FloatRange(0, 1),
+        default=0.6,
+        show_default=True,
+        help="Calibrated confidence below which a role stays unknown.",
+    )(f)
+
+
 @command.command("infer")
-@click.option(
-    "--threshold",
-    type=click.FloatRange(0, 1),
-    default=0.6,
-    show_default=True,
-    help="Calibrated confidence below which a role stays unknown.",
-)
-@click.option(
-    "--estimator",
-    type=click.Choice(["logistic", "hgb"]),
-    default="logistic",
-    show_default=True,
-    help="Classifier: logistic regression or histogram gradient boosting.",
-)
+@_model_options
 @click.option("--start", type=UtcDateTime(), default=None, help="Behaviour window start.")
 @click.option("--end", type=UtcDateTime(), default=None, help="Behaviour window end.")
 @click.option("--cv", "cv_folds", type=int, default=0, help="Also cross-validate (folds).")
@@ -189,20 +194,7 @@ def infer(
     default=None,
     help="user_id,role file (e.g. ground_truth_users.parquet): score undeclared users too.",
 )
-@click.option(
-    "--threshold",
-    type=click.FloatRange(0, 1),
-    default=0.6,
-    show_default=True,
-    help="Calibrated confidence below which a role stays unknown.",
-)
-@click.option(
-    "--estimator",
-    type=click.Choice(["logistic", "hgb"]),
-    default="logistic",
-    show_default=True,
-    help="Classifier: logistic regression or histogram gradient boosting.",
-)
+@_model_options
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the folds.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli

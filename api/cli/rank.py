@@ -61,3 +61,18 @@ def command(
         f"{counts.get('orders', 0):,} orders ({counts.get('orders_attributed', 0):,} attributed); "
         f"config {run.config_hash}. Next: `koc top`."
     )
+    stale = counts.get("staff_by_store_codes", 0)
+    if stale:
+        click.echo(
+            f"Warning: {stale:,} users whose role says consumer or unknown key their referral "
+            "code into store orders (the staff channel); they are ranked as employees and "
+            "left off the consumer leaderboard. The roster is stale: import it with "
+            "`koc roles import FILE --kind employee` (docs/scoring.md).",
+            err=True,
+        )
+    if counts.get("collusion_flagged", 0):
+        click.echo(
+            f"{counts['collusion_flagged']:,} users were flagged for collusion (buyers on their "
+            "device or phone, or buying through each other's links) and score 0.",
+            err=True,
+        )

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from referral.ledger import Ledger, entries_sql
 from referral.periods import DEFAULT_TIMEZONE
@@ -67,9 +68,7 @@ def period_report(
         "beneficiaries": bal.num_rows,
         "entries_booked": int(column_sum(summ, "entries_booked")),
         "lines": lines.num_rows,
-        "entries_settled": int(sum(1 for s in lines.column("state").to_pylist() if s == "settled"))
-        if lines.num_rows
-        else 0,
+        "entries_settled": _by_state(lines).get("settled", (_ZERO, 0))[1],
         **{c: column_sum(bal, c) for c in BALANCE_COLUMNS},
         "net": column_sum(bal, "commissions") + column_sum(bal, "reversals"),
     }
@@ -209,16 +208,23 @@ def _ledger_checks(ledger: Ledger, snap: ReportSnapshot) -> list[tuple[str, Any,
     ]
 
 
+def _by_state(lines: pa.Table) -> dict[str, tuple[Decimal, int]]:
+    """``{state: (amount, lines)}`` of the statement lines (vectorised)."""
+    if not lines.num_rows:
+        return {}
+    g = lines.group_by("state").aggregate([("amount", "sum"), ("amount", "count")])
+    return {
+        r["state"]: (Decimal(r["amount_sum"] or 0), int(r["amount_count"])) for r in g.to_pylist()
+    }
+
+
 def _cross_checks(
     ledger: Ledger, snap: ReportSnapshot, bal: pa.Table, lines: pa.Table, summ: pa.Table
 ) -> list[tuple[str, Any, Any]]:
     b = {c: column_sum(bal, c) for c in BALANCE_COLUMNS}
     s = {c: column_sum(summ, c) for c in SUMMARY_MONEY}
-    states = lines.column("state").to_pylist() if lines.num_rows else []
-    amounts = lines.column("amount").to_pylist() if lines.num_rows else []
-    by_state: dict[str, Decimal] = {}
-    for st, amount in zip(states, amounts, strict=True):
-        by_state[st] = by_state.get(st, _ZERO) + Decimal(amount)
+    parts = _by_state(lines)
+    by_state = {k: v[0] for k, v in parts.items()}
     rows: list[tuple[str, Any, Any]] = [
         ("summary commissions = balances commissions", b["commissions"], s["commissions"]),
         ("summary reversals = balances reversals", b["reversals"], s["reversals"]),
@@ -238,7 +244,7 @@ def _cross_checks(
         (
             "statement lines = commissions + reversals + brought forward",
             b["commissions"] + b["reversals"] + b["brought_forward"],
-            sum((Decimal(a) for a in amounts), _ZERO),
+            sum(by_state.values(), _ZERO),
         ),
         ("statement lines held = balances held", b["held"], by_state.get("held", _ZERO)),
         (
@@ -254,7 +260,7 @@ def _cross_checks(
         (
             "statement lines neither settled, held nor pending (count)",
             0,
-            states.count("unexplained"),
+            parts.get("unexplained", (_ZERO, 0))[1],
         ),
         ("gross payable = opening + accrued", b["opening"] + b["accrued"], b["gross_payable"]),
         ("closing = gross payable - paid", b["gross_payable"] - b["paid"], b["closing"]),
@@ -273,14 +279,12 @@ def _cross_checks(
                                     WHERE period = ? AND status IN ('paid', 'carried'))""",
             [snap.period],
         )
-        per_ben = [
-            r
-            for r in bal.select(["accrued", "close_accrued"]).to_pylist()
-            if r["accrued"] != (r["close_accrued"] or _ZERO)  # no close row: nothing settled
-        ]
+        # no close row: nothing settled (0)
+        close_acc = pc.fill_null(bal.column("close_accrued"), pa.scalar(_ZERO, _MONEY))
+        per_ben = pc.sum(pc.not_equal(bal.column("accrued"), close_acc)).as_py() or 0
         rows += [
             ("balances accrued = the close's accrued", close["accrued"], b["accrued"]),
-            ("beneficiaries whose accrued differs from the close's (count)", 0, len(per_ben)),
+            ("beneficiaries whose accrued differs from the close's (count)", 0, per_ben),
             ("balances paid = the close's paid", close["paid"], b["paid"]),
             ("balances closing = the close's closing", close["closing"], b["closing"]),
             ("the close: opening + accrued - paid - closing = 0", 0, close["roll"]),

@@ -312,12 +312,12 @@ def test_cli_hold_workflow(db: Path) -> None:
     assert _koc(db, "run").exit_code == 0
     listing = _koc(db, "holds")
     assert "1 held entr(ies), showing 1" in listing.output
-    short = json.loads(_koc(db, "holds", "--json").output)["data"][0]["short_id"]
+    short = json.loads(_koc(db, "holds", "--json").stdout)["data"][0]["short_id"]
     assert short in listing.output
     voided = _koc(db, "void", short, "--reason", "fake", "--by", "carol")
     assert voided.exit_code == 0 and "voided 1 entr(ies) by carol: fake" in voided.output
     assert "1 hold(s), showing 1" in _koc(db, "holds", "--all").output
-    [decided] = json.loads(_koc(db, "holds", "--all", "--json").output)["data"]
+    [decided] = json.loads(_koc(db, "holds", "--all", "--json").stdout)["data"]
     assert (decided["state"], decided["decided_by"]) == ("voided", "carol")
     assert "No held entries." in _koc(db, "holds").output
 

@@ -378,16 +378,21 @@ def _record_run(
 
 
 def _apply_holds(ledger: Ledger, rel: Inputs, at: datetime) -> int:
-    """Hold every unsettled, never held or released entry that a fraud flag concerns."""
+    """Hold every unsettled, never held or released entry that a fraud flag concerns.
+
+    Each hold records its reason for people and, in ``referral_hold_checks``, the
+    kind of every check behind it (``self-referral``, ``cycle``, ``ring``, ``velocity``).
+    """
     conn = ledger.conn
     conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _holds AS
+        f"""CREATE OR REPLACE TEMP TABLE _hold_reasons AS
         WITH open_entries AS (
             SELECT e.* FROM referral_entries e
             WHERE e.kind <> 'reversal' AND NOT EXISTS (
                 SELECT 1 FROM referral_status s WHERE s.entry_id = e.entry_id)
         ), reasons AS (
-            SELECT e.entry_id, e.seq, 'self-referral: buyer ' || e.buyer || ' and beneficiary '
+            SELECT e.entry_id, e.seq, 'self-referral' AS kind,
+                   'self-referral: buyer ' || e.buyer || ' and beneficiary '
                    || e.beneficiary || ' share a '
                    || CASE WHEN ub.device_hash = ue.device_hash THEN 'device' ELSE 'phone' END
                    AS reason
@@ -395,22 +400,33 @@ def _apply_holds(ledger: Ledger, rel: Inputs, at: datetime) -> int:
             JOIN {rel.users} ue ON ue.user_id = e.beneficiary
             WHERE ub.device_hash = ue.device_hash OR ub.phone_hash = ue.phone_hash
             UNION ALL
-            SELECT e.entry_id, e.seq, f.detail FROM open_entries e
+            SELECT e.entry_id, e.seq, f.kind, f.detail FROM open_entries e
             JOIN {rel.flags} f ON f.user_id = e.beneficiary AND f.kind IN ('cycle', 'ring')
             UNION ALL
-            SELECT e.entry_id, e.seq, f.detail FROM open_entries e
+            SELECT e.entry_id, e.seq, f.kind, f.detail FROM open_entries e
             JOIN {rel.flags} f ON f.kind = 'velocity' AND f.user_id = e.beneficiary
                  AND f.other_id = e.buyer AND e.model = 'referral' AND e.level = 1
         )
-        SELECT entry_id, min(seq) AS seq, string_agg(DISTINCT reason, '; ' ORDER BY reason) AS reason
-        FROM reasons GROUP BY entry_id"""
+        SELECT * FROM reasons"""
     )
     base = _max_seq(ledger, "referral_status")
     conn.execute(
+        """CREATE OR REPLACE TEMP TABLE _holds AS
+        SELECT $base + row_number() OVER (ORDER BY seq) AS status_seq, *
+        FROM (SELECT entry_id, min(seq) AS seq,
+                     string_agg(DISTINCT reason, '; ' ORDER BY reason) AS reason
+              FROM _hold_reasons GROUP BY entry_id)""",
+        {"base": base},
+    )
+    conn.execute(
         """INSERT INTO referral_status
-        SELECT ? + row_number() OVER (ORDER BY seq), entry_id, 'held', ?, NULL, 'system', reason
-        FROM _holds""",
-        [base, at],
+        SELECT status_seq, entry_id, 'held', ?, NULL, 'system', reason FROM _holds""",
+        [at],
+    )
+    conn.execute(
+        """INSERT INTO referral_hold_checks
+        SELECT DISTINCT h.status_seq, h.entry_id, r.kind
+        FROM _holds h JOIN _hold_reasons r USING (entry_id)"""
     )
     return int(ledger.scalar("SELECT count(*) FROM _holds"))
 

@@ -18,13 +18,13 @@ from graph.errors import ConfigError
 
 __all__ = ["EntryFilter", "Totals", "MEASURES", "GROUP_KEYS", "ENTRY_ORDERS", "HOLD_CHECKS"]
 
-#: The fraud checks a hold names in its reason (docs/commissions.md, "Fraud and policy
-#: holds"), with the words of the reason that name each.
+#: The kinds of fraud check a hold records (``referral_hold_checks``, docs/commissions.md,
+#: "Fraud and policy holds"), in the order a group key names them.
 HOLD_CHECKS: dict[str, str] = {
-    "self-referral": "self-referral",
-    "cycle": "referral cycle",
-    "ring": "ring of",
-    "velocity": "velocity",
+    "self-referral": "buyer and beneficiary share an id, a phone or a device",
+    "cycle": "the beneficiary is on a referral cycle",
+    "ring": "the beneficiary is in a ring of accounts sharing devices or phones",
+    "velocity": "the referrer gained too many referees in one day",
 }
 
 #: Aggregates a :class:`Totals` may ask for, by name.
@@ -42,12 +42,14 @@ MEASURES: dict[str, str] = {
     "any_role": "any_value(beneficiary_role)",
 }
 
-_CHECKS_SQL = "coalesce(nullif(concat_ws('+', {}), ''), 'other')".format(
-    ", ".join(
-        f"CASE WHEN strpos(hold_reason, '{text}') > 0 THEN '{name}' END"
-        for name, text in HOLD_CHECKS.items()
-    )
-)
+_RANK = " ".join(f"WHEN '{kind}' THEN {i}" for i, kind in enumerate(HOLD_CHECKS))
+#: The checks of an entry's current hold, joined by ``+`` (``other`` when it records none).
+_CHECKS_SQL = f"""coalesce((
+    SELECT string_agg(c.kind, '+' ORDER BY CASE c.kind {_RANK} END) FROM referral_hold_checks c
+    WHERE c.entry_id = coalesce(ledger.orig_entry_id, ledger.entry_id)
+      AND c.status_seq = (SELECT max(s.seq) FROM referral_status s
+                          WHERE s.entry_id = c.entry_id AND s.status = 'held')
+    ), 'other')"""
 
 #: Group keys a :class:`Totals` may use, by name (event time buckets in China time).
 GROUP_KEYS: dict[str, str] = {

@@ -19,6 +19,9 @@ The ledger is append-only: rows are inserted, never updated or deleted.
 ``referral_seen_referrals`` (v2)
     every referral event an attribution run has seen: a referral not in it is new,
     and the orders it may re-bind are re-examined (:mod:`referral.reattribution`).
+``referral_hold_checks`` (v4)
+    the fraud checks (``self-referral``, ``cycle``, ``ring``, ``velocity``) behind each
+    hold, one row per hold and check (:data:`referral.ledger_query.HOLD_CHECKS`).
 ``referral_reattributions`` / ``referral_superseded`` (v2)
     one row per correction of an already attributed order (what it reversed and
     booked, where and why), and the entries a correction netted to zero (they take
@@ -39,6 +42,17 @@ from graph.migrations import Migration
 __all__ = ["MIGRATIONS", "COMPONENT"]
 
 COMPONENT = "referral"
+
+#: How holds before v3 named their checks in the reason text (read once by migration 3).
+_LEGACY_CHECKS = ", ".join(
+    f"('{kind}', '{words}')"
+    for kind, words in (
+        ("self-referral", "self-referral"),
+        ("cycle", "referral cycle"),
+        ("ring", "ring of"),
+        ("velocity", "velocity"),
+    )
+)
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -187,6 +201,22 @@ MIGRATIONS: tuple[Migration, ...] = (
                 actor         VARCHAR NOT NULL,
                 reason        VARCHAR NOT NULL
             )""",
+        ),
+    ),
+    Migration(
+        4,
+        "hold checks: the fraud checks behind each hold, as kinds",
+        (
+            """CREATE TABLE referral_hold_checks (
+                status_seq BIGINT NOT NULL,
+                entry_id   VARCHAR NOT NULL,
+                kind       VARCHAR NOT NULL
+            )""",
+            # holds booked before v4 keep their checks as named in their reason (once, here)
+            f"""INSERT INTO referral_hold_checks
+            SELECT s.seq, s.entry_id, c.kind FROM referral_status s
+            JOIN (VALUES {_LEGACY_CHECKS}) c(kind, words) ON strpos(s.reason, c.words) > 0
+            WHERE s.status = 'held'""",
         ),
     ),
 )

@@ -366,9 +366,9 @@ def ledger_timeseries(store_or_ledger: Any, *, unit: str = "week") -> list[dict[
 def hold_reasons(store_or_ledger: Any, *, by: str = "check") -> list[dict[str, Any]]:
     """Held entries grouped by the checks that held them (``by="check"``) or by full reason.
 
-    With ``by="check"`` the group key names every check in the reason, joined by
-    ``+`` (``"ring+self-referral"``; ``"other"`` when none of :data:`HOLD_CHECKS`
-    matches). Items: ``reason``, ``entries``, ``beneficiaries`` and ``amount``
+    With ``by="check"`` the group key names every check the hold recorded (its kinds,
+    :data:`HOLD_CHECKS`), joined by ``+`` (``"self-referral+ring"``; ``"other"`` when
+    it recorded none). Items: ``reason``, ``entries``, ``beneficiaries`` and ``amount``
     (Decimal), most entries first.
     """
     if by not in {"check", "reason"}:

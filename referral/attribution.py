@@ -176,10 +176,11 @@ def attribute(
             counts = _Counts(
                 sum(outcomes.values()), entries_new, refunds_new, reversals_new, holds_new
             )
-            _record_run(ledger, rules, run, counts, outcomes, re)
+            summary = _summary(run, rules, counts, commission, reversed_, outcomes, re)
+            _record_run(ledger, summary, re)
     finally:
         ledger.drop_scratch()
-    return _summary(run, rules, counts, commission, reversed_, outcomes, re)
+    return summary
 
 
 def _summary(
@@ -353,26 +354,22 @@ def _run_totals(
     return outcomes, commission, reversed_
 
 
-def _record_run(
-    ledger: Ledger,
-    rules: CommissionRules,
-    run: _Run,
-    counts: _Counts,
-    outcomes: dict[str, int],
-    re: ReattributionResult,
-) -> None:
+def _record_run(ledger: Ledger, summary: RunSummary, re: ReattributionResult) -> None:
+    """The run's row in ``referral_runs`` (its id makes a rerun over the same inputs a no-op)."""
     ledger.conn.execute(
         "INSERT INTO referral_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            run.run_id,
-            rules.version,
-            run.as_of,
-            counts.orders,
-            counts.entries,
-            counts.refunds,
-            counts.reversals,
-            counts.holds,
-            json.dumps({"outcomes": outcomes, "reattribution": re.to_dict()}, sort_keys=True),
+            summary.run_id,
+            summary.rule_version,
+            summary.as_of,
+            summary.orders_new,
+            summary.entries_new,
+            summary.refunds_new,
+            summary.reversals_new,
+            summary.holds_new,
+            json.dumps(
+                {"outcomes": summary.outcomes, "reattribution": re.to_dict()}, sort_keys=True
+            ),
         ],
     )
 

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.arrays import US_PER_SECOND
 from graph.errors import StoreError
 from graph.events import RECORD_SPECS, EventType
 from graph.money import from_units, to_units
@@ -46,7 +47,7 @@ def ts_parts(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     us = arr.cast(_TS).cast(pa.int64())
     mask = np.asarray(us.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     raw = np.asarray(us.fill_null(0).to_numpy(), dtype=np.int64)
-    seconds, micros = np.divmod(raw, 1_000_000)
+    seconds, micros = np.divmod(raw, US_PER_SECOND)
     m = mask if mask.any() else None
     return pa.array(seconds, pa.int64(), mask=m), pa.array(micros * 1000, pa.int64(), mask=m)
 

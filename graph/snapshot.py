@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from graph.arrays import US_PER_DAY, micros, node_index, node_indexes
+from graph.arrays import US_PER_DAY, US_PER_SECOND, micros, node_index, node_indexes
 from graph.errors import ConfigError
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType
 from graph.store import EdgeArrays, GraphStore
@@ -353,7 +353,7 @@ def build_snapshot(
     codes = _type_codes(types)
     wanted = [EDGE_TYPES[c] for c in codes]
     fwd = EventType.FORWARD
-    now_us = None if now is None else int(now.timestamp() * 1_000_000)
+    now_us = None if now is None else int(now.timestamp() * US_PER_SECOND)
     if not with_content or fwd not in wanted:
         edges = store.read_edges(wanted, start, end)
         return GraphSnapshot.from_edges(

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graph.arrays import US_PER_DAY
 from influence.config import EvidenceSection
 from influence.engagement import RULE_REFERRAL, RULE_TOKEN, RULE_VIEW
 
@@ -192,7 +193,7 @@ def conversion_evidence(
     gross = np.asarray(gross_units, dtype=np.int64)
     via_code = np.asarray(via_code, dtype=bool)
     hit = (credited >= 0) & (buyer >= 0)
-    new = new_purchases(buyer, ts, int(w.new_buyer_days * 86_400e6))
+    new = new_purchases(buyer, ts, int(w.new_buyer_days * US_PER_DAY))
     strength = np.zeros(buyer.shape[0], dtype=np.float64)
     token = rule == RULE_TOKEN
     strength[token] = np.where(new[token], w.token_new, w.token_repeat)

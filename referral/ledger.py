@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from graph.errors import ConfigError, ConflictError, NotFoundError, StoreError
 from graph.migrations import applied_version, migrate
+from graph.money import UNITS_PER_CURRENCY_UNIT
 from graph.transaction import transaction
 from referral.ledger_query import ENTRY_ORDERS, EntryFilter, Totals
 from referral.rules import CommissionRules
@@ -105,7 +106,8 @@ def refund_target_sql(entry: str, refunded: str, order_amount: str, minor_digits
     refund nets every entry to exactly zero.
     """
     c = f"({entry} * {10**minor_digits})::HUGEINT"
-    r, a = f"({refunded} * 10000)::HUGEINT", f"({order_amount} * 10000)::HUGEINT"
+    units = UNITS_PER_CURRENCY_UNIT
+    r, a = f"({refunded} * {units})::HUGEINT", f"({order_amount} * {units})::HUGEINT"
     return f"((2 * {c} * {r} + {a}) // (2 * {a}))"
 
 

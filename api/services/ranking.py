@@ -34,6 +34,7 @@ from api.services.leaderboard import (  # re-exported: the CLI and the API impor
 )
 from api.services.roles import node_roles
 from api.services.signals import conversion_signals
+from graph.arrays import US_PER_SECOND
 from graph.errors import ScoringError
 from graph.events import EDGE_TYPES
 from graph.snapshot import GraphSnapshot, build_snapshot
@@ -111,7 +112,7 @@ def _coerce_config(config: ScoreConfig | str | Path | None) -> ScoreConfig:
 
 
 def _us(dt: datetime | None) -> int | None:
-    return None if dt is None else int(dt.timestamp() * 1_000_000)
+    return None if dt is None else int(dt.timestamp() * US_PER_SECOND)
 
 
 def _reach(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from graph.arrays import US_PER_DAY, US_PER_SECOND
 from graph.events import RECORD_SPECS, EventType, canonical_key_fields
 
 __all__ = ["key_fields", "event_id_sql", "derive_event_id", "reject_id_sql", "derive_reject_id"]
@@ -60,7 +61,7 @@ def _canonical(kind: str, value: Any) -> str:
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise ValueError(f"timestamps must be timezone-aware datetimes, got {value!r}")
         delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-        return str((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+        return str(delta.days * US_PER_DAY + delta.seconds * US_PER_SECOND + delta.microseconds)
     if kind == "money":
         return str(Decimal(value).quantize(Decimal("0.0001")))
     return str(value)

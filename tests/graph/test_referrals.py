@@ -60,7 +60,8 @@ def test_binding_rows_without_event_ids_keep_input_order() -> None:
     )
 )
 def test_first_referrers_equals_the_definition(raw: list[tuple[int, int, int, int]]) -> None:
-    rows = [(a, b, ts, f"e{k:02d}") for a, b, ts, k in raw]  # few times: many ties
+    # few times: many ties; ids unique (the store keeps one event per id), in random order
+    rows = [(a, b, ts, f"e{k:02d}-{i:02d}") for i, (a, b, ts, k) in enumerate(raw)]
     if not rows:
         return
     a, b, ts, ids = (list(c) for c in zip(*rows, strict=True))

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -798,8 +798,3 @@ class DuckDBStore:
         if ordered:
             sql += " ORDER BY user_id, component"
         return self._arrow(sql, params).cast(COMPONENT_SCHEMA)
-
-
-def utcnow() -> datetime:
-    """Timezone-aware current time (UTC)."""
-    return datetime.now(UTC)

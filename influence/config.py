@@ -26,6 +26,7 @@ __all__ = [
     "EvidenceSection",
     "ScoreConfig",
     "load_score_config",
+    "as_score_config",
     "default_score_config",
     "config_to_toml",
 ]
@@ -284,6 +285,12 @@ def load_score_config(path: str | Path | None = None) -> ScoreConfig:
         return base
     merged = SCORING_FILE.merge(base.model_dump(mode="python"), SCORING_FILE.read(path))
     return _validate(merged, source=str(path))
+
+
+def as_score_config(config: ScoreConfig | str | Path | None) -> ScoreConfig:
+    """``config`` itself when it is a :class:`ScoreConfig`, else :func:`load_score_config`
+    of it (a file, or ``None`` for the defaults)."""
+    return config if isinstance(config, ScoreConfig) else load_score_config(config)
 
 
 def config_to_toml(config: ScoreConfig, header: str = "") -> str:

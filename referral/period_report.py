@@ -36,10 +36,10 @@ from referral.periods import DEFAULT_TIMEZONE, check_period
 from referral.reconciliation import PeriodReport, period_report
 from referral.render import (
     LINE_FORMATS,
-    _table_html,
     html_page,
     neutralize_formula_columns,
     payout_chart_svg,
+    table_html,
 )
 from referral.xlsx import XlsxSheet, xlsx_bytes
 
@@ -314,16 +314,16 @@ def _html(
         [
             (
                 f"Overview (amounts in {currency})",
-                verdict + _table_html(["figure", "value", "definition"], over),
+                verdict + table_html(["figure", "value", "definition"], over),
             ),
             (
                 "Summary by role and level",
-                _table_html(sh, sr, _totals_row(summ, "total", distinct) if sr else None) + chart,
+                table_html(sh, sr, _totals_row(summ, "total", distinct) if sr else None) + chart,
             ),
-            ("Reconciliation", _table_html(rh, rr)),
+            ("Reconciliation", table_html(rh, rr)),
             (
                 f"Balances by beneficiary ({top.num_rows} of {bal.num_rows}{more})",
-                _table_html(bh, br, _totals_row(bal, "total", {}) if br else None),
+                table_html(bh, br, _totals_row(bal, "total", {}) if br else None),
             ),
         ],
     )

@@ -22,7 +22,6 @@ __all__ = [
     "check_timezone",
     "next_period",
     "period_bounds",
-    "period_of",
     "period_sql",
     "periods_between",
 ]
@@ -77,12 +76,6 @@ def period_bounds(period: str, tz: str = DEFAULT_TIMEZONE) -> tuple[datetime, da
     start = datetime(y, m, 1, tzinfo=zone).astimezone(UTC)
     end = datetime(ny, nm, 1, tzinfo=zone).astimezone(UTC)
     return start, end
-
-
-def period_of(ts: datetime, tz: str = DEFAULT_TIMEZONE) -> str:
-    """The period of a timezone-aware instant ``ts``."""
-    local = ts.astimezone(check_timezone(tz))
-    return f"{local.year:04d}-{local.month:02d}"
 
 
 def period_sql(column: str, tz: str = DEFAULT_TIMEZONE) -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "csv_bytes",
     "xlsx_bytes",
     "html_page",
+    "table_html",
     "payout_chart_svg",
     "cell",
     "money_text",
@@ -170,9 +171,11 @@ def _statement_sheets(st: Statement, tz: str | None) -> list[XlsxSheet]:
 LINE_FORMATS: dict[str, str] = {"seq": "0", "level": "0", "rate": "0.000000"}
 
 
-def _table_html(
+def table_html(
     header: Sequence[str], rows: Sequence[Sequence[Any]], total: Sequence[Any] | None = None
 ) -> str:
+    """An HTML ``<table>`` of ``rows`` under ``header``, with an optional total row
+    (every cell escaped, numbers right-aligned)."""
     th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = []
     for r in rows:
@@ -270,8 +273,8 @@ def render_statement(statement: Statement, fmt: str, *, tz: str | None = None) -
         return html_page(
             title,
             [
-                ("Balance", _table_html(figures.header, figures.rows)),
-                ("Entries", _table_html(lines.header, lines.rows, lines.totals)),
+                ("Balance", table_html(figures.header, figures.rows)),
+                ("Entries", table_html(lines.header, lines.rows, lines.totals)),
             ],
         )
     raise ConfigError(

@@ -37,13 +37,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from api.services.ranking import Ranking, _coerce_config, compute_ranking
+from api.services.ranking import Ranking, compute_ranking
 from graph.arrays import node_index
 from graph.errors import ConfigError, NotFoundError
 from graph.money import UNITS_PER_CURRENCY_UNIT, to_units
 from graph.store import GraphStore
 from influence.calibration import WeightCalibrator
-from influence.config import COMPONENTS, ScoreConfig
+from influence.config import COMPONENTS, ScoreConfig, as_score_config
 from influence.evaluation import BASELINES, baseline_scores, evaluate_methods
 
 __all__ = [
@@ -191,7 +191,7 @@ def evaluate(
         ``periods`` (per-month backtest metrics), ``candidates``, ``planted`` and
         ``beats_baselines`` (metric -> whether the KOC score beats every baseline).
     """
-    cfg = _coerce_config(config)
+    cfg = as_score_config(config)
     truth = load_truth(truth_dir)
     staff = cfg.leaderboard.staff_roles
     total = len(truth.windows)
@@ -315,7 +315,7 @@ def calibrate(
             f"The 'target' parameter must be one of {', '.join(TARGETS)}. Got {target!r} instead.",
             key="target",
         )
-    cfg = _coerce_config(config)
+    cfg = as_score_config(config)
     first, last = _data_span(store)
     windows = month_windows(first, last + timedelta(microseconds=1), ZoneInfo(timezone))
     if len(windows) < 3:

@@ -29,14 +29,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from api.services.evaluation import month_windows
-from api.services.ranking import Ranking, _coerce_config, compute_ranking
+from api.services.ranking import Ranking, compute_ranking
 from graph.arrays import micros, node_index
 from graph.errors import ConfigError, NotFoundError
 from graph.events import EventType
 from graph.money import UNITS_PER_CURRENCY_UNIT, to_units
 from graph.snapshot import build_snapshot
 from graph.store import GraphStore
-from influence.config import ScoreConfig
+from influence.config import ScoreConfig, as_score_config
 from influence.evaluation import holdout_metrics, later_buyers
 
 __all__ = ["HoldoutTruth", "load_holdout_truth", "evaluate_holdout", "HOLDOUT_METHODS"]
@@ -193,7 +193,7 @@ def evaluate_holdout(
         (method -> metric -> value; metrics ``precision@k``, ``ndcg@k``, ``spearman``,
         ``staff@k``, ``fraud@k``).
     """
-    cfg = _coerce_config(config)
+    cfg = as_score_config(config)
     truth = load_holdout_truth(truth_dir)
     if ranking is None:
         ranking = compute_ranking(store, cfg, end=truth.holdout_start)

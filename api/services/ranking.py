@@ -40,7 +40,7 @@ from graph.events import EDGE_TYPES
 from graph.snapshot import GraphSnapshot, build_snapshot
 from graph.store import GraphStore, RunRecord
 from influence.communities import leiden_communities
-from influence.config import ScoreConfig, load_score_config
+from influence.config import ScoreConfig, as_score_config
 from influence.koc_score import (
     component_details,
     engagement_value,
@@ -103,12 +103,6 @@ class Ranking:
     details: dict[str, np.ndarray]
     timings: dict[str, float] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)
-
-
-def _coerce_config(config: ScoreConfig | str | Path | None) -> ScoreConfig:
-    if isinstance(config, ScoreConfig):
-        return config
-    return load_score_config(config)
 
 
 def _us(dt: datetime | None) -> int | None:
@@ -176,7 +170,7 @@ def compute_ranking(
         The store holds no users, or the window no social event and no order (an
         empty run would rank everyone 0 and replace the leaderboard).
     """
-    cfg = _coerce_config(config)
+    cfg = as_score_config(config)
     timings: dict[str, float] = {}
     counts: dict[str, int] = {}
     now = end or store.watermark() or datetime.now(UTC)
@@ -336,7 +330,7 @@ def run_ranking(
         With ``timings`` (seconds per step, plus ``save``), ``row_counts`` and
         ``params`` (the full config and normalised weights).
     """
-    cfg = _coerce_config(config)
+    cfg = as_score_config(config)
     reap_interrupted_runs(store)
     created = datetime.now(UTC)
     run = RunRecord(

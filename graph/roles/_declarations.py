@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 from graph.errors import IngestError, ValidationFailure
 from graph.events import Role
 from graph.money import CURRENCY_MINOR_UNITS
-from graph.roles._schema import _bump_revision, _has_tables, ensure_schema
+from graph.roles._schema import bump_revision, ensure_schema, has_tables
 from graph.transaction import transaction
 
 __all__ = ["DECLARATION_KINDS", "ImportResult", "import_declarations", "read_declarations"]
@@ -255,7 +255,7 @@ def import_declarations(
                 WHERE NOT EXISTS (SELECT 1 FROM role_declarations d WHERE {key})"""
             )
             cur.execute("DROP TABLE _roles_new")
-            _bump_revision(cur)
+            bump_revision(cur)
     finally:
         cur.unregister("_roles_raw")
     rows = raw.num_rows
@@ -272,7 +272,7 @@ def import_declarations(
 def read_declarations(conn: duckdb.DuckDBPyConnection, role: str | None = None) -> pa.Table:
     """Stored dated declarations (optionally of one role), ordered by user and start."""
     where = "WHERE role = ?" if role else ""
-    if not _has_tables(conn):  # never written to (maybe a read-only store): nothing declared
+    if not has_tables(conn):  # never written to (maybe a read-only store): nothing declared
         where = "WHERE false"
         role = None
         sql_from = (

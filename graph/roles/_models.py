@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from graph.roles._schema import _bump_revision, _has_tables, ensure_schema
+from graph.roles._schema import bump_revision, ensure_schema, has_tables
 from graph.transaction import transaction
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "save_inferences",
     "read_models",
     "latest_model_version",
+    "model_exists",
 ]
 
 
@@ -49,7 +50,7 @@ def save_model(conn: duckdb.DuckDBPyConnection, record: ModelRecord) -> None:
             json.dumps(record.metrics, sort_keys=True, default=str),
         ],
     )
-    _bump_revision(cur)
+    bump_revision(cur)
 
 
 def save_inferences(
@@ -71,7 +72,7 @@ def save_inferences(
                 "FROM _inf",
                 [model_version],
             )
-            _bump_revision(cur)
+            bump_revision(cur)
     finally:
         cur.unregister("_inf")
     return inferences.num_rows
@@ -79,7 +80,7 @@ def save_inferences(
 
 def read_models(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[ModelRecord]:
     """Most recent model records first."""
-    if not _has_tables(conn):
+    if not has_tables(conn):
         return []
     rows = (
         conn.cursor()
@@ -94,7 +95,8 @@ def read_models(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[ModelR
     ]
 
 
-def _model_exists(conn: duckdb.DuckDBPyConnection, model_version: str) -> bool:
+def model_exists(conn: duckdb.DuckDBPyConnection, model_version: str) -> bool:
+    """Whether a role model ``model_version`` was saved."""
     row = (
         conn.cursor()
         .execute("SELECT count(*) FROM role_models WHERE model_version = ?", [model_version])

@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 
 from graph.errors import NotFoundError, ValidationFailure
-from graph.roles._models import _model_exists, latest_model_version
-from graph.roles._schema import _has_tables
+from graph.roles._models import latest_model_version, model_exists
+from graph.roles._schema import has_tables
 
 __all__ = ["EFFECTIVE_SCHEMA", "role_at", "next_role_change"]
 
@@ -161,11 +161,11 @@ def role_at(
             "ts": _to_ts_array(ts, n),
         }
     )
-    has_roles = _has_tables(conn)
+    has_roles = has_tables(conn)
     version = model_version
     if has_roles and model_version == "latest":
         version = latest_model_version(conn)
-    elif has_roles and model_version is not None and not _model_exists(conn, model_version):
+    elif has_roles and model_version is not None and not model_exists(conn, model_version):
         raise NotFoundError(
             f"No role model {model_version!r}; `koc roles infer` trains one.",
             model_version=model_version,
@@ -183,7 +183,7 @@ def role_at(
 def next_role_change(conn: duckdb.DuckDBPyConnection, after: datetime) -> datetime | None:
     """The first start or end of a declared role period after ``after`` (None if none):
     until then, :func:`role_at` of "now" gives the same answers."""
-    if not _has_tables(conn):
+    if not has_tables(conn):
         return None
     row = (
         conn.cursor()

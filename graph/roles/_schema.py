@@ -11,7 +11,7 @@ import duckdb
 from graph.duckdb_store import BUMP_REVISION
 from graph.migrations import Migration, migrate
 
-__all__ = ["MIGRATIONS", "ensure_schema"]
+__all__ = ["MIGRATIONS", "ensure_schema", "has_tables", "bump_revision"]
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -55,7 +55,8 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> int:
     return migrate(conn.cursor(), "roles", MIGRATIONS)
 
 
-def _has_tables(conn: duckdb.DuckDBPyConnection) -> bool:
+def has_tables(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the role tables exist on ``conn`` (a store that never held roles has none)."""
     row = (
         conn.cursor()
         .execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'role_declarations'")
@@ -64,7 +65,7 @@ def _has_tables(conn: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
-def _bump_revision(cur: duckdb.DuckDBPyConnection) -> None:
+def bump_revision(cur: duckdb.DuckDBPyConnection) -> None:
     """Tell caches that roles changed: bump the store's revision when the roles live in
     the store's own file (a separate ledger file of a Neo4j setup has no counter)."""
     found = cur.execute(

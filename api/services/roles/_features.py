@@ -13,35 +13,20 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from api.services.roles._history import _conn, _declared_only, node_roles
+from api.services.roles._history import declared_roles, node_roles, role_history_conn
 from api.services.signals import conversion_signals
 from graph.errors import NotFoundError
 from graph.events import EventType
 from graph.money import UNITS_PER_CURRENCY_UNIT
 from graph.snapshot import GraphSnapshot, build_snapshot
 from graph.store import GraphStore
-from influence.config import ScoreConfig, load_score_config
+from influence.config import ScoreConfig, as_score_config
 from influence.roles import RoleFeatures, role_features
 
 __all__ = ["compute_features"]
 
 
 # --- features -----------------------------------------------------------------------------
-def _score_config(config: ScoreConfig | str | Path | None) -> ScoreConfig:
-    return config if isinstance(config, ScoreConfig) else load_score_config(config)
-
-
-def _attribution(
-    store: GraphStore,
-    snapshot: GraphSnapshot,
-    config: ScoreConfig,
-    start: datetime | None,
-    end: datetime | None,
-) -> dict[str, np.ndarray]:
-    # the ranking's attribution, so role views and KOC scores agree on credited GMV
-    return conversion_signals(store, snapshot, config, start, end, {})
-
-
 def compute_features(
     store: GraphStore,
     *,
@@ -55,17 +40,17 @@ def compute_features(
     Labels are the roles *declared* at ``at`` (default: ``end``, else now);
     inferred roles never feed back into training or neighbour features.
     """
-    cfg = _score_config(config)
+    cfg = as_score_config(config)
     snapshot = build_snapshot(store, start=start, end=end)
     if snapshot.n_nodes == 0:
         raise NotFoundError("The store holds no users yet; run `koc ingest` first.")
-    conn = _conn(store)
+    conn = role_history_conn(store)
     when = at or end
     if conn is None:
-        labels = _declared_only(store, snapshot.node_ids)
+        labels = declared_roles(store, snapshot.node_ids)
     else:
         labels = node_roles(store, snapshot.node_ids, when, model_version=None)
-    signals = _attribution(store, snapshot, cfg, start, end)
+    signals = conversion_signals(store, snapshot, cfg, start, end, {})
     attributed = pa.table(
         {
             "user_id": pa.array(snapshot.node_ids, pa.string()),

@@ -19,10 +19,17 @@ from graph.events import EventType, Role
 from graph.roles import import_declarations, role_at
 from graph.store import GraphStore
 
-__all__ = ["effective_roles", "current_roles", "node_roles", "import_roles"]
+__all__ = [
+    "effective_roles",
+    "current_roles",
+    "node_roles",
+    "import_roles",
+    "role_history_conn",
+    "declared_roles",
+]
 
 
-def _conn(store: GraphStore, *, required: bool = False) -> Any:
+def role_history_conn(store: GraphStore, *, required: bool = False) -> Any:
     """The role-history connection of ``store.tables``.
 
     Role resolution joins the graph's ``users`` table in SQL, so it needs tables that
@@ -39,7 +46,7 @@ def _conn(store: GraphStore, *, required: bool = False) -> Any:
     return None
 
 
-def _declared_only(store: GraphStore, node_ids: np.ndarray) -> np.ndarray:
+def declared_roles(store: GraphStore, node_ids: np.ndarray) -> np.ndarray:
     """Roles declared on user records, for stores without role history (Neo4j)."""
     users = store.read_events(EventType.USER)
     roles = np.full(len(node_ids), Role.UNKNOWN.value, dtype=object)
@@ -56,7 +63,7 @@ def current_roles(store: GraphStore, user_ids: list[str]) -> dict[str, dict[str,
 
     Empty for stores without role history (Neo4j): callers then show the run's roles.
     """
-    conn = _conn(store)
+    conn = role_history_conn(store)
     if conn is None or not user_ids:
         return {}
     table = role_at(conn, user_ids)
@@ -88,9 +95,9 @@ def effective_roles(
         ``unknown``), ``confidence``, ``model_version``, in node order.
     """
     node_ids = store.node_ids()
-    conn = _conn(store)
+    conn = role_history_conn(store)
     if conn is None:
-        roles = _declared_only(store, node_ids)
+        roles = declared_roles(store, node_ids)
         declared = roles != Role.UNKNOWN.value
         return pa.table(
             {
@@ -112,9 +119,9 @@ def node_roles(
     model_version: str | None = "latest",
 ) -> np.ndarray:
     """Effective role of each of ``node_ids`` at ``at`` as an object array (for ranking)."""
-    conn = _conn(store)
+    conn = role_history_conn(store)
     if conn is None:
-        return _declared_only(store, np.asarray(node_ids, dtype=object))
+        return declared_roles(store, np.asarray(node_ids, dtype=object))
     table = role_at(conn, np.asarray(node_ids, dtype=object), at, model_version=model_version)
     return np.asarray(table.column("role").to_pylist(), dtype=object)
 
@@ -122,7 +129,7 @@ def node_roles(
 def import_roles(store: GraphStore, path: str | Path, *, kind: str) -> dict[str, Any]:
     """Import an employee roster or a KOL list (``koc roles import``); see
     :func:`graph.roles.import_declarations` for the format and the checks."""
-    result = import_declarations(_conn(store, required=True), path, kind=kind)
+    result = import_declarations(role_history_conn(store, required=True), path, kind=kind)
     return {
         "source": result.source,
         "kind": result.kind,

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from api.services.roles._features import compute_features
-from api.services.roles._history import _conn
+from api.services.roles._history import role_history_conn
 from api.services.roles._views import ROLE_VIEWS
 from graph.arrays import node_index
 from graph.errors import IngestError, ScoringError
@@ -144,7 +144,7 @@ def infer_roles(
         role), ``inferred`` (undeclared users per resulting role), ``metrics``
         and ``timings``.
     """
-    conn = _conn(store, required=True)
+    conn = role_history_conn(store, required=True)
     t0 = time.perf_counter()
     _, feats, labels, _ = compute_features(store, start=start, end=end, at=at, config=config)
     t_feat = time.perf_counter() - t0

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from api.services.leaderboard import leaderboard, rank_changes, resolve_run
-from api.services.roles._features import _attribution, _score_config
-from api.services.roles._history import _conn, effective_roles, node_roles
+from api.services.roles._history import effective_roles, node_roles, role_history_conn
+from api.services.signals import conversion_signals
 from graph.arrays import node_index
 from graph.errors import ConfigError, NotFoundError
 from graph.events import EventType, Role
@@ -28,7 +28,7 @@ from graph.money import to_units
 from graph.roles import read_declarations, read_models
 from graph.snapshot import build_snapshot
 from graph.store import GraphStore
-from influence.config import ScoreConfig
+from influence.config import ScoreConfig, as_score_config
 from influence.roles import audience_overlap, employee_measures, kol_measures
 
 __all__ = ["ROLE_VIEWS", "roles_summary", "role_view"]
@@ -65,7 +65,7 @@ def roles_summary(store: GraphStore, at: datetime | None = None) -> dict[str, An
     by_role: dict[str, dict[str, int]] = {}
     for r in counts.to_pylist():
         by_role.setdefault(r["role"], {})[r["source"]] = int(r["user_id_count"])
-    conn = _conn(store)
+    conn = role_history_conn(store)
     out: dict[str, Any] = {
         "at": (at or datetime.now(UTC)).isoformat(),
         "users": eff.num_rows,
@@ -100,7 +100,7 @@ def _employee_view(store, snapshot, roles, signals, start, end, at, limit) -> di
     store_of = np.full(snapshot.n_nodes, None, dtype=object)
     idx = node_index(snapshot.node_ids, users.column("user_id"))
     store_of[idx[idx >= 0]] = np.asarray(users.column("store_id").to_pylist(), object)[idx >= 0]
-    conn = _conn(store)
+    conn = role_history_conn(store)
     if conn is not None:  # the roster's store at ``at`` wins over the user record
         decl = read_declarations(conn, Role.EMPLOYEE.value)
         when = pa.scalar(at or datetime.now(UTC), pa.timestamp("us", tz="UTC"))
@@ -139,7 +139,7 @@ def _employee_view(store, snapshot, roles, signals, start, end, at, limit) -> di
 def _kol_view(store, snapshot, roles, signals, cfg, limit) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     kols = np.flatnonzero(roles == Role.KOL.value)
     fee = np.full(kols.size, -1, dtype=np.int64)
-    conn = _conn(store)
+    conn = role_history_conn(store)
     if conn is not None:
         decl = read_declarations(conn, Role.KOL.value)
         decl = decl.filter(pc.is_valid(decl.column("fee")))
@@ -275,10 +275,11 @@ def role_view(
         out.update(_consumer_view(store, run_id, when, int(limit)))
         return out
     start, end = _window(store, run_id)
-    cfg = _score_config(config)
+    cfg = as_score_config(config)
     snapshot = build_snapshot(store, start=start, end=end)
     roles = node_roles(store, snapshot.node_ids, when)
-    signals = _attribution(store, snapshot, cfg, start, end)
+    # the ranking's attribution, so role views and KOC scores agree on credited GMV
+    signals = conversion_signals(store, snapshot, cfg, start, end, {})
     if role == Role.EMPLOYEE.value:
         out.update(_employee_view(store, snapshot, roles, signals, start, end, when, int(limit)))
     else:

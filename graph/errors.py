@@ -13,6 +13,7 @@ from typing import Any
 __all__ = [
     "KocError",
     "ConfigError",
+    "ParameterError",
     "IngestError",
     "ValidationFailure",
     "TooManyRejectsError",
@@ -57,6 +58,27 @@ class ConfigError(KocError):
     """A setting or configuration file is invalid (names the key and the allowed values)."""
 
     code = "invalid_config"
+
+
+class ParameterError(KocError, ValueError):
+    """A function or estimator was called with a parameter value it does not accept.
+
+    Raised by the declarative checks of :mod:`graph.params`; the message names the
+    parameter, the function, what it accepts and the value given ("The 'alpha'
+    parameter of pagerank must be a float in (0, 1). Got 1.5 instead."). Also a
+    :class:`ValueError`, as Python code expects of a bad argument.
+
+    Attributes
+    ----------
+    parameter : str
+        The parameter's name.
+    """
+
+    code = "invalid_parameter"
+
+    def __init__(self, message: str, *, parameter: str, **context: Any) -> None:
+        super().__init__(message, parameter=parameter, **context)
+        self.parameter = parameter
 
 
 class IngestError(KocError):

@@ -34,19 +34,28 @@ held-out month. ``coef_`` keeps the raw fit on every period for inspection.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import TimeSeriesSplit
+from sklearn.utils.validation import check_is_fitted
 
 from graph.errors import ScoringError
+from graph.params import Constraint, Interval, check_params
 from influence.evaluation import ndcg_at_k, ranking_order
 
 __all__ = ["WeightCalibrator"]
 
 
-class WeightCalibrator:
+class WeightCalibrator(BaseEstimator):
     """Non-negative ridge fit of component weights, validated on later periods.
+
+    A scikit-learn estimator: parameters are set in ``__init__`` and checked by
+    :meth:`fit` (``get_params``, ``set_params`` and :func:`sklearn.base.clone` work),
+    :meth:`fit` returns ``self``, and everything learned ends in ``_``.
 
     Parameters
     ----------
@@ -73,7 +82,16 @@ class WeightCalibrator:
     recommended_ : bool
         Whether the fit beats the baseline on the mean of the folds and on the held-out
         last period.
+    n_features_in_ : int
+        Components per user seen by :meth:`fit`.
     """
+
+    #: what each parameter accepts, checked by :meth:`fit` (:mod:`graph.params`)
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "k": [Interval(Integral, 1, None)],
+        "n_splits": [Interval(Integral, 1, None)],
+    }
 
     def __init__(self, alpha: float = 1.0, k: int = 100, n_splits: int = 2) -> None:
         self.alpha = alpha
@@ -81,12 +99,7 @@ class WeightCalibrator:
         self.n_splits = n_splits
 
     def _check(self, n_periods: int) -> None:
-        if not self.alpha > 0:
-            raise ScoringError(
-                f"The 'alpha' parameter of WeightCalibrator must be a float > 0. Got {self.alpha!r} instead."
-            )
-        if not (isinstance(self.k, int) and self.k >= 1):
-            raise ScoringError(f"The 'k' parameter must be an int >= 1. Got {self.k!r} instead.")
+        check_params(type(self).__name__, self._parameter_constraints, self.get_params())
         if n_periods < self.n_splits + 1:
             raise ScoringError(
                 f"{self.n_splits} time-ordered folds need at least {self.n_splits + 1} "
@@ -119,6 +132,14 @@ class WeightCalibrator:
         Returns
         -------
         self
+
+        Raises
+        ------
+        ParameterError
+            ``alpha``, ``k`` or ``n_splits`` outside :attr:`_parameter_constraints`.
+        ScoringError
+            Fewer than ``n_splits + 1`` periods, ``X`` and ``y`` of different lengths,
+            or a negative GMV.
         """
         if len(X) != len(y):
             raise ScoringError(f"X has {len(X)} periods but y has {len(y)}.")
@@ -126,6 +147,7 @@ class WeightCalibrator:
         if any(np.asarray(t).min(initial=0) < 0 for t in y):
             raise ScoringError("Next-period GMV must be >= 0.")
         n_comp = np.asarray(X[0]).shape[1]
+        self.n_features_in_ = int(n_comp)
         base = np.ones(n_comp) if baseline is None else np.asarray(baseline, dtype=np.float64)
         self.cv_results_ = []
         for train, test in TimeSeriesSplit(n_splits=self.n_splits).split(np.arange(len(X))):
@@ -163,5 +185,12 @@ class WeightCalibrator:
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Scores of users with components ``X`` under the fitted weights."""
+        """Scores of users with components ``X`` under the fitted weights.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        """
+        check_is_fitted(self, "weights_")
         return np.asarray(X, dtype=np.float64) @ self.weights_

@@ -25,11 +25,12 @@ that switch content; build the snapshot with ``with_content=True`` to avoid it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
-from graph.errors import ConfigError
 from graph.events import EDGE_TYPE_CODES, EventType
+from graph.params import Interval, validate_params
 from graph.snapshot import GraphSnapshot
 from influence.reach import gather_rows
 
@@ -72,6 +73,7 @@ def _in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return sorted_set[pos] == values
 
 
+@validate_params({"max_depth": [Interval(Integral, 1, None), None]})
 def cascade_stats(snapshot: GraphSnapshot, *, max_depth: int | None = None) -> CascadeStats:
     """Cascade size and depth below every user, from forward events.
 
@@ -92,7 +94,7 @@ def cascade_stats(snapshot: GraphSnapshot, *, max_depth: int | None = None) -> C
 
     Raises
     ------
-    ConfigError
+    ParameterError
         For ``max_depth < 1``.
 
     Notes
@@ -107,12 +109,6 @@ def cascade_stats(snapshot: GraphSnapshot, *, max_depth: int | None = None) -> C
     .. [2] J. Leskovec, L. Adamic, B. Huberman, "The dynamics of viral
        marketing", ACM TWEB 1(1), 2007 (forward/recommendation cascades).
     """
-    if max_depth is not None and max_depth < 1:
-        raise ConfigError(
-            f"The 'max_depth' parameter of cascade_stats must be an int >= 1 or None. "
-            f"Got {max_depth!r} instead.",
-            key="max_depth",
-        )
     n = snapshot.n_nodes
     fwd = (snapshot.etype == EDGE_TYPE_CODES[EventType.FORWARD]) & (snapshot.src != snapshot.dst)
     per_content = snapshot.content is not None

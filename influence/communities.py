@@ -22,17 +22,20 @@ and iteration; the backbone has about a third of the ties of the 1M-user /
 from __future__ import annotations
 
 import random
+from numbers import Integral, Real
 
 import igraph as ig
 import numpy as np
 import scipy.sparse as sp
 
-from graph.errors import ConfigError
+from graph.errors import ParameterError
+from graph.params import Interval, Satisfies, validate_params
 from graph.snapshot import GraphSnapshot
 
 __all__ = ["leiden_communities", "strongest_ties", "top_spreaders", "undirected_ties"]
 
 _OBJECTIVES = {"modularity": "modularity", "cpm": "CPM"}
+_OBJECTIVES_TEXT = "one of " + ", ".join(repr(o) for o in _OBJECTIVES)
 
 
 def undirected_ties(snapshot: GraphSnapshot, *, weighted: bool = True) -> sp.csr_matrix:
@@ -57,6 +60,7 @@ def undirected_ties(snapshot: GraphSnapshot, *, weighted: bool = True) -> sp.csr
     return sym
 
 
+@validate_params({"per_user": [Interval(Integral, 1, None)]})
 def strongest_ties(ties: sp.csr_matrix, per_user: int, *, seed: int = 0) -> sp.csr_matrix:
     """Backbone of an undirected tie matrix: every user's ``per_user`` strongest ties.
 
@@ -81,7 +85,7 @@ def strongest_ties(ties: sp.csr_matrix, per_user: int, *, seed: int = 0) -> sp.c
 
     Raises
     ------
-    ConfigError
+    ParameterError
         If ``per_user`` is not an int >= 1.
 
     Notes
@@ -98,12 +102,6 @@ def strongest_ties(ties: sp.csr_matrix, per_user: int, *, seed: int = 0) -> sp.c
     .. [1] V. Satuluri, S. Parthasarathy, Y. Ruan, "Local graph sparsification for
        scalable clustering", Proc. ACM SIGMOD 2011, 721-732.
     """
-    if not (isinstance(per_user, int | np.integer) and per_user >= 1):
-        raise ConfigError(
-            f"The 'per_user' parameter of strongest_ties must be an int >= 1. "
-            f"Got {per_user!r} instead.",
-            key="backbone_ties",
-        )
     upper = sp.csr_matrix(ties)
     n, m = upper.shape[0], upper.nnz
     owner_row = np.repeat(np.arange(n, dtype=np.int32), np.diff(upper.indptr))
@@ -179,6 +177,14 @@ def _igraph(n: int, rows: np.ndarray, cols: np.ndarray) -> ig.Graph:
     return ig.Graph(n=n, edges=list(zip(rows.tolist(), cols.tolist(), strict=True)), directed=False)
 
 
+@validate_params(
+    {
+        "objective": [Satisfies(lambda o: str(o).lower() in _OBJECTIVES, _OBJECTIVES_TEXT)],
+        "resolution": [Interval(Real, 0, None, closed="neither")],
+        "backbone_above": [Interval(Integral, 0, None)],
+        "backbone_ties": [Interval(Integral, 1, None)],
+    }
+)
 def leiden_communities(
     snapshot: GraphSnapshot,
     *,
@@ -228,7 +234,7 @@ def leiden_communities(
 
     Raises
     ------
-    ConfigError
+    ParameterError
         For an unknown objective, a non-positive resolution, a negative
         ``backbone_above`` or ``backbone_ties`` < 1.
 
@@ -252,30 +258,6 @@ def leiden_communities(
        scalable clustering", Proc. ACM SIGMOD 2011, 721-732.
     """
     key = str(objective).lower()
-    if key not in _OBJECTIVES:
-        raise ConfigError(
-            f"The 'objective' parameter of leiden_communities must be one of "
-            f"{sorted(_OBJECTIVES)}. Got {objective!r} instead.",
-            key="objective",
-        )
-    if not resolution > 0:
-        raise ConfigError(
-            f"The 'resolution' parameter of leiden_communities must be a float > 0. "
-            f"Got {resolution!r} instead.",
-            key="resolution",
-        )
-    if not (isinstance(backbone_above, int | np.integer) and backbone_above >= 0):
-        raise ConfigError(
-            f"The 'backbone_above' parameter of leiden_communities must be an int >= 0. "
-            f"Got {backbone_above!r} instead.",
-            key="backbone_above",
-        )
-    if not (isinstance(backbone_ties, int | np.integer) and backbone_ties >= 1):
-        raise ConfigError(
-            f"The 'backbone_ties' parameter of leiden_communities must be an int >= 1. "
-            f"Got {backbone_ties!r} instead.",
-            key="backbone_ties",
-        )
     n = snapshot.n_nodes
     if n == 0:
         return np.zeros(0, dtype=np.int32)
@@ -299,6 +281,7 @@ def leiden_communities(
     return _relabel_by_size(np.asarray(clustering.membership, dtype=np.int64))
 
 
+@validate_params({"k": [Interval(Integral, 1, None)]})
 def top_spreaders(communities: np.ndarray, scores: np.ndarray, k: int = 5) -> dict[int, np.ndarray]:
     """The ``k`` highest-scoring users of every community.
 
@@ -327,15 +310,10 @@ def top_spreaders(communities: np.ndarray, scores: np.ndarray, k: int = 5) -> di
     communities = np.asarray(communities)
     scores = np.asarray(scores, dtype=np.float64)
     if communities.shape != scores.shape or communities.ndim != 1:
-        raise ConfigError(
+        raise ParameterError(
             "The 'communities' and 'scores' parameters of top_spreaders must be 1-d arrays "
             f"of the same length. Got shapes {communities.shape} and {scores.shape}.",
-            key="scores",
-        )
-    if not (isinstance(k, int | np.integer) and k >= 1):
-        raise ConfigError(
-            f"The 'k' parameter of top_spreaders must be an int >= 1. Got {k!r} instead.",
-            key="k",
+            parameter="scores",
         )
     if communities.size == 0:
         return {}

@@ -11,12 +11,14 @@ order after the ego network first reached them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from numbers import Integral
 
 import networkx as nx
 import numpy as np
 
-from graph.errors import ConfigError, NotFoundError
+from graph.errors import NotFoundError, ParameterError
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType
+from graph.params import Interval, validate_params
 from graph.snapshot import GraphSnapshot
 
 __all__ = ["ego_network"]
@@ -50,6 +52,9 @@ def _edge_mask(snapshot: GraphSnapshot, types: Iterable[EventType | str] | None)
     return mask
 
 
+@validate_params(
+    {"radius": [Interval(Integral, 1, None)], "max_nodes": [Interval(Integral, 1, None)]}
+)
 def ego_network(
     snapshot: GraphSnapshot,
     node: int | str,
@@ -93,7 +98,7 @@ def ego_network(
 
     Raises
     ------
-    ConfigError
+    ParameterError
         ``radius < 1`` or ``max_nodes < 1``, or only one of the order arrays.
     NotFoundError
         ``node`` is not in the snapshot.
@@ -106,20 +111,10 @@ def ego_network(
     (Wasserman and Faust, *Social Network Analysis*, 1994, ch. 5.5). One pass over
     the edge arrays per hop; no Python loop over edges.
     """
-    if int(radius) < 1:
-        raise ConfigError(
-            f"The 'radius' parameter of ego_network must be an int >= 1. Got {radius!r} instead.",
-            key="radius",
-        )
-    if int(max_nodes) < 1:
-        raise ConfigError(
-            "The 'max_nodes' parameter of ego_network must be an int >= 1. "
-            f"Got {max_nodes!r} instead.",
-            key="max_nodes",
-        )
     if (order_buyer is None) != (order_ts is None):
-        raise ConfigError(
-            "Give both 'order_buyer' and 'order_ts' to ego_network, or neither.", key="order_ts"
+        raise ParameterError(
+            "Give both 'order_buyer' and 'order_ts' to ego_network, or neither.",
+            parameter="order_ts",
         )
     ego = _node_index(snapshot, node)
     mask = _edge_mask(snapshot, types)

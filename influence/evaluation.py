@@ -36,9 +36,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 from scipy.stats import spearmanr
+
+from graph.errors import ParameterError
+from graph.params import Interval, validate_params
 
 __all__ = [
     "ranking_order",
@@ -67,6 +71,7 @@ def ranking_order(scores: np.ndarray, candidates: np.ndarray | None = None) -> n
     return idx[np.argsort(-scores[idx], kind="stable")]
 
 
+@validate_params({"k": [Interval(Integral, 1, None)]})
 def precision_at_k(relevance: np.ndarray, order: np.ndarray, k: int) -> float:
     """Share of relevant (``relevance > 0``) users among the first ``k`` of ``order``.
 
@@ -83,21 +88,19 @@ def precision_at_k(relevance: np.ndarray, order: np.ndarray, k: int) -> float:
     -------
     float
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
     top = np.asarray(order)[:k]
     return float((np.asarray(relevance, dtype=np.float64)[top] > 0).sum()) / k
 
 
+@validate_params({"k": [Interval(Integral, 1, None)]})
 def capture_at_k(relevance: np.ndarray, order: np.ndarray, k: int) -> float:
     """Share of the total relevance of ``order`` held by its first ``k`` users (0 when none)."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
     rel = np.asarray(relevance, dtype=np.float64)[np.asarray(order)]
     total = float(rel.sum())
     return float(rel[:k].sum()) / total if total > 0 else 0.0
 
 
+@validate_params({"k": [Interval(Integral, 1, None)]})
 def ndcg_at_k(relevance: np.ndarray, order: np.ndarray, k: int) -> float:
     """NDCG@k of a ranking with graded relevance (module docstring).
 
@@ -107,12 +110,13 @@ def ndcg_at_k(relevance: np.ndarray, order: np.ndarray, k: int) -> float:
     -------
     float in [0, 1]
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
     rel = np.asarray(relevance, dtype=np.float64)
     order = np.asarray(order)
     if (rel[order] < 0).any():
-        raise ValueError("relevance must be >= 0")
+        raise ParameterError(
+            "The 'relevance' parameter of ndcg_at_k must be >= 0 for every ranked user.",
+            parameter="relevance",
+        )
     gains = rel[order[:k]]
     discounts = 1.0 / np.log2(np.arange(2, gains.shape[0] + 2))
     dcg = float(gains @ discounts)
@@ -212,8 +216,6 @@ def spearman(
 
 def flagged_at_k(flags: np.ndarray, order: np.ndarray, k: int) -> int:
     """Number of flagged users (``flags`` true) among the first ``k`` of ``order``."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
     return int(np.asarray(flags, dtype=bool)[np.asarray(order)[:k]].sum())
 
 

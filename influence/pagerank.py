@@ -28,11 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 
-from graph.errors import ConfigError, ConvergenceError, NotFoundError, ScoringError
+from graph.errors import ConvergenceError, NotFoundError, ParameterError
+from graph.params import Interval, validate_params
 from graph.snapshot import GraphSnapshot
 
 __all__ = ["PageRankResult", "pagerank", "node_vector"]
@@ -82,7 +84,7 @@ def node_vector(snapshot: GraphSnapshot, value: NodeWeights, *, name: str) -> np
     ------
     NotFoundError
         For user ids the snapshot does not know.
-    ScoringError
+    ParameterError
         For negative or non-finite weights, out-of-range seeds or an all-zero vector.
     """
     n = snapshot.n_nodes
@@ -99,11 +101,11 @@ def node_vector(snapshot: GraphSnapshot, value: NodeWeights, *, name: str) -> np
             )
         w = np.fromiter((float(v) for v in value.values()), dtype=np.float64, count=len(ids))
         if not np.isfinite(w).all() or (w < 0).any():
-            raise ScoringError(f"The {name!r} weights must be finite and >= 0.", parameter=name)
+            raise ParameterError(f"The {name!r} weights must be finite and >= 0.", parameter=name)
         vec = np.bincount(idx, weights=w, minlength=n).astype(np.float64)
     elif isinstance(value, np.ndarray) and value.dtype.kind == "f":
         if value.shape != (n,):
-            raise ScoringError(
+            raise ParameterError(
                 f"The {name!r} parameter must be a float array of shape ({n},) "
                 f"(one weight per node). Got shape {value.shape} instead.",
                 parameter=name,
@@ -112,14 +114,14 @@ def node_vector(snapshot: GraphSnapshot, value: NodeWeights, *, name: str) -> np
     else:
         seeds = np.asarray(list(value) if not isinstance(value, np.ndarray) else value)
         if seeds.size and seeds.dtype.kind not in "iu":
-            raise ScoringError(
+            raise ParameterError(
                 f"The {name!r} parameter must be a mapping of user ids to weights, a float "
                 f"array of shape ({n},) or a sequence of node indices. Got {seeds.dtype} values.",
                 parameter=name,
             )
         seeds = seeds.astype(np.int64).ravel()
         if seeds.size and (seeds.min() < 0 or seeds.max() >= n):
-            raise ScoringError(
+            raise ParameterError(
                 f"The {name!r} seed indices must lie in [0, {n}). "
                 f"Got values from {seeds.min()} to {seeds.max()}.",
                 parameter=name,
@@ -127,34 +129,23 @@ def node_vector(snapshot: GraphSnapshot, value: NodeWeights, *, name: str) -> np
         vec = np.zeros(n, dtype=np.float64)
         vec[seeds] = 1.0
     if not np.isfinite(vec).all() or (vec < 0).any():
-        raise ScoringError(f"The {name!r} weights must be finite and >= 0.", parameter=name)
+        raise ParameterError(f"The {name!r} weights must be finite and >= 0.", parameter=name)
     total = vec.sum()
     if total <= 0:
-        raise ScoringError(
+        raise ParameterError(
             f"The {name!r} weights sum to 0; give at least one user a positive weight.",
             parameter=name,
         )
     return vec / total
 
 
-def _check_params(alpha: float, tol: float, max_iter: int) -> None:
-    if not (isinstance(alpha, int | float) and 0.0 < float(alpha) < 1.0):
-        raise ConfigError(
-            f"The 'alpha' parameter of pagerank must be a float in (0, 1). Got {alpha!r} instead.",
-            key="alpha",
-        )
-    if not (isinstance(tol, int | float) and float(tol) > 0):
-        raise ConfigError(
-            f"The 'tol' parameter of pagerank must be a float > 0. Got {tol!r} instead.",
-            key="tol",
-        )
-    if not (isinstance(max_iter, int) and max_iter >= 1):
-        raise ConfigError(
-            f"The 'max_iter' parameter of pagerank must be an int >= 1. Got {max_iter!r} instead.",
-            key="max_iter",
-        )
-
-
+@validate_params(
+    {
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None)],
+    }
+)
 def pagerank(
     snapshot: GraphSnapshot,
     *,
@@ -204,10 +195,11 @@ def pagerank(
     ------
     ConvergenceError
         When the iteration has not converged after ``max_iter`` iterations.
-    ConfigError
-        For an invalid ``alpha``, ``tol`` or ``max_iter``.
-    ScoringError, NotFoundError
-        For invalid personalisation / dangling weights (see :func:`node_vector`).
+    ParameterError
+        For an invalid ``alpha``, ``tol``, ``max_iter`` or ``matrix``, and invalid
+        personalisation / dangling weights (see :func:`node_vector`).
+    NotFoundError
+        For personalisation / dangling user ids the snapshot does not know.
 
     Notes
     -----
@@ -235,7 +227,6 @@ def pagerank(
     >>> bool(r.scores.argmax() == 0)
     True
     """
-    _check_params(alpha, tol, max_iter)
     n = snapshot.n_nodes
     if n == 0:
         return PageRankResult(np.zeros(0, dtype=np.float64), 0, 0.0)
@@ -243,7 +234,7 @@ def pagerank(
     if matrix is not None and not weighted:
         a = sp.csr_matrix((np.ones(a.nnz), a.indices, a.indptr), shape=a.shape)
     if a.shape != (n, n):
-        raise ScoringError(
+        raise ParameterError(
             f"The 'matrix' parameter must have shape ({n}, {n}). Got {a.shape} instead.",
             parameter="matrix",
         )

@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from numbers import Integral
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from graph.errors import ConfigError, DeadlineExceeded, NotFoundError
+from graph.errors import DeadlineExceeded, NotFoundError
 from graph.events import EventType
+from graph.params import Interval, Satisfies, validate_params
 from graph.snapshot import GraphSnapshot
 
 __all__ = ["REACH_TYPES", "reach_exact", "reach_hyperanf", "gather_rows", "hll_estimate"]
@@ -43,14 +45,6 @@ REACH_TYPES: tuple[EventType, ...] = (EventType.VIEW, EventType.FORWARD, EventTy
 _EDGE_CHUNK = 1 << 17  # gathered neighbour rows per HyperANF block (x m bytes)
 _EST_CHUNK = 1 << 15  # rows per estimation block
 _BFS_BATCH = 32  # start users per sparse breadth-first search
-
-
-def _check_hops(hops: int) -> None:
-    if not (isinstance(hops, int | np.integer) and hops >= 1):
-        raise ConfigError(
-            f"The 'hops' parameter of reach must be an int >= 1. Got {hops!r} instead.",
-            key="hops",
-        )
 
 
 def gather_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -101,6 +95,7 @@ def _as_indices(snapshot: GraphSnapshot, nodes: Iterable[int] | Iterable[str]) -
     return idx
 
 
+@validate_params({"hops": [Interval(Integral, 1, None)]})
 def reach_exact(
     snapshot: GraphSnapshot,
     nodes: Iterable[int] | Iterable[str],
@@ -146,7 +141,6 @@ def reach_exact(
     ``|B(u, k)| - 1`` are what :func:`reach_hyperanf` estimates for all users
     (Boldi, Rosa, Vigna 2011, the neighbourhood function).
     """
-    _check_hops(hops)
     idx = _as_indices(snapshot, nodes)
     a = _reach_matrix(snapshot, types)
     n = snapshot.n_nodes
@@ -316,6 +310,20 @@ def _hyperanf_active(
     return est
 
 
+def _register_count(r: object) -> bool:
+    return isinstance(r, Integral) and 16 <= int(r) <= 1 << 16 and int(r) & (int(r) - 1) == 0
+
+
+@validate_params(
+    {
+        "hops": [Interval(Integral, 1, None)],
+        "log2m": [Interval(Integral, 4, 16)],
+        "registers": [
+            Satisfies(_register_count, "a power of two in [16, 65536]"),
+            None,
+        ],
+    }
+)
 def reach_hyperanf(
     snapshot: GraphSnapshot,
     *,
@@ -350,7 +358,7 @@ def reach_hyperanf(
 
     Raises
     ------
-    ConfigError
+    ParameterError
         For an invalid ``hops`` or register count.
 
     Notes
@@ -370,20 +378,8 @@ def reach_hyperanf(
     .. [2] P. Flajolet, É. Fusy, O. Gandouet, F. Meunier, "HyperLogLog: the
        analysis of a near-optimal cardinality estimation algorithm", AofA 2007.
     """
-    _check_hops(hops)
     if registers is not None:
         log2m = int(registers).bit_length() - 1
-        if registers < 16 or (1 << log2m) != registers:
-            raise ConfigError(
-                "The 'registers' parameter of reach_hyperanf must be a power of two >= 16. "
-                f"Got {registers!r} instead.",
-                key="registers",
-            )
-    if not (isinstance(log2m, int | np.integer) and 4 <= log2m <= 16):
-        raise ConfigError(
-            f"The 'log2m' parameter of reach_hyperanf must be an int in [4, 16]. Got {log2m!r} instead.",
-            key="log2m",
-        )
     n = snapshot.n_nodes
     out = np.zeros((n, hops), dtype=np.float64)
     if n == 0:

@@ -19,12 +19,15 @@ The RFM value is the weighted mean of the three percentile ranks
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 import pyarrow as pa
 
 from graph.arrays import US_PER_DAY, node_index
+from graph.errors import ParameterError
 from graph.money import to_units
+from graph.params import Interval, validate_params
 from influence.score import percentile_rank
 
 __all__ = ["RFM", "rfm_from_spend", "rfm_value"]
@@ -83,6 +86,13 @@ def rfm_from_spend(spend: pa.Table, node_ids: np.ndarray, now_us: int) -> RFM:
     return RFM(buyer=buyer, recency_days=recency, frequency=frequency, monetary_units=monetary)
 
 
+@validate_params(
+    {
+        "recency": [Interval(Real, 0, None)],
+        "frequency": [Interval(Real, 0, None)],
+        "monetary": [Interval(Real, 0, None)],
+    }
+)
 def rfm_value(
     rfm: RFM, *, recency: float = 1.0, frequency: float = 1.0, monetary: float = 1.0
 ) -> np.ndarray:
@@ -94,16 +104,23 @@ def rfm_value(
     recency, frequency, monetary : float
         Non-negative weights, not all zero.
 
+    Raises
+    ------
+    ParameterError
+        For a negative weight, or when all three are zero.
+
     Returns
     -------
     numpy.ndarray of float64 in [0, 1]
     """
-    total = recency + frequency + monetary
-    if total <= 0 or min(recency, frequency, monetary) < 0:
-        raise ValueError("RFM weights must be >= 0 and not all zero")
+    if recency + frequency + monetary <= 0:
+        raise ParameterError(
+            "The 'recency', 'frequency' and 'monetary' weights of rfm_value must not all be 0.",
+            parameter="recency",
+        )
     b = rfm.buyer
     r = percentile_rank(-np.nan_to_num(rfm.recency_days, nan=0.0), active=b)
     f = percentile_rank(rfm.frequency.astype(np.float64), active=b)
     # a buyer whose orders were all refunded still ranks (at the bottom), above non-buyers
     m = percentile_rank(rfm.monetary_units.astype(np.float64), active=b)
-    return (recency * r + frequency * f + monetary * m) / total
+    return (recency * r + frequency * f + monetary * m) / (recency + frequency + monetary)

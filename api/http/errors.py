@@ -42,6 +42,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "conflict": 409,
     "invalid_cursor": 400,
     "invalid_config": 400,
+    "invalid_parameter": 400,
     "policy_violation": 400,
     "ingest_error": 422,
     "too_many_rejects": 422,

@@ -16,6 +16,7 @@ import pyarrow.csv as pacsv
 from graph.errors import IngestError, ValidationFailure
 from graph.events import Role
 from graph.money import CURRENCY_MINOR_UNITS
+from graph.params import Options, check_params
 from graph.roles._schema import bump_revision, ensure_schema, has_tables
 from graph.transaction import transaction
 
@@ -179,18 +180,17 @@ def import_declarations(
 
     Raises
     ------
+    ParameterError
+        An unknown ``kind``.
     IngestError
         The file is missing, unreadable or lacks a required column.
     ValidationFailure
         Some row is invalid; the error names file, row (1 = first data row),
         field and reason; ``context["errors"]`` lists up to 50 failures.
     """
-    if kind not in DECLARATION_KINDS:
-        raise IngestError(
-            f"The 'kind' parameter of import_declarations must be one of "
-            f"{sorted(DECLARATION_KINDS)}. Got {kind!r} instead.",
-            kind=kind,
-        )
+    check_params(
+        "import_declarations", {"kind": [Options(sorted(DECLARATION_KINDS))]}, {"kind": kind}
+    )
     path = Path(path)
     role = DECLARATION_KINDS[kind][0]
     raw = _canonical_columns(_read_csv(path), path, kind)

@@ -14,14 +14,15 @@ import json
 import os
 import shutil
 import time
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from graph.errors import ConfigError
 from graph.events import EventType
+from graph.params import Constraint, Interval, Options, check_params
 from graph.synth._adv_activity import Exposures, generate_exposures
 from graph.synth._adv_commerce import fraud_orders, organic_orders, referrals
 from graph.synth._adv_orders import OrderLog
@@ -45,25 +46,17 @@ def _rng(seed: int, stage: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, 0xAD, stage]))
 
 
+#: what the adversarial generator accepts (:mod:`graph.params`)
+_CONSTRAINTS: dict[str, list[Constraint]] = {
+    "users": [Interval(Integral, MIN_USERS, None)],
+    "observability": [Options(OBSERVABILITY)],
+    "format": [Options(FORMATS)],
+}
+
+
 def _check(params: AdversarialParams, fmt: str) -> None:
-    if not isinstance(params.users, int) or params.users < MIN_USERS:
-        raise ConfigError(
-            f"The 'users' parameter of koc synth must be an int >= {MIN_USERS}. "
-            f"Got {params.users!r} instead.",
-            key="users",
-        )
-    if params.observability not in OBSERVABILITY:
-        raise ConfigError(
-            "The 'observability' parameter of koc synth must be one of "
-            f"{', '.join(OBSERVABILITY)}. Got {params.observability!r} instead.",
-            key="observability",
-        )
-    if fmt not in FORMATS:
-        raise ConfigError(
-            f"The 'format' parameter of koc synth must be one of {', '.join(FORMATS)}. "
-            f"Got {fmt!r} instead.",
-            key="format",
-        )
+    values = {"users": params.users, "observability": params.observability, "format": fmt}
+    check_params("generate_adversarial", _CONSTRAINTS, values)
 
 
 def _write_social(pop: AdvPopulation, exp: Exposures, sinks: dict[EventType, TypeSink]) -> None:
@@ -144,7 +137,7 @@ def generate_adversarial(
 
     Raises
     ------
-    ConfigError
+    ParameterError
         For a size, observability level or format out of range.
     """
     params = params or AdversarialParams()

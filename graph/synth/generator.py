@@ -20,13 +20,14 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from graph.errors import ConfigError
 from graph.events import EventType
+from graph.params import Constraint, Interval, Options, check_params
 from graph.synth._activity import generate_chunk
 from graph.synth._broken import write_broken
 from graph.synth._orders import Credit, OrderBuffer
@@ -66,29 +67,18 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *stream]))
 
 
+#: what the demo generator accepts (:mod:`graph.params`)
+_CONSTRAINTS: dict[str, list[Constraint]] = {
+    "users": [Interval(Integral, MIN_USERS, None)],
+    "seed": [Interval(Integral, 0, None)],
+    "chunk_users": [Interval(Integral, 1, None)],
+    "format": [Options(FORMATS)],
+}
+
+
 def _check(params: SynthParams, fmt: str) -> None:
-    if not isinstance(params.users, int) or params.users < MIN_USERS:
-        raise ConfigError(
-            f"The 'users' parameter of koc synth must be an int >= {MIN_USERS}. "
-            f"Got {params.users!r} instead.",
-            key="users",
-        )
-    if not isinstance(params.seed, int) or params.seed < 0:
-        raise ConfigError(
-            f"The 'seed' parameter of koc synth must be an int >= 0. Got {params.seed!r} instead.",
-            key="seed",
-        )
-    if params.chunk_users < 1:
-        raise ConfigError(
-            f"The 'chunk_users' parameter must be >= 1. Got {params.chunk_users!r} instead.",
-            key="chunk_users",
-        )
-    if fmt not in FORMATS:
-        raise ConfigError(
-            f"The 'format' parameter of koc synth must be one of {', '.join(FORMATS)}. "
-            f"Got {fmt!r} instead.",
-            key="format",
-        )
+    values = {"users": params.users, "seed": params.seed, "chunk_users": params.chunk_users}
+    check_params("generate", _CONSTRAINTS, {**values, "format": fmt})
 
 
 def generate(
@@ -118,7 +108,7 @@ def generate(
 
     Raises
     ------
-    ConfigError
+    ParameterError
         For a size, seed or format out of range.
 
     Notes

@@ -9,7 +9,8 @@ meaningful.
 
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -23,7 +24,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from graph.errors import ConfigError, ScoringError
+from graph.errors import ScoringError
+from graph.params import Constraint, Interval, Options, check_params
 
 __all__ = ["RoleClassifier", "cross_validate_roles", "classification_report_dict", "UNKNOWN"]
 
@@ -63,6 +65,19 @@ class RoleClassifier(ClassifierMixin, BaseEstimator):
         oversubscribed threads on a busy machine.
     """
 
+    #: what each parameter accepts, checked by ``fit`` (:mod:`graph.params`)
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "estimator": [Options(("hgb", "logistic"))],
+        "method": [Options(("isotonic", "sigmoid"))],
+        "cv": [Interval(Integral, 2, None)],
+        "threshold": [Interval(Real, 0, 1)],
+        "max_iter": [Interval(Integral, 1, None)],
+        "class_weight": [Options(("balanced",)), None],
+        "max_train_samples": [Interval(Integral, 1, None), None],
+        "random_state": [Interval(Integral, 0, None), None],
+        "n_threads": [Interval(Integral, 1, None), None],
+    }
+
     def __init__(
         self,
         *,
@@ -87,24 +102,7 @@ class RoleClassifier(ClassifierMixin, BaseEstimator):
         self.n_threads = n_threads
 
     def _check_params(self) -> None:
-        if self.estimator not in ("hgb", "logistic"):
-            raise ConfigError(
-                "The 'estimator' parameter of RoleClassifier must be 'hgb' or 'logistic'. "
-                f"Got {self.estimator!r} instead.",
-                key="estimator",
-            )
-        if self.method not in ("isotonic", "sigmoid"):
-            raise ConfigError(
-                "The 'method' parameter of RoleClassifier must be 'isotonic' or 'sigmoid'. "
-                f"Got {self.method!r} instead.",
-                key="method",
-            )
-        if not 0.0 <= float(self.threshold) <= 1.0:
-            raise ConfigError(
-                "The 'threshold' parameter of RoleClassifier must be a float in [0, 1]. "
-                f"Got {self.threshold!r} instead.",
-                key="threshold",
-            )
+        check_params(type(self).__name__, self._parameter_constraints, self.get_params())
 
     def _base(self) -> Any:
         if self.estimator == "hgb":
@@ -139,6 +137,8 @@ class RoleClassifier(ClassifierMixin, BaseEstimator):
 
         Raises
         ------
+        ParameterError
+            A parameter outside :attr:`_parameter_constraints`.
         ScoringError
             Fewer than two roles, or a role with fewer examples than ``cv``
             (declare more users of that role, e.g. import the roster).

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from graph.duckdb_store import DuckDBStore
-from graph.errors import IngestError, NotFoundError, ValidationFailure
+from graph.errors import IngestError, NotFoundError, ParameterError, ValidationFailure
 from graph.events import EventType
 from graph.roles import (
     ModelRecord,
@@ -153,7 +153,7 @@ def test_import_declarations_missing_column_or_file(store: DuckDBStore, tmp_path
         import_declarations(store.conn, path, kind="employee")
     with pytest.raises(IngestError, match="does not exist"):
         import_declarations(store.conn, tmp_path / "nope.csv", kind="employee")
-    with pytest.raises(IngestError, match="kind"):
+    with pytest.raises(ParameterError, match="kind"):
         import_declarations(store.conn, path, kind="manager")
 
 

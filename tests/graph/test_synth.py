@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from api.cli import cli
-from graph.errors import ConfigError
+from graph.errors import ParameterError
 from graph.events import RECORD_SPECS, EventType, Role
 from graph.money import CURRENCY_MINOR_UNITS
 from graph.synth import WINDOW_END, WINDOW_START, SynthParams, generate
@@ -198,9 +198,9 @@ def test_generate_formats_hold_same_rows(fmt: str, tmp_path: Path) -> None:
 
 
 def test_generate_rejects_bad_parameters(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="'users' parameter"):
+    with pytest.raises(ParameterError, match="'users' parameter"):
         generate(tmp_path, SynthParams(users=10))
-    with pytest.raises(ConfigError, match="'format' parameter"):
+    with pytest.raises(ParameterError, match="'format' parameter"):
         generate(tmp_path, SynthParams(users=300), fmt="xlsx")
     assert not list(tmp_path.iterdir())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graph.errors import ScoringError
+from graph.errors import ParameterError, ScoringError
 from influence.calibration import WeightCalibrator
 
 
@@ -63,7 +63,8 @@ def test_calibrator_predict_uses_weights():
 )
 def test_calibrator_parameter_errors(kwargs, periods, match):
     X, y = _periods(np.array([1.0]), n_periods=periods, n=50)
-    with pytest.raises(ScoringError, match=match):
+    error = ScoringError if "n_splits" in kwargs else ParameterError
+    with pytest.raises(error, match=match):
         WeightCalibrator(**kwargs).fit(X, y)
 
 
@@ -95,3 +96,20 @@ def test_calibrator_recommends_a_fit_that_wins_on_the_held_out_period():
     assert model.holdout_["ndcg_fitted"] > model.holdout_["ndcg_baseline"]
     assert model.recommended_
     assert model.weights_[0] > model.weights_[1]
+
+
+def test_calibrator_is_a_scikit_learn_estimator():
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    model = WeightCalibrator(alpha=2.0, k=10)
+    assert model.get_params() == {"alpha": 2.0, "k": 10, "n_splits": 2}
+    copy = clone(model).set_params(k=5)
+    assert copy.k == 5 and model.k == 10
+    with pytest.raises(NotFittedError):
+        model.predict(np.ones((2, 3)))
+    X, y = _periods(np.array([1.0, 0.5, 0.0]), n_periods=3, n=200)
+    fitted = model.fit(X, y)
+    assert fitted is model and model.n_features_in_ == 3
+    learned = {name for name in vars(model) if name not in model.get_params()}
+    assert learned and all(name.endswith("_") for name in learned)

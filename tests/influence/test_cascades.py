@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from graph.errors import ConfigError
+from graph.errors import ParameterError
 from graph.events import EDGE_TYPE_CODES, EventType
 from graph.snapshot import GraphSnapshot
 from graph.store import EdgeArrays
@@ -53,7 +53,7 @@ def test_cascade_stats_max_depth_truncates():
     pairs = [(0, 1), (1, 2), (2, 3)]
     st = cascade_stats(snapshot_from_pairs(pairs, 4, etype=FWD), max_depth=2)
     assert st.size.tolist() == [2, 2, 1, 0] and st.depth.tolist() == [2, 2, 1, 0]
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError):
         cascade_stats(snapshot_from_pairs(pairs, 4, etype=FWD), max_depth=0)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from graph.errors import ConfigError
+from graph.errors import ParameterError
 from influence.communities import (
     leiden_communities,
     strongest_ties,
@@ -72,11 +72,11 @@ def test_leiden_higher_resolution_gives_more_communities():
     assert many > few
 
 
-def test_leiden_invalid_objective_raises_config_error():
+def test_leiden_invalid_objective_raises_parameter_error():
     snap = snapshot_from_pairs([(0, 1)], 2)
-    with pytest.raises(ConfigError, match="objective"):
+    with pytest.raises(ParameterError, match="objective"):
         leiden_communities(snap, objective="louvain")
-    with pytest.raises(ConfigError, match="resolution"):
+    with pytest.raises(ParameterError, match="resolution"):
         leiden_communities(snap, resolution=0)
 
 
@@ -101,9 +101,9 @@ def test_top_spreaders_matches_brute_force(rng):
 
 
 def test_top_spreaders_rejects_mismatched_input():
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError):
         top_spreaders(np.zeros(3, int), np.zeros(2))
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError):
         top_spreaders(np.zeros(3, int), np.zeros(3), k=0)
 
 
@@ -155,15 +155,15 @@ def test_strongest_ties_equal_weights_are_not_biased_to_low_indices():
 
 def test_leiden_rejects_bad_backbone_settings():
     snap = snapshot_from_pairs([(0, 1)], 2)
-    with pytest.raises(ConfigError, match="backbone_above"):
+    with pytest.raises(ParameterError, match="backbone_above"):
         leiden_communities(snap, backbone_above=-1)
-    with pytest.raises(ConfigError, match="backbone_ties"):
+    with pytest.raises(ParameterError, match="backbone_ties"):
         leiden_communities(snap, backbone_ties=0)
 
 
 def test_strongest_ties_rejects_bad_count():
     ties = sp.csr_matrix(([1.0], ([0], [1])), shape=(2, 2))
-    with pytest.raises(ConfigError, match="per_user"):
+    with pytest.raises(ParameterError, match="per_user"):
         strongest_ties(ties, 0)
 
 

@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from graph.errors import ConfigError, NotFoundError
+from graph.errors import NotFoundError, ParameterError
 from graph.events import EDGE_TYPE_CODES, EventType
 from influence.ego import ego_network
 from tests.influence.conftest import snapshot_from_pairs
@@ -90,9 +90,9 @@ def test_ego_network_isolated_ego_is_alone() -> None:
     [
         ({"node": "nobody"}, NotFoundError),
         ({"node": 7}, NotFoundError),
-        ({"node": 0, "radius": 0}, ConfigError),
-        ({"node": 0, "max_nodes": 0}, ConfigError),
-        ({"node": 0, "order_buyer": np.array([1])}, ConfigError),
+        ({"node": 0, "radius": 0}, ParameterError),
+        ({"node": 0, "max_nodes": 0}, ParameterError),
+        ({"node": 0, "order_buyer": np.array([1])}, ParameterError),
     ],
 )
 def test_ego_network_bad_arguments_raise(kwargs: dict, error: type[Exception]) -> None:

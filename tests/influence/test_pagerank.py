@@ -7,7 +7,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from graph.errors import ConfigError, ConvergenceError, NotFoundError, ScoringError
+from graph.errors import ConvergenceError, NotFoundError, ParameterError
 from graph.events import EDGE_TYPE_CODES, EventType
 from influence.pagerank import pagerank
 from tests.influence.conftest import random_pairs, snapshot_from_pairs
@@ -158,9 +158,9 @@ def test_pagerank_not_converged_raises_convergence_error():
 
 
 @pytest.mark.parametrize("kwargs", [{"alpha": 1.5}, {"alpha": 0}, {"tol": -1}, {"max_iter": 0}])
-def test_pagerank_invalid_parameter_raises_config_error(kwargs):
+def test_pagerank_invalid_parameter_raises_parameter_error(kwargs):
     snap = snapshot_from_pairs([(0, 1)], 2)
-    with pytest.raises(ConfigError, match="parameter of pagerank"):
+    with pytest.raises(ParameterError, match="parameter of pagerank"):
         pagerank(snap, **kwargs)
 
 
@@ -168,11 +168,11 @@ def test_pagerank_bad_personalization_raises_typed_errors():
     snap = snapshot_from_pairs([(0, 1)], 2)
     with pytest.raises(NotFoundError, match="nobody"):
         pagerank(snap, personalization={"nobody": 1.0})
-    with pytest.raises(ScoringError, match="sum to 0"):
+    with pytest.raises(ParameterError, match="sum to 0"):
         pagerank(snap, personalization={"u0": 0.0})
-    with pytest.raises(ScoringError, match=">= 0"):
+    with pytest.raises(ParameterError, match=">= 0"):
         pagerank(snap, personalization=np.array([-1.0, 2.0]))
-    with pytest.raises(ScoringError, match="seed indices"):
+    with pytest.raises(ParameterError, match="seed indices"):
         pagerank(snap, personalization=[5])
 
 

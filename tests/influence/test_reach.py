@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from graph.errors import ConfigError, DeadlineExceeded, NotFoundError
+from graph.errors import DeadlineExceeded, NotFoundError, ParameterError
 from graph.events import EDGE_TYPE_CODES, EventType
 from graph.snapshot import GraphSnapshot
 from graph.store import EdgeArrays
@@ -67,11 +67,11 @@ def test_reach_exact_past_deadline_raises_deadline_exceeded():
         reach_exact(snap, [0, 1], deadline=time.monotonic() - 1.0)
 
 
-def test_reach_invalid_hops_raises_config_error():
+def test_reach_invalid_hops_raises_parameter_error():
     snap = snapshot_from_pairs([(0, 1)], 2)
-    with pytest.raises(ConfigError, match="hops"):
+    with pytest.raises(ParameterError, match="hops"):
         reach_exact(snap, [0], hops=0)
-    with pytest.raises(ConfigError, match="registers"):
+    with pytest.raises(ParameterError, match="registers"):
         reach_hyperanf(snap, registers=100)
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 
-from graph.errors import ConfigError, ScoringError
+from graph.errors import ParameterError, ScoringError
 from influence.roles import RoleClassifier, classification_report_dict, cross_validate_roles
 
 
@@ -79,9 +79,9 @@ def test_role_classifier_errors_name_the_problem() -> None:
         RoleClassifier().fit(X, np.array(["consumer"] * 10, dtype=object))
     with pytest.raises(ScoringError, match="kol"):
         RoleClassifier().fit(X, np.array(["consumer"] * 9 + ["kol"], dtype=object))
-    with pytest.raises(ConfigError, match="'estimator' parameter"):
+    with pytest.raises(ParameterError, match="'estimator' parameter"):
         RoleClassifier(estimator="svm").fit(X, np.array(["a", "b"] * 5, dtype=object))
-    with pytest.raises(ConfigError, match="'threshold' parameter"):
+    with pytest.raises(ParameterError, match="'threshold' parameter"):
         RoleClassifier(threshold=1.5).fit(X, np.array(["a", "b"] * 5, dtype=object))
 
 

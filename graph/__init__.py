@@ -8,8 +8,9 @@
 * shared conventions, each defined once: money (:mod:`graph.money`), time units and
   id -> node index lookups (:mod:`graph.arrays`), "the first referral binds the
   referee" (:mod:`graph.referrals`), TOML-over-defaults loading
-  (:mod:`graph.tomlconfig`), parameter checks (:mod:`graph.params`) and settings
-  (:mod:`graph.settings`, read only at the edges);
+  (:mod:`graph.tomlconfig`), parameter checks (:mod:`graph.params`), transactions
+  (:mod:`graph.transaction`) and settings (:mod:`graph.settings`, read only at the
+  edges);
 * the store contract (:mod:`graph.store`) and its two implementations, the embedded
   DuckDB file (:mod:`graph.duckdb_store`) and Neo4j (:mod:`graph.neo4j_store`, its
   Cypher in :mod:`graph.cypher`), opened by :func:`graph.factory.open_store`, with

@@ -6,7 +6,7 @@ Public entry points (see ``docs/commissions.md``):
 * :class:`Ledger`: the ledger tables on the store's DuckDB connection or a file;
 * :func:`attribute`: attribute new orders and refunds (``koc commissions run``);
 * :func:`close_period`: settle a month (``koc commissions close``);
-* :mod:`referral.service`: functions behind the HTTP API.
+* :mod:`referral.service`: queries over the ledger and the referral tree (statements, entry pages, referral counts).
 """
 
 from referral.attribution import RunSummary, attribute

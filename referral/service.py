@@ -1,4 +1,4 @@
-"""Service functions over the ledger and the referral tree, for the HTTP API and notebooks.
+"""Queries over the ledger and the referral tree: the referral package's read API.
 
 Each function takes either a :class:`graph.store.GraphStore` (the ledger is then on
 its DuckDB connection, or in ``ledger_path`` for Neo4j) or a

@@ -19,7 +19,6 @@ import io
 import json
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from graph.ingest.csv_records import (
     record_start,
     rfc_quotes,
 )
+from graph.ingest.raw import RawBatch, RawReject, Reader
 
 __all__ = [
     "RawBatch",
@@ -71,30 +71,6 @@ DEFAULT_MAX_RECORD_BYTES = 64 * 64 * 1024
 _MAX_TARGET = 1 << 26
 _NO_QUOTES = np.zeros(0, dtype=np.intp)
 _NO_ROWS = np.zeros(0, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class RawReject:
-    """A row refused before validation (it could not be decoded)."""
-
-    row: int
-    field: str | None
-    value: str | None
-    reason: str
-    raw: str | None
-
-
-@dataclass
-class RawBatch:
-    """One batch of input rows: string columns, their row numbers, undecodable rows."""
-
-    table: pa.Table
-    rows: np.ndarray
-    bad: list[RawReject] = field(default_factory=list)
-
-    @property
-    def n_read(self) -> int:
-        return self.table.num_rows + len(self.bad)
 
 
 def detect_format(path: Path, fmt: str | None = None) -> str:
@@ -183,51 +159,6 @@ def check_input_file(path: Path) -> None:
             "(copy a stream to a file first).",
             path=str(path),
         )
-
-
-def _identity(path: Path) -> tuple[int, int, int]:
-    st = path.stat()
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-class Reader:
-    """Base of the file readers: progress in bytes (or rows) and warnings."""
-
-    def __init__(self, path: Path, batch_rows: int) -> None:
-        self.path = path
-        self.batch_rows = batch_rows
-        self._identity = _identity(path)
-        self.total = max(self._identity[1], 1)
-        self.done = 0
-        self.warnings: list[str] = []
-
-    def __iter__(self) -> Iterator[RawBatch]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def checked(self) -> Iterator[RawBatch]:
-        """The batches, each only after checking that the file has not changed.
-
-        A file truncated, appended to or rewritten while it is read would load a
-        mix of two versions: :class:`IngestError` instead (the batches stored
-        before stay; loading the finished file again completes it).
-        """
-        for batch in self:
-            self._check_unchanged()
-            yield batch
-        self._check_unchanged()
-
-    def _check_unchanged(self) -> None:
-        try:
-            now = _identity(self.path)
-        except OSError:
-            now = (-1, -1, -1)
-        if now != self._identity:
-            raise IngestError(
-                f"{self.path} changed while it was being read (size {self._identity[1]} -> "
-                f"{now[1]} bytes, or rewritten); the batches before the change are stored. "
-                "Ingest it again once it is complete: stored rows count as duplicates.",
-                path=str(self.path),
-            )
 
 
 class _LineReader(Reader):
@@ -766,7 +697,7 @@ def open_reader(
     ``max_record_bytes`` are rejected while reading."""
     check_input_file(path)
     if fmt == "xlsx":
-        from graph.ingest.xlsx import XlsxReader  # imports this module
+        from graph.ingest.xlsx import XlsxReader  # lazy: openpyxl loads only for XLSX
 
         return XlsxReader(path, batch_rows)
     cls = {"csv": CsvReader, "jsonl": JsonlReader, "parquet": ParquetReader}[fmt]

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from graph.errors import IngestError
-from graph.ingest.readers import RawBatch, Reader
+from graph.ingest.raw import RawBatch, Reader
 
 __all__ = ["XlsxReader", "cell_text"]
 

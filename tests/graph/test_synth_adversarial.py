@@ -17,7 +17,7 @@ from scipy.stats import spearmanr
 
 from api.cli import cli
 from graph.duckdb_store import DuckDBStore
-from graph.errors import ConfigError
+from graph.errors import ParameterError
 from graph.ingest import ingest_files
 from graph.synth._adv_params import AdversarialParams
 from graph.synth.adversarial import generate_adversarial
@@ -77,7 +77,7 @@ def test_generate_adversarial_observability_changes_logs_not_the_world(high: Pat
 
 
 def test_generate_adversarial_rejects_unknown_observability(tmp_path: Path):
-    with pytest.raises(ConfigError, match="observability"):
+    with pytest.raises(ParameterError, match="observability"):
         generate_adversarial(tmp_path, AdversarialParams(users=500, observability="perfect"))
 
 

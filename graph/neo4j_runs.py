@@ -184,9 +184,7 @@ class Neo4jRunsMixin:
     def get_run(self, run_id: str) -> RunRecord:
         runs = self._runs(q.GET_RUN, run_id=run_id)
         if not runs:
-            raise NotFoundError(
-                f"No ranking run {run_id!r}; `koc runs` lists the runs.", run_id=run_id
-            )
+            raise NotFoundError(f"No ranking run {run_id!r} in the store.", run_id=run_id)
         return runs[0]
 
     def list_runs(self, limit: int = 20) -> list[RunRecord]:

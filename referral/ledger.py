@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from graph.errors import ConfigError, ConflictError, NotFoundError, StoreError
+from graph.errors import ConfigError, ConflictError, NotFoundError, ParameterError, StoreError
 from graph.migrations import applied_version, migrate
 from graph.money import UNITS_PER_CURRENCY_UNIT
 from graph.transaction import transaction
@@ -398,14 +398,14 @@ class Ledger:
             if len(given) < MIN_ID_PREFIX:
                 raise NotFoundError(
                     f"Entry id {given!r} is too short; give at least {MIN_ID_PREFIX} characters "
-                    "(the ids in `koc commissions holds`).",
+                    "of a held entry's id.",
                     entry_id=given,
                 )
             hits = [k for k in known if k.startswith(given)]
             if len(hits) != 1:
                 what = "is not a held entry" if state == "held" else "was never held"
                 raise NotFoundError(
-                    f"Entry {given!r} {what}; `koc commissions holds` lists held entries."
+                    f"Entry {given!r} {what}."
                     if not hits
                     else f"Entry id {given!r} is ambiguous: it starts {len(hits)} entries "
                     f"({', '.join(h[:12] for h in hits[:5])}...); give more characters.",
@@ -423,7 +423,7 @@ class Ledger:
         ------
         NotFoundError
             An id is not a held entry (it names the id).
-        ConfigError
+        ParameterError
             Empty reason or name.
         """
         _need_reason(reason, by, "release")
@@ -445,7 +445,7 @@ class Ledger:
         ------
         NotFoundError
             An id is not a held entry.
-        ConfigError
+        ParameterError
             Empty reason or name.
         """
         from referral.periods import next_period
@@ -502,4 +502,7 @@ class Ledger:
 
 def _need_reason(reason: str, by: str, what: str) -> None:
     if not reason.strip() or not by.strip():
-        raise ConfigError(f"A {what} needs --reason and --by (who decided and why).")
+        raise ParameterError(
+            f"A {what} needs a 'reason' and 'by' (why, and who decided).",
+            parameter="reason" if not reason.strip() else "by",
+        )

@@ -6,7 +6,7 @@ import click
 import pytest
 
 from api.cli import COMMAND_MODULES, cli, main
-from graph.errors import NotFoundError
+from graph.errors import NotFoundError, ParameterError
 
 
 def _all_commands(group: click.Group, ctx: click.Context, prefix: tuple[str, ...] = ()):
@@ -107,3 +107,32 @@ def test_configuration_docs_list_every_setting() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
     missing = [n for n in Settings.model_fields if f"`KOC_{n.upper()}`" not in doc]
     assert not missing, f"docs/configuration.md does not describe {missing}"
+
+
+def test_cli_error_names_the_option_of_a_bad_parameter(capsys: pytest.CaptureFixture[str]) -> None:
+    # the library names the function's parameter; the CLI adds the flag that sets it
+    @cli.command("_param_for_test")
+    @click.option("--max-hops", "max_hops", type=int, default=0)
+    def _param(max_hops: int) -> None:
+        raise ParameterError(
+            f"The 'max_hops' parameter of reach must be an int >= 1. Got {max_hops} instead.",
+            parameter="max_hops",
+        )
+
+    try:
+        with pytest.raises(SystemExit) as exc:
+            main(["--db", "unused.duckdb", "_param_for_test", "--max-hops", "0"])
+    finally:
+        cli.commands.pop("_param_for_test")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "The 'max_hops' parameter of reach must be an int >= 1. Got 0 instead." in err
+    assert "(option --max-hops)" in err
+
+
+def test_cli_error_adds_the_command_that_lists_runs(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--db", str(tmp_path / "k.duckdb"), "runs", "show", "r-missing"])
+    err = capsys.readouterr().err
+    assert "No ranking run 'r-missing' in the store." in err
+    assert "`koc runs` lists the runs." in err

@@ -3,7 +3,7 @@
 Each subcommand lives in its own module in this package, named like the command;
 every module here that defines a click command or group named ``command`` is
 registered automatically and imported only when it is used. Library errors (:class:`graph.errors.KocError`) are
-printed as one clear line and exit with status 2; no traceback unless
+printed as one clear line (with the option or command to use next, :mod:`api.cli.hints`) and exit with status 2; no traceback unless
 ``--debug`` is given.
 
 Every subcommand also accepts ``--db`` and ``--store`` after its name
@@ -24,6 +24,7 @@ import click
 
 from api.cli._inprocess import CwdPath
 from api.cli.context import CliContext
+from api.cli.hints import cli_message, invoked_command
 from graph.errors import KocError
 
 __all__ = ["main", "run", "cli", "COMMAND_MODULES"]
@@ -32,7 +33,7 @@ __all__ = ["main", "run", "cli", "COMMAND_MODULES"]
 COMMAND_MODULES: tuple[str, ...] = tuple(
     f"{__name__}.{m.name}"
     for m in pkgutil.iter_modules(__path__)
-    if m.name not in {"context"} and not m.name.startswith("_")
+    if m.name not in {"context", "hints"} and not m.name.startswith("_")
 )
 
 
@@ -168,7 +169,8 @@ def run(argv: list[str], *, obj: CliContext | None = None) -> int:
     except KocError as exc:
         if debug and obj is None:
             raise
-        click.secho(f"Error: {exc.message}", fg="red", err=True)
+        message = cli_message(exc, invoked_command(cli, list(argv)))
+        click.secho(f"Error: {message}", fg="red", err=True)
         return 2
     except KeyboardInterrupt:
         click.echo("Interrupted; nothing half-written was kept.", err=True)

@@ -32,6 +32,8 @@ __all__ = [
     "ERROR_RESPONSES",
     "error_responses",
     "install_error_handlers",
+    "NEXT_STEPS",
+    "api_message",
 ]
 
 log = logging.getLogger("koc.api")
@@ -117,6 +119,21 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 ERROR_RESPONSES = error_responses(401, 403, 422)
 
 
+#: (error code, context key present) -> the request that helps next (library messages
+#: speak in domain terms; this is their HTTP translation, as api.cli.hints is the CLI's)
+NEXT_STEPS: dict[tuple[str, str], str] = {
+    ("not_found", "run_id"): "GET /v1/runs lists the runs.",
+}
+
+
+def api_message(exc: KocError) -> str:
+    """``exc``'s message with the request an API client needs next."""
+    for (code, key), step in NEXT_STEPS.items():
+        if exc.code == code and key in exc.context:
+            return f"{exc.message} {step}"
+    return exc.message
+
+
 def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"code": code, "message": message, "details": details}
 
@@ -146,7 +163,7 @@ async def _koc_error(request: Request, exc: Exception) -> JSONResponse:
         )
     headers = {"Retry-After": "5"} if status == 503 else None
     return JSONResponse(
-        _body(exc.code, exc.message, _safe_context(exc.context)), status, headers=headers
+        _body(exc.code, api_message(exc), _safe_context(exc.context)), status, headers=headers
     )
 
 

@@ -167,7 +167,7 @@ def role_at(
         version = latest_model_version(conn)
     elif has_roles and model_version is not None and not model_exists(conn, model_version):
         raise NotFoundError(
-            f"No role model {model_version!r}; `koc roles infer` trains one.",
+            f"No role model {model_version!r} has been trained.",
             model_version=model_version,
         )
     cur = conn.cursor()

@@ -32,6 +32,7 @@ from influence.config import (
     COMPONENTS,
     ENGAGEMENT_SIGNALS,
     ScoreConfig,
+    as_score_config,
     config_to_toml,
     default_score_config,
     load_score_config,
@@ -66,10 +67,11 @@ from influence.evaluation import (
 )
 from influence.evidence import (
     EVIDENCE_RULES,
-    EvidenceWeights,
+    EvidenceSection,
     collusive_orders,
     conversion_evidence,
     new_purchases,
+    tied_orders,
 )
 from influence.koc_score import (
     active_components,
@@ -77,6 +79,7 @@ from influence.koc_score import (
     component_values,
     engagement_value,
     score_components,
+    staff_by_channel,
 )
 from influence.pagerank import PageRankResult, node_vector, pagerank
 from influence.reach import REACH_TYPES, gather_rows, hll_estimate, reach_exact, reach_hyperanf
@@ -95,6 +98,7 @@ __all__ = [
     "COMPONENTS",
     "ENGAGEMENT_SIGNALS",
     "ScoreConfig",
+    "as_score_config",
     "config_to_toml",
     "default_score_config",
     "load_score_config",
@@ -129,16 +133,18 @@ __all__ = [
     "WeightCalibrator",
     # conversion evidence
     "EVIDENCE_RULES",
-    "EvidenceWeights",
+    "EvidenceSection",
     "collusive_orders",
     "conversion_evidence",
     "new_purchases",
+    "tied_orders",
     # the KOC score
     "active_components",
     "component_details",
     "component_values",
     "engagement_value",
     "score_components",
+    "staff_by_channel",
     "ScoreResult",
     "koc_score",
     "percentile_rank",

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from api.cli._inprocess import CwdPath
+from api.cli._cwd import CwdPath
 from api.cli.context import CliContext
 from api.cli.hints import cli_message, invoked_command
 from graph.errors import KocError

@@ -18,9 +18,7 @@ line sent by a ``koc`` client (:mod:`api.cli._server_link`):
 
 from __future__ import annotations
 
-import contextvars
 import io
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -28,14 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import click
+from api.cli._cwd import CwdPath, client_cwd
 
 __all__ = ["ThreadRouter", "CwdPath", "CommandRunner", "run_captured", "client_cwd"]
-
-#: the working directory of the ``koc`` client whose command runs in this thread
-client_cwd: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
-    "koc_client_cwd", default=None
-)
 
 
 class ThreadRouter(io.TextIOBase):
@@ -93,33 +86,6 @@ class ThreadRouter(io.TextIOBase):
     @property
     def errors(self) -> str:  # type: ignore[override]
         return "strict"
-
-
-class CwdPath(click.Path):
-    """``click.Path`` that reads a relative path from the client's working directory."""
-
-    @classmethod
-    def like(cls, other: click.Path) -> CwdPath:
-        """The same checks as ``other`` (exists, file/dir, path type, ...)."""
-        return cls(
-            exists=other.exists,
-            file_okay=other.file_okay,
-            dir_okay=other.dir_okay,
-            writable=other.writable,
-            readable=other.readable,
-            resolve_path=other.resolve_path,
-            allow_dash=other.allow_dash,
-            path_type=other.type,
-            executable=other.executable,
-        )
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        base = client_cwd.get()
-        if base is not None and isinstance(value, (str, os.PathLike)):
-            raw = os.fsdecode(value)
-            if raw != "-" and not os.path.isabs(raw):
-                value = type(value)(base / raw) if isinstance(value, Path) else str(base / raw)
-        return super().convert(value, param, ctx)
 
 
 class _Sink(io.TextIOBase):

@@ -131,6 +131,9 @@ def test_cli_error_names_the_option_of_a_bad_parameter(capsys: pytest.CaptureFix
 
 
 def test_cli_error_adds_the_command_that_lists_runs(tmp_path, capsys):
+    from graph.duckdb_store import DuckDBStore
+
+    DuckDBStore(tmp_path / "k.duckdb").close()  # a store without runs
     with pytest.raises(SystemExit):
         main(["--db", str(tmp_path / "k.duckdb"), "runs", "show", "r-missing"])
     err = capsys.readouterr().err

@@ -74,8 +74,20 @@ def percentile_rank(values: np.ndarray, active: np.ndarray | None = None) -> np.
         raise ScoringError("percentile_rank got NaN for an active user; fix the metric first.")
     n_active = int(active.sum())
     if n_active:
-        out[active] = rankdata(values[active], method="average") / n_active
+        out[active] = rankdata(_tie_key(values[active]), method="average") / n_active
     return out
+
+
+def _tie_key(values: np.ndarray) -> np.ndarray:
+    """``values`` rounded to 40 mantissa bits (relative ~1e-12) for ranking.
+
+    Sums of the same terms in another order differ in the last bits, so two users with
+    equal evidence could rank apart depending on how the store ordered their rows; at
+    this precision such values tie, while real differences (far above 1e-12 relative)
+    keep their order.
+    """
+    mantissa, exponent = np.frexp(values)
+    return np.ldexp(np.round(mantissa * 2.0**40) / 2.0**40, exponent)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from graph.errors import ConfigError
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, EventType
 from graph.store import EdgeArrays, GraphStore
 
-__all__ = ["GraphSnapshot", "build_snapshot", "DEFAULT_TYPE_WEIGHTS"]
+__all__ = ["GraphSnapshot", "build_snapshot", "edge_weights", "DEFAULT_TYPE_WEIGHTS"]
 
 #: Default per-type edge weights (a referral says more than a view).
 DEFAULT_TYPE_WEIGHTS: dict[str, float] = {
@@ -103,6 +103,58 @@ def _csr(n: int, src: np.ndarray, dst: np.ndarray, data: np.ndarray) -> sp.csr_m
     m = sp.csr_matrix((data, (src, dst)), shape=(n, n), dtype=np.float64)
     m.sum_duplicates()  # also sorts the column indices of each row
     return m
+
+
+def edge_weights(
+    etype: np.ndarray,
+    ts: np.ndarray,
+    *,
+    type_weights: Mapping[str, float] | None = None,
+    half_life_days: float | None = None,
+    now_us: int | None = None,
+) -> np.ndarray:
+    """Weight of each edge: its type weight times the optional time decay (module docstring).
+
+    Parameters
+    ----------
+    etype : numpy.ndarray of int8
+        Edge type codes.
+    ts : numpy.ndarray of int64
+        Edge times, UTC epoch microseconds.
+    type_weights, half_life_days
+        See :meth:`GraphSnapshot.from_edges`.
+    now_us : int, optional
+        Reference time of the decay; required when ``half_life_days`` is set and
+        there are edges.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        The snapshot and the distributed ranking (:mod:`influence.spark`) both weigh
+        edges with this function.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown type, a negative / non-finite weight or half-life.
+    """
+    table = _type_weight_table(type_weights)
+    weight = table[np.asarray(etype, dtype=np.int8)]
+    if half_life_days is not None:
+        hl = float(half_life_days)
+        if not np.isfinite(hl) or hl <= 0:
+            raise ConfigError(
+                "The 'half_life_days' parameter must be a float > 0 or None. "
+                f"Got {half_life_days!r} instead.",
+                key="half_life_days",
+            )
+        ts = np.asarray(ts, dtype=np.int64)
+        if ts.size:
+            if now_us is None:
+                raise ConfigError("edge_weights needs now_us to decay edges.", key="now_us")
+            age_days = np.maximum(int(now_us) - ts, 0).astype(np.float64) / US_PER_DAY
+            weight = weight * np.exp2(-age_days / hl)
+    return np.ascontiguousarray(weight, dtype=np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,22 +237,12 @@ class GraphSnapshot:
         ConfigError
             For an unknown type or a negative / non-finite weight or half-life.
         """
-        table = _type_weight_table(type_weights)
         etype = np.ascontiguousarray(edges.etype, dtype=np.int8)
         ts = np.ascontiguousarray(edges.ts, dtype=np.int64)
-        weight = table[etype]
-        if half_life_days is not None:
-            hl = float(half_life_days)
-            if not np.isfinite(hl) or hl <= 0:
-                raise ConfigError(
-                    "The 'half_life_days' parameter must be a float > 0 or None. "
-                    f"Got {half_life_days!r} instead.",
-                    key="half_life_days",
-                )
-            if ts.size:
-                ref = int(ts.max()) if now_us is None else int(now_us)
-                age_days = np.maximum(ref - ts, 0).astype(np.float64) / US_PER_DAY
-                weight = weight * np.exp2(-age_days / hl)
+        ref = int(ts.max()) if now_us is None and ts.size else now_us
+        weight = edge_weights(
+            etype, ts, type_weights=type_weights, half_life_days=half_life_days, now_us=ref
+        )
         n = edges.n_nodes
         src = np.ascontiguousarray(edges.src, dtype=np.int32)
         dst = np.ascontiguousarray(edges.dst, dtype=np.int32)

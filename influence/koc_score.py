@@ -39,6 +39,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from graph.errors import ScoringError
 from graph.money import UNITS_PER_CURRENCY_UNIT
 from graph.snapshot import GraphSnapshot
 from influence.config import COMPONENTS, ENGAGEMENT_SIGNALS, EngagementSection, ScoreConfig
@@ -119,10 +120,12 @@ def component_values(
 
 
 def active_components(
-    snapshot: GraphSnapshot,
+    snapshot: GraphSnapshot | None,
     reach: np.ndarray,
     raw: Mapping[str, np.ndarray] | None = None,
     excluded: np.ndarray | None = None,
+    *,
+    pagerank_active: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Which users take part in each component.
 
@@ -130,11 +133,15 @@ def active_components(
     graph that is not a self-loop). ``reach``: estimates of at least 0.5. The other
     components: raw value > 0 (given ``raw``; else left to
     :func:`influence.score.koc_score`'s default). ``excluded`` users (collusion)
-    take part in none.
+    take part in none. ``pagerank_active`` replaces the snapshot's in-edge test (the
+    distributed ranking computes it without a snapshot).
     """
-    src, dst = snapshot.src, snapshot.dst
-    indegree_rev = np.bincount(src[src != dst], minlength=snapshot.n_nodes)
-    active = {"pagerank": indegree_rev > 0, "reach": reach >= 0.5}
+    if pagerank_active is None:
+        if snapshot is None:
+            raise ScoringError("active_components needs a snapshot or pagerank_active.")
+        src, dst = snapshot.src, snapshot.dst
+        pagerank_active = np.bincount(src[src != dst], minlength=snapshot.n_nodes) > 0
+    active = {"pagerank": np.asarray(pagerank_active, dtype=bool), "reach": reach >= 0.5}
     for name, values in (raw or {}).items():
         active.setdefault(name, np.asarray(values) > 0)
     if excluded is not None:
@@ -143,7 +150,7 @@ def active_components(
 
 
 def score_components(
-    snapshot: GraphSnapshot,
+    snapshot: GraphSnapshot | None,
     *,
     pagerank: np.ndarray,
     reach: np.ndarray,
@@ -151,17 +158,20 @@ def score_components(
     engagement: np.ndarray,
     spend: np.ndarray,
     config: ScoreConfig,
+    pagerank_active: np.ndarray | None = None,
 ) -> ScoreResult:
     """The KOC score of every user from the metrics' outputs.
 
     Parameters
     ----------
-    snapshot : GraphSnapshot
-        The snapshot the metrics ran on.
+    snapshot : GraphSnapshot or None
+        The snapshot the metrics ran on (None when ``pagerank_active`` is given).
     pagerank, reach, signals, engagement, spend
         As for :func:`component_values`.
     config : ScoreConfig
         Component weights (``[weights]``) and the conversion-rate prior.
+    pagerank_active : numpy.ndarray of bool, optional
+        See :func:`active_components`.
 
     Returns
     -------
@@ -178,7 +188,11 @@ def score_components(
     )
     weights = {c: getattr(config.weights, c) for c in COMPONENTS}
     excluded = np.asarray(signals["evidence.collusion"], dtype=bool)
-    return koc_score(raw, weights, active=active_components(snapshot, reach, raw, excluded))
+    return koc_score(
+        raw,
+        weights,
+        active=active_components(snapshot, reach, raw, excluded, pagerank_active=pagerank_active),
+    )
 
 
 def component_details(signals: Mapping[str, np.ndarray], rfm: RFM) -> dict[str, np.ndarray]:

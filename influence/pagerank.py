@@ -34,10 +34,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from graph.errors import ConvergenceError, NotFoundError, ParameterError
-from graph.params import Interval, validate_params
+from graph.params import Constraint, Interval, validate_params
 from graph.snapshot import GraphSnapshot
 
-__all__ = ["PageRankResult", "pagerank", "node_vector"]
+__all__ = ["PageRankResult", "pagerank", "node_vector", "PAGERANK_CONSTRAINTS"]
 
 NodeWeights = Mapping[str, float] | np.ndarray | Iterable[int]
 
@@ -139,13 +139,15 @@ def node_vector(snapshot: GraphSnapshot, value: NodeWeights, *, name: str) -> np
     return vec / total
 
 
-@validate_params(
-    {
-        "alpha": [Interval(Real, 0, 1, closed="neither")],
-        "tol": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None)],
-    }
-)
+#: What :func:`pagerank` accepts (the Spark engine checks its parameters against the same).
+PAGERANK_CONSTRAINTS: dict[str, list[Constraint]] = {
+    "alpha": [Interval(Real, 0, 1, closed="neither")],
+    "tol": [Interval(Real, 0, None, closed="neither")],
+    "max_iter": [Interval(Integral, 1, None)],
+}
+
+
+@validate_params(PAGERANK_CONSTRAINTS)
 def pagerank(
     snapshot: GraphSnapshot,
     *,

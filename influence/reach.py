@@ -34,10 +34,20 @@ import scipy.sparse as sp
 
 from graph.errors import DeadlineExceeded, NotFoundError
 from graph.events import EventType
-from graph.params import Interval, Satisfies, validate_params
+from graph.params import Constraint, Interval, Satisfies, validate_params
 from graph.snapshot import GraphSnapshot
 
-__all__ = ["REACH_TYPES", "reach_exact", "reach_hyperanf", "gather_rows", "hll_estimate"]
+__all__ = [
+    "REACH_TYPES",
+    "reach_exact",
+    "reach_hyperanf",
+    "gather_rows",
+    "hll_estimate",
+    "hll_estimate_sums",
+    "node_hashes",
+    "HYPERANF_CONSTRAINTS",
+    "log2_registers",
+]
 
 #: Edge types that carry content to new people: views of shares, forwards, referrals.
 REACH_TYPES: tuple[EventType, ...] = (EventType.VIEW, EventType.FORWARD, EventType.REFERRAL)
@@ -198,16 +208,38 @@ def hll_estimate(registers: np.ndarray) -> np.ndarray:
     n, m = registers.shape
     pow2 = np.ldexp(1.0, -np.arange(256)).astype(np.float64)
     out = np.empty(n, dtype=np.float64)
-    am2 = _alpha(m) * m * m
     for lo in range(0, n, _EST_CHUNK):
         block = registers[lo : lo + _EST_CHUNK]
         z = pow2[block].sum(axis=1)
-        est = am2 / z
         zeros = np.count_nonzero(block == 0, axis=1)
-        small = (est <= 2.5 * m) & (zeros > 0)
-        est[small] = m * np.log(m / zeros[small])
-        out[lo : lo + block.shape[0]] = est
+        out[lo : lo + block.shape[0]] = hll_estimate_sums(z, zeros, m)
     return out
+
+
+def hll_estimate_sums(z: np.ndarray, zeros: np.ndarray, m: int) -> np.ndarray:
+    """HyperLogLog estimate from the register sums of each counter.
+
+    Parameters
+    ----------
+    z : numpy.ndarray of float64
+        ``sum_j 2^(-M_j)`` of each counter (a zero register adds 1).
+    zeros : numpy.ndarray of int
+        Number of zero registers ``V`` of each counter.
+    m : int
+        Registers per counter.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        The estimate of :func:`hll_estimate`; the distributed HyperANF
+        (:mod:`influence.spark.reach`) calls this same function, so both give equal values.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    zeros = np.asarray(zeros, dtype=np.int64)
+    est = _alpha(m) * m * m / z
+    small = (est <= 2.5 * m) & (zeros > 0)
+    est[small] = m * np.log(m / zeros[small])
+    return est
 
 
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -247,11 +279,26 @@ def _id_keys(node_ids: np.ndarray) -> np.ndarray:
     return _splitmix64(acc ^ _splitmix64(lengths.astype(np.uint64)))
 
 
-def _node_hashes(node_ids: np.ndarray, log2m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def node_hashes(node_ids: np.ndarray, log2m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Register index ``j`` and rank ``rho`` (1 + trailing zeros) of each user's hash.
 
     The hash is of the user id (:func:`_id_keys`), so results do not depend on
-    the order users are stored in.
+    the order users are stored in. The single-node and the distributed HyperANF
+    (:mod:`influence.spark.reach`) both hash with this function.
+
+    Parameters
+    ----------
+    node_ids : numpy.ndarray or pyarrow.Array of str
+        User ids.
+    log2m : int
+        Log2 of the registers per counter.
+    seed : int
+        Hash seed.
+
+    Returns
+    -------
+    j : numpy.ndarray of int64
+    rho : numpy.ndarray of uint8
     """
     key = _id_keys(node_ids) + _splitmix64(np.array([seed], dtype=np.uint64))[0]
     h = _splitmix64(key)
@@ -279,7 +326,7 @@ def _hyperanf_active(
     ``next[u] = max(P[u], max_{v active in out(u)} cur[v])``.
     """
     n, r, m = indptr.size - 1, active.size, 1 << log2m
-    j, rho = _node_hashes(node_ids, log2m, seed)
+    j, rho = node_hashes(node_ids, log2m, seed)
     local = np.full(n, r, dtype=np.int64)  # passive users map to the sentinel row r
     local[active] = np.arange(r)
     deg = np.diff(indptr)[active]
@@ -314,16 +361,20 @@ def _register_count(r: object) -> bool:
     return isinstance(r, Integral) and 16 <= int(r) <= 1 << 16 and int(r) & (int(r) - 1) == 0
 
 
-@validate_params(
-    {
-        "hops": [Interval(Integral, 1, None)],
-        "log2m": [Interval(Integral, 4, 16)],
-        "registers": [
-            Satisfies(_register_count, "a power of two in [16, 65536]"),
-            None,
-        ],
-    }
-)
+#: What :func:`reach_hyperanf` accepts (the Spark engine checks its parameters against the same).
+HYPERANF_CONSTRAINTS: dict[str, list[Constraint]] = {
+    "hops": [Interval(Integral, 1, None)],
+    "log2m": [Interval(Integral, 4, 16)],
+    "registers": [Satisfies(_register_count, "a power of two in [16, 65536]"), None],
+}
+
+
+def log2_registers(registers: int | None, log2m: int) -> int:
+    """``log2(m)`` from a register count (when given) or ``log2m`` (both engines)."""
+    return int(log2m) if registers is None else int(registers).bit_length() - 1
+
+
+@validate_params(HYPERANF_CONSTRAINTS)
 def reach_hyperanf(
     snapshot: GraphSnapshot,
     *,
@@ -378,8 +429,7 @@ def reach_hyperanf(
     .. [2] P. Flajolet, É. Fusy, O. Gandouet, F. Meunier, "HyperLogLog: the
        analysis of a near-optimal cardinality estimation algorithm", AofA 2007.
     """
-    if registers is not None:
-        log2m = int(registers).bit_length() - 1
+    log2m = log2_registers(registers, log2m)
     n = snapshot.n_nodes
     out = np.zeros((n, hops), dtype=np.float64)
     if n == 0:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +59,8 @@ __all__ = [
     "compute_ranking",
     "run_ranking",
     "reap_interrupted_runs",
+    "record_run",
+    "StepTimer",
     "leaderboard",
     "user_profile",
     "rank_changes",
@@ -103,6 +106,43 @@ class Ranking:
     details: dict[str, np.ndarray]
     timings: dict[str, float] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)
+
+
+class StepTimer:
+    """Times the steps of a pipeline and reports progress: ``step(name)`` starts a step.
+
+    Parameters
+    ----------
+    steps : tuple of str
+        The step names, in order (``progress`` gets the position).
+    progress : callable, optional
+        ``progress(step, done, total)`` before each step.
+    """
+
+    def __init__(self, steps: tuple[str, ...], progress: Progress | None = None) -> None:
+        self.steps, self.progress = steps, progress
+        self.timings: dict[str, float] = {}
+        self._current: str | None = None
+        self._clock = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        self._stop()
+        self._current = name
+        if self.progress is not None:
+            self.progress(name, self.steps.index(name), len(self.steps))
+
+    def _stop(self) -> None:
+        t = time.perf_counter()
+        if self._current is not None:
+            self.timings[self._current] = round(t - self._clock, 4)
+        self._clock = t
+
+    def finish(self) -> dict[str, float]:
+        """Seconds per step, plus ``total``."""
+        self._stop()
+        self._current = None
+        self.timings["total"] = round(sum(v for k, v in self.timings.items() if k != "total"), 4)
+        return self.timings
 
 
 def _us(dt: datetime | None) -> int | None:
@@ -171,22 +211,9 @@ def compute_ranking(
         empty run would rank everyone 0 and replace the leaderboard).
     """
     cfg = as_score_config(config)
-    timings: dict[str, float] = {}
     counts: dict[str, int] = {}
     now = end or store.watermark() or datetime.now(UTC)
-    clock = time.perf_counter()
-
-    def step(name: str) -> None:
-        nonlocal clock
-        t = time.perf_counter()
-        if timings or name != STEPS[0]:
-            timings[_current[0]] = round(t - clock, 4)
-        clock = t
-        _current[0] = name
-        if progress is not None:
-            progress(name, STEPS.index(name), len(STEPS))
-
-    _current = [STEPS[0]]
+    step = StepTimer(STEPS, progress)
     step("snapshot")
     weights = {t.value: cfg.graph.type_weights.get(t.value, 0.0) for t in EDGE_TYPES}
     snapshot = build_snapshot(
@@ -250,8 +277,7 @@ def compute_ranking(
     )
     counts["collusion_flagged"] = int(signals["evidence.collusion"].sum())
     details = component_details(signals, rfm)
-    timings[_current[0]] = round(time.perf_counter() - clock, 4)
-    timings["total"] = round(sum(timings.values()), 4)
+    timings = step.finish()
     return Ranking(
         node_ids=snapshot.node_ids,
         roles=roles,
@@ -331,24 +357,59 @@ def run_ranking(
         ``params`` (the full config and normalised weights).
     """
     cfg = as_score_config(config)
+    return record_run(
+        store,
+        cfg,
+        start=start,
+        end=end,
+        compute=lambda: compute_ranking(store, cfg, start=start, end=end, progress=progress),
+    )
+
+
+def record_run(
+    store: GraphStore,
+    config: ScoreConfig,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    compute: Callable[[], Ranking],
+    params: dict[str, Any] | None = None,
+) -> RunRecord:
+    """Save a ranking as a run: ``running``, then its results, then ``succeeded`` or ``failed``.
+
+    Both engines (:func:`run_ranking`, :func:`api.services.spark_ranking.run_ranking_spark`)
+    store their runs through this function, so readers see the same lifecycle.
+
+    Parameters
+    ----------
+    store : graph.store.GraphStore
+    config : ScoreConfig
+    start, end : datetime, optional
+        The data window.
+    compute : callable
+        Computes the :class:`Ranking` (any exception marks the run failed and is re-raised).
+    params : dict, optional
+        Extra run parameters (e.g. the engine), stored with the config.
+    """
     reap_interrupted_runs(store)
     created = datetime.now(UTC)
     run = RunRecord(
         run_id=_new_run_id(created),
         created_at=created,
-        config_hash=cfg.digest(),
+        config_hash=config.digest(),
         window_start=start,
         window_end=end,
         watermark=store.watermark(),
         params={
-            "config": cfg.model_dump(mode="json"),
-            "weights": cfg.weights.normalized(),
+            "config": config.model_dump(mode="json"),
+            "weights": config.weights.normalized(),
             "owner": {"host": socket.gethostname(), "pid": os.getpid()},
+            **(params or {}),
         },
     )
     store.save_run(run)
     try:
-        ranking = compute_ranking(store, cfg, start=start, end=end, progress=progress)
+        ranking = compute()
         t0 = time.perf_counter()
         scores, components = score_tables(
             ranking.result,

@@ -2,7 +2,7 @@
 # Fresh machine -> every dependency installed -> the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh --group dev
+bash scripts/bootstrap.sh --group dev --extra spark
 for setup in scripts/test-setup.d/*.sh; do
   [ -e "$setup" ] || continue
   echo "==> $setup"

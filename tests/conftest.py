@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,3 +28,25 @@ def shared_dataset(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"real dataset {path} is absent (only present beside the project checkout)")
     return path
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One Spark ``local[2]`` session for the whole test run (start-up costs ~10 s).
+
+    Skips, with the reason, when pyspark (the ``spark`` extra) or Java is missing.
+    """
+    import shutil
+
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        pytest.skip("pyspark is not installed (uv sync --extra spark)")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs Java 17+: no `java` on PATH and no JAVA_HOME")
+    from api.services.spark_ranking import spark_session
+
+    session = spark_session("local[2]", app_name="koc-tests")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -69,3 +69,31 @@ def neo4j_import(
         console.print(f"{name:>10}  {rows:>12,} rows", highlight=False)
     console.print(f"\nWrote {len(plan.rows) * 2} files to {plan.directory}. Import with:\n")
     click.echo(plan.command)
+
+
+@command.command("parquet")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print rows per table as JSON.")
+@pass_cli
+def parquet(ctx: CliContext, directory: Path, as_json: bool) -> None:
+    """Write the store as the Parquet lake a Spark job reads (users, events, orders, refunds).
+
+    Events are partitioned by type, orders and refunds by month; the layout and
+    schemas are in docs/scale.md. Works on either store (--store duckdb|neo4j).
+
+    \b
+    Example:
+      koc export parquet lake/
+      python -m api.cli.spark_job --input lake/ --output ranking/ --master local[2]
+    """
+    from graph.lake import export_lake
+
+    with ctx.open_store(read_only=True) as store:
+        summary = export_lake(store, directory)
+    if as_json:
+        echo_json({"directory": str(summary.directory), "rows": summary.rows})
+        return
+    console = Console()
+    for name, rows in summary.rows.items():
+        console.print(f"{name:>16}  {rows:>12,} rows", highlight=False)
+    console.print(f"\nWrote the lake to {summary.directory}.")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow.compute as pc
 
-from api.services.ranking import Progress, Ranking, StepTimer, record_run
+from api.services.ranking import Progress, Ranking, StepTimer, _window_text, record_run
 from api.services.roles import node_roles
 from graph.arrays import US_PER_DAY
 from graph.errors import ConfigError, ScoringError
@@ -212,7 +212,14 @@ def spark_components(
     edges = _window(lake.edges, start, end).localCheckpoint()
     shares = _window(lake.shares, start, end)
     orders = _window(lake.orders, start, end)
-    counts.update(users=n, edges=edges.count())
+    counts.update(users=n, edges=edges.count(), orders=orders.count())
+    if counts["edges"] == 0 and counts["orders"] == 0:  # as compute_ranking: no empty runs
+        raise ScoringError(
+            f"The window {_window_text(start, end)} holds no social events and no orders: every "
+            "score would be 0, so no run is made (the current leaderboard stays).",
+            start=start,
+            end=end,
+        )
 
     at("pagerank")
     weights = {t.value: config.graph.type_weights.get(t.value, 0.0) for t in EDGE_TYPES}
@@ -269,7 +276,7 @@ def spark_components(
     if communities is not None:
         table = table.join(communities, "idx", "left")
     arrow = table.orderBy("idx").toArrow()
-    counts.update(orders=orders.count(), shares=shares.count(), refunds=lake.refunds.count())
+    counts.update(shares=shares.count(), refunds=lake.refunds.count())
     counts["orders_attributed"] = int(attributed.where(F.col("credited").isNotNull()).count())
     if arrow.num_rows != n or not np.array_equal(
         arrow.column("idx").to_numpy(), np.arange(n, dtype=np.int64)

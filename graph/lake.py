@@ -38,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from graph.errors import StoreError
 from graph.events import EDGE_TYPES, EventType
@@ -125,6 +126,12 @@ def _month(ts: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def _write(table: pa.Table, path: Path, partition: str) -> None:
+    if table.num_rows == 0:  # no partitions to write: one empty file keeps the schema readable
+        path.mkdir(parents=True, exist_ok=True)
+        for old in path.rglob("*.parquet"):
+            old.unlink()
+        pq.write_table(table, path / "part-0.parquet")
+        return
     ds.write_dataset(
         table,
         path,

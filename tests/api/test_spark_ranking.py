@@ -23,7 +23,9 @@ from api.services.ranking import run_ranking
 from graph.duckdb_store import DuckDBStore
 from influence.config import COMPONENTS, load_score_config
 
-pytestmark = pytest.mark.slow
+# one module fixture ranks twice on Spark: about 2 minutes on a quiet 2-core machine, far
+# more when it is shared, so the per-test timeout (which the fixture counts against) is raised
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 USERS = 2_000
 

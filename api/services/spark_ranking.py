@@ -1,58 +1,41 @@
-"""The ranking on Apache Spark: lake -> Spark DataFrames -> per-user components -> KOC score.
+"""The ranking's metrics on Apache Spark: lake -> Spark DataFrames -> per-user component table.
 
-The distributed counterpart of :func:`api.services.ranking.compute_ranking`. Every
-metric runs as a Spark DataFrame transformation (:mod:`influence.spark`) over the
-Parquet lake (:mod:`graph.lake`); no edge is collected to the driver. What comes
-back to the driver is the per-user component table (one row per user: PageRank,
-reach, engagement and conversion counts, RFM inputs, community), to which the
-single-node score definition is applied unchanged (percentile ranks among active
-users, weighted sum, breakdown), so both engines rank with one definition.
+Not wired into ``koc rank`` yet: since the conversion component became evidence-based
+(:mod:`influence.evidence`), the score needs signals this module does not compute on
+Spark; see docs/scale.md.
 
-:func:`run_ranking_spark` stores the result as a normal ranking run (leaderboard,
-API and history unchanged); :func:`write_ranking_parquet` writes it next to a lake
-for the cluster case.
+The distributed counterpart of the metrics steps of
+:func:`api.services.ranking.compute_ranking`. Every metric runs as a Spark DataFrame
+transformation (:mod:`influence.spark`) over the Parquet lake (:mod:`graph.lake`); no
+edge is collected to the driver. What comes back is the per-user table (one row per
+user: PageRank, reach, engagement and conversion counts, RFM inputs, community).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.compute as pc
 
-from api.services.ranking import Progress, Ranking, StepTimer, _window_text, record_run
-from api.services.roles import node_roles
+from api.services.ranking import StepTimer, _window_text
 from graph.arrays import US_PER_DAY
 from graph.errors import ConfigError, ScoringError
 from graph.events import EDGE_TYPES
-from graph.lake import Lake, read_lake
-from graph.store import GraphStore, RunRecord
+from graph.lake import Lake
 from influence.config import ENGAGEMENT_SIGNALS, ScoreConfig
-from influence.koc_score import component_details, engagement_value, score_components
-from influence.score import score_tables
-from influence.spend import RFM, rfm_value
+from influence.spend import RFM
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
-__all__ = [
-    "SPARK_STEPS",
-    "spark_session",
-    "ComponentTable",
-    "spark_components",
-    "ranking_from_components",
-    "compute_ranking_spark",
-    "run_ranking_spark",
-    "write_ranking_parquet",
-]
+__all__ = ["SPARK_STEPS", "spark_session", "ComponentTable", "spark_components"]
 
 #: Steps reported to ``progress`` (and timed) by :func:`compute_ranking_spark`.
 SPARK_STEPS: tuple[str, ...] = (
@@ -308,180 +291,3 @@ def spark_components(
         communities=None if communities is None else col("community", np.int32, -1),
         pagerank_iterations=pr.iterations,
     )
-
-
-def ranking_from_components(
-    table: ComponentTable,
-    config: ScoreConfig,
-    *,
-    roles: np.ndarray | None = None,
-    timings: dict[str, float] | None = None,
-    counts: dict[str, int] | None = None,
-) -> Ranking:
-    """The KOC score of the collected per-user table, with the single-node score definition.
-
-    The same calls as :func:`api.services.ranking.compute_ranking` makes after its
-    metrics: :func:`influence.koc_score.engagement_value`,
-    :func:`influence.spend.rfm_value`, :func:`influence.koc_score.score_components`
-    and :func:`influence.koc_score.component_details`.
-
-    Parameters
-    ----------
-    table : ComponentTable
-    config : ScoreConfig
-    roles : numpy.ndarray of object, optional
-        Effective role per user (default: the lake's declared roles).
-    timings, counts : dict, optional
-        Stored with the ranking.
-    """
-    engagement = engagement_value(table.signals, config.engagement)
-    spend = rfm_value(
-        table.rfm,
-        recency=config.spend.recency,
-        frequency=config.spend.frequency,
-        monetary=config.spend.monetary,
-    )
-    result = score_components(
-        None,
-        pagerank=table.pagerank,
-        reach=table.reach,
-        signals=table.signals,
-        engagement=engagement,
-        spend=spend,
-        config=config,
-        pagerank_active=table.pagerank_active,
-    )
-    return Ranking(
-        node_ids=table.node_ids,
-        roles=table.roles if roles is None else roles,
-        communities=table.communities,
-        result=result,
-        details=component_details(table.signals, table.rfm),
-        timings=dict(timings or {}),
-        row_counts=dict(counts or {}),
-    )
-
-
-def compute_ranking_spark(
-    spark: SparkSession,
-    lake: str | Path | Lake,
-    config: ScoreConfig,
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    progress: Progress | None = None,
-    roles: Any = None,
-) -> Ranking:
-    """Every user's KOC score computed on Spark from a Parquet lake (no writes).
-
-    Parameters
-    ----------
-    spark : pyspark.sql.SparkSession
-    lake : path, URI or graph.lake.Lake
-        The lake (:mod:`graph.lake`), e.g. ``s3a://bucket/koc-lake``.
-    config : ScoreConfig
-    start, end : datetime, optional
-        Data window.
-    progress : callable, optional
-        ``progress(step, done, total)`` before each of :data:`SPARK_STEPS`.
-    roles : callable, optional
-        ``roles(node_ids) -> roles``; default: the lake's declared roles.
-
-    Returns
-    -------
-    api.services.ranking.Ranking
-        Like the single-node one; communities come from label propagation.
-    """
-    step = StepTimer(SPARK_STEPS, progress)
-    frames = lake if isinstance(lake, Lake) else read_lake(spark, lake)
-    counts: dict[str, int] = {}
-    table = spark_components(frames, config, start=start, end=end, step=step, counts=counts)
-    step("score")
-    role_values = None if roles is None else roles(table.node_ids)
-    ranking = ranking_from_components(table, config, roles=role_values, counts=counts)
-    ranking.timings = step.finish()
-    return ranking
-
-
-def run_ranking_spark(
-    store: GraphStore,
-    spark: SparkSession,
-    lake: str | Path,
-    config: ScoreConfig,
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    progress: Progress | None = None,
-    export: bool = True,
-) -> RunRecord:
-    """``koc rank --engine spark``: rank on Spark and store a normal run in ``store``.
-
-    Parameters
-    ----------
-    store : graph.store.GraphStore
-        Where the run goes (leaderboard, API and history read it as any run).
-    spark : pyspark.sql.SparkSession
-    lake : path
-        Lake folder; refreshed from ``store`` first when ``export`` is True.
-    config : ScoreConfig
-    start, end, progress
-        As for :func:`compute_ranking_spark`.
-    export : bool, default True
-        Write the store's current data to ``lake`` before ranking.
-
-    Returns
-    -------
-    graph.store.RunRecord
-        ``params.engine`` = ``"spark"`` and ``params.spark_master``.
-    """
-    from graph.lake import export_lake
-
-    def compute() -> Ranking:
-        t0 = time.perf_counter()
-        if export:
-            export_lake(store, lake)
-        exported = round(time.perf_counter() - t0, 4)
-        ranking = compute_ranking_spark(
-            spark,
-            lake,
-            config,
-            start=start,
-            end=end,
-            progress=progress,
-            roles=lambda ids: node_roles(store, ids),
-        )
-        if export:
-            ranking.timings["export"] = exported
-            ranking.timings["total"] = round(ranking.timings["total"] + exported, 4)
-        return ranking
-
-    params = {"engine": "spark", "spark_master": spark.sparkContext.master}
-    return record_run(store, config, start=start, end=end, compute=compute, params=params)
-
-
-def write_ranking_parquet(
-    spark: SparkSession, ranking: Ranking, output: str | Path
-) -> dict[str, int]:
-    """Write a ranking's ``scores`` and ``components`` tables as Parquet (the cluster case).
-
-    Written through Spark, so ``output`` may be any Hadoop URI (``s3a://``, ``hdfs://``).
-    Schemas: :data:`graph.store.SCORE_SCHEMA` and :data:`graph.store.COMPONENT_SCHEMA`.
-
-    Returns
-    -------
-    dict of str to int
-        Rows written per table.
-    """
-    scores, components = score_tables(
-        ranking.result,
-        ranking.node_ids,
-        roles=ranking.roles,
-        communities=ranking.communities,
-        details=ranking.details,
-    )
-    base = str(output).rstrip("/")
-    rows = {}
-    for name, table in (("scores", scores), ("components", components)):
-        spark.createDataFrame(table.to_pandas()).write.mode("overwrite").parquet(f"{base}/{name}")
-        rows[name] = table.num_rows
-    return rows

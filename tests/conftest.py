@@ -34,16 +34,23 @@ def shared_dataset(name: str) -> Path:
 def spark():
     """One Spark ``local[2]`` session for the whole test run (start-up costs ~10 s).
 
-    Skips, with the reason, when pyspark (the ``spark`` extra) or Java is missing.
+    Skips, with the reason, when pyspark (the ``spark`` extra) or Java is missing; fails
+    instead when ``KOC_REQUIRE_SPARK=1`` (scripts/test.sh, i.e. CI, sets it), so a broken
+    install cannot hide the Spark tests.
     """
     import shutil
 
+    missing = None
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        pytest.skip("pyspark is not installed (uv sync --extra spark)")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Spark needs Java 17+: no `java` on PATH and no JAVA_HOME")
+        missing = "pyspark is not installed (uv sync --extra spark)"
+    if missing is None and shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        missing = "Spark needs Java 17+: no `java` on PATH and no JAVA_HOME"
+    if missing is not None:
+        if os.environ.get("KOC_REQUIRE_SPARK") == "1":
+            pytest.fail(missing + " (KOC_REQUIRE_SPARK=1)")
+        pytest.skip(missing)
     from api.services.spark_ranking import spark_session
 
     session = spark_session("local[2]", app_name="koc-tests")

@@ -14,10 +14,12 @@ against Leiden is measured in ``benchmarks/RESULTS.md``.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from graph.errors import ConfigError
+from graph.params import Interval, validate_params
 
 __all__ = ["label_propagation", "LPA_ROUNDS"]
 
@@ -25,6 +27,7 @@ __all__ = ["label_propagation", "LPA_ROUNDS"]
 LPA_ROUNDS = 10
 
 
+@validate_params({"rounds": [Interval(Integral, 1, None)]})
 def label_propagation(pairs: DataFrame, nodes: DataFrame, *, rounds: int = LPA_ROUNDS) -> DataFrame:
     """Community label of every node by weighted label propagation.
 
@@ -47,11 +50,6 @@ def label_propagation(pairs: DataFrame, nodes: DataFrame, *, rounds: int = LPA_R
     .. [1] U. N. Raghavan, R. Albert, S. Kumara, "Near linear time algorithm to
        detect community structures in large-scale networks", Phys. Rev. E 76, 2007.
     """
-    if not (isinstance(rounds, int) and rounds >= 1):
-        raise ConfigError(
-            f"The 'rounds' parameter of label_propagation must be an int >= 1. Got {rounds!r}.",
-            key="rounds",
-        )
     ties = (
         pairs.select(F.col("src").alias("a"), F.col("dst").alias("b"), "w")
         .unionByName(pairs.select(F.col("dst").alias("a"), F.col("src").alias("b"), "w"))

@@ -24,7 +24,8 @@ from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from graph.errors import ConvergenceError
-from influence.pagerank import check_params
+from graph.params import validate_params
+from influence.pagerank import PAGERANK_CONSTRAINTS
 
 __all__ = ["SparkPageRank", "pagerank"]
 
@@ -53,6 +54,7 @@ def _first(df: DataFrame) -> Row:
     return row
 
 
+@validate_params(PAGERANK_CONSTRAINTS)
 def pagerank(
     pairs: DataFrame,
     nodes: DataFrame,
@@ -80,7 +82,7 @@ def pagerank(
     ------
     ConvergenceError
         Not converged after ``max_iter`` iterations.
-    ConfigError
+    ParameterError
         For an invalid ``alpha``, ``tol`` or ``max_iter``.
 
     References
@@ -88,7 +90,6 @@ def pagerank(
     .. [1] L. Page, S. Brin, R. Motwani, T. Winograd, "The PageRank citation
        ranking: Bringing order to the Web", Stanford InfoLab, 1999.
     """
-    check_params(alpha, tol, max_iter)
     n = nodes.count()
     spark = nodes.sparkSession
     if n == 0:

@@ -27,7 +27,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from graph.events import EDGE_TYPE_CODES, EventType
-from influence.reach import REACH_TYPES, check_registers, hll_estimate_sums, node_hashes
+from graph.params import validate_params
+from influence.reach import (
+    HYPERANF_CONSTRAINTS,
+    REACH_TYPES,
+    hll_estimate_sums,
+    log2_registers,
+    node_hashes,
+)
 
 __all__ = ["reach_hyperanf"]
 
@@ -60,6 +67,7 @@ def _estimate_batches(m: int):  # type: ignore[no-untyped-def]
     return run
 
 
+@validate_params({k: HYPERANF_CONSTRAINTS[k] for k in ("hops", "registers")})
 def reach_hyperanf(
     edges: DataFrame,
     nodes: DataFrame,
@@ -96,7 +104,7 @@ def reach_hyperanf(
     .. [1] P. Boldi, M. Rosa, S. Vigna, "HyperANF: Approximating the
        neighbourhood function of very large graphs on a budget", WWW 2011.
     """
-    log2m = check_registers(hops, registers)
+    log2m = log2_registers(registers, 0)
     m = 1 << log2m
     codes = [EDGE_TYPE_CODES[EventType(t)] for t in (REACH_TYPES if types is None else types)]
     pattern = (

@@ -13,7 +13,9 @@ re-exported here, so ``from influence import pagerank, reach_hyperanf`` works:
   metrics become them), percentile ranks and weights (:func:`koc_score`), the scoring
   configuration (:class:`ScoreConfig`), weight calibration (:class:`WeightCalibrator`)
   and evaluation against ground truth (:func:`evaluate_methods`);
-* role classification and measures: the subpackage :mod:`influence.roles`.
+* role classification and measures: the subpackage :mod:`influence.roles`;
+* campaign planning (IMM, CELF, learned activation probabilities, cascade
+  simulation): the subpackage :mod:`influence.campaign` (compiled with numba).
 
 :func:`ego_network` (networkx) and :class:`WeightCalibrator` (scikit-learn) are
 imported on first use, so importing this package stays light.

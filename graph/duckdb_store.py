@@ -500,17 +500,27 @@ class DuckDBStore:
             "SELECT count(*) FROM _u JOIN users x USING (user_id) WHERE x.event_id = _u.event_id"
         ).fetchall()[0][0]
         self._ensure_users(conn, "SELECT user_id AS u FROM _u")
+        # The changed users in the storage order of their rows, updated by row id: DuckDB
+        # applies an UPDATE whose rows arrive out of row order vector by vector against the
+        # update chains of earlier writes, which made 94k updates of a 100k-user table take
+        # 35 s instead of 0.7 s (issue 20; superlinear in the table's size).
         conn.execute(
             """
-            UPDATE users SET declared = true, role = coalesce(_u.role, 'unknown'),
-                display_name = _u.display_name, store_id = _u.store_id, channel = _u.channel,
-                created_at = _u.created_at, attrs = _u.attrs, phone_hash = _u.phone_hash,
-                device_hash = _u.device_hash, event_id = _u.event_id
-            FROM _u WHERE users.user_id = _u.user_id
-                AND users.event_id IS DISTINCT FROM _u.event_id
+            CREATE OR REPLACE TEMP TABLE _uc AS
+            SELECT x.rowid AS _rid, _u.* FROM _u JOIN users x USING (user_id)
+            WHERE x.event_id IS DISTINCT FROM _u.event_id ORDER BY x.rowid
             """
         )
-        conn.execute("DROP TABLE _u")
+        conn.execute(
+            """
+            UPDATE users SET declared = true, role = coalesce(_uc.role, 'unknown'),
+                display_name = _uc.display_name, store_id = _uc.store_id, channel = _uc.channel,
+                created_at = _uc.created_at, attrs = _uc.attrs, phone_hash = _uc.phone_hash,
+                device_hash = _uc.device_hash, event_id = _uc.event_id
+            FROM _uc WHERE users.rowid = _uc._rid
+            """
+        )
+        conn.execute("DROP TABLE _uc; DROP TABLE _u")
         return WriteResult(inserted=n_rows - int(unchanged), duplicates=int(unchanged))
 
     def _append_rejects(self, conn: duckdb.DuckDBPyConnection, rejects: pa.Table) -> int:

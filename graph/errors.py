@@ -21,6 +21,7 @@ __all__ = [
     "SchemaError",
     "NotFoundError",
     "ConflictError",
+    "SegmentError",
     "InvalidCursorError",
     "ScoringError",
     "ConvergenceError",
@@ -162,6 +163,17 @@ class ConflictError(KocError):
     """The operation conflicts with current state (a run already in progress, a closed period)."""
 
     code = "conflict"
+
+
+class SegmentError(KocError):
+    """A segment expression does not parse or does not type-check.
+
+    Attributes (also in :attr:`context`): ``expression``, ``position`` (0-based
+    character offset of the offending token), ``token`` and ``caret`` (two lines:
+    the expression and a ``^`` under the token).
+    """
+
+    code = "invalid_segment"
 
 
 class InvalidCursorError(KocError):

@@ -22,6 +22,7 @@ from graph.tomlconfig import TomlConfig
 
 __all__ = [
     "COMPONENTS",
+    "AudienceSection",
     "ENGAGEMENT_SIGNALS",
     "EvidenceSection",
     "ScoreConfig",
@@ -201,6 +202,43 @@ class LeaderboardSection(_Section):
         return value
 
 
+class AudienceSection(_Section):
+    """Lifecycle stages, KOC tiers and RFM segments of every run's users (the fact tags
+    and text fields of segments, ``docs/segments.md``); not part of the score."""
+
+    active_days: float = Field(30.0, gt=0)
+    lost_days: float = Field(90.0, gt=0)
+    window_days: float = Field(90.0, gt=0)
+    trusting_orders: int = Field(1, ge=1)
+    trusting_actions: int = Field(3, ge=1)
+    loyal_orders: int = Field(3, ge=1)
+    loyal_referrals: int = Field(1, ge=1)
+    decline_ratio: float = Field(0.5, ge=0, le=1)
+    decline_min_actions: int = Field(4, ge=1)
+    tier_a: float = Field(0.01, gt=0, le=1)
+    tier_b: float = Field(0.05, gt=0, le=1)
+    tier_c: float = Field(0.20, gt=0, le=1)
+    rfm_recent_days: float = Field(30.0, gt=0)
+    rfm_frequent_orders: int = Field(3, ge=2)
+    rfm_high_spend: float = Field(1000.0, ge=0)
+
+    @field_validator("lost_days")
+    @classmethod
+    def _lost_after_active(cls, value: float, info: Any) -> float:
+        active = info.data.get("active_days")
+        if active is not None and value <= active:
+            raise ValueError(f"must be greater than active_days ({active})")
+        return value
+
+    @field_validator("tier_c")
+    @classmethod
+    def _tiers_ordered(cls, value: float, info: Any) -> float:
+        a, b = info.data.get("tier_a"), info.data.get("tier_b")
+        if a is not None and b is not None and not a <= b <= value:
+            raise ValueError("tiers must satisfy tier_a <= tier_b <= tier_c")
+        return value
+
+
 class ScoreConfig(_Section):
     """Everything ``koc rank`` needs besides the data. Hash it with :meth:`digest`."""
 
@@ -215,6 +253,7 @@ class ScoreConfig(_Section):
     spend: SpendSection = Field(default_factory=SpendSection)
     communities: CommunitySection = Field(default_factory=CommunitySection)
     leaderboard: LeaderboardSection = Field(default_factory=LeaderboardSection)
+    audience: AudienceSection = Field(default_factory=AudienceSection)
 
     @field_validator("weights")
     @classmethod

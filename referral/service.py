@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from graph.errors import ConfigError
+from graph.errors import ConfigError, StoreError
 from referral.ledger import HOLD_STATES, STATUSES, Ledger
 from referral.ledger_query import EntryFilter, Totals
 from referral.periods import DEFAULT_TIMEZONE, check_period
@@ -30,6 +30,7 @@ __all__ = [
     "open_ledger",
     "list_entries",
     "list_holds",
+    "held_beneficiaries",
     "statement",
     "render_statement",
     "referral_tree",
@@ -213,6 +214,24 @@ def list_holds(
     more = len(page) > limit
     page = page[:limit]
     return {"total": total, "data": page, "next_after": page[-1]["seq"] if more else None}
+
+
+def held_beneficiaries(store_or_ledger: Any, *, ledger_path: str | Path | None = None) -> list[str]:
+    """Beneficiaries with at least one commission held now (the ``fraud_held`` fact tag).
+
+    Returns an empty list when the store has no ledger yet.
+    """
+    sql = """WITH h AS (SELECT entry_id, arg_max(status, seq) AS state FROM referral_status
+                      WHERE status IN ('held', 'released', 'voided') GROUP BY entry_id)
+             SELECT DISTINCT e.beneficiary FROM referral_entries e JOIN h USING (entry_id)
+             WHERE h.state = 'held' ORDER BY 1"""
+    try:
+        with open_ledger(store_or_ledger, ledger_path=ledger_path) as ledger:
+            if not ledger.ready:
+                return []
+            return [str(b) for b in ledger.arrow(sql).column(0).to_pylist()]
+    except StoreError:  # no tables (a Neo4j store without KOC_LEDGER_PATH): nobody is held
+        return []
 
 
 def statement(

@@ -44,6 +44,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "conflict": 409,
     "invalid_cursor": 400,
     "invalid_config": 400,
+    "invalid_segment": 422,
     "invalid_parameter": 400,
     "policy_violation": 400,
     "ingest_error": 422,

@@ -22,6 +22,7 @@ from api.http.security import KeyCache
 from api.services.cache import PageCache, RunCache
 from api.services.facts import FactsCache
 from api.services.keys import ensure_schema
+from api.services.leaderboard import prepare_board
 from api.services.reach import REACH_BUDGET_S, SnapshotCache
 from api.services.runs import RunSlot
 from graph.settings import Settings, get_settings
@@ -54,7 +55,7 @@ def _opening(settings: Settings, factory: StoreFactory | None, read_only: bool) 
             store = open_store(settings, read_only=read_only)
         if not read_only:
             ensure_schema(store)
-        return RunCache(store)  # type: ignore[return-value]
+        return RunCache(store, on_warm=prepare_board)  # type: ignore[return-value]
 
     return open_
 

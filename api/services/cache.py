@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -74,8 +74,18 @@ class RunCache:
         Seconds ``list_runs`` / ``latest_run`` answers are reused.
     """
 
-    def __init__(self, store: GraphStore, *, max_runs: int = 3, list_ttl: float = 2.0) -> None:
+    def __init__(
+        self,
+        store: GraphStore,
+        *,
+        max_runs: int = 3,
+        list_ttl: float = 2.0,
+        on_warm: Callable[[RunCache, str], None] | None = None,
+    ) -> None:
         self._store = store
+        self._on_warm = on_warm
+        self._warmed: set[str] = set()
+        self._derived: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._warmer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="koc-run-cache")
         self._warming: Future[None] | None = None
         self._serving: RunRecord | None = None
@@ -130,15 +140,22 @@ class RunCache:
             return run
         serving = self._serving
         if serving is None or not self.is_warm(serving.run_id):
-            return run  # nothing in memory yet (start-up): the caller loads it
-        with self._lock:
-            if self._warming is None or self._warming.done():
-                self._warming = self._warmer.submit(self.warm, run.run_id)
+            if self._on_warm is not None:  # the first run's warm-up hook must run too
+                self.start_warm(run.run_id)
+            return run  # nothing in memory yet (start-up): the caller loads it meanwhile
+        self.start_warm(run.run_id)
         return serving
 
+    def start_warm(self, run_id: str) -> None:
+        """Start :meth:`warm` of ``run_id`` in the background (unless a warm-up runs)."""
+        with self._lock:
+            if self._warming is None or self._warming.done():
+                self._warming = self._warmer.submit(self.warm, run_id)
+
     def is_warm(self, run_id: str) -> bool:
-        """Whether a run's scores and breakdown are in memory."""
-        return run_id in self._scores and run_id in self._components
+        """Whether a run's scores and breakdown are in memory (and ``on_warm`` ran)."""
+        ready = run_id in self._scores and run_id in self._components
+        return ready and (self._on_warm is None or run_id in self._warmed)
 
     def warm(self, run_id: str) -> None:
         """Load a finished run's results (and its predecessor's scores) into memory."""
@@ -153,6 +170,10 @@ class RunCache:
             prev = earlier[0]
             self._entry("scores", self._scores, prev, lambda: self._build_scores(prev))
         self._entry("components", self._components, run_id, lambda: self._build_components(run_id))
+        if self._on_warm is not None and run_id not in self._warmed:
+            self._on_warm(self, run_id)
+            with self._lock:
+                self._warmed.add(run_id)
 
     def wait_warm(self, timeout: float | None = None) -> None:
         """Block until a background load ends (tests, benchmarks)."""
@@ -179,10 +200,15 @@ class RunCache:
                 self._runs.clear()
                 self._scores.clear()
                 self._components.clear()
+                self._derived.clear()
+                self._warmed.clear()
             else:
                 self._runs.pop(run_id, None)
                 self._scores.pop(run_id, None)
                 self._components.pop(run_id, None)
+                self._warmed.discard(run_id)
+                for key in [k for k in self._derived if k[1] == run_id]:
+                    del self._derived[key]
 
     def _finished(self, run_id: str) -> bool:
         try:
@@ -207,6 +233,75 @@ class RunCache:
                     while len(cache) > self._max_runs:
                         cache.popitem(last=False)
         return entry
+
+    def derived(self, kind: str, run_id: str, build: Callable[[], T]) -> T:
+        """A value computed from a finished run (e.g. its leaderboard board), built once
+        per ``kind`` and run and kept like the run's results (``max_runs`` per kind)."""
+        key = (kind, run_id)
+        value = self._derived.get(key)
+        if value is not None:
+            with self._lock:
+                if key in self._derived:
+                    self._derived.move_to_end(key)
+            return value  # type: ignore[no-any-return]
+        with self._lock:
+            lock = self._build_locks.setdefault((f"derived:{kind}", run_id), threading.Lock())
+        with lock:  # one build per run, other threads wait for it
+            value = self._derived.get(key)
+            if value is None:
+                value = build()
+                with self._lock:
+                    self._derived[key] = value
+                    same = [k for k in self._derived if k[0] == kind]
+                    for old in same[: max(0, len(same) - self._max_runs)]:
+                        del self._derived[old]
+        return value  # type: ignore[no-any-return]
+
+    def is_finished(self, run_id: str) -> bool:
+        """Whether ``run_id`` is a finished run (its results never change again)."""
+        return self._finished(run_id)
+
+    def component_column(self, run_id: str, component: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """One component's raw value for every row of the run's scores (NaN where the
+        user has none) and whether it is present, from the pivoted breakdown (None when
+        the breakdown is not held in memory: read the store)."""
+        entry: _Components = self._entry(
+            "components", self._components, run_id, lambda: self._build_components(run_id)
+        )
+        if not entry.complete or component not in entry.names:
+            n = self._entry(
+                "scores", self._scores, run_id, lambda: self._build_scores(run_id)
+            ).table.num_rows
+            if entry.complete:  # no user has this component
+                return np.full(n, np.nan), np.zeros(n, bool)
+            return None
+        c = entry.names.index(component)
+        valid = entry.present[c] & ~entry.nulls["raw"][c]
+        return entry.values["raw"][c], valid
+
+    def component_block(
+        self, run_id: str, names: Sequence[str], rows: np.ndarray, field: str
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``field`` of components ``names`` for rows ``rows`` of the run's scores, from
+        the pivoted breakdown: values of shape (names, rows), NaN where null or absent,
+        and whether each user has the component (None: the breakdown is not held in
+        memory, read the store)."""
+        entry: _Components = self._entry(
+            "components", self._components, run_id, lambda: self._build_components(run_id)
+        )
+        if not entry.complete:
+            return None
+        k = len(names)
+        values = np.full((k, rows.shape[0]), np.nan)
+        present = np.zeros((k, rows.shape[0]), bool)
+        nulls = np.zeros((k, rows.shape[0]), bool)
+        for j, name in enumerate(names):
+            if name in entry.names:
+                c = entry.names.index(name)
+                values[j] = entry.values[field][c, rows]
+                present[j] = entry.present[c, rows]
+                nulls[j] = entry.nulls[field][c, rows]
+        return np.where(nulls, np.nan, values), present
 
     # --- results ------------------------------------------------------------------------
     def _build_scores(self, run_id: str) -> _Scores:

@@ -22,6 +22,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from api.services.board import ComponentReader, RowMask, RunBoard, build_board
+from api.services.cache import RunCache
+from graph.arrays import node_index
 from graph.errors import ConfigError, NotFoundError
 from graph.events import Role
 from graph.store import GraphStore, RunRecord
@@ -34,6 +37,8 @@ __all__ = [
     "leaderboard",
     "user_profile",
     "rank_changes",
+    "run_board",
+    "prepare_board",
 ]
 
 #: Leaderboard sort keys.
@@ -75,14 +80,13 @@ _POINT_READ_MAX = 10_000
 
 
 def _with_changes(store: GraphStore, scores: pa.Table, prev: RunRecord | None) -> pa.Table:
-    """Add ``previous_rank`` and ``rank_change`` against ``prev`` (previous - current;
-    null for users ``prev`` did not rank, or everywhere when there is no ``prev``)."""
+    """Add ``previous_rank`` and ``rank_change`` against ``prev`` to a few rows (a
+    profile); whole leaderboards take them from the run's :class:`RunBoard`."""
     n = scores.num_rows
     if prev is None:
         return scores.append_column("previous_rank", pa.nulls(n, pa.int32())).append_column(
             "rank_change", pa.nulls(n, pa.int32())
         )
-    # a profile or one page needs a few previous ranks, not the whole previous run
     ids = scores.column("user_id")
     before = (
         store.read_scores(prev.run_id, user_ids=ids.to_pylist())
@@ -95,25 +99,53 @@ def _with_changes(store: GraphStore, scores: pa.Table, prev: RunRecord | None) -
     return scores.append_column("previous_rank", previous).append_column("rank_change", change)
 
 
-def _filter(
-    scores: pa.Table,
-    *,
-    role: str | None,
-    community: int | None,
-    min_score: float | None,
-    staff: tuple[str, ...],
-    include_staff: bool,
-) -> pa.Table:
-    mask = pc.is_valid(scores.column("user_id"))
-    if role is not None:
-        mask = pc.and_(mask, pc.equal(scores.column("role"), role))
-    elif not include_staff and staff:
-        mask = pc.and_(mask, pc.invert(pc.is_in(scores.column("role"), pa.array(staff))))
-    if community is not None:
-        mask = pc.and_(mask, pc.equal(scores.column("community"), community))
-    if min_score is not None:
-        mask = pc.and_(mask, pc.greater_equal(scores.column("score"), min_score))
-    return scores.filter(pc.fill_null(mask, False))
+def _component_reader(store: GraphStore, run_id: str, user_ids: pa.ChunkedArray) -> ComponentReader:
+    """Raw values of one component aligned to the rows of the run's scores: from the
+    run cache's pivot when it holds one, else one store read and one id lookup."""
+
+    def read(component: str) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(store, RunCache) and store.is_finished(run_id):
+            column = store.component_column(run_id, component)
+            if column is not None:
+                return column
+        comp = store.read_components(run_id, component=component, ordered=False)
+        pos = node_index(comp.column("user_id").combine_chunks(), user_ids)
+        raw = comp.column("raw")
+        values = np.asarray(raw.fill_null(np.nan).to_numpy(zero_copy_only=False), np.float64)
+        found = pos >= 0
+        out = np.full(pos.shape[0], np.nan)
+        out[found] = values[pos[found]]
+        return out, ~np.isnan(out)
+
+    return read
+
+
+def _new_board(store: GraphStore, run: RunRecord, prev: RunRecord | None) -> RunBoard:
+    scores = store.read_scores(run.run_id)
+    return build_board(
+        run,
+        scores,
+        None if prev is None else (prev.run_id, store.read_scores(prev.run_id)),
+        staff=_staff_roles(run),
+        components=_component_reader(store, run.run_id, scores.column("user_id")),
+    )
+
+
+def run_board(store: GraphStore, run: RunRecord) -> RunBoard:
+    """The :class:`~api.services.board.RunBoard` of ``run`` against its previous run:
+    built once per finished run and kept when ``store`` is the HTTP app's run cache,
+    built afresh otherwise (one CLI command, one board)."""
+    if isinstance(store, RunCache) and store.is_finished(run.run_id):
+        return store.derived(
+            "board", run.run_id, lambda: _new_board(store, run, previous_run(store, run))
+        )
+    return _new_board(store, run, previous_run(store, run))
+
+
+def prepare_board(store: RunCache, run_id: str) -> None:
+    """Warm-up hook of the run cache: build a finished run's board and its sort orders
+    before the run is served (:class:`api.services.cache.RunCache` ``on_warm``)."""
+    run_board(store, store.get_run(run_id)).prepare(SORT_KEYS)
 
 
 #: Detail rows that explain a score in facts (``why`` of each leaderboard row): distinct
@@ -149,6 +181,33 @@ def _breakdowns(
     return out, why
 
 
+def _pivot_breakdowns(
+    store: RunCache, board: RunBoard, rows: np.ndarray, user_ids: list[str]
+) -> tuple[dict[str, dict], dict[str, dict]] | None:
+    """:func:`_breakdowns` from the run cache's pivoted breakdown (None: not in memory)."""
+    table_rows = board.table_rows(rows)
+    contribution = store.component_block(board.run.run_id, COMPONENTS, table_rows, "contribution")
+    raw = store.component_block(board.run.run_id, WHY_FACTS, table_rows, "raw")
+    if contribution is None or raw is None:
+        return None
+    (c_values, c_present), (w_values, w_present) = contribution, raw
+    c_list, c_has = c_values.T.tolist(), c_present.T.tolist()
+    w_list, w_has = w_values.T.tolist(), w_present.T.tolist()
+    out, why = {}, {}
+    for i, user in enumerate(user_ids):
+        out[user] = {
+            name: _number(c_list[i][j]) for j, name in enumerate(COMPONENTS) if c_has[i][j]
+        }
+        why[user] = {
+            name: _number(w_list[i][j]) if w_has[i][j] else 0.0 for j, name in enumerate(WHY_FACTS)
+        }
+    return out, why
+
+
+def _number(value: float) -> float | None:
+    return None if value != value else value  # NaN stands for null
+
+
 def leaderboard(
     store: GraphStore,
     *,
@@ -160,6 +219,7 @@ def leaderboard(
     limit: int = 50,
     after_rank: int | None = None,
     include_staff: bool = False,
+    mask: RowMask | None = None,
 ) -> list[dict[str, Any]]:
     """Leaderboard rows of a run (default: the latest succeeded run).
 
@@ -185,6 +245,9 @@ def leaderboard(
     include_staff : bool
         Keep employees and KOLs (the config's ``leaderboard.staff_roles``) when no
         ``role`` is given; they are left out by default.
+    mask : api.services.board.RowMask, optional
+        A further filter over the run's rows (e.g. a segment), ANDed with the others;
+        computed once per key and run.
 
     Returns
     -------
@@ -211,55 +274,27 @@ def leaderboard(
             key="limit",
         )
     run = resolve_run(store, run_id)
-    scores = _filter(
-        store.read_scores(run.run_id),
+    board = run_board(store, run)
+    order = board.order(
+        sort,
         role=role,
         community=community,
         min_score=min_score,
-        staff=_staff_roles(run),
         include_staff=include_staff,
+        extra=mask,
     )
-    scores = _with_changes(store, scores, previous_run(store, run))
-    if sort in ("rank_change", "falling"):
-        direction = "descending" if sort == "rank_change" else "ascending"
-        if sort == "falling":  # fallers only (new users and risers are not falling)
-            scores = scores.filter(pc.fill_null(pc.less(scores.column("rank_change"), 0), False))
-        order = pc.sort_indices(
-            scores,
-            sort_keys=[("rank_change", direction, "at_end"), ("rank", "ascending")],
-        )
-        scores = scores.take(order)
-    elif sort in COMPONENTS:
-        comp = store.read_components(run.run_id, component=sort)
-        pos = pc.index_in(scores.column("user_id"), value_set=comp.column("user_id"))
-        scores = scores.append_column("_sort", comp.column("raw").take(pos))
-        order = pc.sort_indices(
-            scores, sort_keys=[("_sort", "descending", "at_end"), ("rank", "ascending")]
-        )
-        scores = scores.take(order).drop_columns(["_sort"])
-    scores = scores.append_column(
-        "position", pa.array(np.arange(1, scores.num_rows + 1, dtype=np.int32))
-    )
-    if after_rank is not None:
-        scores = scores.filter(pc.greater(scores.column("position"), int(after_rank)))
-    rows = scores.slice(0, int(limit)).to_pylist()
-    breakdown, why = _breakdowns(store, run.run_id, [r["user_id"] for r in rows])
-    return [
-        {
-            "rank": r["position"],
-            "overall_rank": r["rank"],
-            "user_id": r["user_id"],
-            "score": r["score"],
-            "role": r["role"],
-            "community": r["community"],
-            "previous_rank": r["previous_rank"],
-            "rank_change": r["rank_change"],
-            "breakdown": breakdown.get(r["user_id"], {}),
-            "why": why.get(r["user_id"], {}),
-            "run_id": run.run_id,
-        }
-        for r in rows
-    ]
+    start = 0 if after_rank is None else max(0, int(after_rank))
+    page = order[start : start + int(limit)]
+    rows = board.rows(page, first_position=start + 1)
+    ids = [r["user_id"] for r in rows]
+    cached = isinstance(store, RunCache) and store.is_finished(run.run_id)
+    pivot = _pivot_breakdowns(store, board, page, ids) if cached else None  # type: ignore[arg-type]
+    breakdown, why = pivot or _breakdowns(store, run.run_id, ids)
+    for r in rows:
+        r["breakdown"] = breakdown.get(r["user_id"], {})
+        r["why"] = why.get(r["user_id"], {})
+        r["run_id"] = run.run_id
+    return rows
 
 
 def user_profile(store: GraphStore, user_id: str, run_id: str | None = None) -> dict[str, Any]:
@@ -360,26 +395,22 @@ def rank_changes(
     }
     if prev is None:
         return out
-    scores = _filter(
-        store.read_scores(run.run_id),
-        role=None,
-        community=None,
-        min_score=None,
-        staff=_staff_roles(run),
-        include_staff=include_staff,
-    )
-    scores = _with_changes(store, scores, prev)
-    known = scores.filter(pc.is_valid(scores.column("rank_change")))
-    out["entered"] = scores.num_rows - known.num_rows
-    out["compared"] = known.num_rows
+    board = run_board(store, run)
+    if prev.run_id != board.previous_run_id:  # compared with an older run than the last
+        board = _new_board(store, run, prev)
+    keep = board.filter_mask(role=None, community=None, min_score=None, include_staff=include_staff)
+    known = board.changed if keep is None else board.changed & keep
+    total = board.n if keep is None else int(keep.sum())
+    out["compared"] = int(known.sum())
+    out["entered"] = total - out["compared"]
     cols = ["user_id", "role", "rank", "previous_rank", "rank_change", "score"]
-    for key, direction, cmp in (
-        ("rising", "descending", pc.greater),
-        ("falling", "ascending", pc.less),
-    ):
-        moved = known.filter(cmp(known.column("rank_change"), 0))
-        order = pc.sort_indices(
-            moved, sort_keys=[("rank_change", direction), ("rank", "ascending")]
-        )
-        out[key] = moved.take(order).slice(0, int(limit)).select(cols).to_pylist()
+    rose, fell = board.sort_order("rank_change"), board.sort_order("falling")
+    rose = rose[board.rank_change[rose] > 0]
+    if keep is not None:
+        rose, fell = rose[keep[rose]], fell[keep[fell]]
+    for key, rows in (("rising", rose[: int(limit)]), ("falling", fell[: int(limit)])):
+        out[key] = [
+            {c: (r["overall_rank"] if c == "rank" else r[c]) for c in cols}
+            for r in board.rows(rows)
+        ]
     return out

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,13 +31,17 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    tmp_path: Path, *, public: bool = False, workers: int = 1
+    tmp_path: Path,
+    *,
+    public: bool = False,
+    workers: int = 1,
+    fill: Callable[[DuckDBStore], None] = populate,
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """A populated store served by ``koc serve``; yields the base URL and tokens per scope,
-    and stops the process afterwards."""
+    """A store written by ``fill`` (default: the API tests' fixture) served by ``koc
+    serve``; yields the base URL and tokens per scope, and stops the process afterwards."""
     db = tmp_path / "served.duckdb"
     with DuckDBStore(db) as store:
-        populate(store)
+        fill(store)
         tokens = make_tokens(store)
     port = free_port()
     koc = Path(sys.executable).with_name("koc")

@@ -4,7 +4,7 @@ This is the layout the distributed ranking (``koc rank --engine spark``, the
 ``api.spark_job`` entry point) reads, on local disk or object storage::
 
     DIR/manifest.json                    format, watermark, row counts
-    DIR/users/part-0.parquet             idx, user_id, role
+    DIR/users/part-0.parquet             idx, user_id, role, device_hash, phone_hash
     DIR/events/type=<t>/part-0.parquet   seq, event_id, src, dst, ts, content_id
     DIR/orders/month=YYYY-MM/...         seq, event_id, order_id, buyer, amount, currency,
                                          ts, attribution_token, store_id
@@ -59,7 +59,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: Schema of each table (partition columns excluded).
 LAKE_SCHEMAS: dict[str, pa.Schema] = {
-    "users": pa.schema([("idx", pa.int64()), ("user_id", pa.string()), ("role", pa.string())]),
+    "users": pa.schema(
+        [
+            ("idx", pa.int64()),
+            ("user_id", pa.string()),
+            ("role", pa.string()),
+            ("device_hash", pa.string()),
+            ("phone_hash", pa.string()),
+        ]
+    ),
     "events": pa.schema(
         [
             ("seq", pa.int64()),
@@ -161,12 +169,18 @@ def export_lake(store: GraphStore, directory: Path | str) -> LakeSummary:
     root.mkdir(parents=True, exist_ok=True)
     node_ids = pa.array(store.node_ids(), type=pa.string())
     rows: dict[str, int] = {}
-    # declared roles of user records; users only seen in events have none
+    # declared roles and identity hashes of user records; users only seen in events have none
     declared = store.read_events(EventType.USER)
     pos = pc.index_in(node_ids, value_set=declared.column("user_id"))
-    role = pc.take(declared.column("role").combine_chunks(), pos)
     users = pa.table(
-        {"idx": pa.array(np.arange(len(node_ids)), pa.int64()), "user_id": node_ids, "role": role},
+        {
+            "idx": pa.array(np.arange(len(node_ids)), pa.int64()),
+            "user_id": node_ids,
+            **{
+                name: pc.take(declared.column(name).combine_chunks(), pos)
+                for name in ("role", "device_hash", "phone_hash")
+            },
+        },
         schema=LAKE_SCHEMAS["users"],
     )
     (root / "users").mkdir(exist_ok=True)
@@ -284,14 +298,15 @@ class Lake:
     Attributes
     ----------
     users : DataFrame
-        ``idx, user_id, role``.
+        ``idx, user_id, role, device_hash, phone_hash`` (the hashes null when unknown,
+        or when a lake of other tools has no such columns).
     edges : DataFrame
         ``seq, event_id, src, dst, etype, ts`` (edge types only; ``ts`` in epoch
         microseconds; ``event_id`` set for referrals).
     shares : DataFrame
         ``seq, src, content_id, ts``.
     orders : DataFrame
-        ``seq, event_id, order_id, buyer, units, ts, attribution_token``.
+        ``seq, event_id, order_id, buyer, units, ts, attribution_token, store_id``.
     refunds : DataFrame
         ``order_id, units, ts``.
     watermark : datetime or None
@@ -343,7 +358,16 @@ def read_lake(spark: SparkSession, root: str | Path) -> Lake:
                 "write one with `koc export parquet DIR`."
             ) from None
 
-    users = table("users").select("idx", "user_id", "role")
+    users = table("users")
+    users = users.select(
+        "idx",
+        "user_id",
+        "role",
+        *(
+            F.col(c) if c in users.columns else F.lit(None).cast("string").alias(c)
+            for c in ("device_hash", "phone_hash")
+        ),
+    )
     events = table("events")
     code = F.create_map(
         *(x for t in EDGE_TYPES for x in (F.lit(t.value), F.lit(EDGE_TYPE_CODES[t])))
@@ -369,6 +393,7 @@ def read_lake(spark: SparkSession, root: str | Path) -> Lake:
         units.alias("units"),
         F.unix_micros("ts").alias("ts"),
         "attribution_token",
+        "store_id",
     )
     refunds = table("refunds").select(
         "order_id", units.alias("units"), F.unix_micros("ts").alias("ts")

@@ -80,6 +80,14 @@ class Settings(BaseSettings):
 
     # --- ranking / referral config files ----------------------------------------------
     scoring_config: Path | None = Field(None, description="KOC score weights TOML file.")
+    spark_master: str = Field(
+        "local[2]",
+        description="Spark master of `koc rank --engine spark` (local[N], spark://..., yarn, k8s://...).",
+    )
+    lake_path: Path | None = Field(
+        None,
+        description="Parquet lake `koc rank --engine spark` exports to and reads (default: <db_path>.lake).",
+    )
     commission_rules: Path | None = Field(None, description="Commission rules TOML file.")
     ledger_path: Path | None = Field(
         None,

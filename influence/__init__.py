@@ -72,6 +72,7 @@ from influence.evidence import (
     EvidenceSection,
     collusive_orders,
     conversion_evidence,
+    finish_evidence,
     new_purchases,
     tied_orders,
 )
@@ -138,6 +139,7 @@ __all__ = [
     "EvidenceSection",
     "collusive_orders",
     "conversion_evidence",
+    "finish_evidence",
     "new_purchases",
     "tied_orders",
     # the KOC score

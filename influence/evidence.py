@@ -50,6 +50,7 @@ __all__ = [
     "collusive_orders",
     "tied_orders",
     "conversion_evidence",
+    "finish_evidence",
     "EVIDENCE_RULES",
 ]
 
@@ -223,21 +224,61 @@ def conversion_evidence(
         np.add.at(gmv, u[m], net[hit][m])
         out[f"gmv_{name}_units"] = gmv
     s = strength[hit]
-    B = _distinct_weighted(u[s > 0], b[s > 0], s[s > 0], n_nodes)
-    G = np.bincount(u, weights=s * net[hit], minlength=n_nodes)
+    out["evidence_buyers"] = _distinct_weighted(u[s > 0], b[s > 0], s[s > 0], n_nodes)
+    out["evidence_gmv_units"] = np.bincount(u, weights=s * net[hit], minlength=n_nodes)
+    sums = {
+        **out,
+        "gross_units": np.bincount(u, weights=gross[hit], minlength=n_nodes),
+        "net_units": np.bincount(u, weights=net[hit], minlength=n_nodes),
+        "orders": np.bincount(u, minlength=n_nodes),
+        "staff_orders": np.bincount(credited[staff], minlength=n_nodes),
+        "collusive_orders": np.bincount(credited[collusive], minlength=n_nodes),
+    }
+    return finish_evidence(sums, w)
+
+
+def finish_evidence(sums: dict[str, np.ndarray], weights: EvidenceSection) -> dict[str, np.ndarray]:
+    """The per-user evidence from its per-user sums (shared by both ranking engines).
+
+    :func:`conversion_evidence` computes the sums from arrays; the Spark engine
+    (:func:`influence.spark.evidence_sums`) computes the same sums with DataFrames and
+    hands them here, so the shrinkage (whose mean is over all users), the refund share
+    and the flags have one definition.
+
+    Parameters
+    ----------
+    sums : dict of str to numpy.ndarray
+        Per user: ``evidence_buyers`` (float, summed in ascending buyer order),
+        ``evidence_gmv_units`` (float, summed in order of the orders), ``gross_units``,
+        ``net_units``, ``orders``, ``staff_orders``, ``collusive_orders`` of credited
+        orders, and ``buyers_<rule>`` / ``gmv_<rule>_units`` per rule of
+        :data:`EVIDENCE_RULES`.
+    weights : EvidenceSection
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        As :func:`conversion_evidence`.
+    """
+    out: dict[str, np.ndarray] = {}
+    for r in EVIDENCE_RULES:
+        out[f"buyers_{r}"] = np.asarray(sums[f"buyers_{r}"], dtype=np.float64)
+        out[f"gmv_{r}_units"] = np.asarray(sums[f"gmv_{r}_units"], dtype=np.int64)
+    B = np.asarray(sums["evidence_buyers"], dtype=np.float64)
+    G = np.asarray(sums["evidence_gmv_units"], dtype=np.float64)
     mean = float(G.sum() / B.sum()) if B.sum() > 0 else 0.0
-    k = w.buyer_prior
+    k = weights.buyer_prior
     out["estimate"] = np.where(B > 0, B * (G + k * mean) / np.maximum(B + k, 1e-12), 0.0)
     out["evidence_buyers"] = B
     out["evidence_gmv_units"] = G
-    g_tot = np.bincount(u, weights=gross[hit], minlength=n_nodes)
-    n_tot = np.bincount(u, weights=net[hit], minlength=n_nodes)
+    g_tot = np.asarray(sums["gross_units"], dtype=np.float64)
+    n_tot = np.asarray(sums["net_units"], dtype=np.float64)
     out["refund_share"] = np.where(g_tot > 0, 1.0 - n_tot / np.maximum(g_tot, 1), 0.0)
-    orders = np.bincount(u, minlength=n_nodes)
-    out["staff_orders"] = np.bincount(credited[staff], minlength=n_nodes).astype(np.int64)
-    out["collusive_orders"] = np.bincount(credited[collusive], minlength=n_nodes).astype(np.int64)
-    out["staff_channel"] = (out["staff_orders"] >= w.staff_min_orders) & (
-        out["staff_orders"] >= w.staff_store_share * np.maximum(orders, 1)
+    orders = np.asarray(sums["orders"], dtype=np.int64)
+    out["staff_orders"] = np.asarray(sums["staff_orders"], dtype=np.int64)
+    out["collusive_orders"] = np.asarray(sums["collusive_orders"], dtype=np.int64)
+    out["staff_channel"] = (out["staff_orders"] >= weights.staff_min_orders) & (
+        out["staff_orders"] >= weights.staff_store_share * np.maximum(orders, 1)
     )
-    out["collusion"] = out["collusive_orders"] >= w.collusion_min_orders
+    out["collusion"] = out["collusive_orders"] >= weights.collusion_min_orders
     return out

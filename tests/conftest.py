@@ -51,7 +51,7 @@ def spark():
         if os.environ.get("KOC_REQUIRE_SPARK") == "1":
             pytest.fail(missing + " (KOC_REQUIRE_SPARK=1)")
         pytest.skip(missing)
-    from api.services.spark_ranking import spark_session
+    from api.services.spark_components import spark_session
 
     session = spark_session("local[2]", app_name="koc-tests")
     session.sparkContext.setLogLevel("ERROR")

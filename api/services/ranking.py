@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from api.services.leaderboard import (  # re-exported: the CLI and the API import them here
     SORT_KEYS,
@@ -106,6 +107,16 @@ class Ranking:
     details: dict[str, np.ndarray]
     timings: dict[str, float] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)
+
+    def tables(self) -> tuple[pa.Table, pa.Table]:
+        """The run's ``scores`` and ``components`` tables (:func:`influence.score.score_tables`)."""
+        return score_tables(
+            self.result,
+            self.node_ids,
+            roles=self.roles,
+            communities=self.communities,
+            details=self.details,
+        )
 
 
 class StepTimer:
@@ -411,13 +422,7 @@ def record_run(
     try:
         ranking = compute()
         t0 = time.perf_counter()
-        scores, components = score_tables(
-            ranking.result,
-            ranking.node_ids,
-            roles=ranking.roles,
-            communities=ranking.communities,
-            details=ranking.details,
-        )
+        scores, components = ranking.tables()
         run.row_counts = {**ranking.row_counts, "scores": scores.num_rows}
         run.timings = dict(ranking.timings)
         store.save_run(run, scores, components)  # results first, still "running"

@@ -1,293 +1,225 @@
-"""The ranking's metrics on Apache Spark: lake -> Spark DataFrames -> per-user component table.
+"""The ranking on Apache Spark: lake -> per-user components (Spark) -> KOC score -> run or Parquet.
 
-Not wired into ``koc rank`` yet: since the conversion component became evidence-based
-(:mod:`influence.evidence`), the score needs signals this module does not compute on
-Spark; see docs/scale.md.
+The distributed counterpart of :func:`api.services.ranking.compute_ranking`. The
+metrics run as Spark DataFrame transformations over the Parquet lake
+(:func:`api.services.spark_components.spark_components`); no edge is collected to the
+driver. What comes back is the per-user component table, to which the single-node
+score definition is applied unchanged (:func:`influence.koc_score.score_components`:
+percentile ranks among active users, weighted sum, breakdown; the staff channel's
+roles and the collusion exclusion), so both engines rank with one definition.
 
-The distributed counterpart of the metrics steps of
-:func:`api.services.ranking.compute_ranking`. Every metric runs as a Spark DataFrame
-transformation (:mod:`influence.spark`) over the Parquet lake (:mod:`graph.lake`); no
-edge is collected to the driver. What comes back is the per-user table (one row per
-user: PageRank, reach, engagement and conversion counts, RFM inputs, community).
+:func:`run_ranking_spark` stores the result as a normal ranking run (leaderboard,
+API and history unchanged); :func:`write_ranking_parquet` writes it as Parquet for
+the cluster case (``python -m api.cli.spark_job``).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow.compute as pc
 
-from api.services.ranking import StepTimer, _window_text
-from graph.arrays import US_PER_DAY
-from graph.errors import ConfigError, ScoringError
-from graph.events import EDGE_TYPES
-from graph.lake import Lake
-from influence.config import ENGAGEMENT_SIGNALS, ScoreConfig
-from influence.spend import RFM
+from api.services.ranking import Progress, Ranking, StepTimer, record_run
+from api.services.roles import node_roles
+from api.services.spark_components import SPARK_STEPS, ComponentTable, spark_components
+from graph.lake import Lake, export_lake, read_lake
+from graph.store import GraphStore, RunRecord
+from influence.config import ScoreConfig
+from influence.koc_score import (
+    component_details,
+    engagement_value,
+    score_components,
+    staff_by_channel,
+)
+from influence.spend import rfm_value
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
+
+__all__ = [
+    "ranking_from_components",
+    "compute_ranking_spark",
+    "run_ranking_spark",
+    "write_ranking_parquet",
+]
 
 
-__all__ = ["SPARK_STEPS", "spark_session", "ComponentTable", "spark_components"]
-
-#: Steps reported to ``progress`` (and timed) by :func:`compute_ranking_spark`.
-SPARK_STEPS: tuple[str, ...] = (
-    "read",
-    "pagerank",
-    "reach",
-    "communities",
-    "engagement",
-    "spend",
-    "collect",
-    "score",
-)
-
-_SIGNALS = (*ENGAGEMENT_SIGNALS, "conversions", "attributed_gmv_units", "token_gmv_units")
-
-
-def spark_session(
-    master: str | None = "local[2]",
+def ranking_from_components(
+    table: ComponentTable,
+    config: ScoreConfig,
     *,
-    app_name: str = "koc-rank",
-    conf: Mapping[str, str] | None = None,
-) -> SparkSession:
-    """A Spark session for the ranking (created, or the running one reused).
+    roles: np.ndarray | None = None,
+    counts: dict[str, int] | None = None,
+) -> Ranking:
+    """The KOC score of the collected per-user table, with the single-node score definition.
+
+    The calls :func:`api.services.ranking.compute_ranking` makes after its metrics:
+    :func:`influence.koc_score.engagement_value`, :func:`influence.spend.rfm_value`,
+    :func:`influence.koc_score.score_components`,
+    :func:`influence.koc_score.staff_by_channel` and
+    :func:`influence.koc_score.component_details`.
 
     Parameters
     ----------
-    master : str, optional
-        ``local[N]``, ``spark://host:7077``, ``yarn``, ``k8s://https://...``; None
-        leaves it to ``spark-submit``.
-    app_name : str
-    conf : mapping of str to str, optional
-        Extra Spark settings (``spark.executor.memory`` ...).
-
-    Raises
-    ------
-    ConfigError
-        When pyspark (the ``spark`` extra) or Java is missing.
+    table : ComponentTable
+    config : ScoreConfig
+    roles : numpy.ndarray of object, optional
+        Effective role per user before the staff channel (default: the lake's
+        declared roles).
+    counts : dict, optional
+        Row counts; receives ``staff_by_store_codes`` and ``collusion_flagged``.
     """
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise ConfigError(
-            "The Spark engine needs pyspark: install the 'spark' extra "
-            "(uv sync --extra spark, or pip install 'koc-graph[spark]').",
-            key="engine",
-        ) from None
-    builder = SparkSession.builder.appName(app_name)
-    if master:
-        builder = builder.master(master)
-    settings = {
-        "spark.ui.enabled": "false",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": "8",
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
-        **(conf or {}),
-    }
-    if master and master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
-        # local executors run this interpreter (its venv has numpy and pyarrow)
-        os.environ["PYSPARK_PYTHON"] = sys.executable
-    for key, value in settings.items():
-        builder = builder.config(key, value)
-    try:
-        return builder.getOrCreate()
-    except Exception as exc:  # py4j / JVM start-up failures have no common base class
-        raise ConfigError(
-            f"Could not start Spark (master {master!r}): {exc}. Spark needs Java 17 or "
-            "newer on PATH (or JAVA_HOME).",
-            key="master",
-        ) from exc
+    counts = {} if counts is None else counts
+    signals = table.signals
+    engagement = engagement_value(signals, config.engagement)
+    spend = rfm_value(
+        table.rfm,
+        recency=config.spend.recency,
+        frequency=config.spend.frequency,
+        monetary=config.spend.monetary,
+    )
+    result = score_components(
+        None,
+        pagerank=table.pagerank,
+        reach=table.reach,
+        signals=signals,
+        engagement=engagement,
+        spend=spend,
+        config=config,
+        pagerank_active=table.pagerank_active,
+    )
+    effective, counts["staff_by_store_codes"] = staff_by_channel(
+        table.roles if roles is None else roles, signals["evidence.staff_channel"]
+    )
+    counts["collusion_flagged"] = int(signals["evidence.collusion"].sum())
+    return Ranking(
+        node_ids=table.node_ids,
+        roles=effective,
+        communities=table.communities,
+        result=result,
+        details=component_details(signals, table.rfm),
+        row_counts=counts,
+    )
 
 
-@dataclass(frozen=True)
-class ComponentTable:
-    """The per-user table the Spark run collects, as arrays in node (``idx``) order.
-
-    Attributes
-    ----------
-    node_ids, roles : numpy.ndarray of object
-    pagerank, reach : numpy.ndarray of float64
-    pagerank_active : numpy.ndarray of bool
-        Someone else acted on the user (an edge from the user, not a self-loop).
-    signals : dict of str to numpy.ndarray of int64
-        Engagement signals, ``conversions``, ``attributed_gmv_units``, ``token_gmv_units``.
-    rfm : influence.spend.RFM
-    communities : numpy.ndarray of int32 or None
-    pagerank_iterations : int
-    """
-
-    node_ids: np.ndarray
-    roles: np.ndarray
-    pagerank: np.ndarray
-    reach: np.ndarray
-    pagerank_active: np.ndarray
-    signals: dict[str, np.ndarray]
-    rfm: RFM
-    communities: np.ndarray | None
-    pagerank_iterations: int
-
-
-def _us(dt: datetime) -> int:
-    return int(dt.timestamp() * 1_000_000)
-
-
-def _window(df: DataFrame, start: datetime | None, end: datetime | None) -> DataFrame:
-    from pyspark.sql import functions as F
-
-    if start is not None:
-        df = df.where(F.col("ts") >= F.lit(_us(start)))
-    if end is not None:
-        df = df.where(F.col("ts") < F.lit(_us(end)))
-    return df
-
-
-def spark_components(
-    lake: Lake,
+def compute_ranking_spark(
+    spark: SparkSession,
+    lake: str | Path | Lake,
     config: ScoreConfig,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
-    step: StepTimer | None = None,
-    counts: dict[str, int] | None = None,
-) -> ComponentTable:
-    """Compute every user's component inputs on Spark and collect the per-user table.
+    progress: Progress | None = None,
+    roles: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Ranking:
+    """Every user's KOC score computed on Spark from a Parquet lake (no writes).
 
     Parameters
     ----------
-    lake : graph.lake.Lake
+    spark : pyspark.sql.SparkSession
+    lake : path, URI or graph.lake.Lake
+        The lake (:mod:`graph.lake`), e.g. ``s3a://bucket/koc-lake``.
     config : ScoreConfig
     start, end : datetime, optional
-        Window ``start <= ts < end``; decay and recency are measured from ``end``
-        (or the lake's watermark).
-    step : callable, optional
-        ``step(name)`` before each of :data:`SPARK_STEPS` (timing and progress).
-    counts : dict, optional
-        Receives row counts.
+        Data window.
+    progress : callable, optional
+        ``progress(step, done, total)`` before each of
+        :data:`api.services.spark_components.SPARK_STEPS`.
+    roles : callable, optional
+        ``roles(node_ids) -> roles``; default: the lake's declared roles.
 
     Returns
     -------
-    ComponentTable
+    api.services.ranking.Ranking
+        Like the single-node one; communities come from label propagation.
     """
-    from pyspark.sql import functions as F
+    step = StepTimer(SPARK_STEPS, progress)
+    frames = lake if isinstance(lake, Lake) else read_lake(spark, lake)
+    counts: dict[str, int] = {}
+    table = spark_components(frames, config, start=start, end=end, step=step, counts=counts)
+    step("score")
+    role_values = None if roles is None else roles(table.node_ids)
+    ranking = ranking_from_components(table, config, roles=role_values, counts=counts)
+    ranking.timings = step.finish()
+    return ranking
 
-    from influence import spark as S
 
-    def at(name: str) -> None:
-        if step is not None:
-            step(name)
+def run_ranking_spark(
+    store: GraphStore,
+    spark: SparkSession,
+    lake: str | Path,
+    config: ScoreConfig,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    progress: Progress | None = None,
+    export: bool = True,
+) -> RunRecord:
+    """``koc rank --engine spark``: rank on Spark and store a normal run in ``store``.
 
-    counts = {} if counts is None else counts
-    now = end or lake.watermark or datetime.now(UTC)
-    now_us = _us(now)
-    at("read")
-    nodes = lake.users.select("idx").localCheckpoint()
-    n = nodes.count()
-    if n == 0:
-        raise ScoringError("The lake holds no users yet; run `koc ingest` and export it first.")
-    edges = _window(lake.edges, start, end).localCheckpoint()
-    shares = _window(lake.shares, start, end)
-    orders = _window(lake.orders, start, end)
-    counts.update(users=n, edges=edges.count(), orders=orders.count())
-    if counts["edges"] == 0 and counts["orders"] == 0:  # as compute_ranking: no empty runs
-        raise ScoringError(
-            f"The window {_window_text(start, end)} holds no social events and no orders: every "
-            "score would be 0, so no run is made (the current leaderboard stays).",
+    Parameters
+    ----------
+    store : graph.store.GraphStore
+        Where the run goes (leaderboard, API and history read it as any run).
+    spark : pyspark.sql.SparkSession
+    lake : path
+        Lake folder; refreshed from ``store`` first when ``export`` is True.
+    config : ScoreConfig
+    start, end, progress
+        As for :func:`compute_ranking_spark`.
+    export : bool, default True
+        Write the store's current data to ``lake`` before ranking.
+
+    Returns
+    -------
+    graph.store.RunRecord
+        ``params.engine`` = ``"spark"`` and ``params.spark_master``.
+    """
+
+    def compute() -> Ranking:
+        t0 = time.perf_counter()
+        if export:
+            export_lake(store, lake)
+        exported = round(time.perf_counter() - t0, 4)
+        ranking = compute_ranking_spark(
+            spark,
+            lake,
+            config,
             start=start,
             end=end,
+            progress=progress,
+            roles=lambda ids: node_roles(store, ids),
         )
+        if export:
+            ranking.timings["export"] = exported
+            ranking.timings["total"] = round(ranking.timings["total"] + exported, 4)
+        return ranking
 
-    at("pagerank")
-    weights = {t.value: config.graph.type_weights.get(t.value, 0.0) for t in EDGE_TYPES}
-    weighted = S.weighted_edges(
-        edges, type_weights=weights, half_life_days=config.graph.half_life_days, now_us=now_us
-    )
-    pairs = S.influence_pairs(weighted).localCheckpoint()
-    pr = S.pagerank(
-        pairs,
-        nodes,
-        alpha=config.pagerank.alpha,
-        tol=config.pagerank.tol,
-        max_iter=config.pagerank.max_iter,
-    )
-    counts["pagerank_iterations"] = pr.iterations
-    scores = pr.scores.localCheckpoint()
+    params = {"engine": "spark", "spark_master": spark.sparkContext.master}
+    return record_run(store, config, start=start, end=end, compute=compute, params=params)
 
-    at("reach")
-    hops = config.reach.hops
-    reach = S.reach_hyperanf(
-        edges, lake.users, hops=hops, registers=config.reach.registers, seed=config.reach.seed
-    ).select("idx", F.col(f"reach_{hops}").alias("reach"))
-    reach = reach.localCheckpoint()
 
-    at("communities")
-    communities = None
-    if config.communities.enabled:
-        communities = S.label_propagation(pairs, nodes).localCheckpoint()
+def write_ranking_parquet(
+    spark: SparkSession, ranking: Ranking, output: str | Path
+) -> dict[str, int]:
+    """Write a ranking's ``scores`` and ``components`` tables as Parquet (the cluster case).
 
-    at("engagement")
-    net = S.net_order_units(orders, lake.refunds).localCheckpoint()
-    attributed = S.attribute_orders(
-        net,
-        shares=shares,
-        edges=edges,
-        users=lake.users,
-        use_token=config.attribution.use_token,
-        referral_code_prefix=config.attribution.referral_code_prefix,
-        view_window_us=int(config.attribution.view_window_days * US_PER_DAY),
-        referral_window_us=int(config.attribution.referral_window_days * US_PER_DAY),
-    )
-    conversions = S.conversion_totals(attributed)
-    signals = S.engagement_signals(edges, shares, orders)
-    active = edges.where(F.col("src") != F.col("dst")).select("src").distinct()
-    active = active.select(F.col("src").alias("idx"), F.lit(True).alias("pagerank_active"))
+    Written through Spark, so ``output`` may be any Hadoop URI (``s3a://``, ``hdfs://``).
+    Schemas: :data:`graph.store.SCORE_SCHEMA` and :data:`graph.store.COMPONENT_SCHEMA`.
 
-    at("spend")
-    rfm = S.rfm_inputs(net, now_us)
-
-    at("collect")
-    table = lake.users.select("idx", "user_id", "role")
-    for part in (scores, reach, signals, conversions, rfm, active):
-        table = table.join(part, "idx", "left")
-    if communities is not None:
-        table = table.join(communities, "idx", "left")
-    arrow = table.orderBy("idx").toArrow()
-    counts.update(shares=shares.count(), refunds=lake.refunds.count())
-    counts["orders_attributed"] = int(attributed.where(F.col("credited").isNotNull()).count())
-    if arrow.num_rows != n or not np.array_equal(
-        arrow.column("idx").to_numpy(), np.arange(n, dtype=np.int64)
-    ):
-        raise ScoringError(
-            "The lake's users must be numbered idx = 0..n-1 without gaps; "
-            "re-export it with `koc export parquet DIR`."
-        )
-
-    def col(name: str, dtype: Any, fill: Any = 0) -> np.ndarray:
-        arr = arrow.column(name).to_numpy(zero_copy_only=False)
-        out = np.where(pc.is_null(arrow.column(name)).to_numpy(zero_copy_only=False), fill, arr)
-        return np.asarray(out, dtype=dtype)
-
-    buyer = ~pc.is_null(arrow.column("frequency")).to_numpy(zero_copy_only=False)
-    return ComponentTable(
-        node_ids=np.asarray(arrow.column("user_id").to_pylist(), dtype=object),
-        roles=np.asarray([r or "unknown" for r in arrow.column("role").to_pylist()], dtype=object),
-        pagerank=col("pagerank", np.float64),
-        reach=col("reach", np.float64),
-        pagerank_active=col("pagerank_active", bool, False),
-        signals={name: col(name, np.int64) for name in _SIGNALS},
-        rfm=RFM(
-            buyer=buyer,
-            recency_days=col("recency_days", np.float64, np.nan),
-            frequency=col("frequency", np.int64),
-            monetary_units=col("monetary_units", np.int64),
-        ),
-        communities=None if communities is None else col("community", np.int32, -1),
-        pagerank_iterations=pr.iterations,
-    )
+    Returns
+    -------
+    dict of str to int
+        Rows written per table.
+    """
+    scores, components = ranking.tables()
+    base = str(output).rstrip("/")
+    rows = {}
+    for name, table in (("scores", scores), ("components", components)):
+        spark.createDataFrame(table.to_pandas()).write.mode("overwrite").parquet(f"{base}/{name}")
+        rows[name] = table.num_rows
+    return rows

@@ -15,7 +15,7 @@ microseconds, ``int64``; money is exact ``int64`` units of ``10**-4``):
                ``seq`` is the store's read order, the tie-break of equal times;
                ``event_id`` breaks ties between referrals)
 ``shares``     ``seq, src, content_id, ts``
-``orders``     ``seq, order_id, buyer, units, ts, attribution_token``
+``orders``     ``seq, order_id, buyer, units, ts, attribution_token, store_id``
 ``refunds``    ``order_id, units``
 
 Needs the ``spark`` extra (``pyspark``); importing this package without it raises
@@ -32,6 +32,7 @@ from influence.spark.engagement import (
     first_referrals,
     net_order_units,
 )
+from influence.spark.evidence import EVIDENCE_SUMS, evidence_sums
 from influence.spark.graph import influence_pairs, weighted_edges
 from influence.spark.pagerank import SparkPageRank, pagerank
 from influence.spark.reach import reach_hyperanf
@@ -46,6 +47,8 @@ __all__ = [
     "engagement_signals",
     "attribute_orders",
     "conversion_totals",
+    "evidence_sums",
+    "EVIDENCE_SUMS",
     "first_referrals",
     "net_order_units",
     "rfm_inputs",

@@ -145,8 +145,9 @@ def attribute_orders(
     Returns
     -------
     pyspark.sql.DataFrame
-        ``orders`` plus ``credited`` (node index or null) and ``rule``
-        (:data:`influence.engagement.RULE_TOKEN` ...).
+        ``orders`` plus ``credited`` (node index or null), ``rule``
+        (:data:`influence.engagement.RULE_TOKEN` ...) and ``via_code`` (the token
+        named a referral code, not a share's content id).
     """
     o = orders.alias("o")
     queries = orders.select(F.col("seq").alias("qid"), F.col("ts"))
@@ -175,9 +176,11 @@ def attribute_orders(
             queries = queries.withColumn("code_user", F.lit(None).cast("long"))
         queries = queries.withColumn(
             "token_cand", F.coalesce(F.col("content_sharer"), F.col("code_user"))
-        )
+        ).withColumn("via_code", F.col("content_sharer").isNull() & F.col("code_user").isNotNull())
     else:
-        queries = queries.withColumn("token_cand", F.lit(None).cast("long"))
+        queries = queries.withColumn("token_cand", F.lit(None).cast("long")).withColumn(
+            "via_code", F.lit(False)
+        )
     # last view of the buyer (not of their own share) at or before the order
     views = edges.where((F.col("etype") == _VIEW) & (F.col("src") != F.col("dst"))).select(
         F.col("dst").alias("g"), "ts", "seq", F.col("src").alias("sharer")
@@ -200,7 +203,9 @@ def attribute_orders(
         )
         .select(F.col("seq").alias("qid"), F.col("referrer").alias("ref_cand"))
     )
-    queries = queries.join(ref, "qid", "left").select("qid", "token_cand", "view_cand", "ref_cand")
+    queries = queries.join(ref, "qid", "left").select(
+        "qid", "token_cand", "via_code", "view_cand", "ref_cand"
+    )
     joined = o.join(queries, o["seq"] == queries["qid"], "left")
     credited, rule = _first_valid(
         F.col("o.buyer"),
@@ -208,7 +213,7 @@ def attribute_orders(
         (F.col("view_cand"), RULE_VIEW),
         (F.col("ref_cand"), RULE_REFERRAL),
     )
-    return joined.select("o.*", credited.alias("credited"), rule.alias("rule"))
+    return joined.select("o.*", credited.alias("credited"), rule.alias("rule"), F.col("via_code"))
 
 
 def conversion_totals(attributed: DataFrame) -> DataFrame:

@@ -11,11 +11,11 @@ Steps (each in its own child process, so peak RSS is that step's alone):
 1. ``build``: the store of ``benchmarks/bench_metrics.py`` (Zipf(1.5) influencers,
    uniform influenced users, 90 days; skipped when ``--db`` exists).
 2. ``numpy``: :func:`api.services.ranking.compute_ranking` (wall, CPU, peak RSS).
-3. ``spark``: ``koc export parquet`` then
-   :func:`api.services.spark_ranking.spark_components` on ``--master``
+3. ``spark``: ``koc export parquet`` then the whole ranking,
+   :func:`api.services.spark_ranking.compute_ranking_spark`, on ``--master``
    (wall per step; peak RSS of the Python driver and, separately, of the JVM,
    which is a child of the driver); then the parity of the two rankings (PageRank
-   L1, reach and the other components exactly, top 1000).
+   L1, every other component exactly, top 1000 identical).
 4. ``communities``: on a ``koc synth`` store with planted communities, Leiden
    (single node) vs Spark label propagation: modularity on the whole graph
    (igraph, the same tie weights) and NMI to the planted communities.
@@ -93,20 +93,19 @@ def numpy_step(db: Path, communities: bool) -> dict[str, Any]:
     res["counts"] = ranking.row_counts
     res["peak_rss_gb"] = _peak_rss_gb()
     res["loadavg_end"] = os.getloadavg()
-    np.save(db.with_suffix(".numpy_score.npy"), ranking.result.score)
-    np.save(db.with_suffix(".numpy_pagerank.npy"), ranking.result.raw["pagerank"])
-    np.save(db.with_suffix(".numpy_reach.npy"), ranking.result.raw["reach"])
+    np.savez(db.with_suffix(".numpy.npz"), top=_top(ranking), **ranking.result.raw)
     return res
 
 
-def spark_step(
-    db: Path,
-    master: str,
-    memory: str,
-    communities: bool,
-    warm: bool = False,  # noqa: ARG001 - kept for the CLI flag
-) -> dict[str, Any]:
-    from api.services.spark_ranking import spark_components, spark_session
+def _top(ranking: Any, k: int = 1000) -> np.ndarray:
+    scores = ranking.tables()[0]
+    order = np.argsort(scores.column("rank").to_numpy(), kind="stable")[:k]
+    return np.asarray(scores.column("user_id").to_numpy(zero_copy_only=False)[order], dtype=str)
+
+
+def spark_step(db: Path, master: str, memory: str, communities: bool) -> dict[str, Any]:
+    from api.services.spark_components import spark_session
+    from api.services.spark_ranking import compute_ranking_spark
     from graph.duckdb_store import DuckDBStore
     from graph.lake import export_lake, read_lake
     from influence.config import default_score_config
@@ -122,21 +121,24 @@ def spark_step(
     spark = spark_session(master, conf={"spark.driver.memory": memory})
     spark.sparkContext.setLogLevel("ERROR")
     t = time.perf_counter()
-    counts: dict[str, int] = {}
-    table = spark_components(read_lake(spark, lake), cfg, counts=counts)
+    ranking = compute_ranking_spark(spark, read_lake(spark, lake), cfg)
     res["wall_s"] = round(time.perf_counter() - t, 2)
-    res["counts"] = counts
+    res["steps"] = ranking.timings
+    res["counts"] = ranking.row_counts
     res.update(_children_usage())
     spark.stop()
     res["driver_peak_rss_gb"] = _peak_rss_gb()
     res["driver_cpu_s"] = round(time.process_time(), 2)
     res["loadavg_end"] = os.getloadavg()
-    ref = db.with_suffix(".numpy_pagerank.npy")
+    ref = db.with_suffix(".numpy.npz")
     if ref.exists():
-        res["pagerank_l1"] = float(np.abs(np.load(ref) - table.pagerank).sum())
-        res["reach_equal"] = bool(
-            np.array_equal(np.load(db.with_suffix(".numpy_reach.npy")), table.reach)
-        )
+        want = np.load(ref)
+        raw = ranking.result.raw
+        res["pagerank_l1"] = float(np.abs(want["pagerank"] - raw["pagerank"]).sum())
+        res["components_equal"] = {
+            c: bool(np.array_equal(want[c], raw[c])) for c in raw if c != "pagerank"
+        }
+        res["top1000_identical"] = bool(np.array_equal(want["top"], _top(ranking)))
     return res
 
 
@@ -146,7 +148,7 @@ def communities_step(users: int, seed: int, master: str) -> dict[str, Any]:
     import pyarrow.parquet as pq
     from sklearn.metrics import normalized_mutual_info_score
 
-    from api.services.spark_ranking import spark_components, spark_session
+    from api.services.spark_components import spark_components, spark_session
     from graph.duckdb_store import DuckDBStore
     from graph.events import EDGE_TYPES
     from graph.lake import export_lake, read_lake
@@ -228,7 +230,6 @@ def main() -> None:
     p.add_argument("--master", default="local[2]")
     p.add_argument("--driver-memory", default="6g")
     p.add_argument("--communities", action="store_true", help="Include communities in both runs.")
-    p.add_argument("--warm", action="store_true", help="Time a second Spark run in the same JVM.")
     p.add_argument("--synth-users", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", default="build,numpy,spark")
@@ -242,7 +243,7 @@ def main() -> None:
         elif args.child == "numpy":
             out = numpy_step(args.db, args.communities)
         elif args.child == "spark":
-            out = spark_step(args.db, args.master, args.driver_memory, args.communities, args.warm)
+            out = spark_step(args.db, args.master, args.driver_memory, args.communities)
         else:
             out = communities_step(args.synth_users, args.seed, args.master)
         print(json.dumps(out, default=str))

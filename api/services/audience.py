@@ -22,6 +22,7 @@ move when new data arrives (late events dated before its end do).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,6 +88,8 @@ TAG_PREFIXES: dict[str, str] = {
     "channel.": "channel_pref",
     "community.": "community",
 }
+#: Seconds the ``fraud_held`` tag of a frame is reused before the ledger is read again.
+HELD_TTL_S = 5.0
 _ACTOR = {  # edge type -> which end acted (graph.events.INFLUENCE_DIRECTION: src influences dst)
     EventType.VIEW: "dst",
     EventType.FORWARD: "dst",
@@ -176,6 +179,8 @@ class RunFrame:
         self._tags: tuple[int, dict[str, np.ndarray]] | None = None
         self._channels: tuple[np.ndarray, tuple[str, ...]] | None = None
         self._component_names: frozenset[str] | None = None
+        self._held: tuple[float, np.ndarray] | None = None
+        self._perf: tuple[np.ndarray, tuple[str, ...]] | None = None
 
     # --- the Frame protocol ---------------------------------------------------------------
     def number(self, name: str) -> np.ndarray:
@@ -453,13 +458,20 @@ class RunFrame:
         raise KeyError(name)
 
     def _fraud_held(self) -> np.ndarray:
+        """Users with a commission held now (re-read at most every ``HELD_TTL_S`` seconds:
+        holds are placed and released between runs)."""
         from referral.service import held_beneficiaries
 
+        now = time.monotonic()
+        cached = self._held
+        if cached is not None and now - cached[0] < HELD_TTL_S:
+            return cached[1]
         held = held_beneficiaries(self.store)
         mask = np.zeros(self.size, dtype=bool)
         if held:
             rows = self._rows(pa.array(held, pa.string()))
             mask[rows[rows >= 0]] = True
+        self._held = (now, mask)
         return mask
 
     # --- channels -------------------------------------------------------------------------
@@ -474,9 +486,8 @@ class RunFrame:
     def channel_table(self) -> tuple[np.ndarray, tuple[str, ...]]:
         """Performance per user and channel (:func:`influence.channels.channel_performance`)."""
         with self._lock:
-            cached = getattr(self, "_perf", None)
-            if cached is not None:
-                return cached  # type: ignore[no-any-return]
+            if self._perf is not None:
+                return self._perf
             store, end = self.store, self._end
             views = store.read_events(EventType.VIEW, end=end).select(["sharer", "channel"])
             fwd = store.read_events(EventType.FORWARD, end=end).select(["from_user", "channel"])

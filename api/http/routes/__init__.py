@@ -14,6 +14,7 @@ from api.http.routes import (
     page,
     roles,
     runs,
+    segments,
     users,
     web,
 )
@@ -31,5 +32,6 @@ ROUTERS: list[tuple[APIRouter, bool]] = [
     (roles.router, True),
     (commissions.router, True),
     (keys.router, True),
+    (segments.router, True),
     (cli_bridge.router, False),
 ]

@@ -41,6 +41,11 @@ __all__ = ["command"]
 )
 @click.option("--after-rank", type=int, default=None, help="Page on: rows after this rank.")
 @click.option(
+    "--segment",
+    default=None,
+    help="Only members of this saved or built-in segment (`koc segments list`).",
+)
+@click.option(
     "--include-staff", is_flag=True, help="Keep employees and KOLs (left out by default)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows.")
@@ -54,6 +59,7 @@ def command(
     min_score: float | None,
     sort: str,
     after_rank: int | None,
+    segment: str | None,
     include_staff: bool,
     as_json: bool,
 ) -> None:
@@ -70,10 +76,13 @@ def command(
       koc top --limit 50
       koc top --role consumer --community 3
       koc top --sort rank_change --json
+      koc top --segment at_risk_kocs
     """
     from api.services.roles import current_roles
+    from api.services.segments import segment_row_mask
 
     with ctx.open_store() as store:
+        mask = None if segment is None else segment_row_mask(store, segment, run_id)
         rows = leaderboard(
             store,
             run_id=run_id,
@@ -84,6 +93,7 @@ def command(
             limit=limit,
             after_rank=after_rank,
             include_staff=include_staff,
+            mask=mask,
         )
         now = current_roles(store, [r["user_id"] for r in rows])
     for r in rows:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from api.services.audience import RunFrame
+from api.services.board import RowMask, RunBoard
 from api.services.leaderboard import _staff_roles, previous_run, resolve_run
 from graph.errors import NotFoundError, SegmentError, StoreError
 from graph.segments import CompiledSegment, compile_segment, references
@@ -49,6 +51,7 @@ __all__ = [
     "members",
     "export_members",
     "segment_mask",
+    "segment_row_mask",
     "lifecycle_transitions",
     "channel_leaders",
 ]
@@ -261,10 +264,41 @@ def evaluate(
 
 
 def segment_mask(store: GraphStore, name: str, run: RunRecord) -> tuple[np.ndarray, pa.Array]:
-    """A segment's members in a run as (bool mask, the run's user ids in rank order): the
-    leaderboard's ``segment`` filter."""
+    """A segment's members in a run as (bool mask, the run's user ids in rank order)."""
     ev = evaluate(store, name, run_id=run.run_id)
     return ev.mask, ev.frame.user_ids
+
+
+#: Seconds a leaderboard keeps a segment mask that uses ``tag:fraud_held`` (holds move).
+HELD_MASK_S = 30
+
+
+def segment_row_mask(store: GraphStore, name: str, run_id: str | None = None) -> RowMask:
+    """The leaderboard's ``segment`` filter: a :class:`api.services.board.RowMask` whose
+    key changes with the segment's version and the user tags (and, for segments using
+    ``tag:fraud_held``, every :data:`HELD_MASK_S` seconds), so boards cache it safely.
+
+    Raises
+    ------
+    NotFoundError
+        No such segment.
+    """
+    definition = get_definition(store, name)  # unknown names fail here, before any page
+    run = resolve_run(store, run_id)
+    frame = FRAMES.get(store, run)
+    conn = _ready(store)
+    tags_now = seg_store.tags_version(conn) if conn is not None else 0
+    uses = references(compile_segment(definition.expression, frame.catalog(strict_tags=False)).tree)
+    held = int(time.time() // HELD_MASK_S) if "fraud_held" in uses["tags"] else 0
+    key = ("segment", name, definition.version, definition.expression, tags_now, held)
+
+    def build(board: RunBoard) -> np.ndarray:
+        ev = evaluate(store, name, run_id=board.run.run_id)
+        if ev.frame.user_ids.equals(board.user_ids):  # both in rank order: the usual case
+            return ev.mask
+        return board.mask_of(ev.frame.user_ids.filter(pa.array(ev.mask)))
+
+    return RowMask(key, build)
 
 
 def _extra_columns(frame: RunFrame, rows: np.ndarray) -> dict[str, list[Any]]:

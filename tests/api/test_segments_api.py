@@ -121,3 +121,35 @@ def test_api_tags_then_segment_and_injection_is_inert(
     assert r.status_code == 201 and r.json()["members"] == 1  # only h, by the tag
     lb = httpx.get(f"{base}/v1/leaderboard", headers=auth(tokens["read"]), timeout=30)
     assert lb.status_code == 200 and lb.json()["count"] == 8  # users are all still there
+
+
+@pytest.mark.parametrize(
+    ("segment", "expected"), [("lost_customers", ["d", "e", "f"]), ("at_risk_kocs", ["b"])]
+)
+def test_api_leaderboard_segment_filter(
+    server: tuple[str, dict[str, str]], segment: str, expected: list[str]
+) -> None:
+    base, tokens = server
+    page = httpx.get(
+        f"{base}/v1/leaderboard",
+        params={"segment": segment, "limit": 2},
+        headers=auth(tokens["read"]),
+        timeout=30,
+    ).json()
+    rows = [r["user_id"] for r in page["data"]]
+    while page["next_cursor"]:
+        page = httpx.get(
+            f"{base}/v1/leaderboard",
+            params={"segment": segment, "limit": 2, "cursor": page["next_cursor"]},
+            headers=auth(tokens["read"]),
+            timeout=30,
+        ).json()
+        rows += [r["user_id"] for r in page["data"]]
+    assert rows == expected
+    missing = httpx.get(
+        f"{base}/v1/leaderboard",
+        params={"segment": "nosuch"},
+        headers=auth(tokens["read"]),
+        timeout=30,
+    )
+    assert missing.status_code == 404

@@ -14,6 +14,7 @@ from api.http.security import ReadKey
 from api.services import ranking
 from api.services.cache import FINISHED, PageCache
 from api.services.pagination import Cursor, decode_cursor, encode_cursor, query_digest
+from api.services.segments import segment_row_mask
 from graph.events import Role
 from graph.store import GraphStore
 
@@ -41,10 +42,12 @@ def leaderboard_page(
     limit: int,
     cursor: str | None,
     cache: PageCache | None = None,
+    segment: str | None = None,
 ) -> dict[str, Any]:
     """One page of :func:`api.services.ranking.leaderboard` with an opaque next cursor.
 
-    Pages of finished runs are kept in ``cache`` (they never change).
+    Pages of finished runs are kept in ``cache`` (they never change; a ``segment``'s
+    pages are keyed by its mask's key, which moves with its version and the tags).
     """
     digest = query_digest(
         run=run_id,
@@ -53,6 +56,7 @@ def leaderboard_page(
         min_score=min_score,
         sort=sort,
         staff=include_staff,
+        **({"segment": segment} if segment is not None else {}),
     )
     after = 0
     if cursor is not None:
@@ -60,6 +64,7 @@ def leaderboard_page(
         run_id, after = position.run_id, position.after
     run = ranking.resolve_run(store, run_id)
     resolved = run.run_id
+    mask = None if segment is None else segment_row_mask(store, segment, resolved)
 
     def compute() -> list[dict[str, Any]]:
         return ranking.leaderboard(
@@ -72,6 +77,7 @@ def leaderboard_page(
             limit=limit + 1,
             after_rank=after,
             include_staff=include_staff,
+            mask=mask,
         )
 
     if cache is not None and run.status in FINISHED:
@@ -85,6 +91,7 @@ def leaderboard_page(
             include_staff,
             limit,
             after,
+            None if mask is None else mask.key,
         )
         rows = cache.get_or_compute(key, compute)
     else:
@@ -133,6 +140,13 @@ async def get_leaderboard(
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
     ] = None,
+    segment: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$",
+            description="Only members of this saved or built-in segment (`GET /v1/segments`).",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Users of a run ranked by KOC score (or by rank change), best first.
 
@@ -153,4 +167,5 @@ async def get_leaderboard(
         limit=limit,
         cursor=cursor,
         cache=request.app.state.page_cache,
+        segment=segment,
     )

@@ -40,7 +40,7 @@ from api.http.deps import StoreDep
 from api.http.errors import ApiError
 from api.http.routes.leaderboard import ID_PATTERN
 from api.http.security import page_key
-from api.services import dashboard, ranking
+from api.services import dashboard, ranking, segments
 from api.services.ledger_views import entries_page
 from api.services.profiles import referral_tree, user_view
 from api.services.roles import ROLE_VIEWS, role_view
@@ -87,8 +87,20 @@ def _filters(role: str | None, community: str | None, sort: str | None) -> tuple
     return role, group, sort if sort in _SORTS else "score"
 
 
+def _segment(store: Any, name: str | None) -> tuple[str | None, list[dict[str, Any]]]:
+    """The chosen segment (None when absent or unknown) and every segment for the menu."""
+    available = segments.list_segments(store, counts=False)
+    return (name if any(s["name"] == name for s in available) else None), available
+
+
 def _rows(
-    store: Any, role: str | None, group: int | None, sort: str, limit: int, after: int
+    store: Any,
+    role: str | None,
+    group: int | None,
+    sort: str,
+    limit: int,
+    after: int,
+    segment: str | None = None,
 ) -> list[dict[str, Any]]:
     return ranking.leaderboard(
         store,
@@ -98,6 +110,7 @@ def _rows(
         limit=limit,
         after_rank=after,
         include_staff=role is not None,
+        mask=None if segment is None else segments.segment_row_mask(store, segment),
     )
 
 
@@ -110,18 +123,25 @@ async def leaderboard_html(
     sort: Annotated[str | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX_ROWS)] = 50,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """The leaderboard with its legend, facts, filters and pages."""
+    """The leaderboard with its legend, facts, filters (a segment too) and pages."""
     signed_in, _, redirect = await _key_or_login(request, store)
     if redirect is not None:
         return redirect
     role, group, sort = _filters(role, community, sort)
 
     def build() -> dict[str, Any]:
-        rows = _rows(store, role, group, sort, limit + 1, (page - 1) * limit)
+        chosen, menu = _segment(store, segment)
+        rows = _rows(store, role, group, sort, limit + 1, (page - 1) * limit, chosen)
         more, rows = len(rows) > limit, rows[:limit]
         facts = dashboard.row_facts(store, rows, request.app.state.facts.get(store))
-        return {"rows": list(zip(rows, facts, strict=True)), "more": more}
+        return {
+            "rows": list(zip(rows, facts, strict=True)),
+            "more": more,
+            "segment": chosen,
+            "segments": menu,
+        }
 
     data = await run_in_threadpool(build)
     params = {
@@ -129,6 +149,7 @@ async def leaderboard_html(
         "community": "" if group is None else group,
         "sort": sort,
         "limit": limit,
+        "segment": data["segment"] or "",
     }
     rows = data["rows"]
     context = {
@@ -138,6 +159,8 @@ async def leaderboard_html(
         "role": role,
         "community": group,
         "sort": sort,
+        "segment": data["segment"],
+        "segments": data["segments"],
         "limit": limit,
         "max_limit": PAGE_MAX_ROWS,
         "page": page,
@@ -159,15 +182,18 @@ async def leaderboard_csv(
     role: Annotated[str | None, Query(max_length=32)] = None,
     community: Annotated[str | None, Query(max_length=12)] = None,
     sort: Annotated[str | None, Query(max_length=16)] = None,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """The current view (filters and sort of the page) as CSV, up to CSV_MAX_ROWS rows."""
+    """The current view (filters, segment and sort of the page) as CSV, up to
+    CSV_MAX_ROWS rows."""
     _, _, redirect = await _key_or_login(request, store)
     if redirect is not None:
         return redirect
     role, group, sort = _filters(role, community, sort)
 
-    def build() -> str:
-        rows = _rows(store, role, group, sort, CSV_MAX_ROWS, 0)
+    def build() -> tuple[str, str | None]:
+        chosen, _ = _segment(store, segment)
+        rows = _rows(store, role, group, sort, CSV_MAX_ROWS, 0, chosen)
         facts = dashboard.row_facts(store, rows, request.app.state.facts.get(store))
         components = sorted({c for r in rows for c in r["breakdown"]})
         buf = io.StringIO()
@@ -209,10 +235,11 @@ async def leaderboard_csv(
                     *[f"{r['breakdown'].get(c, 0.0):.6f}" for c in components],
                 ]
             )
-        return buf.getvalue()
+        return buf.getvalue(), chosen
 
-    body = await run_in_threadpool(build)
-    name = "leaderboard" + "".join(f"-{v}" for v in (role, group, sort) if v not in (None, "score"))
+    body, chosen = await run_in_threadpool(build)
+    parts = (role, group, sort, chosen)
+    name = "leaderboard" + "".join(f"-{v}" for v in parts if v not in (None, "score"))
     return Response(
         body,
         media_type="text/csv; charset=utf-8",

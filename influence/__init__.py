@@ -17,19 +17,14 @@ re-exported here, so ``from influence import pagerank, reach_hyperanf`` works:
 * campaign planning (IMM, CELF, learned activation probabilities, cascade
   simulation): the subpackage :mod:`influence.campaign` (compiled with numba).
 
-:func:`ego_network` (networkx) and :class:`WeightCalibrator` (scikit-learn) are
-imported on first use, so importing this package stays light.
+:func:`ego_network` (networkx), :class:`WeightCalibrator` (scikit-learn), the
+communities (igraph) and the evaluation (scipy.stats) are imported on first use, so
+importing this package stays light.
 """
 
 from typing import Any
 
 from influence.cascades import CascadeStats, cascade_stats
-from influence.communities import (
-    leiden_communities,
-    strongest_ties,
-    top_spreaders,
-    undirected_ties,
-)
 from influence.config import (
     COMPONENTS,
     ENGAGEMENT_SIGNALS,
@@ -51,21 +46,6 @@ from influence.engagement import (
     last_at_or_before,
     resolve_referral_codes,
     resolve_tokens,
-)
-from influence.evaluation import (
-    BASELINES,
-    MethodReport,
-    baseline_scores,
-    capture_at_k,
-    evaluate_methods,
-    flagged_at_k,
-    holdout_metrics,
-    later_buyers,
-    mean_and_sd,
-    ndcg_at_k,
-    precision_at_k,
-    ranking_order,
-    spearman,
 )
 from influence.evidence import (
     EVIDENCE_RULES,
@@ -90,7 +70,7 @@ from influence.score import ScoreResult, koc_score, percentile_rank, rank_order,
 from influence.spend import RFM, rfm_from_spend, rfm_value
 
 __all__ = [
-    # cascades, communities
+    # cascades, communities (lazy: igraph)
     "CascadeStats",
     "cascade_stats",
     "leiden_communities",
@@ -119,7 +99,7 @@ __all__ = [
     "last_at_or_before",
     "resolve_referral_codes",
     "resolve_tokens",
-    # evaluation and calibration (lazy: scikit-learn)
+    # evaluation and calibration (lazy: scipy.stats, scikit-learn)
     "BASELINES",
     "MethodReport",
     "baseline_scores",
@@ -169,8 +149,34 @@ __all__ = [
     "rfm_value",
 ]
 
-#: names whose modules load a heavy library, imported on first use
-_LAZY = {"ego_network": "influence.ego", "WeightCalibrator": "influence.calibration"}
+#: names whose modules load a heavy library, imported on first use (networkx,
+#: scikit-learn, igraph, scipy.stats: seconds of start-up a server does not need)
+_LAZY = {
+    "ego_network": "influence.ego",
+    "WeightCalibrator": "influence.calibration",
+    **dict.fromkeys(
+        ("leiden_communities", "strongest_ties", "top_spreaders", "undirected_ties"),
+        "influence.communities",
+    ),
+    **dict.fromkeys(
+        (
+            "BASELINES",
+            "MethodReport",
+            "baseline_scores",
+            "capture_at_k",
+            "evaluate_methods",
+            "flagged_at_k",
+            "holdout_metrics",
+            "later_buyers",
+            "mean_and_sd",
+            "ndcg_at_k",
+            "precision_at_k",
+            "ranking_order",
+            "spearman",
+        ),
+        "influence.evaluation",
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.stats import rankdata
 
 from graph.errors import ScoringError
 from graph.store import COMPONENT_SCHEMA, SCORE_SCHEMA
@@ -74,6 +73,8 @@ def percentile_rank(values: np.ndarray, active: np.ndarray | None = None) -> np.
         raise ScoringError("percentile_rank got NaN for an active user; fix the metric first.")
     n_active = int(active.sum())
     if n_active:
+        from scipy.stats import rankdata  # scipy.stats takes seconds to import: on first use
+
         out[active] = rankdata(_tie_key(values[active]), method="average") / n_active
     return out
 

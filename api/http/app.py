@@ -25,10 +25,11 @@ from api.services.keys import ensure_schema
 from api.services.leaderboard import prepare_board
 from api.services.reach import REACH_BUDGET_S, SnapshotCache
 from api.services.runs import RunSlot
+from api.services.warmup import Warmup
 from graph.settings import Settings, get_settings
 from graph.store import GraphStore
 
-__all__ = ["create_app", "API_PREFIX"]
+__all__ = ["create_app", "create_served_app", "API_PREFIX"]
 
 API_PREFIX = "/v1"
 
@@ -78,8 +79,10 @@ def create_app(
     -------
     FastAPI
         The app; ``app.state`` holds ``settings``, ``store_provider``,
-        ``key_cache``, ``run_slot`` and the caches (``page_cache``, ``facts``,
-        ``snapshot_cache``).
+        ``key_cache``, ``run_slot``, the caches (``page_cache``, ``facts``,
+        ``snapshot_cache``) and, when ``warm_on_start`` is set before start-up (as
+        ``koc serve`` does), the start-up ``warmup``
+        (:class:`api.services.warmup.Warmup`).
     """
     settings = settings or get_settings()
     read_only = settings.api_workers > 1
@@ -89,7 +92,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.warm_on_start:  # `koc serve`: load the latest run before traffic
+            app.state.warmup = Warmup(provider.get, app.state.facts).start()
         yield
+        if app.state.warmup is not None:
+            app.state.warmup.wait(60)
         app.state.facts.close()
         app.state.snapshot_cache.close()
         provider.close()
@@ -112,6 +119,8 @@ def create_app(
     app.state.facts = FactsCache(settings.api_profile_max_stale_s)
     app.state.reach_budget_s = REACH_BUDGET_S
     app.state.local_commands = None  # set by `koc serve` (api.http.server.serve)
+    app.state.warm_on_start = False  # set by `koc serve`; tests start cold
+    app.state.warmup = None
     install_error_handlers(app)
     install_web(app)
     if settings.api_cors_origins:
@@ -123,4 +132,12 @@ def create_app(
         )
     for router, prefixed in ROUTERS:
         app.include_router(router, prefix=API_PREFIX if prefixed else "")
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """The app of one ``koc serve`` worker process: :func:`create_app` from the
+    environment, warming the latest run and the profile index at start-up."""
+    app = create_app()
+    app.state.warm_on_start = True
     return app

@@ -17,7 +17,7 @@ from graph.settings import Settings
 __all__ = ["serve"]
 
 #: the app factory uvicorn imports in every worker process
-APP_FACTORY = "api.http.app:create_app"
+APP_FACTORY = "api.http.app:create_served_app"
 
 
 def serve(
@@ -58,6 +58,7 @@ def serve(
         if local_commands is not None and lock is not None:
             local_commands.write_lock = lock  # a command's writes queue behind the server's
         app.state.local_commands = local_commands
+        app.state.warm_on_start = True
         announce(f"KOC Graph API on {where} (docs at /docs)")
         uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level=log_level)
         return

@@ -13,7 +13,9 @@ runs kept (``max_runs``, about 0.4 GB per 1M-user run with its breakdown).
 
 When a newer run finishes, ``latest_run`` keeps answering the previous run (in
 memory) while the new one loads in a background thread, then switches: no
-request waits seconds for a new run's results.
+request waits seconds for a new run's results. At start-up (nothing in memory
+yet) the first run loads in the background too, and until its breakdown is in
+memory the breakdown of a few users is read from the store.
 """
 
 from __future__ import annotations
@@ -284,12 +286,10 @@ class RunCache:
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """``field`` of components ``names`` for rows ``rows`` of the run's scores, from
         the pivoted breakdown: values of shape (names, rows), NaN where null or absent,
-        and whether each user has the component (None: the breakdown is not held in
-        memory, read the store)."""
-        entry: _Components = self._entry(
-            "components", self._components, run_id, lambda: self._build_components(run_id)
-        )
-        if not entry.complete:
+        and whether each user has the component (None: the breakdown is not in memory
+        yet, or cannot be: read the store)."""
+        entry: _Components | None = self._components.get(run_id)
+        if entry is None or not entry.complete:
             return None
         k = len(names)
         values = np.full((k, rows.shape[0]), np.nan)
@@ -365,7 +365,8 @@ class RunCache:
         component: str | None = None,
         ordered: bool = True,
     ) -> pa.Table:
-        if user_ids is None or component is not None or not self._finished(run_id):
+        loaded = run_id in self._components  # while it loads, a few users' rows: the store
+        if user_ids is None or component is not None or not loaded or not self._finished(run_id):
             return self._store.read_components(
                 run_id, user_ids=user_ids, component=component, ordered=ordered
             )

@@ -41,7 +41,6 @@ from graph.errors import ScoringError
 from graph.events import EDGE_TYPES
 from graph.snapshot import GraphSnapshot, build_snapshot
 from graph.store import GraphStore, RunRecord
-from influence.communities import leiden_communities
 from influence.config import ScoreConfig, as_score_config
 from influence.koc_score import (
     component_details,
@@ -178,7 +177,7 @@ def _communities(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray | N
     if not config.communities.enabled:
         return None
     return np.asarray(
-        leiden_communities(
+        _leiden()(
             snapshot,
             resolution=config.communities.resolution,
             seed=config.communities.seed,
@@ -188,6 +187,14 @@ def _communities(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray | N
         ),
         dtype=np.int32,
     )
+
+
+def _leiden() -> Callable[..., Any]:
+    """:func:`influence.communities.leiden_communities`, imported on first use (igraph
+    takes seconds to import, which a server's start-up does not need)."""
+    from influence.communities import leiden_communities
+
+    return leiden_communities
 
 
 def compute_ranking(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from api.http.deps import ProviderDep, StoreDep
 from api.http.errors import ApiError, error_responses
 from api.http.schemas.health import Health, ProfileIndex, Readiness
+from api.http.schemas.health import Warmup as WarmupPublic
 from api.services.keys import schema_current
 from graph.errors import KocError
 
@@ -38,8 +39,10 @@ async def healthz() -> Health:
     responses=error_responses(503),
 )
 def readyz(request: Request, provider: ProviderDep, store: StoreDep) -> Readiness:
-    """503 while the store cannot be opened or its schema is behind. Also reports the
-    profile index, and starts building it (probes at start-up warm it before traffic)."""
+    """503 while the store cannot be opened or its schema is behind. `status` is
+    `warming` while `koc serve` loads the latest run and the profile index at start-up
+    (requests are answered meanwhile, from the store), then `ready`. Also reports the
+    profile index, and starts building it when it is missing or behind."""
     try:
         graph_schema = store.schema_version()
         graph_ok = store.schema_current()
@@ -56,8 +59,10 @@ def readyz(request: Request, provider: ProviderDep, store: StoreDep) -> Readines
             "(or any writing koc command) to migrate it.",
             headers={"Retry-After": "30"},
         )
+    warmup = request.app.state.warmup
     cache = request.app.state.facts
-    cache.get(store)
+    if warmup is None or warmup.done:  # the warm-up builds the index itself
+        cache.get(store)
     facts = cache.latest
     index = ProfileIndex(
         current=cache.is_current,
@@ -67,7 +72,8 @@ def readyz(request: Request, provider: ProviderDep, store: StoreDep) -> Readines
         last_error=cache.last_error,
     )
     return Readiness(
-        status="ready",
+        status="warming" if warmup is not None and not warmup.done else "ready",
+        warmup=None if warmup is None else WarmupPublic(**warmup.state.__dict__),
         graph_schema=graph_schema,
         api_schema_current=api_ok,
         read_only=provider.read_only,

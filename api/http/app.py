@@ -19,7 +19,7 @@ from api.http.routes import ROUTERS
 from api.http.routes.health import package_version
 from api.http.routes.web import install_web
 from api.http.security import KeyCache
-from api.services.cache import PageCache, RunCache
+from api.services.cache import PageCache, RefreshingCache, RunCache
 from api.services.facts import FactsCache
 from api.services.keys import ensure_schema
 from api.services.leaderboard import prepare_board
@@ -98,6 +98,7 @@ def create_app(
         if app.state.warmup is not None:
             app.state.warmup.wait(60)
         app.state.facts.close()
+        app.state.role_views.close()
         app.state.snapshot_cache.close()
         provider.close()
 
@@ -116,6 +117,7 @@ def create_app(
     app.state.run_slot = RunSlot()
     app.state.snapshot_cache = SnapshotCache()
     app.state.page_cache = PageCache()
+    app.state.role_views = RefreshingCache()
     app.state.facts = FactsCache(settings.api_profile_max_stale_s)
     app.state.reach_budget_s = REACH_BUDGET_S
     app.state.local_commands = None  # set by `koc serve` (api.http.server.serve)

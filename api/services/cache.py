@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from graph.store import COMPONENT_SCHEMA, GraphStore, RunRecord
 
-__all__ = ["FINISHED", "RunCache", "PageCache"]
+__all__ = ["FINISHED", "RunCache", "PageCache", "RefreshingCache"]
 
 #: Statuses after which a run's stored results no longer change.
 FINISHED = frozenset({"succeeded", "failed"})
@@ -416,3 +416,58 @@ class PageCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+class RefreshingCache:
+    """Values per key that are recomputed in the background when their ``version``
+    moves on: a reader gets the last value at once (stale-while-revalidate), and the
+    fresh one as soon as it is computed. One recomputation at a time.
+
+    For views that take seconds to compute (``GET /v1/roles/{role}``): a stream of
+    writes must not make every reader wait for one.
+    """
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[Hashable, tuple[Hashable, Any]] = OrderedDict()
+        self._pending: set[Hashable] = set()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="koc-refresh")
+        self._last: Future[None] | None = None
+
+    def get(self, key: Hashable, version: Hashable, compute: Callable[[], T]) -> T:
+        """The value of ``key``; computed now when there is none, else the last one
+        (recomputed in the background when it was computed for another version)."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                if hit[0] != version and key not in self._pending:
+                    self._pending.add(key)
+                    self._last = self._pool.submit(self._refresh, key, version, compute)
+                return hit[1]  # type: ignore[no-any-return]
+        value = compute()
+        self._put(key, version, value)
+        return value
+
+    def _refresh(self, key: Hashable, version: Hashable, compute: Callable[[], Any]) -> None:
+        try:
+            self._put(key, version, compute())
+        finally:
+            with self._lock:
+                self._pending.discard(key)
+
+    def _put(self, key: Hashable, version: Hashable, value: Any) -> None:
+        with self._lock:
+            self._items[key] = (version, value)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the last background recomputation ends (tests)."""
+        last = self._last
+        if last is not None:
+            last.result(timeout=timeout)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -39,14 +39,17 @@ def get_role(
 ) -> dict[str, Any]:
     """Employees: customers they connect; KOLs: reach, engagement, conversion and GMV
     per fee; consumers: the KOC leaderboard, risers and communities. A view is
-    computed once and served from memory until the store changes (any write of
-    events, users or roles) or for at most 10 minutes (its `at` says when it was
-    computed)."""
+    computed once per ranking run (and at most every 10 minutes, as effective roles
+    move with the clock) and served from memory; after a write of events, users or
+    roles the last view is still answered while the new one is computed in the
+    background (its `at` says when it was computed), so no request waits for one."""
 
     def compute() -> dict[str, Any]:
         with store_view(store) as view:
             return role_view(view, role, run_id=run, limit=limit, config=settings.scoring_config)
 
     bucket = int(time.time() // ROLE_VIEW_TTL_S)  # effective roles move with the clock
-    cache_key = ("roles", role, run, limit, store.revision(), bucket)
-    return request.app.state.page_cache.get_or_compute(cache_key, compute)  # type: ignore[no-any-return]
+    latest = None if run is not None else store.latest_run("succeeded")
+    cache_key = ("roles", role, run, limit, None if latest is None else latest.run_id, bucket)
+    views = request.app.state.role_views
+    return views.get(cache_key, store.revision(), compute)  # type: ignore[no-any-return]

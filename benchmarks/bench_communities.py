@@ -3,6 +3,14 @@
     .venv/bin/python benchmarks/bench_rank.py generate --db /tmp/bench_rank.duckdb
     .venv/bin/python benchmarks/bench_communities.py graph --db /tmp/bench_rank.duckdb
     .venv/bin/python benchmarks/bench_communities.py synth --users 20000
+    .venv/bin/python benchmarks/bench_communities.py peers --db /tmp/bench_rank.duckdb --repeat 3
+
+``peers`` times the whole call, graph construction included, side by side on the same
+snapshot (medians of ``--repeat`` rounds, contenders interleaved): the project's default
+(:func:`influence.communities.plm_communities`: networkit PLM with refinement on every
+tie, graph built from the CSR arrays), networkit's ParallelLeiden built the way its
+documentation shows (``GraphFromCoo``) and built from CSR, and igraph's Leiden on the
+5-ties backbone (the previous default); each scored by whole-graph modularity.
 
 ``graph`` builds the snapshot of a ``bench_rank.py`` store (1M users / 10M edges) and
 times each step of :func:`influence.communities.leiden_communities` separately:
@@ -41,6 +49,7 @@ from influence.communities import (  # noqa: E402
     _igraph,
     _relabel_by_size,
     leiden_communities,
+    plm_communities,
     strongest_ties,
     undirected_ties,
 )
@@ -188,9 +197,87 @@ def bench_synth(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _networkit_parallel_leiden(snap: GraphSnapshot, build: str, threads: int) -> np.ndarray:
+    """networkit's ParallelLeiden on every tie, graph built from COO triplets or CSR."""
+    import networkit as nk
+
+    ties = undirected_ties(snap)
+    if build == "coo":
+        coo = ties.tocoo()
+        graph = nk.GraphFromCoo(
+            (coo.data, (coo.row, coo.col)), n=snap.n_nodes, weighted=True, directed=False
+        )
+    else:
+        ties.sort_indices()
+        graph = nk.GraphFromCsr(ties, directed=False, weighted=True)
+    nk.setNumberOfThreads(threads)
+    nk.setSeed(0, False)
+    algo = nk.community.ParallelLeiden(graph)
+    algo.run()
+    return np.asarray(algo.getPartition().getVector(), dtype=np.int64)
+
+
+def bench_peers(args: argparse.Namespace) -> dict[str, Any]:
+    """Whole calls side by side (construction counted), medians over interleaved rounds."""
+    import networkit as nk
+
+    cfg = default_score_config()
+    out: dict[str, Any] = {"load_average_before": [round(x, 1) for x in os.getloadavg()]}
+    with DuckDBStore(args.db, memory_limit="3GB") as store:
+        snap = build_snapshot(store, half_life_days=cfg.graph.half_life_days)
+    threads = nk.getMaxNumberOfThreads()
+    contenders: dict[str, Callable[[], np.ndarray]] = {
+        "koc_plm_refine_csr_1thread": lambda: plm_communities(snap, seed=0),
+        f"networkit_parallel_leiden_coo_{threads}threads": lambda: _networkit_parallel_leiden(
+            snap, "coo", threads
+        ),
+        f"networkit_parallel_leiden_csr_{threads}threads": lambda: _networkit_parallel_leiden(
+            snap, "csr", threads
+        ),
+        "igraph_leiden_backbone5_previous_default": lambda: leiden_communities(
+            snap, seed=0, n_iterations=2, backbone_above=2_000_000, backbone_ties=5
+        ),
+    }
+    chosen = {
+        k: v for k, v in contenders.items() if not args.only or any(o in k for o in args.only)
+    }
+    ties = undirected_ties(snap).tocoo()
+    full = _igraph(snap.n_nodes, ties.row, ties.col)
+    weights = ties.data.tolist()
+    rounds: dict[str, list[dict[str, float]]] = {k: [] for k in chosen}
+    for _ in range(args.repeat):
+        for name, fn in chosen.items():
+            r: dict[str, Any] = {}
+            labels = _timed(r, "call", fn)
+            r = dict(r["call"])
+            r["modularity"] = round(full.modularity(labels.tolist(), weights), 5)
+            r["communities"] = int(np.unique(labels).size)
+            r["load"] = round(os.getloadavg()[0], 1)
+            rounds[name].append(r)
+            print(json.dumps({name: r}), file=sys.stderr, flush=True)
+    nk.setNumberOfThreads(threads)
+    out["n_users"], out["n_ties"] = snap.n_nodes, int(ties.nnz)
+    out["median"] = {
+        name: {key: float(np.median([x[key] for x in rs])) for key in rs[0]}
+        for name, rs in rounds.items()
+    }
+    out["rounds"] = rounds
+    base = out["median"].get("koc_plm_refine_csr_1thread")
+    if base:
+        out["wall_ratio_to_koc"] = {
+            name: round(m["wall_s"] / base["wall_s"], 2) for name, m in out["median"].items()
+        }
+    out["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
+    peers = sub.add_parser("peers")
+    peers.add_argument("--db", type=Path, required=True)
+    peers.add_argument("--repeat", type=int, default=3)
+    peers.add_argument("--only", nargs="*", default=[], help="substrings of contender names")
     for name in ("graph", "synth"):
         p = sub.add_parser(name)
         p.add_argument("--backbone", type=int, nargs="*", default=[3, 5])
@@ -206,7 +293,8 @@ def main() -> None:
             p.add_argument("--users", type=int, default=20_000)
             p.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    result = bench_graph(args) if args.cmd == "graph" else bench_synth(args)
+    runners = {"graph": bench_graph, "synth": bench_synth, "peers": bench_peers}
+    result = runners[args.cmd](args)
     print(json.dumps(result, indent=2))
 
 

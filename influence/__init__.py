@@ -6,7 +6,8 @@ re-exported here, so ``from influence import pagerank, reach_hyperanf`` works:
 
 * graph metrics: :func:`pagerank` (Page et al. 1999), :func:`reach_exact` and
   :func:`reach_hyperanf` (HyperANF, Boldi, Rosa, Vigna 2011), :func:`cascade_stats`,
-  :func:`leiden_communities` (Traag et al. 2019), :func:`ego_network`;
+  :func:`plm_communities` (Staudt, Meyerhenke 2016), :func:`leiden_communities`
+  (Traag et al. 2019), :func:`stable_labels` (ids across runs), :func:`ego_network`;
 * conversion: :func:`attribute_orders` (share-to-buy and referral attribution),
   :func:`engagement_signals`, :func:`conversion_evidence`; spend: :func:`rfm_value`;
 * the KOC score: its definition (:mod:`influence.koc_score`: which components, how
@@ -25,6 +26,7 @@ importing this package stays light.
 from typing import Any
 
 from influence.cascades import CascadeStats, cascade_stats
+from influence.community_labels import stable_labels
 from influence.config import (
     COMPONENTS,
     ENGAGEMENT_SIGNALS,
@@ -74,6 +76,9 @@ __all__ = [
     "CascadeStats",
     "cascade_stats",
     "leiden_communities",
+    "plm_communities",
+    "split_disconnected",
+    "stable_labels",
     "strongest_ties",
     "top_spreaders",
     "undirected_ties",
@@ -155,7 +160,14 @@ _LAZY = {
     "ego_network": "influence.ego",
     "WeightCalibrator": "influence.calibration",
     **dict.fromkeys(
-        ("leiden_communities", "strongest_ties", "top_spreaders", "undirected_ties"),
+        (
+            "leiden_communities",
+            "plm_communities",
+            "split_disconnected",
+            "strongest_ties",
+            "top_spreaders",
+            "undirected_ties",
+        ),
         "influence.communities",
     ),
     **dict.fromkeys(

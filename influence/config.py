@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -167,15 +167,18 @@ class SpendSection(_Section):
 
 
 class CommunitySection(_Section):
-    """Leiden communities (for per-community leaderboards; not part of the score)."""
+    """Communities (for per-community leaderboards; not part of the score)."""
 
     enabled: bool = True
+    #: "plm": networkit's PLM with refinement (default); "leiden": igraph's Leiden
+    method: Literal["plm", "leiden"] = "plm"
     resolution: float = Field(1.0, gt=0)
     seed: int = 0
     #: Leiden iterations (igraph's default 2; -1 = until nothing changes, slow on big graphs)
     iterations: int = Field(2, ge=-1)
-    #: above this many undirected ties Leiden runs on the strongest-ties backbone (0 = never)
-    backbone_above: int = Field(2_000_000, ge=0)
+    #: above this many undirected ties the method runs on the strongest-ties backbone
+    #: (0 = never; ~2M keeps igraph's Leiden fast on 10M-tie graphs)
+    backbone_above: int = Field(0, ge=0)
     #: strongest ties each user keeps in that backbone
     backbone_ties: int = Field(5, ge=1)
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from api.services.leaderboard import (  # re-exported: the CLI and the API import them here
     SORT_KEYS,
@@ -41,6 +42,7 @@ from graph.errors import ScoringError
 from graph.events import EDGE_TYPES
 from graph.snapshot import GraphSnapshot, build_snapshot
 from graph.store import GraphStore, RunRecord
+from influence.community_labels import stable_labels
 from influence.config import ScoreConfig, as_score_config
 from influence.koc_score import (
     component_details,
@@ -173,28 +175,55 @@ def _reach(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray:
     return est[:, -1] if est.ndim == 2 else est
 
 
-def _communities(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray | None:
-    if not config.communities.enabled:
+def _previous_communities(store: GraphStore, node_ids: np.ndarray) -> np.ndarray | None:
+    """Each user's community in the latest succeeded run (-1: not in it), or None."""
+    prev = store.latest_run("succeeded")
+    if prev is None:
         return None
-    return np.asarray(
-        _leiden()(
+    table = store.read_scores(prev.run_id)
+    if table.num_rows == 0:
+        return None
+    known = table.filter(pc.is_valid(table.column("community")))
+    pos = pc.index_in(pa.array(node_ids, pa.string()), value_set=known.column("user_id"))
+    out = np.full(len(node_ids), -1, dtype=np.int64)
+    hit = pc.is_valid(pos).to_numpy(zero_copy_only=False)
+    communities = known.column("community").to_numpy()
+    out[hit] = communities[pos.drop_null().to_numpy()]
+    return out
+
+
+def _communities(snapshot: GraphSnapshot, config: ScoreConfig) -> np.ndarray | None:
+    """Communities by the configured method (labels by size), or None when disabled."""
+    sec = config.communities
+    if not sec.enabled:
+        return None
+    leiden_communities, plm_communities = _community_methods()
+    if sec.method == "leiden":
+        labels = leiden_communities(
             snapshot,
-            resolution=config.communities.resolution,
-            seed=config.communities.seed,
-            n_iterations=config.communities.iterations,
-            backbone_above=config.communities.backbone_above,
-            backbone_ties=config.communities.backbone_ties,
-        ),
-        dtype=np.int32,
-    )
+            resolution=sec.resolution,
+            seed=sec.seed,
+            n_iterations=sec.iterations,
+            backbone_above=sec.backbone_above,
+            backbone_ties=sec.backbone_ties,
+        )
+    else:
+        labels = plm_communities(
+            snapshot,
+            resolution=sec.resolution,
+            seed=sec.seed,
+            backbone_above=sec.backbone_above,
+            backbone_ties=sec.backbone_ties,
+        )
+    return np.asarray(labels, dtype=np.int32)
 
 
-def _leiden() -> Callable[..., Any]:
-    """:func:`influence.communities.leiden_communities`, imported on first use (igraph
-    takes seconds to import, which a server's start-up does not need)."""
-    from influence.communities import leiden_communities
+def _community_methods() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """:func:`influence.communities.leiden_communities` and ``plm_communities``, imported
+    on first use (igraph takes seconds to import, which a server's start-up does not need)."""
+    from influence.communities import leiden_communities, plm_communities
 
-    return leiden_communities
+    return leiden_communities, plm_communities
 
 
 def compute_ranking(
@@ -258,6 +287,10 @@ def compute_ranking(
 
     step("communities")
     communities = _communities(snapshot, cfg)
+    if communities is not None:  # ids carried over from the last run (maximum overlap)
+        previous = _previous_communities(store, snapshot.node_ids)
+        if previous is not None:
+            communities = stable_labels(communities, previous)
 
     step("engagement")
     signals = conversion_signals(store, snapshot, cfg, start, end, counts)

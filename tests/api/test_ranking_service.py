@@ -453,3 +453,27 @@ def test_run_ranking_reaps_run_of_killed_process(tiny):
     assert tiny.get_run("r-killed").status == "failed"
     assert "interrupted" in tiny.get_run("r-killed").error
     assert tiny.get_run("r-elsewhere").status == "running"  # not ours to judge
+
+
+def test_run_ranking_keeps_community_ids_across_runs(store) -> None:
+    # three cliques of 6 (a, b, c); the second run adds a clique of 9 (d) that would be
+    # the largest community, hence label 0, without the carry-over from the first run
+    def cliques(groups: str, size: int, tag: str) -> list:
+        return [
+            _view(f"{tag}{g}{i}-{j}", f"{g}{i}", f"{g}{j}", "c", T0)
+            for g in groups
+            for i in range(size)
+            for j in range(size)
+            if i != j
+        ]
+
+    store.append_batch({EventType.VIEW: _table(EventType.VIEW, cliques("abc", 6, "x"))})
+    first = svc.run_ranking(store)
+    before = {r["user_id"]: r["community"] for r in store.read_scores(first.run_id).to_pylist()}
+    store.append_batch({EventType.VIEW: _table(EventType.VIEW, cliques("d", 9, "y"))})
+    second = svc.run_ranking(store)
+    after = {r["user_id"]: r["community"] for r in store.read_scores(second.run_id).to_pylist()}
+    assert len(set(before.values())) == 3
+    assert all(after[u] == c for u, c in before.items())  # every old user keeps its id
+    new_ids = {after[f"d{i}"] for i in range(9)}
+    assert len(new_ids) == 1 and new_ids.pop() not in set(before.values())

@@ -11,6 +11,8 @@ import scipy.sparse as sp
 from graph.errors import ParameterError
 from influence.communities import (
     leiden_communities,
+    plm_communities,
+    split_disconnected,
     strongest_ties,
     top_spreaders,
     undirected_ties,
@@ -195,3 +197,80 @@ def test_leiden_backbone_communities_are_connected_and_seeded():
     g = nx.Graph(list(zip(*ties.nonzero(), strict=True)))
     for c in np.unique(labels):
         assert nx.is_connected(g.subgraph(np.flatnonzero(labels == c).tolist()))
+
+
+def _nx_graph(snap, weighted=True):
+    ties = undirected_ties(snap, weighted=weighted).tocoo()
+    g = nx.Graph()
+    g.add_nodes_from(range(snap.n_nodes))
+    g.add_weighted_edges_from(
+        zip(ties.row.tolist(), ties.col.tolist(), ties.data.tolist(), strict=True)
+    )
+    return g
+
+
+def test_plm_disjoint_cliques_are_the_communities():
+    # 5 cliques of sizes 3..7 with no tie between them: the only sensible partition
+    pairs, truth, start = [], [], 0
+    for size in range(3, 8):
+        pairs += [(start + i, start + j) for i in range(size) for j in range(size) if i != j]
+        truth.append(set(range(start, start + size)))
+        start += size
+    labels = plm_communities(snapshot_from_pairs(pairs, start + 2), seed=0)
+    assert labels.dtype == np.int32
+    found = _partition(labels)
+    assert sorted(map(sorted, found)) == sorted(map(sorted, [*truth, {start}, {start + 1}]))
+    assert labels[start - 7] == 0  # the largest clique (7 users) is community 0
+
+
+def test_plm_ring_of_cliques_finds_each_clique():
+    g = nx.ring_of_cliques(6, 5)
+    labels = plm_communities(snapshot_from_pairs(list(g.edges()), 30), seed=3)
+    expected = [set(range(5 * i, 5 * i + 5)) for i in range(6)]
+    assert sorted(map(sorted, _partition(labels))) == sorted(map(sorted, expected))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_plm_modularity_matches_networkx_louvain(seed):
+    # planted groups with weighted ties; networkx computes the modularity independently
+    snap, _ = _planted(6, 40, 0.25, 0.03, seed=seed)
+    g = _nx_graph(snap)
+    labels = plm_communities(snap, seed=seed)
+    ours = nx.community.modularity(g, _partition(labels), weight="weight")
+    ref = nx.community.modularity(
+        g, nx.community.louvain_communities(g, weight="weight", seed=seed), weight="weight"
+    )
+    assert ours >= ref - 1e-9
+    assert ours > 0.5
+
+
+def test_plm_karate_club_reaches_known_modularity():
+    g = nx.karate_club_graph()
+    labels = plm_communities(snapshot_from_pairs(list(g.edges()), 34), weighted=False, seed=0)
+    q = nx.community.modularity(g, _partition(labels), weight=None)
+    assert q == pytest.approx(0.4198, abs=0.01)  # best known 0.4198
+
+
+def test_plm_is_seeded_connected_and_resolution_matters():
+    snap, _ = _planted(6, 50, 0.2, 0.03, seed=9)
+    labels = plm_communities(snap, seed=4)
+    assert (labels == plm_communities(snap, seed=4)).all()
+    g = _nx_graph(snap)
+    for c in np.unique(labels):
+        assert nx.is_connected(g.subgraph(np.flatnonzero(labels == c).tolist()))
+    assert plm_communities(snap, resolution=5.0).max() > plm_communities(snap, resolution=0.1).max()
+    with pytest.raises(ParameterError, match="resolution"):
+        plm_communities(snap, resolution=0)
+
+
+def test_split_disconnected_splits_and_raises_modularity():
+    # two triangles with no tie between them, given as one community
+    pairs = [(0, 1), (1, 2), (2, 0), (3, 4), (4, 5), (5, 3)]
+    snap = snapshot_from_pairs(pairs, 6)
+    ties = undirected_ties(snap)
+    parts = split_disconnected(ties, np.zeros(6, dtype=np.int64))
+    assert sorted(map(sorted, _partition(parts))) == [[0, 1, 2], [3, 4, 5]]
+    g = _nx_graph(snap)
+    assert nx.community.modularity(g, _partition(parts)) > nx.community.modularity(
+        g, [set(range(6))]
+    )

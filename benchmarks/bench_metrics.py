@@ -21,7 +21,10 @@ Steps (each timed; figures go to ``benchmarks/results/metrics.md`` by hand):
    (same CSR, same iterations) vs igraph PRPACK (graph construction counted, fast
    and slow constructor), medians of ``--repeat`` interleaved rounds, and networkx
    on a 100k-edge graph as a reference line.
-4. ``hyperanf-dense``: HyperANF on a graph where every user has out-edges (the
+4. ``reach-error`` (not in the default steps): HyperANF at 64 / 128 / 256 registers
+   against exact BFS (igraph ``neighborhood_size``) on ``--sample`` users: mean,
+   median, p95 relative error at 3 hops and CPU seconds.
+5. ``hyperanf-dense``: HyperANF on a graph where every user has out-edges (the
    worst case: no passive users to skip).
 """
 
@@ -323,6 +326,47 @@ def pagerank_compare(db: Path, nx_edges: int, repeat: int = 3) -> dict:
     return res
 
 
+def reach_error(db: Path, registers: list[int], sample: int, seed: int = 0) -> dict:
+    """HyperANF error and cost against exact breadth-first search on a sample of users.
+
+    The reference is igraph's ``neighborhood_size`` (order 1..3, mode out) on the
+    reach graph, for ``sample`` users with out-edges drawn with ``seed``; each register
+    count is timed on the whole graph (CPU seconds of ``reach_hyperanf``, every user)
+    and reports mean, median and p95 relative error at 3 hops.
+    """
+    import igraph as ig
+
+    from graph.duckdb_store import DuckDBStore
+    from graph.snapshot import build_snapshot
+    from influence.reach import REACH_TYPES, reach_exact, reach_hyperanf
+
+    res: dict = {"loadavg_start": os.getloadavg(), "sample": sample}
+    with DuckDBStore(db, read_only=True) as store:
+        snap = build_snapshot(store, half_life_days=30.0)
+    a = snap.adjacency(REACH_TYPES, weighted=False)
+    coo = a.tocoo()
+    g = ig.Graph(
+        n=snap.n_nodes,
+        edges=list(zip(coo.row.tolist(), coo.col.tolist(), strict=True)),
+        directed=True,
+    )
+    users = np.random.default_rng(seed).choice(np.flatnonzero(np.diff(a.indptr)), sample, False)
+    exact = np.asarray(g.neighborhood_size(users.tolist(), order=3, mode="out")) - 1
+    ours = _run(res, "reach_exact_batch_s", reach_exact, snap, users)
+    res["reach_exact_matches_igraph"] = bool((ours[:, 2] == exact).all())
+    res["exact_median"] = float(np.median(exact))
+    for r in registers:
+        est = _run(res, f"hyperanf_{r}_s", reach_hyperanf, snap, hops=3, registers=r)[users, 2]
+        rel = np.abs(est - exact) / np.maximum(exact, 1)
+        res[f"error_{r}"] = {
+            "mean": round(float(rel.mean()), 4),
+            "median": round(float(np.median(rel)), 4),
+            "p95": round(float(np.quantile(rel, 0.95)), 4),
+        }
+    res["loadavg_end"] = os.getloadavg()
+    return res
+
+
 def hyperanf_dense(n_users: int, n_edges: int) -> dict:
     """HyperANF where every user has out-edges (nothing passive to skip)."""
     from influence.reach import reach_hyperanf
@@ -361,6 +405,7 @@ def main() -> None:
     p.add_argument("--no-pipeline", action="store_true", help="Skip compute_ranking.")
     p.add_argument("--steps", default="build,metrics,pagerank,dense")
     p.add_argument("--repeat", type=int, default=3, help="rounds of the pagerank comparison")
+    p.add_argument("--sample", type=int, default=1000, help="users of the reach-error step")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -368,6 +413,8 @@ def main() -> None:
             out = build(args.db, args.users, args.edges, args.orders, args.batch, args.seed)
         elif args.child == "metrics":
             out = metrics(args.db, not args.no_pipeline)
+        elif args.child == "reach-error":
+            out = reach_error(args.db, [64, 128, 256], args.sample, args.seed)
         elif args.child == "pagerank":
             out = pagerank_compare(args.db, 100_000, args.repeat)
         else:

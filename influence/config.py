@@ -105,7 +105,7 @@ class PageRankSection(_Section):
 
 class ReachSection(_Section):
     hops: int = Field(3, ge=1, le=10)
-    registers: int = Field(64, ge=16, le=65536)
+    registers: int = Field(256, ge=16, le=65536)
     seed: int = 0
 
     @field_validator("registers")

@@ -66,7 +66,8 @@ def command(
     on that store (ingest, rank, keys revoke, commissions, ...) is run by the
     server on the same database: it writes its address and a token, readable by
     you only, to STORE.serve.json. With several workers every worker only reads:
-    writes answer 503 and other koc commands must wait until it stops.
+    writes answer 503; the reading koc commands (status, top, runs, rejects, role and
+    commission reports) work, the writing ones must wait until it stops.
 
     Each worker keeps the latest runs and an index of every user's referral counts,
     role and rank history in memory, built in the background (a few seconds per

@@ -70,7 +70,7 @@ def command(
         else:
             click.echo(f"cleared {n:,} quarantined row(s) of {what}")
         return
-    with ctx.open_store() as store:
+    with ctx.open_store(read_only=True) as store:
         total = store.counts()["rejects"]
         rows = store.read_rejects(limit=None if (show_all or csv_path) else limit)
     if csv_path is not None:

@@ -29,7 +29,7 @@ def command(click_ctx: click.Context, limit: int, as_json: bool) -> None:
     if click_ctx.invoked_subcommand is not None:
         return
     ctx = click_ctx.find_object(CliContext) or CliContext()
-    with ctx.open_store() as store:
+    with ctx.open_store(read_only=True) as store:
         runs = store.list_runs(limit=limit)
     if as_json:
         echo_json([run_summary(r) for r in runs])
@@ -57,7 +57,7 @@ def command(click_ctx: click.Context, limit: int, as_json: bool) -> None:
 @pass_cli
 def show(ctx: CliContext, run_id: str | None, as_json: bool) -> None:
     """Show one run (default: the latest succeeded): window, watermark, timings, counts."""
-    with ctx.open_store() as store:
+    with ctx.open_store(read_only=True) as store:
         run = resolve_run(store, run_id)
     payload = run_summary(run)
     if as_json:
@@ -108,7 +108,7 @@ def diff(
     as_json: bool,
 ) -> None:
     """Rising and falling users between RUN_ID (default: latest) and the run before it."""
-    with ctx.open_store() as store:
+    with ctx.open_store(read_only=True) as store:
         changes = rank_changes(store, run_id, limit, against=against, include_staff=include_staff)
     if as_json:
         echo_json(changes)

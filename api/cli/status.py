@@ -16,7 +16,7 @@ __all__ = ["command"]
 @pass_cli
 def command(ctx: CliContext, as_json: bool) -> None:
     """Show the store: schema version, row counts per record type, data watermark, latest run."""
-    with ctx.open_store(read_only=False) as store:
+    with ctx.open_store(read_only=True) as store:
         counts = store.counts()
         latest = store.latest_run()
         payload = {

@@ -81,7 +81,7 @@ def command(
     from api.services.roles import current_roles
     from api.services.segments import segment_row_mask
 
-    with ctx.open_store() as store:
+    with ctx.open_store(read_only=True) as store:
         mask = None if segment is None else segment_row_mask(store, segment, run_id)
         rows = leaderboard(
             store,

@@ -82,12 +82,23 @@ class Warmup:
         work()
         self.state.steps[name] = round(time.perf_counter() - began, 3)
 
+    @staticmethod
+    def _warm(store: RunCache, run_id: str) -> None:
+        for _ in range(3):  # another run's warm-up may be under way first
+            if store.is_warm(run_id):
+                return
+            store.start_warm(run_id)
+            store.wait_warm()
+        store.warm(run_id)  # still not (evicted meanwhile): here, once more
+
     def _run(self) -> None:
         try:
             store = self._store()
             run = store.latest_run("succeeded")
             if run is not None and isinstance(store, RunCache):
-                self._step("latest_run", lambda: store.warm(run.run_id))
+                # through the cache's own warming thread: a warm-up that a request
+                # started meanwhile is waited for, not repeated
+                self._step("latest_run", lambda: self._warm(store, run.run_id))
             self._step("profile_index", lambda: (self._facts.get(store), self._facts.wait()))
             self.state.status = "ready"
         except Exception as exc:  # the API still answers from the store; say why

@@ -143,7 +143,7 @@ def generate(db: Path, users: int, edges: int, seed: int) -> None:
         print(json.dumps({"generated": store.counts(), "seconds": time.perf_counter() - t}))
 
 
-def run(db: Path, registers: int, save: bool) -> None:
+def run(db: Path, registers: int | None, save: bool) -> None:
     from api.services.ranking import _communities, compute_ranking, run_ranking
     from graph.snapshot import build_snapshot
     from influence.config import default_score_config
@@ -151,9 +151,10 @@ def run(db: Path, registers: int, save: bool) -> None:
     cfg = default_score_config()
     data = cfg.model_dump(mode="python")
     data["communities"]["enabled"] = False
-    data["reach"]["registers"] = registers
+    if registers is not None:
+        data["reach"]["registers"] = registers
     cfg = type(cfg).model_validate(data)
-    out: dict = {"registers": registers}
+    out: dict = {"registers": cfg.reach.registers}
     out["load_average_before"] = [round(x, 1) for x in os.getloadavg()]
     with DuckDBStore(db, memory_limit="3GB") as store:
         cpu_marks: list[tuple[str, float]] = []
@@ -201,7 +202,7 @@ def main() -> None:
     g.add_argument("--seed", type=int, default=0)
     r = sub.add_parser("run")
     r.add_argument("--db", type=Path, required=True)
-    r.add_argument("--registers", type=int, default=64)
+    r.add_argument("--registers", type=int, default=None, help="default: the scoring config's")
     r.add_argument("--no-save", action="store_true")
     args = parser.parse_args()
     if args.cmd == "generate":

@@ -11,6 +11,7 @@ from influence.evidence import (
     collusive_orders,
     conversion_evidence,
     new_purchases,
+    tied_orders,
 )
 
 DAY = 86_400 * 1_000_000
@@ -112,3 +113,19 @@ def test_conversion_evidence_staff_channel_and_collusion_earn_nothing():
     assert ev["evidence_buyers"][1] == 0 and ev["estimate"][1] == 0
     # the per-rule breakdown still reports what attribution credited
     assert ev["buyers_code"][0] == 3 and ev["buyers_token"][0] == 1
+
+
+def test_tied_orders_match_brute_force() -> None:
+    # an order is tied when buyer and credited user share an edge in either direction
+    rng = np.random.default_rng(5)
+    src, dst = rng.integers(0, 40, 120), rng.integers(0, 40, 120)
+    buyer = rng.integers(0, 40, 300)
+    credited = np.where(rng.random(300) < 0.7, rng.integers(0, 40, 300), -1)
+    pairs = {(int(a), int(b)) for a, b in zip(src, dst, strict=True)}
+    want = [
+        c >= 0 and ((int(b), int(c)) in pairs or (int(c), int(b)) in pairs)
+        for b, c in zip(buyer, credited, strict=True)
+    ]
+    assert tied_orders(buyer, credited, src, dst).tolist() == want
+    assert any(want) and not all(want)
+    assert not tied_orders(buyer, credited, src[:0], dst[:0]).any()

@@ -103,9 +103,15 @@ class CliContext:
         s = self.settings
         self.announce_store(create=create)
         path = Path(s.db_path)
+        read_only = read_only and not self.shared
         try:
-            return open_store(s, read_only=read_only and not self.shared)
+            return open_store(s, read_only=read_only)
         except StoreError as exc:
+            if read_only:  # this process may hold it read-write already (one config per file)
+                try:
+                    return open_store(s, read_only=False)
+                except StoreError:
+                    pass
             from api.cli._server_link import link_path, store_file
 
             held = link_path(store_file(s))

@@ -41,10 +41,20 @@ FINISHED = frozenset({"succeeded", "failed"})
 T = TypeVar("T")
 
 
-@dataclass
 class _Scores:
-    table: pa.Table
-    row_of: dict[str, int]
+    """A run's scores table and, built on the first point read (a second or two of
+    Python per 1M users that a leaderboard page does not need), its row per user id."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self._row_of: dict[str, int] | None = None
+
+    @property
+    def row_of(self) -> dict[str, int]:
+        if self._row_of is None:  # idempotent: two threads at once build equal dicts
+            ids = self.table.column("user_id").to_pylist()
+            self._row_of = dict(zip(ids, range(len(ids)), strict=True))
+        return self._row_of
 
 
 _FIELDS = ("raw", "normalized", "contribution")
@@ -172,6 +182,10 @@ class RunCache:
             prev = earlier[0]
             self._entry("scores", self._scores, prev, lambda: self._build_scores(prev))
         self._entry("components", self._components, run_id, lambda: self._build_components(run_id))
+        for held in (run_id, *earlier[:1]):  # the row of each user, for point reads
+            entry = self._scores.get(held)
+            if entry is not None:
+                entry.row_of  # noqa: B018 - built here, in the background
         if self._on_warm is not None and run_id not in self._warmed:
             self._on_warm(self, run_id)
             with self._lock:
@@ -305,9 +319,7 @@ class RunCache:
 
     # --- results ------------------------------------------------------------------------
     def _build_scores(self, run_id: str) -> _Scores:
-        table = self._store.read_scores(run_id).combine_chunks()
-        ids = table.column("user_id").to_pylist()
-        return _Scores(table, dict(zip(ids, range(len(ids)), strict=True)))
+        return _Scores(self._store.read_scores(run_id).combine_chunks())
 
     def _build_components(self, run_id: str) -> _Components:
         """The pivot of a run's breakdown (``complete`` False when a row's user is not
@@ -352,6 +364,8 @@ class RunCache:
             "scores", self._scores, run_id, lambda: self._build_scores(run_id)
         )
         table = entry.table
+        if user_ids is not None and entry._row_of is None:  # the warm-up builds it
+            return self._store.read_scores(run_id, user_ids=user_ids, limit=limit)
         if user_ids is not None:
             rows = sorted({entry.row_of[u] for u in user_ids if u in entry.row_of})
             table = table.take(pa.array(rows, pa.int64()))

@@ -8,8 +8,10 @@ Run by hand, under the bench lock (not part of the test suite)::
 The graph is generated in memory (no store: this times the algorithms, the part the
 issue bounds): each user's activity is lognormal (sigma 1.5, heavy-tailed sharers),
 each interaction picks its sharer by activity and its viewer uniformly; a user with
-``a`` interactions made ``ceil(sqrt(a) / c)`` shares (``--views-per-share c``, so a
-share of a big sharer reaches more people), and each interaction is with one of them.
+``a`` interactions made ``ceil(a ** 0.2 / c)`` shares (``--share-scale c``, 0.125: about
+10 shares for 3 interactions, 40 for 2000), so a big sharer's share reaches many people
+while a typical user's reaches a few tenths of one (the cascade stays subcritical, as
+real sharing does), and each interaction is with one of the sharer's shares.
 Probabilities are learned with :func:`influence.campaign.learn_probabilities`.
 
 Each step runs in a child process (``--step``) so its peak RSS (``ru_maxrss``) is its
@@ -41,7 +43,7 @@ def _peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def generate(users: int, edges: int, views_per_share: float, seed: int):
+def generate(users: int, edges: int, share_scale: float, seed: int):
     """Interactions ``(src, dst, content)`` and shares per user (module docstring)."""
     rng = np.random.default_rng(seed)
     activity = rng.lognormal(0.0, 1.5, size=users)
@@ -49,7 +51,7 @@ def generate(users: int, edges: int, views_per_share: float, seed: int):
     src = np.searchsorted(cdf, rng.random(edges) * cdf[-1]).astype(np.int64)
     dst = rng.integers(0, users, size=edges)
     out = np.bincount(src, minlength=users)
-    shares = np.maximum(1, np.ceil(np.sqrt(out) / views_per_share)).astype(np.int64)
+    shares = np.maximum(1, np.ceil(out**0.2 / share_scale)).astype(np.int64)
     content = (rng.random(edges) * shares[src]).astype(np.int64)
     return src, dst, content, np.where(out > 0, shares, 0)
 
@@ -57,7 +59,7 @@ def generate(users: int, edges: int, views_per_share: float, seed: int):
 def learn(args):
     from influence.campaign import learn_probabilities
 
-    src, dst, content, shares = generate(args.users, args.edges, args.views_per_share, args.seed)
+    src, dst, content, shares = generate(args.users, args.edges, args.share_scale, args.seed)
     t = time.perf_counter()
     probs = learn_probabilities(args.users, src, dst, content=content, shares=shares)
     took = time.perf_counter() - t
@@ -130,7 +132,7 @@ def main() -> None:
     p.add_argument("--edges", type=int, default=10_000_000)
     p.add_argument("--k", type=int, default=50)
     p.add_argument("--epsilon", type=float, default=0.2)
-    p.add_argument("--views-per-share", type=float, default=1.0)
+    p.add_argument("--share-scale", type=float, default=0.125)
     p.add_argument("--runs", type=int, default=1000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--threads", type=int, default=2)

@@ -20,6 +20,7 @@ from api.http.routes.health import package_version
 from api.http.routes.web import install_web
 from api.http.security import KeyCache
 from api.services.cache import PageCache, RefreshingCache, RunCache
+from api.services.campaigns import CampaignJobs
 from api.services.facts import FactsCache
 from api.services.keys import ensure_schema
 from api.services.leaderboard import prepare_board
@@ -115,6 +116,7 @@ def create_app(
     app.state.store_provider = provider
     app.state.key_cache = KeyCache()
     app.state.run_slot = RunSlot()
+    app.state.campaign_jobs = CampaignJobs()
     app.state.snapshot_cache = SnapshotCache()
     app.state.page_cache = PageCache()
     app.state.role_views = RefreshingCache()

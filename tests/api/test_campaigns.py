@@ -9,9 +9,11 @@ user reaches only themselves. The best single seed is u00 with spread exactly 10
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -112,3 +114,53 @@ def test_campaign_cli_plan_review_show(api_store, capsys):
     assert json.loads(listed.stdout)[0]["plan_id"] == plan["plan_id"]
     assert run(["--db", db, "campaign", "plan", "--budget", "10"]) == 2
     assert "cost field" in capsys.readouterr().err
+
+
+def _poll(base: str, headers: dict[str, str], job_id: str) -> dict:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{base}/v1/campaigns/jobs/{job_id}", headers=headers, timeout=30).json()
+        if job["status"] != "running":
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still running after 120 s")
+
+
+@pytest.mark.slow
+def test_campaign_api_plan_job_over_real_server(tmp_path):
+    from tests.api.conftest import auth
+    from tests.api.server import running_server
+
+    with running_server(tmp_path) as (base, tokens):
+        admin, read = auth(tokens["admin"]), auth(tokens["read"])
+        r = httpx.post(
+            f"{base}/v1/campaigns/plan", json={"k": 1, "runs": 100}, headers=admin, timeout=30
+        )
+        assert r.status_code == 202, r.text
+        assert r.json()["status"] == "running"
+        job = _poll(base, read, r.json()["job_id"])
+        assert job["status"] == "succeeded", job
+        assert [s["user_id"] for s in job["plan"]["seeds"]] == [uid(0)]
+        assert job["plan"]["expected_spread"]["mean"] == pytest.approx(10.0)
+        plan_id = job["plan"]["plan_id"]
+        stored = httpx.get(f"{base}/v1/campaigns/{plan_id}", headers=read, timeout=30)
+        assert stored.status_code == 200
+        assert stored.json()["seeds"][0]["user_id"] == uid(0)
+        listed = httpx.get(f"{base}/v1/campaigns", headers=read, timeout=30).json()
+        assert listed["data"][0]["plan_id"] == plan_id
+        # bad requests: 422 from the model, 400 from the service (budget without a field)
+        bad = httpx.post(f"{base}/v1/campaigns/plan", json={"k": 0}, headers=admin, timeout=30)
+        assert bad.status_code == 422
+        bad = httpx.post(
+            f"{base}/v1/campaigns/plan", json={"budget": "5"}, headers=admin, timeout=30
+        )
+        assert bad.status_code == 400 and "cost field" in bad.json()["message"]
+        # a read key cannot plan; an unknown job is 404
+        assert (
+            httpx.post(f"{base}/v1/campaigns/plan", json={}, headers=read, timeout=30).status_code
+            == 403
+        )
+        assert (
+            httpx.get(f"{base}/v1/campaigns/jobs/abcdef", headers=read, timeout=30).status_code
+            == 404
+        )

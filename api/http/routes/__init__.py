@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.http.routes import (
+    campaigns,
     cli_bridge,
     commissions,
     events,
@@ -33,5 +34,6 @@ ROUTERS: list[tuple[APIRouter, bool]] = [
     (commissions.router, True),
     (keys.router, True),
     (segments.router, True),
+    (campaigns.router, True),
     (cli_bridge.router, False),
 ]

@@ -164,3 +164,17 @@ def test_campaign_api_plan_job_over_real_server(tmp_path):
             httpx.get(f"{base}/v1/campaigns/jobs/abcdef", headers=read, timeout=30).status_code
             == 404
         )
+
+
+def test_plan_campaign_segment_limits_seeds(api_store):
+    from api.services.segments import create_segment
+
+    # r2 (the latest run) ranks u01 first, u00 second, u05 third: u00 is outside rank >= 3
+    create_segment(api_store, "not_top_two", "rank >= 3")
+    plan = plan_campaign(api_store, PlanRequest(k=2, runs=50, segment="not_top_two"))
+    chosen = {s["user_id"] for s in plan["seeds"]}
+    assert not chosen & {uid(0), uid(1)}
+    # u02 reaches u04: the best member; then any single user
+    assert plan["seeds"][0]["user_id"] == uid(2)
+    with pytest.raises(NotFoundError):
+        plan_campaign(api_store, PlanRequest(k=1, runs=50, segment="no_such_segment"))

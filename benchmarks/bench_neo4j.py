@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from graph.duckdb_store import DuckDBStore  # noqa: E402
 from graph.events import EventType  # noqa: E402
 from graph.neo4j_export import export_neo4j_import  # noqa: E402
-from graph.neo4j_rows import edge_chunk_to_arrays  # noqa: E402
+from graph.neo4j_rows import edge_columns_to_arrays  # noqa: E402
 from graph.neo4j_store import Neo4jStore  # noqa: E402
 from graph.store import ARROW_SCHEMAS  # noqa: E402
 from tests.graph.neo4j_fake import RecordingNeo4j  # noqa: E402
@@ -97,10 +97,10 @@ def bench_read_conversion(n: int, fetch_size: int = 10_000) -> float:
     rng = np.random.default_rng(1)
     block = rng.integers(0, 1_000_000, (n, 3))
     chunks = [
-        [tuple(r) for r in block[i : i + fetch_size].tolist()] for i in range(0, n, fetch_size)
+        [col.tolist() for col in block[i : i + fetch_size].T] for i in range(0, n, fetch_size)
     ]
     started = time.process_time()
-    parts = [edge_chunk_to_arrays(c) for c in chunks]
+    parts = [edge_columns_to_arrays(c) for c in chunks]
     np.concatenate([p[0] for p in parts])
     return time.process_time() - started
 

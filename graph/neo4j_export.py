@@ -2,9 +2,15 @@
 
 ``koc export neo4j-import DIR`` writes, for every node label and relationship
 type of the Neo4j data model (:mod:`graph.cypher`), one header file
-(``<name>.header.csv``) and one gzip-compressed data file (``<name>.csv.gz``)
-straight from DuckDB with ``COPY ... TO`` (no row passes through Python), and
-the exact ``neo4j-admin`` command that imports them into an empty database.
+(``<name>.header.csv``) and one data file (``<name>.csv``, or ``<name>.csv.gz``
+with ``compress=True``) straight from DuckDB with ``COPY ... TO`` (no row passes
+through Python, rows in storage order: the importer does not need them sorted),
+and the exact ``neo4j-admin`` command that imports them into an empty database.
+Plain CSV is the fast default: gzip made the DuckDB export 10-16x slower (one
+compressing thread) and the import slower too. ``--multiline-fields=true`` is
+passed only when a plain file holds a line break inside a quoted field (found
+by counting line breaks against the rows written); it makes the importer parse
+each file on one thread.
 The offline importer writes the store files directly and is the fastest way
 to bring tens of millions of events into Neo4j; ``koc sync --to neo4j`` is the
 online alternative for an existing database.
@@ -62,7 +68,7 @@ def _edge_file(event_type: EventType) -> ImportFile:
         (":START_ID(User)", ":END_ID(User)", "event_id", "ts:datetime", *extra),
         f"""SELECT s.user_id, d.user_id, e.event_id, {_ts("e.ts")}, {", ".join(f"e.{c}" for c in extra)}
         FROM events e JOIN users s ON s.idx = e.src JOIN users d ON d.idx = e.dst
-        WHERE e.etype = {EVENT_CODES[event_type]} ORDER BY e.event_id""",
+        WHERE e.etype = {EVENT_CODES[event_type]}""",
     )
 
 
@@ -88,7 +94,7 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
             "event_id",
         ),
         f"""SELECT user_id, idx, declared, role, display_name, store_id, channel,
-        {_ts("created_at")}, attrs, phone_hash, device_hash, event_id FROM users ORDER BY idx""",
+        {_ts("created_at")}, attrs, phone_hash, device_hash, event_id FROM users""",
     ),
     ImportFile(
         "meta",
@@ -103,8 +109,7 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
         "nodes",
         "Share",
         ("event_id:ID(Share)", "content_id", "channel", "ts:datetime"),
-        f"SELECT event_id, content_id, channel, {_ts('ts')} FROM events WHERE etype = {_SHARE} "
-        "ORDER BY event_id",
+        f"SELECT event_id, content_id, channel, {_ts('ts')} FROM events WHERE etype = {_SHARE}",
     ),
     ImportFile(
         "orders",
@@ -121,7 +126,7 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
             "store_id",
         ),
         f"""SELECT event_id, order_id, {_money("amount")}, currency, {_ts("ts")},
-        attribution_token, store_id FROM orders ORDER BY event_id""",
+        attribution_token, store_id FROM orders""",
     ),
     ImportFile(
         "refunds",
@@ -129,7 +134,7 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
         "Refund",
         ("event_id:ID(Refund)", "refund_id", "order_id", "amount", "amount_e4:long", "ts:datetime"),
         f"""SELECT event_id, refund_id, order_id, {_money("amount")}, {_ts("ts")}
-        FROM refunds ORDER BY event_id""",
+        FROM refunds""",
     ),
     ImportFile(
         "rejects",
@@ -147,7 +152,7 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
             "ingested_at:datetime",
         ),
         f"""SELECT reject_id, source, row_number, event_type, field, value, reason, raw,
-        {_ts("ingested_at")} FROM rejects ORDER BY reject_id""",
+        {_ts("ingested_at")} FROM rejects""",
     ),
     *(_edge_file(t) for t in EDGE_TYPES),
     ImportFile(
@@ -156,15 +161,14 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
         "SHARED",
         (":START_ID(User)", ":END_ID(Share)"),
         f"""SELECT u.user_id, e.event_id FROM events e JOIN users u ON u.idx = e.src
-        WHERE e.etype = {_SHARE} ORDER BY e.event_id""",
+        WHERE e.etype = {_SHARE}""",
     ),
     ImportFile(
         "placed",
         "relationships",
         "PLACED",
         (":START_ID(User)", ":END_ID(Order)"),
-        "SELECT u.user_id, o.event_id FROM orders o JOIN users u ON u.idx = o.buyer "
-        "ORDER BY o.event_id",
+        "SELECT u.user_id, o.event_id FROM orders o JOIN users u ON u.idx = o.buyer",
     ),
 )
 
@@ -176,13 +180,26 @@ class ImportPlan:
     directory: Path
     rows: dict[str, int] = field(default_factory=dict)
     command: str = ""
+    #: whether some field holds a line break (the command then says --multiline-fields=true)
+    multiline: bool = False
+    #: data file suffix: ``.csv`` or ``.csv.gz``
+    suffix: str = ".csv"
 
 
-def import_command(directory: Path, database: str = "neo4j", *, location: str | None = None) -> str:
+def import_command(
+    directory: Path,
+    database: str = "neo4j",
+    *,
+    location: str | None = None,
+    multiline: bool = True,
+    suffix: str = ".csv",
+) -> str:
     """The ``neo4j-admin`` (Neo4j 5) command importing an export in ``directory`` into ``database``.
 
     ``location`` replaces the directory in the printed file paths, for a tool
-    that sees the files elsewhere (``/import`` inside the Docker container).
+    that sees the files elsewhere (``/import`` inside the Docker container);
+    ``multiline`` says whether a field may hold a line break; ``suffix`` names the
+    data files (``.csv`` or ``.csv.gz``).
     """
     d = location.rstrip("/") if location else str(Path(directory).resolve())
     # the database name goes first: from Neo4j 5.19 a trailing name is taken as one more
@@ -191,10 +208,10 @@ def import_command(directory: Path, database: str = "neo4j", *, location: str | 
         f"neo4j-admin database import full {shlex.quote(database)}",
         "--overwrite-destination=true",
         "--id-type=string",
-        "--multiline-fields=true",
+        f"--multiline-fields={'true' if multiline else 'false'}",
     ]
     for f in IMPORT_FILES:
-        files = f"{d}/{f.name}.header.csv,{d}/{f.name}.csv.gz"
+        files = f"{d}/{f.name}.header.csv,{d}/{f.name}{suffix}"
         parts.append(shlex.quote(f"--{f.kind}={f.label}={files}"))
     return " \\\n  ".join(parts)
 
@@ -205,6 +222,7 @@ def export_neo4j_import(
     *,
     database: str = "neo4j",
     location: str | None = None,
+    compress: bool = False,
 ) -> ImportPlan:
     """Write header and data files for ``neo4j-admin database import full`` into ``directory``.
 
@@ -218,6 +236,9 @@ def export_neo4j_import(
         Database name used in the printed command.
     location : str, optional
         Folder of the files as the importer sees it (default: ``directory``).
+    compress : bool
+        Write gzip-compressed ``.csv.gz`` data files (smaller, much slower to write
+        and read; the command then always allows multi-line fields).
 
     Returns
     -------
@@ -234,24 +255,41 @@ def export_neo4j_import(
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    plan = ImportPlan(directory=out.resolve())
+    plan = ImportPlan(directory=out.resolve(), suffix=".csv.gz" if compress else ".csv")
+    plan.multiline = compress
+    codec = "gzip" if compress else "none"
     cur = store.cursor()
     try:
         cur.execute("SET TimeZone = 'UTC'")
         for f in IMPORT_FILES:
             (out / f"{f.name}.header.csv").write_text(",".join(f.header) + "\n", encoding="utf-8")
-            target = (out / f"{f.name}.csv.gz").resolve()
+            target = (out / f"{f.name}{plan.suffix}").resolve()
             written = cur.execute(
                 f"COPY ({f.sql}) TO '{_sql_path(target)}' "
-                "(FORMAT csv, HEADER false, COMPRESSION gzip, QUOTE '\"', ESCAPE '\"')"
+                f"(FORMAT csv, HEADER false, COMPRESSION {codec}, QUOTE '\"', ESCAPE '\"')"
             ).fetchone()
             plan.rows[f.name] = int(written[0]) if written else 0
+            if not compress and not plan.multiline:
+                plan.multiline = _line_breaks(target) != plan.rows[f.name]
     except (duckdb.Error, OSError) as exc:
         raise StoreError(f"Exporting to {out} failed: {exc}", directory=str(out)) from exc
     finally:
         cur.close()
-    plan.command = import_command(out, database, location=location)
+    plan.command = import_command(
+        out, database, location=location, multiline=plan.multiline, suffix=plan.suffix
+    )
     return plan
+
+
+def _line_breaks(path: Path, chunk: int = 1 << 22) -> int:
+    """Line breaks in a file (a lone CR counts: the importer may split on it too)."""
+    lf = cr = 0
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            lf += block.count(b"\n")
+            cr += block.count(b"\r")
+    # DuckDB ends each record with LF; any CR is inside a field
+    return lf + cr
 
 
 def _sql_path(path: Path) -> str:

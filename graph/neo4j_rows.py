@@ -6,8 +6,8 @@ here so it can be tested without a server:
 * writes: an Arrow batch of a record type becomes *parameter rows* (lists of
   dicts, one list per batched load statement) with timestamps as integer
   epoch seconds + nanoseconds and money as integer units of 1/10,000;
-* reads: streamed record chunks (tuples) become numpy arrays or Arrow tables
-  immediately, so a whole result never lives as Python objects.
+* reads: column lists (analytics arrays) and streamed record chunks (tuples)
+  become numpy arrays or Arrow tables immediately, so a whole result never lives as Python objects.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = [
     "shape_rows",
     "dedupe_first",
     "iter_row_batches",
-    "edge_chunk_to_arrays",
+    "edge_columns_to_arrays",
     "records_to_table",
 ]
 
@@ -109,25 +109,22 @@ def iter_row_batches(table: pa.Table, batch_size: int) -> Iterator[list[dict[str
         yield table.slice(start, batch_size).to_pylist()
 
 
-def edge_chunk_to_arrays(
-    rows: Sequence[Sequence[int]],
+def edge_columns_to_arrays(
+    columns: Sequence[Sequence[int]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One streamed chunk of ``(src, dst, ts)`` records as int32/int32/int64 arrays.
+    """The ``(src, dst, ts)`` column lists of one columnar edge read as int32/int32/int64 arrays.
 
-    Records are tuples, so numpy converts the whole chunk in C; the chunk can be
-    dropped right after.
+    Each list is converted by numpy in C; the lists can be dropped right after.
     """
-    if len(rows) == 0:
-        return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int64)
-    block = np.array(rows, dtype=np.int64)
-    if block.ndim != 2 or block.shape[1] != 3:
+    if len(columns) != 3 or len({len(c) for c in columns}) > 1:
         raise StoreError(
-            f"Edge records must have 3 fields (src, dst, ts); got shape {block.shape}."
+            "Edge reads must return 3 equally long columns (src, dst, ts); got "
+            f"{[len(c) for c in columns]}."
         )
     return (
-        block[:, 0].astype(np.int32),
-        block[:, 1].astype(np.int32),
-        np.ascontiguousarray(block[:, 2]),
+        np.asarray(columns[0], dtype=np.int32),
+        np.asarray(columns[1], dtype=np.int32),
+        np.asarray(columns[2], dtype=np.int64),
     )
 
 

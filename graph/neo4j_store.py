@@ -42,7 +42,7 @@ from graph.identity import (
 from graph.money import MONEY_TYPE, from_units
 from graph.neo4j_rows import (
     dedupe_first,
-    edge_chunk_to_arrays,
+    edge_columns_to_arrays,
     iter_row_batches,
     records_to_table,
     shape_rows,
@@ -152,6 +152,9 @@ class Neo4jStore(Neo4jRunsMixin):
         Rows per batched load statement and per score write-back transaction.
     fetch_size : int
         Records per network fetch and per numpy conversion when streaming reads.
+    range_users : int
+        Users per answer of a columnar read (node ids, edges): one record of lists
+        per range of ``range_users`` user indexes.
     uri : str
         Shown in error messages.
     tables : graph.tables.TableStore, optional
@@ -165,6 +168,7 @@ class Neo4jStore(Neo4jRunsMixin):
         database: str = "neo4j",
         batch_size: int = 10_000,
         fetch_size: int = 10_000,
+        range_users: int = 20_000,
         uri: str = "",
         tables: TableStore | None = None,
     ) -> None:
@@ -177,6 +181,7 @@ class Neo4jStore(Neo4jRunsMixin):
         self.database = database
         self.batch_size = int(batch_size)
         self.fetch_size = int(fetch_size)
+        self.range_users = int(range_users)
         self.uri = uri
         #: keys, ledger and role history: a DuckDB file beside the server (KOC_LEDGER_PATH)
         self.tables: TableStore = tables or NoTables(
@@ -518,14 +523,26 @@ class Neo4jStore(Neo4jRunsMixin):
     # --- reads --------------------------------------------------------------------------------
     def node_ids(self) -> np.ndarray:
         def work(tx: Any) -> np.ndarray:
-            meta = tx.run(q.META_READ.text).single()
-            out = np.empty(int(meta["next_idx"]) if meta else 0, dtype=object)
-            for chunk in self._stream(tx, q.NODE_IDS):
-                block = np.array(chunk, dtype=object)
-                out[block[:, 0].astype(np.int64)] = block[:, 1]
+            out = np.empty(self._next_idx(tx), dtype=object)
+            for idx, user_id in self._columns(tx, q.NODE_IDS, len(out)):
+                out[np.asarray(idx, dtype=np.int64)] = user_id
             return out
 
         return self._read("read node ids", work)
+
+    @staticmethod
+    def _next_idx(tx: Any) -> int:
+        meta = tx.run(q.META_READ.text).single()
+        return int(meta["next_idx"] or 0) if meta else 0
+
+    def _columns(
+        self, tx: Any, stmt: q.Statement, n_users: int, **params: Any
+    ) -> Iterator[tuple[list[Any], ...]]:
+        """The column lists of a columnar read (:data:`graph.cypher.NODE_IDS`), per user-index range."""
+        for lo in range(0, n_users, self.range_users):
+            record = tx.run(stmt.text, {**params, "lo": lo, "hi": lo + self.range_users}).single()
+            if record is not None and len(record[0]):
+                yield tuple(record)
 
     def read_edges(
         self,
@@ -539,9 +556,11 @@ class Neo4jStore(Neo4jRunsMixin):
 
         def work(tx: Any) -> list[tuple[np.ndarray, ...]]:
             parts: list[tuple[np.ndarray, ...]] = []
+            n_users = self._next_idx(tx)
             for event_type in wanted:
-                for chunk in self._stream(tx, q.READ_EDGES[event_type], start=start, end=end):
-                    src, dst, ts = edge_chunk_to_arrays(chunk)
+                stmt = q.READ_EDGES[event_type]
+                for columns in self._columns(tx, stmt, n_users, start=start, end=end):
+                    src, dst, ts = edge_columns_to_arrays(columns)
                     code = np.full(src.shape[0], EDGE_TYPE_CODES[event_type], dtype=np.int8)
                     parts.append((src, dst, code, ts))
             return parts

@@ -32,16 +32,28 @@ def command() -> None:
     help="Folder of the files as neo4j-admin sees them, e.g. /import inside the Docker container.",
 )
 @click.option(
+    "--gzip",
+    "compress",
+    is_flag=True,
+    help="Write .csv.gz data files (smaller; export and import are several times slower).",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print rows per file and the command as JSON."
 )
 @pass_cli
 def neo4j_import(
-    ctx: CliContext, directory: Path, database: str | None, location: str | None, as_json: bool
+    ctx: CliContext,
+    directory: Path,
+    database: str | None,
+    location: str | None,
+    compress: bool,
+    as_json: bool,
 ) -> None:
     """Write node/relationship CSV files and headers for `neo4j-admin database import full`.
 
-    Reads the embedded store (--db / KOC_DB_PATH) with DuckDB COPY and prints the
-    exact neo4j-admin command. Import into a stopped or new database, then start
+    Reads the embedded store (--db / KOC_DB_PATH) with DuckDB COPY into plain CSV
+    (--gzip for .csv.gz) and prints the exact neo4j-admin command
+    (--multiline-fields=true only when a field holds a line break). Import into a stopped or new database, then start
     Neo4j; the first `koc ... --store neo4j` creates constraints and indexes.
 
     \b
@@ -59,7 +71,11 @@ def neo4j_import(
         read_only=True,
     ) as store:
         plan = export_neo4j_import(
-            store, directory, database=database or settings.neo4j_database, location=location
+            store,
+            directory,
+            database=database or settings.neo4j_database,
+            location=location,
+            compress=compress,
         )
     if as_json:
         echo_json({"directory": str(plan.directory), "rows": plan.rows, "command": plan.command})

@@ -22,7 +22,7 @@ from graph.events import EDGE_TYPE_CODES, INFLUENCE_DIRECTION, EventType
 from graph.neo4j_explain import find_eager
 from graph.neo4j_rows import (
     dedupe_first,
-    edge_chunk_to_arrays,
+    edge_columns_to_arrays,
     iter_row_batches,
     records_to_table,
     shape_rows,
@@ -143,14 +143,15 @@ def _records(keys: list[str], rows: list[tuple]) -> list[Record]:
     return [Record(dict(zip(keys, row, strict=True))) for row in rows]
 
 
-def test_edge_chunk_to_arrays_dtypes() -> None:
-    chunk = _records(["src", "dst", "ts"], [(0, 1, 10), (2, 0, -5)])
-    src, dst, ts = edge_chunk_to_arrays(chunk)
+def test_edge_columns_to_arrays_dtypes() -> None:
+    src, dst, ts = edge_columns_to_arrays([[0, 2], [1, 0], [10, -5]])
     assert (src.dtype, dst.dtype, ts.dtype) == (np.int32, np.int32, np.int64)
     assert src.tolist() == [0, 2] and dst.tolist() == [1, 0] and ts.tolist() == [10, -5]
-    assert [a.size for a in edge_chunk_to_arrays([])] == [0, 0, 0]
-    with pytest.raises(StoreError, match="3 fields"):
-        edge_chunk_to_arrays(_records(["src", "dst"], [(0, 1)]))
+    assert [a.size for a in edge_columns_to_arrays([[], [], []])] == [0, 0, 0]
+    with pytest.raises(StoreError, match="3 equally long columns"):
+        edge_columns_to_arrays([[0], [1]])
+    with pytest.raises(StoreError, match="3 equally long columns"):
+        edge_columns_to_arrays([[0], [1], []])
 
 
 def test_records_to_table_converts_time_and_money() -> None:
@@ -200,7 +201,10 @@ class _FakeSession:
         pass
 
     def run(self, text: str, params: dict | None = None) -> _FakeResult:
-        return _FakeResult(list(self.answers.get(text, [])))
+        answer = self.answers.get(text, [])
+        if callable(answer):  # a columnar read: answered per user-index range
+            return _FakeResult(answer(params or {}))
+        return _FakeResult(list(answer))
 
     def execute_read(self, work):  # noqa: ANN001, ANN201
         return work(self)
@@ -220,19 +224,29 @@ class _FakeDriver:
         pass
 
 
-def test_read_edges_assembles_streamed_chunks() -> None:
+def _columnar(keys: list[str], rows: list[tuple]):  # noqa: ANN202
+    """Answer a columnar read as a server would: the rows whose first field is in [lo, hi)."""
+
+    def answer(params: dict) -> list[Record]:
+        inside = [r for r in rows if params["lo"] <= r[0] < params["hi"]]
+        return [Record({k: [r[i] for r in inside] for i, k in enumerate(keys)})]
+
+    return answer
+
+
+def test_read_edges_assembles_index_ranges() -> None:
     edge_keys = ["src", "dst", "ts"]
     answers = {
         cypher.META_READ.text: _records(
             ["next_idx", "schema_version"], [(3, cypher.SCHEMA_VERSION)]
         ),
-        cypher.NODE_IDS.text: _records(["idx", "user_id"], [(2, "c"), (0, "a"), (1, "b")]),
-        cypher.READ_EDGES[EventType.VIEW].text: _records(
+        cypher.NODE_IDS.text: _columnar(["idx", "user_id"], [(2, "c"), (0, "a"), (1, "b")]),
+        cypher.READ_EDGES[EventType.VIEW].text: _columnar(
             edge_keys, [(0, 1, 5), (0, 2, 6), (1, 2, 7)]
         ),
-        cypher.READ_EDGES[EventType.REFERRAL].text: _records(edge_keys, [(2, 0, 9)]),
+        cypher.READ_EDGES[EventType.REFERRAL].text: _columnar(edge_keys, [(2, 0, 9)]),
     }
-    store = Neo4jStore(_FakeDriver(answers), fetch_size=2)  # chunks of 2 records
+    store = Neo4jStore(_FakeDriver(answers), range_users=2)  # ranges [0, 2) and [2, 4)
     edges = store.read_edges([EventType.REFERRAL, EventType.VIEW, EventType.COMMENT])
     assert edges.node_ids.tolist() == ["a", "b", "c"]
     assert edges.src.tolist() == [0, 0, 1, 2] and edges.dst.tolist() == [1, 2, 2, 0]
@@ -675,11 +689,12 @@ _HEADER_FIELD = re.compile(
 _ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
-def _read_gz_csv(path) -> list[list[str]]:  # noqa: ANN001
+def _read_export_csv(path) -> list[list[str]]:  # noqa: ANN001
     import csv
     import gzip
 
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", newline="") as f:
         return list(csv.reader(f))
 
 
@@ -718,20 +733,20 @@ def test_export_data_files_match_headers(exported) -> None:  # noqa: ANN001
     from graph.neo4j_export import IMPORT_FILES
 
     for f in IMPORT_FILES:
-        rows = _read_gz_csv(exported.directory / f"{f.name}.csv.gz")
+        rows = _read_export_csv(exported.directory / f"{f.name}.csv")
         assert len(rows) == exported.rows[f.name]
         assert all(len(r) == len(f.header) for r in rows), f.name
         for i, h in enumerate(f.header):
             if h.endswith(":datetime"):
                 assert all(_ISO_UTC.match(r[i]) for r in rows if r[i]), (f.name, h)
-    users = {r[0]: r for r in _read_gz_csv(exported.directory / "users.csv.gz")}
+    users = {r[0]: r for r in _read_export_csv(exported.directory / "users.csv")}
     assert users["a"][1:4] == ["0", "true", "kol"]
     assert users["c"][2:4] == ["false", "unknown"]  # created by reference only
     assert users["x"][4] == 'Li, "Ann"\nB'  # quoting survives commas, quotes, newlines
-    viewed = _read_gz_csv(exported.directory / "viewed.csv.gz")
+    viewed = _read_export_csv(exported.directory / "viewed.csv")
     assert sorted((r[0], r[1]) for r in viewed) == [("a", v) for v in "bcde"]  # sharer -> viewer
-    assert _read_gz_csv(exported.directory / "orders.csv.gz")[0][1:4] == ["1", "10.0000", "100000"]
-    assert _read_gz_csv(exported.directory / "meta.csv.gz") == [["graph", "6", "0"]]
+    assert _read_export_csv(exported.directory / "orders.csv")[0][1:4] == ["1", "10.0000", "100000"]
+    assert _read_export_csv(exported.directory / "meta.csv") == [["graph", "6", "0"]]
 
 
 def test_export_command_names_every_file(exported) -> None:  # noqa: ANN001
@@ -741,7 +756,31 @@ def test_export_command_names_every_file(exported) -> None:  # noqa: ANN001
     assert cmd.startswith("neo4j-admin database import full graph ")
     for f in IMPORT_FILES:
         header = exported.directory / f"{f.name}.header.csv"
-        assert f"--{f.kind}={f.label}={header},{exported.directory / f.name}.csv.gz" in cmd
+        assert f"--{f.kind}={f.label}={header},{exported.directory / f.name}.csv" in cmd
+    # the display name 'Li, "Ann"\nB' holds a line break: the importer must allow it
+    assert exported.multiline and "--multiline-fields=true" in cmd
+
+
+def test_export_without_line_breaks_parses_single_line(store, tmp_path) -> None:  # noqa: ANN001
+    from graph.neo4j_export import export_neo4j_import
+
+    store.append_batch(_demo_batch())
+    plan = export_neo4j_import(store, tmp_path / "import")
+    assert not plan.multiline and "--multiline-fields=false" in plan.command
+    assert _read_export_csv(plan.directory / "meta.csv") == [["graph", "5", "0"]]
+
+
+def test_export_gzip_writes_csv_gz(store, tmp_path) -> None:  # noqa: ANN001
+    from graph.neo4j_export import IMPORT_FILES, export_neo4j_import
+
+    store.append_batch(_demo_batch())
+    plan = export_neo4j_import(store, tmp_path / "import", compress=True)
+    plain = export_neo4j_import(store, tmp_path / "plain")
+    for f in IMPORT_FILES:
+        rows = _read_export_csv(plan.directory / f"{f.name}.csv.gz")
+        assert sorted(rows) == sorted(_read_export_csv(plain.directory / f"{f.name}.csv"))
+        assert f"{plan.directory / f.name}.csv.gz" in plan.command
+    assert "--multiline-fields=true" in plan.command  # not checked inside gzip files
 
 
 def test_cli_export_neo4j_import_json(exported, store, tmp_path, capsys) -> None:  # noqa: ANN001
@@ -764,4 +803,4 @@ def test_cli_export_neo4j_import_json(exported, store, tmp_path, capsys) -> None
     )
     payload = json.loads(capsys.readouterr().out)
     assert payload["rows"] == exported.rows
-    assert "--nodes=User=/import/users.header.csv,/import/users.csv.gz" in payload["command"]
+    assert "--nodes=User=/import/users.header.csv,/import/users.csv" in payload["command"]

@@ -8,7 +8,9 @@ sums money as exact int64 *units* of ``10**-AMOUNT_SCALE`` (:func:`to_units`,
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +28,7 @@ __all__ = [
     "from_units",
     "units_to_decimal",
     "format_money",
+    "money_row",
 ]
 
 #: Currencies KOC Graph accepts and their minor units (ISO 4217). Extend here.
@@ -106,6 +109,21 @@ def format_money(
     if value == 0:
         value = abs(value)  # never "-0.00"
     return f"{value:,f}" if thousands else f"{value:f}"
+
+
+def money_row(
+    row: Mapping[str, Any], money: Iterable[str], currency: str = "CNY"
+) -> dict[str, Any]:
+    """A copy of ``row`` for output: its ``money`` fields through :func:`format_money`
+    (at ``row["currency"]`` when the row has one, else ``currency``), any other Decimal
+    (a rate such as ``0.035``) as plain text, never rounded like money."""
+    cur = row.get("currency") or currency
+    names = frozenset(money)
+    out = dict(row)
+    for k, v in row.items():
+        if isinstance(v, Decimal):
+            out[k] = format_money(v, cur) if k in names else format(v, "f")
+    return out
 
 
 def to_units(amounts: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -43,6 +43,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 
+from graph.money import format_money
 from graph.referrals import first_referrals
 from graph.store import GraphStore
 from referral.candidates import apply_caps, build_candidates
@@ -82,12 +83,14 @@ class RunSummary:
     reattribution_reversals: int = 0
     reattributed_booked: Decimal = Decimal(0)
     reattributed_reversed: Decimal = Decimal(0)
+    currency: str = "CNY"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict (amounts as strings)."""
+        """JSON-friendly dict: amounts as text at the currency's decimals
+        (:func:`graph.money.format_money`), counts as integers."""
         d = asdict(self)
         for k in ("commission", "reversed", "reattributed_booked", "reattributed_reversed"):
-            d[k] = str(getattr(self, k))
+            d[k] = format_money(getattr(self, k), self.currency)
         d["as_of"] = self.as_of.isoformat() if self.as_of else None
         return d
 
@@ -143,7 +146,9 @@ def attribute(
     as_of = _as_of(tables)
     run = _Run(_run_id(rules, tables, as_of), as_of, ledger.last_closed(), timezone)
     if ledger.scalar("SELECT count(*) FROM referral_runs WHERE run_id = ?", [run.run_id]):
-        return RunSummary(run.run_id, rules.version, as_of, already_done=True)
+        return RunSummary(
+            run.run_id, rules.version, as_of, already_done=True, currency=rules.currency
+        )
     flags = detect_flags(tables.users, tables.referrals, rules.fraud)
     first = first_referrals(tables.referrals)  # graph.referrals: the tree's one rule
     try:
@@ -211,6 +216,7 @@ def _summary(
         reattribution_reversals=re.reversals_new,
         reattributed_booked=re.booked,
         reattributed_reversed=re.reversed,
+        currency=rules.currency,
     )
 
 

@@ -21,6 +21,7 @@ the :data:`HTML_MAX_BALANCE_ROWS` largest balances (totals over all), not the en
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from graph.errors import AttributionError, ConfigError
-from graph.money import CURRENCY_MINOR_UNITS
+from graph.money import CURRENCY_MINOR_UNITS, format_money, quantize
 from referral.ledger import Ledger
 from referral.periods import DEFAULT_TIMEZONE, check_period
 from referral.reconciliation import PeriodReport, period_report
 from referral.render import (
     LINE_FORMATS,
+    csv_bytes,
     html_page,
     neutralize_formula_columns,
     payout_chart_svg,
@@ -49,6 +51,7 @@ __all__ = [
     "XLSX_MAX_ROWS",
     "HTML_MAX_BALANCE_ROWS",
     "overview_rows",
+    "report_formats",
     "write_period_report",
 ]
 
@@ -81,11 +84,14 @@ _COUNTS = frozenset({"beneficiaries", "entries_booked", "lines", "entries_settle
 
 
 def _money_2(table: pa.Table, digits: int) -> pa.Table:
-    """Money columns (DECIMAL(20, 4)) at the currency's decimals, for the CSV files."""
+    """Money columns (DECIMAL(20, 4)) at the currency's decimals, for the CSV files
+    (rounded half away from zero, as :func:`graph.money.format_money`)."""
     money = pa.decimal128(20, digits)
     for i, f in enumerate(table.schema):
         if pa.types.is_decimal(f.type) and f.type.scale == 4:
-            table = table.set_column(i, pa.field(f.name, money), pc.cast(table.column(i), money))
+            # half away from zero, as graph.money.quantize (a basis may have sub-cents)
+            col = pc.round(table.column(i), ndigits=digits, round_mode="half_towards_infinity")
+            table = table.set_column(i, pa.field(f.name, money), pc.cast(col, money))
     return table
 
 
@@ -135,6 +141,18 @@ def _totals_row(table: pa.Table, label: str, counts: dict[str, Any] | None = Non
     return out
 
 
+def _check_rows(rec: pa.Table, currency: str) -> tuple[list[str], list[list[Any]]]:
+    """The reconciliation's rows with counts as integers and money at the currency's
+    decimals (a count is never shown as ``722.00``)."""
+    header, rows = _rows(rec)
+    unit = header.index("unit")
+    cols = [header.index(c) for c in ("expected", "actual", "difference")]
+    for r in rows:
+        for i in cols:
+            r[i] = int(r[i]) if r[unit] == "count" else quantize(r[i], currency)
+    return header, rows
+
+
 def _largest(table: pa.Table, n: int) -> pa.Table:
     """The ``n`` rows with the largest ``accrued`` (ties by beneficiary), or all."""
     if table.num_rows <= n:
@@ -166,6 +184,31 @@ def overview_rows(rep: PeriodReport, tz: str) -> list[list[Any]]:
     return head + [[name, rep.totals.get(name, 0), text] for name, text in FIGURES]
 
 
+def report_formats(fmt: str | Sequence[str]) -> list[str]:
+    """The formats asked for, in order, each once: ``"all"`` is every :data:`REPORT_FORMATS`.
+
+    Raises
+    ------
+    ConfigError
+        An unknown format, or none.
+    """
+    asked = [fmt] if isinstance(fmt, str) else list(fmt)
+    out: list[str] = []
+    for f in asked:
+        for one in REPORT_FORMATS if f == "all" else (f,):
+            if one not in REPORT_FORMATS:
+                raise ConfigError(
+                    f"Unknown report format {one!r}; use one of {', '.join(REPORT_FORMATS)} "
+                    "or all.",
+                    key="format",
+                )
+            if one not in out:
+                out.append(one)
+    if not out:
+        raise ConfigError("No report format given; use csv, xlsx, html or all.", key="format")
+    return out
+
+
 def _title(rep: PeriodReport) -> str:
     state = "closed" if rep.snap.closed else f"open, as of {rep.snap.at.isoformat()}"
     return f"Commission report {rep.snap.period} ({state})"
@@ -174,16 +217,31 @@ def _title(rep: PeriodReport) -> str:
 def write_period_report(
     ledger: Ledger,
     period: str,
-    fmt: str,
+    fmt: str | Sequence[str],
     out_dir: str | Path,
     *,
     tz: str = DEFAULT_TIMEZONE,
     check: bool = False,
 ) -> list[Path]:
-    """Write the report of ``period`` in ``fmt`` into ``out_dir``; return the files.
+    """Write the report of ``period`` in one or several formats into ``out_dir``.
+
+    The report's tables (:func:`referral.reconciliation.period_report`: the snapshot,
+    balances, lines, summary and reconciliation) are built once and rendered in every
+    format of ``fmt`` (``"csv"``, ``["csv", "xlsx", "html"]`` or ``"all"``), so asking
+    for three formats costs one read of the ledger, not three.
 
     With ``check``, a reconciliation check that fails raises after the files are
     written (``koc commissions report`` then exits with status 2 and names the checks).
+
+    Parameters
+    ----------
+    fmt : str or sequence of str
+        Formats of :data:`REPORT_FORMATS`, or ``"all"``; duplicates are written once.
+
+    Returns
+    -------
+    list of Path
+        The files written, format by format in the order asked.
 
     Raises
     ------
@@ -193,11 +251,7 @@ def write_period_report(
         ``check`` and the books do not reconcile.
     """
     check_period(period)
-    if fmt not in REPORT_FORMATS:
-        raise ConfigError(
-            f"Unknown report format {fmt!r}; use one of {', '.join(REPORT_FORMATS)}.",
-            key="format",
-        )
+    formats = report_formats(fmt)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rep = period_report(ledger, period, tz=tz)
@@ -214,33 +268,38 @@ def write_period_report(
         path.write_bytes(data)
         files.append(path)
 
-    if fmt == "csv":
-        overview = pa.table(
-            {
-                "figure": [r[0] for r in over],
-                "value": [
-                    f"{v:.{digits}f}"
-                    if isinstance(v, Decimal)
-                    else v.isoformat()
-                    if hasattr(v, "isoformat")
-                    else str(v)
-                    for _, v, _ in over
-                ],
-                "definition": [r[2] for r in over],
-            }
-        )
-        for name, table in (
-            ("overview", overview),
-            ("balances", bal),
-            ("entries", lines),
-            ("summary", summ),
-            ("reconciliation", rec),
-        ):
-            write(f"{stem}-{name}.csv", _csv(table, digits, ingested_text=name != "overview"))
-    elif fmt == "xlsx":
-        write(f"{stem}.xlsx", _workbook(rep, over, tz, stem, distinct))
-    else:
-        write(f"{stem}.html", _html(rep, over, currency, distinct))
+    for form in formats:
+        if form == "csv":
+            overview = pa.table(
+                {
+                    "figure": [r[0] for r in over],
+                    "value": [
+                        format_money(v, currency)
+                        if isinstance(v, Decimal)
+                        else v.isoformat()
+                        if hasattr(v, "isoformat")
+                        else str(v)
+                        for _, v, _ in over
+                    ],
+                    "definition": [r[2] for r in over],
+                }
+            )
+            for name, table in (
+                ("overview", overview),
+                ("balances", bal),
+                ("entries", lines),
+                ("summary", summ),
+            ):
+                write(f"{stem}-{name}.csv", _csv(table, digits, ingested_text=name != "overview"))
+            head, checks = _check_rows(rec, currency)
+            ok = head.index("ok")
+            for r in checks:  # as in the other CSV files
+                r[ok] = "true" if r[ok] else "false"
+            write(f"{stem}-reconciliation.csv", csv_bytes(head, checks))
+        elif form == "xlsx":
+            write(f"{stem}.xlsx", _workbook(rep, over, tz, stem, distinct, currency))
+        else:
+            write(f"{stem}.html", _html(rep, over, currency, distinct))
     if check and not rep.ok:
         failing = [r for r in rec.to_pylist() if not r["ok"]]
         raise AttributionError(
@@ -262,7 +321,12 @@ def _capped(table: pa.Table, n: int, what: str, csv_name: str) -> tuple[pa.Table
 
 
 def _workbook(
-    rep: PeriodReport, over: list[list[Any]], tz: str, stem: str, distinct: dict[str, Any]
+    rep: PeriodReport,
+    over: list[list[Any]],
+    tz: str,
+    stem: str,
+    distinct: dict[str, Any],
+    currency: str,
 ) -> bytes:
     bal, lines = rep.balances, rep.lines
     top, bal_note = _capped(bal, XLSX_MAX_ROWS, "balances", f"{stem}-balances.csv")
@@ -288,7 +352,7 @@ def _workbook(
             note=line_note,
             formats=LINE_FORMATS,
         ),
-        XlsxSheet("Reconciliation", *_rows(rep.reconciliation)),
+        XlsxSheet("Reconciliation", *_check_rows(rep.reconciliation, currency)),
     ]
     return xlsx_bytes(sheets, title=_title(rep), fixed_time=rep.snap.at, tz=tz)
 
@@ -301,7 +365,7 @@ def _html(
     top = _largest(bal, HTML_MAX_BALANCE_ROWS)
     bh, br = _rows(top)
     sh, sr = _rows(summ)
-    rh, rr = _rows(rec)
+    rh, rr = _check_rows(rec, currency)
     verdict = (
         '<p class="ok">Every cent is accounted for. All reconciliation checks hold.</p>'
         if rep.ok

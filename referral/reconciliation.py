@@ -79,11 +79,15 @@ def period_report(
 
 
 def _checks_table(rows: list[tuple[str, Any, Any]]) -> pa.Table:
+    """The checks as a table; a check whose two sides are integers counts things
+    (``unit`` ``count``: shown without decimals), any other compares money."""
     exp = [Decimal(r[1]) for r in rows]
     act = [Decimal(r[2]) for r in rows]
+    units = ["count" if isinstance(r[1], int) and isinstance(r[2], int) else "money" for r in rows]
     return pa.table(
         {
             "check": pa.array([r[0] for r in rows], pa.string()),
+            "unit": pa.array(units, pa.string()),
             "expected": pa.array(exp, _MONEY),
             "actual": pa.array(act, _MONEY),
             "difference": pa.array([a - e for a, e in zip(act, exp, strict=True)], _MONEY),
@@ -101,7 +105,8 @@ def reconciliation(
 ) -> pa.Table:
     """Checks that every cent of ``period`` is accounted for.
 
-    Columns ``check``, ``expected``, ``actual``, ``difference``, ``ok``. The ledger's
+    Columns ``check``, ``unit`` (``money`` or ``count``), ``expected``, ``actual``,
+    ``difference``, ``ok``. The ledger's
     own identities (as of the snapshot):
 
     * commissions booked = per-order attributed amounts (``referral_orders``) plus what
@@ -239,7 +244,7 @@ def _cross_checks(
         (
             "summary lines (count) = statement lines (count)",
             lines.num_rows,
-            column_sum(summ, "lines"),
+            int(column_sum(summ, "lines")),
         ),
         (
             "statement lines = commissions + reversals + brought forward",

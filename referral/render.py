@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from graph.money import format_money, quantize
-from referral.reports import BALANCE_COLUMNS, LINE_COLUMNS, Statement
+from referral.reports import BALANCE_COLUMNS, LINE_COLUMNS, LINE_MONEY, Statement
 from referral.xlsx import FORMULA_TRIGGERS, XlsxSheet, xlsx_bytes
 
 __all__ = [
@@ -109,8 +109,6 @@ def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-#: Money fields of a statement line (shown with the currency's decimals).
-LINE_MONEY: tuple[str, ...] = ("basis", "amount")
 #: Columns of the statement CSV (one table, see :func:`render_statement`).
 STATEMENT_CSV_COLUMNS: tuple[str, ...] = (
     "row",

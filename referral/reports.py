@@ -35,12 +35,14 @@ from typing import Any
 import pyarrow as pa
 
 from graph.errors import NotFoundError
+from graph.money import format_money
 from referral.ledger import Ledger, entries_sql
 from referral.periods import DEFAULT_TIMEZONE, check_period, period_bounds
 
 __all__ = [
     "BALANCE_COLUMNS",
     "LINE_COLUMNS",
+    "LINE_MONEY",
     "SUMMARY_MONEY",
     "ReportSnapshot",
     "Statement",
@@ -76,6 +78,8 @@ LINE_COLUMNS: tuple[str, ...] = (
     "reason",
     "hold_reason",
 )
+#: Money fields of a statement line (``rate`` is a rate, not money).
+LINE_MONEY: tuple[str, ...] = ("basis", "amount")
 #: Money columns of a balance row (after ``beneficiary``, ``currency``), in report order.
 BALANCE_COLUMNS: tuple[str, ...] = (
     "opening",
@@ -299,17 +303,19 @@ class Statement:
     lines: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict: amounts as strings, timestamps as ISO-8601."""
+        """JSON-friendly dict: money as text at the currency's decimals
+        (:func:`graph.money.format_money`: ``"5.17"``, not ``"5.1700"``), rates as
+        stored, timestamps as ISO-8601."""
 
-        def conv(v: Any) -> Any:
+        def conv(k: str, v: Any, money: tuple[str, ...]) -> Any:
             if isinstance(v, Decimal):
-                return str(v)
+                return format_money(v, self.currency) if k in money else str(v)
             if isinstance(v, datetime):
                 return v.isoformat()
             return v
 
-        out = {k: conv(v) for k, v in self.__dict__.items() if k != "lines"}
-        out["lines"] = [{k: conv(v) for k, v in line.items()} for line in self.lines]
+        out = {k: conv(k, v, BALANCE_COLUMNS) for k, v in self.__dict__.items() if k != "lines"}
+        out["lines"] = [{k: conv(k, v, LINE_MONEY) for k, v in ln.items()} for ln in self.lines]
         return out
 
 

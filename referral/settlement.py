@@ -27,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from graph.errors import ConfigError, ConflictError
+from graph.money import format_money
 from referral.ledger import Ledger
 from referral.periods import DEFAULT_TIMEZONE, check_period, period_bounds, periods_between
 from referral.rules import CommissionRules
@@ -43,15 +44,18 @@ class CloseResult:
     entries_settled: int
     paid: Decimal
     carried: Decimal
+    currency: str = "CNY"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict."""
+        """JSON-friendly dict: counts as integers, amounts as text at the currency's
+        decimals (:func:`graph.money.format_money`)."""
         return {
             "period": self.period,
             "beneficiaries": self.beneficiaries,
             "entries_settled": self.entries_settled,
-            "paid": str(self.paid),
-            "carried": str(self.carried),
+            "paid": format_money(self.paid, self.currency),
+            "carried": format_money(self.carried, self.currency),
+            "currency": self.currency,
         }
 
 
@@ -230,4 +234,6 @@ def _close_one(
         "SELECT count(*), coalesce(sum(paid), 0), coalesce(sum(opening + accrued - paid), 0) FROM _bal"
     ).fetchall()[0]
     settled = ledger.scalar("SELECT count(*) FROM _elig_close")
-    return CloseResult(period, int(n_ben), int(settled), Decimal(paid), Decimal(carried))
+    return CloseResult(
+        period, int(n_ben), int(settled), Decimal(paid), Decimal(carried), rules.currency
+    )

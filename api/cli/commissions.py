@@ -21,13 +21,14 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli.context import CliContext, echo_json, pass_cli
-from graph.money import format_money
+from graph.money import format_money, money_row
 from referral import service
 from referral.attribution import attribute
 from referral.ledger import STATUSES, Ledger
 from referral.period_report import REPORT_FORMATS, write_period_report
 from referral.periods import check_period, check_timezone
 from referral.render import FORMATS, cell, render_statement
+from referral.reports import LINE_MONEY
 from referral.rules import CommissionRules, load_rules
 from referral.settlement import close_period, periods_to_close
 
@@ -66,6 +67,11 @@ def _money(amount: Decimal | str, currency: str) -> str:
     return f"{format_money(amount, currency, thousands=True)} {currency}"
 
 
+def _entry_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ledger or hold rows for output: basis and amount as money, rates as stored."""
+    return [money_row(r, LINE_MONEY) for r in rows]
+
+
 def _print_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
     table = Table(title=title)
     for c in columns:
@@ -85,7 +91,7 @@ def command() -> None:
       koc commissions release 5f1c0a2b --reason "checked" --by alice
       koc commissions void 5f1c0a2b --reason "fake account" --by alice
       koc commissions close --period 2026-10           # settle the month (and earlier ones)
-      koc commissions report --period 2026-10 --format html --out reports/
+      koc commissions report --period 2026-10 --format all --out reports/
       koc commissions statement u123 --period 2026-10 --format csv
     """
 
@@ -176,11 +182,13 @@ def close_cmd(
 @click.option("--period", required=True, help="Period, YYYY-MM.")
 @click.option(
     "--format",
-    "fmt",
-    type=click.Choice(REPORT_FORMATS),
-    default="html",
+    "fmts",
+    type=click.Choice([*REPORT_FORMATS, "all"]),
+    multiple=True,
+    default=("html",),
     show_default=True,
-    help="Report file format.",
+    help="Report file format; repeat it (--format csv --format xlsx) or say all: "
+    "the report is computed once for every format.",
 )
 @click.option(
     "--out",
@@ -191,13 +199,13 @@ def close_cmd(
     help="Folder the report files go to (created if missing).",
 )
 @pass_cli
-def report_cmd(ctx: CliContext, period: str, fmt: str, out_dir: Path) -> None:
+def report_cmd(ctx: CliContext, period: str, fmts: tuple[str, ...], out_dir: Path) -> None:
     """Write a period's report: overview, balances, entries, summary by role and level,
     reconciliation. Exits with status 2 (naming the checks) when the books do not
     reconcile; the files are written anyway, for inspection."""
     with _ledger(ctx, read_only=True) as (_, ledger):
         files = write_period_report(
-            ledger, check_period(period), fmt, out_dir, tz=ctx.settings.timezone, check=True
+            ledger, check_period(period), fmts, out_dir, tz=ctx.settings.timezone, check=True
         )
     for f in files:
         click.echo(f"wrote {f}")
@@ -230,10 +238,10 @@ def holds_cmd(
     """
     with _ledger(ctx, read_only=True) as (_, ledger):
         page = service.list_holds(ledger, include_decided=include_decided, limit=limit, after=after)
+    rows, total = _entry_rows(page["data"]), page["total"]
     if as_json:
-        echo_json(page)
+        echo_json({**page, "data": rows})
         return
-    rows, total = page["data"], page["total"]
     what = "hold(s)" if include_decided else "held entr(ies)"
     if not total:
         click.echo("No held entries." if not include_decided else "No holds.")
@@ -365,6 +373,7 @@ def ledger_cmd(
         rows = service.list_entries(
             ledger, period=period, beneficiary=beneficiary, status=status, limit=limit, after=after
         )
+    rows = _entry_rows(rows)
     if as_json:
         echo_json(rows)
         return

@@ -151,8 +151,9 @@ def command(
         _run(click_ctx, "commissions close", period=DEMO_PERIODS[-1], yes=True)
     except ConflictError as exc:  # a second demo run: the months are closed already
         click.echo(f"kept as is: {exc.message}")
-    for fmt in ("csv", "xlsx", "html"):
-        _run(click_ctx, "commissions report", period=DEMO_PERIODS[-1], fmt=fmt, out_dir=reports_dir)
+    _run(
+        click_ctx, "commissions report", period=DEMO_PERIODS[-1], fmts=("all",), out_dir=reports_dir
+    )
 
     _step("7/7 ranking quality against the generator's ground truth")
     _run(click_ctx, "evaluate", truth_dir=out_dir)

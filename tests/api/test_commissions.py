@@ -148,3 +148,39 @@ def test_statement_json_states_gross_payable(ledger_env: tuple) -> None:
     assert Decimal(body["gross_payable"]) == Decimal(body["opening"]) + Decimal(body["accrued"])
     assert Decimal(body["closing"]) == Decimal(body["gross_payable"]) - Decimal(body["paid"])
     assert "brought_forward" in body
+
+
+def test_commissions_json_money_at_currency_decimals(ledger_env: tuple) -> None:
+    import re
+
+    client, token, store = ledger_env
+    two = re.compile(r"^-?\d+\.\d{2}$")
+    rows = client.get("/v1/commissions?limit=1000", headers=auth(token)).json()["data"]
+    assert rows and all(two.match(r["amount"]) and two.match(r["basis"]) for r in rows)
+    stored = {e["entry_id"]: e["rate"] for e in service.list_entries(store, limit=1000)}
+    assert all(Decimal(r["rate"]) == stored[r["entry_id"]] for r in rows)  # rates as stored
+    body = client.get("/v1/commissions/statements/u01?period=2026-01", headers=auth(token)).json()
+    figures = ("opening", "commissions", "reversals", "held", "accrued", "gross_payable", "closing")
+    assert all(two.match(body[f]) for f in figures)
+    assert body["lines"] and all(two.match(line["amount"]) for line in body["lines"])
+
+
+def test_money_schema_follows_the_row_currency() -> None:
+    from api.http.schemas.commissions import LedgerEntry
+
+    def row(currency: str) -> dict:
+        e = LedgerEntry(
+            seq=1,
+            entry_id="e",
+            currency=currency,
+            basis=Decimal("1299.5000"),
+            amount=Decimal("0.1250"),
+            rate=Decimal("0.035000"),
+        )
+        return json.loads(e.model_dump_json())
+
+    assert (row("CNY")["basis"], row("CNY")["amount"]) == ("1299.50", "0.13")  # half up
+    assert (row("JPY")["basis"], row("JPY")["amount"]) == ("1300", "0")
+    assert row("KWD")["amount"] == "0.125" and row("CNY")["rate"] == "0.035000"
+    schema = LedgerEntry.model_json_schema(mode="serialization")["properties"]["amount"]
+    assert {"type": "string"} in [{"type": s.get("type")} for s in schema["anyOf"]]

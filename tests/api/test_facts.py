@@ -211,4 +211,4 @@ def test_user_profile_served_from_facts_over_http(
         after = client.get("/v1/users/u01", headers=auth(tokens["read"])).json()
         assert app.state.facts.builds == 1
     assert after == before
-    assert after["referrals"]["downline_gmv"] == "60.0000"
+    assert after["referrals"]["downline_gmv"] == "60.00"

@@ -47,7 +47,7 @@ def test_user_profile_values(client: TestClient, tokens: dict[str, str]) -> None
         "direct_referrals": 1,
         "downline_users": 2,
         "downline_buyers": 2,
-        "downline_gmv": "60.0000",
+        "downline_gmv": "60.00",
         "levels": 3,
     }
 
@@ -70,7 +70,7 @@ def test_user_id_bounded(client: TestClient, tokens: dict[str, str], bad: str) -
 def test_referrals_upline_and_downline(client: TestClient, tokens: dict[str, str]) -> None:
     body = _get(client, tokens, "/v1/users/u02/referrals")
     assert [(u["level"], u["user_id"]) for u in body["upline"]] == [(1, "u01"), (2, "u00")]
-    assert body["downline"] == [{"level": 1, "users": 1, "buyers": 1, "gmv": "20.0000"}]
+    assert body["downline"] == [{"level": 1, "users": 1, "buyers": 1, "gmv": "20.00"}]
     root = _get(client, tokens, "/v1/users/u00/referrals?levels=2")
     assert root["upline"] == []
     # u00 -> u01 (bought 100), u03; u01 -> u02 (bought 50, refunded 10)

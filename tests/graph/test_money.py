@@ -7,7 +7,7 @@ from decimal import Decimal
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph.errors import StoreError
@@ -18,6 +18,7 @@ from graph.money import (
     format_money,
     from_units,
     minor_unit,
+    money_row,
     quantize,
     to_units,
     units_to_decimal,
@@ -29,6 +30,7 @@ def test_money_scale_matches_the_stored_type():
     assert UNITS_PER_CURRENCY_UNIT == 10**AMOUNT_SCALE == 10_000
 
 
+@settings(deadline=None)  # the first example can take seconds on a loaded machine
 @given(st.lists(st.integers(min_value=-(10**15), max_value=10**15), max_size=50))
 def test_units_decimal_roundtrip_exact(units: list[int]) -> None:
     arr = from_units(np.array(units, dtype=np.int64))
@@ -123,3 +125,14 @@ def test_format_money_thousands_groups_digits():
 def test_format_money_float_refused():
     with pytest.raises(TypeError, match="float"):
         format_money(0.1)  # type: ignore[arg-type]
+
+
+def test_money_row_formats_money_keeps_rates():
+    row = {"amount": Decimal("0.1250"), "rate": Decimal("0.035000"), "level": 2, "currency": "JPY"}
+    assert money_row(row, ["amount"]) == {
+        "amount": "0",
+        "rate": "0.035000",
+        "level": 2,
+        "currency": "JPY",
+    }
+    assert money_row({"basis": Decimal("-0.125")}, ("basis",))["basis"] == "-0.13"

@@ -44,12 +44,12 @@ def test_commissions_cli_full_cycle(db: Path, tmp_path: Path) -> None:
     assert json.loads(koc(db, "holds", "--json"))["total"] == 0
     closed = json.loads(koc(db, "close", "--period", "2026-07", "--by", "bob", "--json"))
     # b 5.00 - 0.50, a 2.00 - 0.20, e 2.50 (released)
-    assert closed[0]["paid"] == "8.8000"
+    assert closed[0]["paid"] == "8.80"  # money at the currency's decimals, not 8.8000
     for fmt in ("csv", "xlsx", "html"):
         koc(db, "report", "--period", "2026-07", "--format", fmt, "--out", str(tmp_path / "r"))
     assert len(list((tmp_path / "r").iterdir())) == 7  # 5 CSV tables, XLSX, HTML
     st = json.loads(koc(db, "statement", "b", "--period", "2026-07"))
-    assert (st["paid"], st["closing"]) == ("4.5000", "0.0000")
+    assert (st["paid"], st["closing"]) == ("4.50", "0.00")
     rows = json.loads(koc(db, "ledger", "--beneficiary", "b", "--json"))
     assert [r["kind"] for r in rows] == ["commission", "reversal"]
 
@@ -75,7 +75,7 @@ def test_commissions_cli_run_reports_late_referral(db: Path) -> None:
     # O1 100.00: b 5.00 and a 2.00 (less the 10 % refund) move to z (5.00, less 0.50)
     assert "re-attributed (referral arrived late): 1 of 1 re-examined order(s)" in out
     st = json.loads(koc(db, "statement", "z", "--period", "2026-07"))
-    assert (st["commissions"], st["reversals"]) == ("5.0000", "-0.5000")
+    assert (st["commissions"], st["reversals"]) == ("5.00", "-0.50")
     assert st["lines"][0]["reason"].startswith("re-attributed: referral arrived late")
 
 
@@ -113,3 +113,48 @@ def test_commissions_close_one_period_needs_no_confirmation(db: Path) -> None:
     assert [r["period"] for r in closed] == ["2026-07"]
     closed = json.loads(koc(db, "close", "--period", "2026-09", "--yes", "--json"))
     assert [r["period"] for r in closed] == ["2026-08", "2026-09"]
+
+
+def test_commissions_cli_money_at_currency_decimals(db: Path, tmp_path: Path) -> None:
+    import re
+
+    two = re.compile(r"^-?\d+\.\d{2}$")
+    run = json.loads(koc(db, "run", "--json"))
+    # O1 100.00: b 5 % = 5.00, a 2 % = 2.00; O2 50.00: e 5 % = 2.50 (held) -> 9.50
+    assert run["commission"] == "9.50" and run["reversed"] == "-0.70"
+    assert isinstance(run["entries_new"], int)
+    holds = json.loads(koc(db, "holds", "--json"))
+    assert [h["amount"] for h in holds["data"]] == ["2.50"] and holds["total"] == 1
+    table = koc(db, "holds")
+    assert "2.50" in table and "2.5000" not in table
+    rows = json.loads(koc(db, "ledger", "--json"))
+    assert all(two.match(r["amount"]) and two.match(r["basis"]) for r in rows)
+    assert {r["rate"] for r in rows if r["kind"] == "commission"} == {"0.050000", "0.020000"}
+    assert "0000" not in koc(db, "ledger")
+    st = json.loads(koc(db, "statement", "b", "--period", "2026-07"))
+    assert st["commissions"] == "5.00" and st["lines"][0]["basis"] == "100.00"
+    assert st["lines"][0]["rate"] == "0.050000"  # a rate, not money: never rounded to cents
+
+
+def test_commissions_cli_report_several_formats(db: Path, tmp_path: Path) -> None:
+    koc(db, "run")
+    out = koc(
+        db,
+        "report",
+        "--period",
+        "2026-07",
+        "--format",
+        "csv",
+        "--format",
+        "xlsx",
+        "--out",
+        str(tmp_path / "a"),
+    )
+    assert sorted(p.suffix for p in (tmp_path / "a").iterdir()) == [".csv"] * 5 + [".xlsx"]
+    assert out.count("wrote ") == 6
+    koc(db, "report", "--period", "2026-07", "--format", "all", "--out", str(tmp_path / "b"))
+    assert len(list((tmp_path / "b").iterdir())) == 7
+    result = CliRunner().invoke(
+        cli, ["--db", str(db), "commissions", "report", "--period", "2026-07", "--format", "pdf"]
+    )
+    assert result.exit_code == 2 and "pdf" in result.output

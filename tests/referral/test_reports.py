@@ -90,7 +90,7 @@ def test_statement_balances_and_lines(world: World) -> None:
     assert st.closing == st.opening + st.accrued
     assert [line["order_id"] for line in st.lines] == ["O1", "O2", "O2"]
     d = st.to_dict()
-    assert d["commissions"] == "9.0000" and d["lines"][2]["kind"] == "reversal"
+    assert d["commissions"] == "9.00" and d["lines"][2]["kind"] == "reversal"
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "xlsx", "html"])
@@ -101,7 +101,7 @@ def test_render_statement_reproducible(world: World, fmt: str) -> None:
     two = service.render_statement(service.statement(world.ledger, "b", "2026-07"), fmt)
     assert one == two and len(one) > 100
     if fmt == "json":
-        assert json.loads(one)["paid"] == "8.0000"
+        assert json.loads(one)["paid"] == "8.00"
     if fmt == "xlsx":
         names = zipfile.ZipFile(io.BytesIO(one)).namelist()
         assert "xl/workbook.xml" in names
@@ -248,3 +248,77 @@ def test_neutralize_formula_owasp_triggers() -> None:
     t = neutralize_formula_columns(pa.table({"u": [*cases, "ok", None], "n": list(range(8))}))
     assert t.column("u").to_pylist() == [*("'" + c for c in cases), "ok", None]
     assert t.column("n").to_pylist() == list(range(8))
+
+
+def test_period_report_several_formats_same_bytes_one_build(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario(world)
+    close_period(world.ledger, "2026-07", rules=world.rules)
+    one_by_one = [
+        p
+        for fmt in ("csv", "xlsx", "html")
+        for p in write_period_report(world.ledger, "2026-07", fmt, tmp_path / fmt)
+    ]
+    import referral.period_report as pr
+
+    builds: list[str] = []
+    real = pr.period_report
+
+    def counted(*args: object, **kwargs: object) -> object:  # a spy: the real function runs
+        builds.append("build")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pr, "period_report", counted)
+    together = write_period_report(
+        world.ledger, "2026-07", ["csv", "xlsx", "html", "csv"], tmp_path / "t"
+    )
+    assert builds == ["build"]  # three formats, one read of the ledger
+    assert [p.name for p in together] == [p.name for p in one_by_one]  # duplicates once
+    for a, b in zip(one_by_one, together, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+    every = write_period_report(world.ledger, "2026-07", "all", tmp_path / "all")
+    assert [p.name for p in every] == [p.name for p in one_by_one]
+    with pytest.raises(ConfigError, match="pdf"):
+        write_period_report(world.ledger, "2026-07", ["csv", "pdf"], tmp_path / "x")
+
+
+def test_reconciliation_counts_are_integers_in_every_format(world: World, tmp_path: Path) -> None:
+    scenario(world)
+    close_period(world.ledger, "2026-07", rules=world.rules)
+    files = write_period_report(world.ledger, "2026-07", "all", tmp_path)
+    import csv as csvmod
+
+    (rec,) = [p for p in files if p.name.endswith("reconciliation.csv")]
+    rows = list(csvmod.DictReader(io.StringIO(rec.read_text())))
+    counts = [r for r in rows if r["unit"] == "count"]
+    money = [r for r in rows if r["unit"] == "money"]
+    # summary lines = statement lines: b, a, e hold 3 + 2 + 1 + 1 due entries (hand count)
+    lines = next(r for r in counts if r["check"].startswith("summary lines (count)"))
+    assert (lines["expected"], lines["actual"], lines["difference"]) == ("7", "7", "0")
+    assert counts and all("." not in r["expected"] + r["actual"] + r["difference"] for r in counts)
+    assert money and all(len(r["expected"].split(".")[1]) == 2 for r in money)
+    assert all(r["ok"] == "true" for r in rows)
+    from openpyxl import load_workbook
+
+    (xlsx,) = [p for p in files if p.suffix == ".xlsx"]
+    sheet = load_workbook(xlsx)["Reconciliation"]
+    head = [c.value for c in sheet[1]]
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        if row[head.index("unit")] == "count":
+            assert isinstance(row[head.index("expected")], int)
+    (html,) = [p for p in files if p.suffix == ".html"]
+    section = html.read_text().split("Reconciliation")[1]
+    assert '<td>count</td><td class="num">7</td>' in section and "7.00" not in section
+
+
+def test_period_report_sub_cent_basis_rounds_half_up(world: World, tmp_path: Path) -> None:
+    world.ev.user("a").referral("a", "b", day(0)).order("O1", "b", "100.125", day(2))
+    world.run()
+    files = write_period_report(world.ledger, "2026-07", "csv", tmp_path)
+    (entries,) = [p for p in files if p.name.endswith("entries.csv")]
+    import csv as csvmod
+
+    (row,) = list(csvmod.DictReader(io.StringIO(entries.read_text())))
+    # 100.125 half-up is 100.13 (banker's rounding would give 100.12); 5 % of 100.125 = 5.01
+    assert (row["basis"], row["amount"], row["rate"]) == ("100.13", "5.01", "0.050000")

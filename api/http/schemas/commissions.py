@@ -8,10 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from api.http.schemas.money import InCurrency, Money
+
 __all__ = ["LedgerEntry", "LedgerPage", "StatementPublic"]
 
 
-class LedgerEntry(BaseModel):
+class LedgerEntry(InCurrency):
     """One append-only ledger entry (a commission, a reversal, ...), with its derived status."""
 
     seq: int = Field(examples=[1201])
@@ -24,9 +26,9 @@ class LedgerEntry(BaseModel):
     beneficiary_role: str | None = Field(None, examples=["consumer"])
     level: int | None = Field(None, examples=[1])
     rule_version: str | None = None
-    basis: Decimal | None = Field(None, examples=["199.0000"])
+    basis: Money | None = Field(None, examples=["199.00"])
     rate: Decimal | None = Field(None, examples=["0.05"])
-    amount: Decimal | None = Field(None, examples=["9.95"])
+    amount: Money | None = Field(None, examples=["9.95"])
     currency: str | None = Field(None, examples=["CNY"])
     event_ts: datetime | None = None
     payable_at: datetime | None = None
@@ -46,24 +48,24 @@ class LedgerPage(BaseModel):
     next_cursor: str | None = None
 
 
-class StatementPublic(BaseModel):
-    """A beneficiary's statement for one period (amounts as decimal strings)."""
+class StatementPublic(InCurrency):
+    """A beneficiary's statement for one period (money as text at the currency's decimals)."""
 
     beneficiary: str = Field(examples=["u1"])
     period: str = Field(examples=["2026-03"])
     currency: str = Field(examples=["CNY"])
     closed: bool
     as_of: datetime
-    opening: Decimal = Field(description="Closing balance of the previous close.")
-    commissions: Decimal = Field(description="Commissions and bonuses booked in the period.")
-    reversals: Decimal = Field(description="Reversals booked in the period (negative).")
-    brought_forward: Decimal = Field(
+    opening: Money = Field(description="Closing balance of the previous close.")
+    commissions: Money = Field(description="Commissions and bonuses booked in the period.")
+    reversals: Money = Field(description="Reversals booked in the period (negative).")
+    brought_forward: Money = Field(
         description="Entries of earlier periods still unsettled (held or pending then)."
     )
-    held: Decimal = Field(description="Due entries on a fraud or policy hold.")
-    pending: Decimal = Field(description="Due entries still in their holding period.")
-    accrued: Decimal = Field(description="Due entries settled by the period's close.")
-    gross_payable: Decimal = Field(description="opening + accrued (before the minimum payout).")
-    paid: Decimal = Field(description="Paid out by the close (0 while the period is open).")
-    closing: Decimal = Field(description="gross_payable - paid, carried to the next period.")
+    held: Money = Field(description="Due entries on a fraud or policy hold.")
+    pending: Money = Field(description="Due entries still in their holding period.")
+    accrued: Money = Field(description="Due entries settled by the period's close.")
+    gross_payable: Money = Field(description="opening + accrued (before the minimum payout).")
+    paid: Money = Field(description="Paid out by the close (0 while the period is open).")
+    closing: Money = Field(description="gross_payable - paid, carried to the next period.")
     lines: list[dict[str, Any]]

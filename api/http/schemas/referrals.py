@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from pydantic import BaseModel, Field
+
+from api.http.schemas.money import Money
 
 __all__ = ["UplineMember", "DownlineLevel", "ReferralsPublic"]
 
@@ -24,7 +25,7 @@ class DownlineLevel(BaseModel):
     level: int = Field(examples=[1])
     users: int = Field(examples=[12])
     buyers: int = Field(examples=[5])
-    gmv: Decimal = Field(examples=["1250.0000"], description="Orders net of refunds.")
+    gmv: Money = Field(examples=["1250.00"], description="Orders net of refunds.")
 
 
 class ReferralsPublic(BaseModel):
@@ -35,4 +36,4 @@ class ReferralsPublic(BaseModel):
     upline: list[UplineMember]
     downline: list[DownlineLevel]
     downline_users: int = Field(examples=[20])
-    downline_gmv: Decimal = Field(examples=["3400.0000"])
+    downline_gmv: Money = Field(examples=["3400.00"])

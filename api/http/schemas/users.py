@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from pydantic import BaseModel, Field
+
+from api.http.schemas.money import Money
 
 __all__ = [
     "Component",
@@ -53,7 +54,7 @@ class ReferralStats(BaseModel):
     direct_referrals: int = Field(examples=[4])
     downline_users: int = Field(examples=[11])
     downline_buyers: int = Field(examples=[6])
-    downline_gmv: Decimal = Field(examples=["2300.0000"])
+    downline_gmv: Money = Field(examples=["2300.00"])
     levels: int = Field(examples=[3])
 
 

@@ -24,7 +24,7 @@ from api.services.signals import conversion_signals
 from graph.arrays import node_index
 from graph.errors import ConfigError, NotFoundError
 from graph.events import EventType, Role
-from graph.money import to_units
+from graph.money import format_money, to_units
 from graph.roles import read_declarations, read_models
 from graph.snapshot import build_snapshot
 from graph.store import GraphStore
@@ -39,8 +39,8 @@ ROLE_VIEWS: tuple[str, ...] = (Role.EMPLOYEE.value, Role.KOL.value, Role.CONSUME
 
 # --- views ----------------------------------------------------------------------------------
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
+    if isinstance(value, Decimal):  # only money is Decimal here (statistics are floats)
+        return format_money(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, datetime):
@@ -165,7 +165,7 @@ def _kol_view(store, snapshot, roles, signals, cfg, limit) -> dict[str, Any]:  #
     return {
         "summary": {
             "kols": n,
-            "attributed_gmv": str(pc.sum(table.column("attributed_gmv")).as_py() or Decimal(0)),
+            "attributed_gmv": format_money(pc.sum(table.column("attributed_gmv")).as_py() or 0),
             "median_engagement_rate": _median(table.column("engagement_rate")),
         },
         "items": _rows(table.slice(0, limit)),

@@ -354,3 +354,17 @@ def test_close_several_periods_settles_each_entry_once(world: World) -> None:
     assert [m[1] for m in marks] == last and last[0] > 0
     for p in ("2026-07", "2026-08", "2026-09"):
         assert period_report(world.ledger, p).ok, p
+
+
+def test_report_figures_each_defined_in_docs() -> None:
+    """Every figure of the report's overview has its definition in docs/commissions.md."""
+    from referral.period_report import FIGURES
+
+    docs = (Path(__file__).parents[2] / "docs" / "commissions.md").read_text()
+    section = docs.split("### Report figures")[1].split("\n## ")[0]
+    missing = [
+        name for name, _ in FIGURES if f"`{name}`" not in section and f"**{name}**" not in section
+    ]
+    assert missing == [], f"figures not defined under 'Report figures': {missing}"
+    names = [name for name, _ in FIGURES]
+    assert len(names) == len(set(names))  # each figure once

@@ -40,6 +40,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from graph.duckdb_files import check_wal, open_failure, store_failure
 from graph.errors import NotFoundError, StoreError
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, RECORD_SPECS, EventType
 from graph.identity import (
@@ -268,6 +269,8 @@ class DuckDBStore:
         self.path = str(path)
         if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.path != ":memory:":
+            check_wal(self.path)  # DuckDB would silently drop a WAL it cannot read
         try:
             self.conn = duckdb.connect(
                 self.path,
@@ -276,11 +279,7 @@ class DuckDBStore:
             )
             self.conn.execute("SET TimeZone = 'UTC'")
         except duckdb.Error as exc:
-            raise StoreError(
-                f"Cannot open the embedded store {self.path}: {exc}. "
-                "Is another koc process writing to it? Use --db to pick another file.",
-                path=self.path,
-            ) from exc
+            raise open_failure(self.path, exc) from exc
         self._lock = threading.RLock()
         #: keys, ledger and role history live in this same file, on this connection
         self.tables: TableStore = DuckDBTables(
@@ -380,12 +379,12 @@ class DuckDBStore:
         that says nothing of the batch was written, instead of a raw DuckDB error."""
         try:
             yield
-        except duckdb.Error as exc:
-            raise StoreError(
-                f"The embedded store {self.path} could not write a batch: {exc}. Nothing of "
-                "that batch was written (the transaction was rolled back); fix the cause "
-                "(e.g. free disk space) and run the same command again to complete the load.",
-                path=self.path,
+        except (duckdb.Error, OSError) as exc:
+            raise store_failure(
+                self.path,
+                exc,
+                "write a batch (nothing of that batch was written: the transaction was "
+                "rolled back; the same command run again completes the load)",
             ) from exc
 
     def _ensure_users(self, conn: duckdb.DuckDBPyConnection, id_sql: str) -> None:

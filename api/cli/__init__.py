@@ -25,6 +25,7 @@ import click
 from api.cli._cwd import CwdPath
 from api.cli.context import CliContext
 from api.cli.hints import cli_message, invoked_command
+from graph.duckdb_files import fault_of
 from graph.errors import KocError
 
 __all__ = ["main", "run", "cli", "COMMAND_MODULES"]
@@ -175,6 +176,22 @@ def run(argv: list[str], *, obj: CliContext | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted; nothing half-written was kept.", err=True)
         return 130
+    except Exception as exc:  # a damaged store or a full disk: one clear line, no traceback
+        fault = fault_of(exc, _db_arg(argv) or os.environ.get("KOC_DB_PATH"))
+        if fault is None or (debug and obj is None):
+            raise
+        click.secho(f"Error: {fault.message}", fg="red", err=True)
+        return 2
+
+
+def _db_arg(argv: list[str]) -> str | None:
+    """The value of ``--db`` in ``argv`` (for naming the store in an error), if any."""
+    for i, arg in enumerate(argv):
+        if arg == "--db" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--db="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,6 +14,7 @@ from rich.table import Table
 from api.cli._ranking_common import UtcDateTime
 from api.cli.context import CliContext, echo_json, pass_cli
 from api.services.campaigns import PlanRequest, list_plans, load_plan, plan_campaign, review_plan
+from graph.money import format_money
 
 __all__ = ["command"]
 
@@ -54,7 +55,10 @@ def _print_plan(plan: dict[str, Any]) -> None:
     for i, s in enumerate(plan["seeds"], 1):
         cost = s.get("cost")
         table.add_row(
-            str(i), s["user_id"], f"{s['marginal_gain']:.2f}", "" if cost is None else str(cost)
+            str(i),
+            s["user_id"],
+            f"{s['marginal_gain']:.2f}",
+            "" if cost is None else format_money(cost),
         )
     Console().print(table)
     base = Table(title="Same simulations for the baselines")
@@ -218,7 +222,7 @@ def review(
         f"Plan {result['plan_id']} from {result['start']:%Y-%m-%d %H:%M}: predicted spread "
         f"{result['predicted_spread']:.1f} (95% CI {result['predicted_low']:.1f}-"
         f"{result['predicted_high']:.1f}), realised {result['realised_spread']} users; "
-        f"{result['orders']} orders by reached users, GMV {result['gmv']:.2f}."
+        f"{result['orders']} orders by reached users, GMV {format_money(result['gmv'])}."
     )
 
 
@@ -269,5 +273,5 @@ def show(ctx: CliContext, plan_id: str, as_json: bool) -> None:
         _print_plan(result)
         for r in result["reviews"]:
             click.echo(
-                f"review {r['review_id']}: realised {r['realised_spread']}, GMV {r['gmv']:.2f}"
+                f"review {r['review_id']}: realised {r['realised_spread']}, GMV {format_money(r['gmv'])}"
             )

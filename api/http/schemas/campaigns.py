@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.http.schemas.money import Money
+
 __all__ = ["PlanCreate", "PlanSeed", "SpreadPublic", "PlanPublic", "PlanJobPublic"]
 
 
@@ -40,7 +42,7 @@ class PlanSeed(BaseModel):
 
     user_id: str
     marginal_gain: float = Field(description="Estimated extra users reached by adding this seed.")
-    cost: Decimal | None = None
+    cost: Money | None = Field(None, description="The seed's cost (money, 2 decimals for CNY).")
 
 
 class SpreadPublic(BaseModel):

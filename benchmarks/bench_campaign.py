@@ -9,7 +9,7 @@ The graph is generated in memory (no store: this times the algorithms, the part 
 issue bounds): each user's activity is lognormal (sigma 1.5, heavy-tailed sharers),
 each interaction picks its sharer by activity and its viewer uniformly; a user with
 ``a`` interactions made ``ceil(a ** 0.2 / c)`` shares (``--share-scale c``, 0.125: about
-10 shares for 3 interactions, 40 for 2000), so a big sharer's share reaches many people
+10 shares for 3 interactions, 37 for 2000), so a big sharer's share reaches many people
 while a typical user's reaches a few tenths of one (the cascade stays subcritical, as
 real sharing does), and each interaction is with one of the sharer's shares.
 Probabilities are learned with :func:`influence.campaign.learn_probabilities`.

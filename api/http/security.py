@@ -37,6 +37,7 @@ __all__ = [
     "IngestKey",
     "FinanceKey",
     "AdminKey",
+    "page_scope_key",
 ]
 
 COOKIE_NAME = "koc_api_key"
@@ -174,3 +175,26 @@ ReadKey = Annotated[ApiKey, Depends(require_scope("read"))]
 IngestKey = Annotated[ApiKey, Depends(require_scope("ingest"))]
 FinanceKey = Annotated[ApiKey, Depends(require_scope("finance"))]
 AdminKey = Annotated[ApiKey, Depends(require_scope("admin"))]
+
+
+async def page_scope_key(request: Request, store: GraphStore, scope: str) -> ApiKey:
+    """For a page form that writes (a campaign plan): the caller's key with ``scope``,
+    from the ``X-API-Key`` header or the sign-in cookie, even when the pages are public.
+
+    The cookie is SameSite=Strict, and a request whose ``Origin`` names another host
+    or whose ``Sec-Fetch-Site`` says ``cross-site`` is refused, so another site cannot
+    post the form with a marketer's cookie.
+
+    Raises
+    ------
+    ApiError
+        401 without a key, 403 for a key without ``scope`` or a cross-site request.
+    """
+    origin = request.headers.get("origin")
+    host = request.headers.get("host", "")
+    if request.headers.get("sec-fetch-site") == "cross-site" or (
+        origin not in (None, "null") and origin.split("://", 1)[-1] != host
+    ):
+        raise ApiError(403, "forbidden", "This form only accepts requests from its own pages.")
+    token = request.headers.get("x-api-key") or request.cookies.get(COOKIE_NAME)
+    return await _authenticate(request, store, token, scope)

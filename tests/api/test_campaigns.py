@@ -178,3 +178,55 @@ def test_plan_campaign_segment_limits_seeds(api_store):
     assert plan["seeds"][0]["user_id"] == uid(2)
     with pytest.raises(NotFoundError):
         plan_campaign(api_store, PlanRequest(k=1, runs=50, segment="no_such_segment"))
+
+
+def test_plan_campaign_lt_model_best_seed(api_store):
+    # every reached user has one in-neighbour, so its LT weight is 1: deterministic,
+    # u00's spread is 10 as under IC
+    plan = plan_campaign(api_store, PlanRequest(k=1, model="lt", runs=200))
+    assert plan["model"] == "lt"
+    assert [s["user_id"] for s in plan["seeds"]] == [uid(0)]
+    assert plan["expected_spread"]["mean"] == pytest.approx(10.0)
+
+
+def test_plan_campaign_global_probability_matches_hand_value(api_store):
+    # one p on every tie (the GDS mode): u00 -> u01 -> u02 -> u04, u00 -> u03 and
+    # u00 -> u05..u09, so E[spread of u00] = 1 + 7p + p^2 + p^3 = 4.875 at p = 0.5
+    plan = plan_campaign(
+        api_store, PlanRequest(k=1, probability="global", global_p=0.5, runs=20_000, seed=1)
+    )
+    assert [s["user_id"] for s in plan["seeds"]] == [uid(0)]
+    spread = plan["expected_spread"]
+    assert spread["low"] <= 4.875 <= spread["high"]
+    assert spread["mean"] == pytest.approx(4.875, abs=0.05)
+    assert plan["details"]["probability_prior"] == pytest.approx(0.5)
+
+
+def test_plan_campaign_reproducible_per_seed(api_store):
+    a = plan_campaign(api_store, PlanRequest(k=3, runs=300, seed=9))
+    b = plan_campaign(api_store, PlanRequest(k=3, runs=300, seed=9))
+    assert a["plan_id"] != b["plan_id"]
+    assert a["seeds"] == b["seeds"]
+    assert a["expected_spread"] == b["expected_spread"]
+    assert a["baselines"] == b["baselines"]
+
+
+def test_campaign_cli_model_probability_and_recent_seeds(api_store):
+    db = str(api_store.path)
+    api_store.close()
+    runner = CliRunner()
+    base = ["--db", db, "campaign", "plan", "--runs", "100", "--json"]
+    first = runner.invoke(koc, [*base, "--k", "1", "--model", "lt"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["seeds"][0]["user_id"] == uid(0)
+    # u00 was a seed today: left out, the best is u01 (u01 -> u02 -> u04)
+    again = runner.invoke(
+        koc,
+        [*base, "--k", "1", "--exclude-recent-seeds", "30", "--probability", "global",
+         "--global-p", "1"],
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    plan = json.loads(again.stdout)
+    assert plan["seeds"][0]["user_id"] == uid(1)
+    assert plan["expected_spread"]["mean"] == pytest.approx(3.0)
+    assert plan["params"]["probability"] == "global"

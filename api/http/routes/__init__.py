@@ -18,6 +18,7 @@ from api.http.routes import (
     segments,
     users,
     web,
+    web_campaigns,
 )
 
 __all__ = ["ROUTERS"]
@@ -26,6 +27,7 @@ ROUTERS: list[tuple[APIRouter, bool]] = [
     (health.router, False),
     (page.router, False),
     (web.router, False),
+    (web_campaigns.router, False),
     (leaderboard.router, True),
     (users.router, True),
     (events.router, True),

@@ -13,11 +13,19 @@ from api.http.schemas.campaigns import PlanCreate, PlanJobPublic, PlanPublic
 from api.http.security import AdminKey, ReadKey
 from api.services.campaigns import CampaignJobs, PlanRequest, list_plans, load_plan
 
-__all__ = ["router"]
+__all__ = ["router", "ID_PATTERN", "plan_request"]
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
-_ID = r"^[0-9a-f]{4,32}$"
+#: plan and job ids (hex; a plan id may be shortened to a unique prefix)
+ID_PATTERN = r"^[0-9a-f]{4,32}$"
+
+
+def plan_request(body: PlanCreate) -> PlanRequest:
+    """The service's request from the API's (or the page form's) model."""
+    fields = body.model_dump()
+    fields["exclude"] = tuple(fields["exclude"])
+    return PlanRequest(**fields)
 
 
 def _jobs(request: Request) -> CampaignJobs:
@@ -35,12 +43,18 @@ def _jobs(request: Request) -> CampaignJobs:
 def post_plan(
     request: Request, body: PlanCreate, store: StoreDep, key: AdminKey, writable: WritableDep
 ) -> dict[str, Any]:
-    """Chooses the seeds (IMM or CELF), simulates them and the baselines and records
-    the plan. Returns 202 with the `running` job; poll `GET /v1/campaigns/jobs/{id}`.
-    One plan at a time per server: 409 `conflict` while one is computed."""
-    fields = body.model_dump()
-    fields["exclude"] = tuple(fields["exclude"])
-    return _jobs(request).start(store, PlanRequest(**fields))
+    """Chooses the seeds (IMM or CELF), simulates them and the baselines (top K by KOC
+    score, top K by degree, random K) and records the plan. Scope `admin`.
+
+    Answers 202 with the `running` job at once; poll `GET /v1/campaigns/jobs/{job_id}`
+    until `status` is `succeeded` (with the plan, also at `GET /v1/campaigns/{plan_id}`,
+    same id) or `failed` (with `error.code` and `error.message`: an unknown segment,
+    users without the cost field...). Errors before the job starts: 422 for a field
+    out of range, 400 `invalid_parameter` for a budget without a cost field (or the
+    reverse), 409 `conflict` while another plan is computed (one at a time per server),
+    503 `read_only` on a multi-worker server.
+    """
+    return _jobs(request).start(store, plan_request(body))
 
 
 @router.get(
@@ -50,9 +64,12 @@ def post_plan(
     responses={**ERROR_RESPONSES, **error_responses(404)},
 )
 def get_job(
-    request: Request, job_id: Annotated[str, Path(pattern=_ID)], key: ReadKey
+    request: Request, job_id: Annotated[str, Path(pattern=ID_PATTERN)], key: ReadKey
 ) -> dict[str, Any]:
-    """404 `not_found` for a job this server did not start (plans are at `/v1/campaigns/{id}`)."""
+    """The job started by `POST /v1/campaigns/plan`: `running` (with `step`),
+    `succeeded` (with `plan`) or `failed` (with `error`). Jobs live in the server's
+    memory: 404 `not_found` for a job this server did not start (or started before a
+    restart); the plans themselves are stored, at `GET /v1/campaigns/{plan_id}`."""
     job = _jobs(request).get(job_id)
     if job is None:
         raise ApiError(404, "not_found", f"No planning job {job_id!r} on this server.")
@@ -63,6 +80,8 @@ def get_job(
 def get_plans(
     store: StoreDep, key: ReadKey, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> dict[str, Any]:
+    """`{data: [{plan_id, created_at, algorithm, model, expected_spread, seeds}], count}`,
+    newest first (`seeds` is the number of seeds)."""
     plans = list_plans(store, limit)
     return {"data": plans, "count": len(plans)}
 
@@ -74,6 +93,9 @@ def get_plans(
     responses={**ERROR_RESPONSES, **error_responses(404)},
 )
 def get_plan(
-    plan_id: Annotated[str, Path(pattern=_ID)], store: StoreDep, key: ReadKey
+    plan_id: Annotated[str, Path(pattern=ID_PATTERN)], store: StoreDep, key: ReadKey
 ) -> dict[str, Any]:
+    """The plan recorded by `POST /v1/campaigns/plan` or `koc campaign plan`, with its
+    reviews. `plan_id` may be shortened to a unique prefix (at least 4 characters);
+    404 `not_found` for no match or several."""
     return load_plan(store, plan_id)

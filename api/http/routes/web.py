@@ -419,3 +419,8 @@ def install_web(app: FastAPI) -> None:
     app.mount(_DOCS_STATIC, StaticFiles(directory=str(docs_assets)), name="docs-assets")
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     app.state.error_page = _error_page
+
+
+#: for the other page modules (:mod:`api.http.routes.web_campaigns`)
+key_or_login = _key_or_login
+render_page = _page

@@ -234,6 +234,31 @@ def held_beneficiaries(store_or_ledger: Any, *, ledger_path: str | Path | None =
         return []
 
 
+def holds_of(
+    store_or_ledger: Any, beneficiary: str, *, ledger_path: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """A beneficiary's commissions held now: ``entry_id``, ``held_at`` (when the hold was
+    placed), ``actor`` and ``reason``, oldest first (the source of the ``fraud_held`` tag)."""
+    sql = """WITH s AS (SELECT entry_id, arg_max(status, seq) AS state, arg_max(ts, seq) AS ts,
+                              arg_max(actor, seq) AS actor, arg_max(reason, seq) AS reason
+                       FROM referral_status WHERE status IN ('held', 'released', 'voided')
+                       GROUP BY entry_id)
+             SELECT DISTINCT s.entry_id, s.ts, s.actor, s.reason FROM referral_entries e
+             JOIN s USING (entry_id) WHERE s.state = 'held' AND e.beneficiary = ?
+             ORDER BY s.ts, s.entry_id"""
+    try:
+        with open_ledger(store_or_ledger, ledger_path=ledger_path) as ledger:
+            if not ledger.ready:
+                return []
+            rows = ledger.arrow(sql, [beneficiary]).to_pylist()
+    except StoreError:
+        return []
+    return [
+        {"entry_id": r["entry_id"], "held_at": r["ts"], "actor": r["actor"], "reason": r["reason"]}
+        for r in rows
+    ]
+
+
 def statement(
     store_or_ledger: Any,
     beneficiary: str,

@@ -68,16 +68,18 @@ def list_(ctx: CliContext, as_json: bool) -> None:
 
 @command.command("show")
 @click.argument("user_id")
+@click.option("--run", "run_id", default=None, help="Fact tags of this run (default: latest).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
-def show(ctx: CliContext, user_id: str, as_json: bool) -> None:
-    """One user's tags, with source and time."""
+def show(ctx: CliContext, user_id: str, run_id: str | None, as_json: bool) -> None:
+    """One user's tags, user and fact tags, each with its source and time."""
     with ctx.open_store(read_only=True) as store:
-        rows = service.user_tags(store, user_id)
+        rows = service.user_tags(store, user_id, run_id=run_id)
     if as_json:
         echo_json(rows)
         return
     for r in rows:
-        click.echo(f"{r['tag']}  ({r['source']}, {r['tagged_at']})")
+        rule = f"; {r['rule']}" if r["rule"] else ""
+        click.echo(f"{r['tag']}  [{r['kind']}] ({r['source']}, {r['tagged_at']}{rule})")
     if not rows:
-        click.echo(f"{user_id} has no user tags.")
+        click.echo(f"{user_id} has no tags.")

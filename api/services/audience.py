@@ -11,7 +11,9 @@ part the first time a segment asks for it, then keeps it:
   user row and time: the windowed facts (``forwards(30d)``...) are one bincount each;
 * lifecycle ``stage`` (and ``previous_stage``), KOC ``tier``, ``rfm`` segment
   (:mod:`influence.lifecycle`, thresholds from the run's ``[audience]`` config) and
-  ``channel_pref`` (:mod:`influence.channels`);
+  ``channel_pref`` (:mod:`influence.channels`): read from the ``run_audience`` table
+  where the run stored them when it was saved (:func:`store_run_audience`), computed
+  from the events only for runs that did not;
 * tags: user tags in effect now (``store.tables``) and fact tags derived from the
   fields (``stage.loyal``, ``tier.a``, ``rising``, ``fraud_held``...).
 
@@ -57,6 +59,7 @@ __all__ = [
     "RunFrame",
     "run_end_us",
     "audience_config",
+    "store_run_audience",
 ]
 
 #: Windowed facts: name -> what it counts (for the docs and error messages).
@@ -181,6 +184,10 @@ class RunFrame:
         self._component_names: frozenset[str] | None = None
         self._held: tuple[float, np.ndarray] | None = None
         self._perf: tuple[np.ndarray, tuple[str, ...]] | None = None
+        self._stored: dict[str, tuple[np.ndarray, tuple[str, ...]]] | None = None
+        self._stored_read = False
+        #: When the run's stored fact fields were computed (None: not stored, computed here).
+        self.stored_at: datetime | None = None
 
     # --- the Frame protocol ---------------------------------------------------------------
     def number(self, name: str) -> np.ndarray:
@@ -267,8 +274,56 @@ class RunFrame:
             out[rows[keep]] = np.asarray(raw.to_numpy(zero_copy_only=False), float)[keep]
         return out
 
+    def stored_fields(self) -> dict[str, tuple[np.ndarray, tuple[str, ...]]] | None:
+        """The run's stored ``stage``, ``tier``, ``rfm`` and ``channel_pref`` as (codes,
+        categories) in the frame's row order; None when the run did not store them."""
+        with self._lock:
+            if not self._stored_read:
+                self._stored_read = True
+                self._stored = self._read_stored()
+            return self._stored
+
+    def _read_stored(self) -> dict[str, tuple[np.ndarray, tuple[str, ...]]] | None:
+        tables = self.store.tables
+        if not tables.available:
+            return None
+        cur = tables.cursor()
+        try:
+            conn = cur.conn
+            if not seg_store.schema_ready(conn):
+                return None
+            info = seg_store.audience_run(conn, self.run.run_id)
+            if info is None or info["users"] != self.size:
+                return None
+            table = seg_store.read_run_audience(conn, self.run.run_id)
+        finally:
+            cur.close()
+        ids = table.column("user_id").combine_chunks()
+        if ids.equals(self.user_ids):
+            take = None  # stored in the frame's order (the usual case)
+        else:
+            take = node_index(ids, self.user_ids)
+            if (take < 0).any():
+                return None
+        out: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {}
+        fixed = {"stage": STAGES, "tier": TIERS, "rfm": RFM_SEGMENTS}
+        for name in seg_store.AUDIENCE_FIELDS:
+            col = table.column(name)
+            if name in fixed:
+                cats = fixed[name]
+                codes = node_index(pa.array(cats, pa.string()), col).astype(np.int64)
+            else:
+                codes, cats = _codes(col)
+            out[name] = (codes if take is None else codes[take], cats)
+        self.stored_at = info["computed_at"]
+        return out
+
     def _load_text(self, name: str) -> tuple[np.ndarray, tuple[str, ...]]:
         cfg = self.config
+        if name in seg_store.AUDIENCE_FIELDS:
+            stored = self.stored_fields()
+            if stored is not None:
+                return stored[name]
         if name == "stage":
             return self.stage_codes(), STAGES
         if name == "previous_stage":
@@ -309,7 +364,15 @@ class RunFrame:
         return None if self._previous is None else self._previous()
 
     def stage_codes(self) -> np.ndarray:
-        """Lifecycle stage code per user (:data:`influence.lifecycle.STAGES`)."""
+        """Lifecycle stage code per user (:data:`influence.lifecycle.STAGES`): stored with
+        the run, else computed from the events."""
+        stored = self.stored_fields()
+        if stored is not None:
+            return stored["stage"][0]
+        return self.computed_stage_codes()
+
+    def computed_stage_codes(self) -> np.ndarray:
+        """Lifecycle stage code per user computed from the events up to the run's end."""
         with self._lock:
             if "_stage" not in self._numbers:
                 cfg = self.config
@@ -527,6 +590,43 @@ class RunFrame:
 def _units(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Money column (decimal) as int64 units (:mod:`graph.money`)."""
     return np.asarray(to_units(column), dtype=np.int64)
+
+
+def store_run_audience(store: GraphStore, run: RunRecord) -> dict[str, Any] | None:
+    """Compute and store a run's fact fields per user (``stage``, ``tier``, ``rfm``,
+    ``channel_pref``) in the ``run_audience`` table, when the run is saved.
+
+    The run's scores must be saved. Every field is one vectorised pass over the run's
+    users and events (:class:`RunFrame`), and the rows go to the tables as one Arrow
+    insert. Returns ``computed_at``, ``users`` and ``seconds``; None when the store has
+    no tables (a Neo4j store without ``KOC_LEDGER_PATH``): readers compute then.
+    """
+    tables = store.tables
+    if not tables.available:
+        return None
+    t0 = time.perf_counter()
+    frame = RunFrame(store, run)
+    frame._stored_read = True  # compute, whatever was stored before
+    columns: dict[str, pa.Array] = {"user_id": frame.user_ids}
+    for name in seg_store.AUDIENCE_FIELDS:
+        codes, cats = frame.text(name)
+        dictionary = pa.array(list(cats), pa.string())
+        indices = pa.array(codes, pa.int32(), mask=codes < 0)
+        columns[name] = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
+    rows = pa.table(columns)
+    seconds = time.perf_counter() - t0
+    cur = tables.cursor()
+    try:
+        conn = cur.conn
+        seg_store.ensure_schema(conn)
+        computed_at = seg_store.write_run_audience(conn, run.run_id, rows, seconds=seconds)
+    finally:
+        cur.close()
+    return {
+        "computed_at": computed_at,
+        "users": rows.num_rows,
+        "seconds": round(time.perf_counter() - t0, 4),
+    }
 
 
 def describe(frame: RunFrame) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from api.services.audience import store_run_audience
 from api.services.leaderboard import (  # re-exported: the CLI and the API import them here
     SORT_KEYS,
     leaderboard,
@@ -468,6 +469,10 @@ def record_run(
         store.save_run(run, scores, components)  # results first, still "running"
         run.timings["save"] = round(time.perf_counter() - t0, 4)
         run.timings["total"] = round(run.timings["total"] + run.timings["save"], 4)
+        stored = store_run_audience(store, run)
+        if stored is not None:  # lifecycle stage, tier, RFM, channel per user (issue 18)
+            run.timings["audience"] = stored["seconds"]
+            run.timings["total"] = round(run.timings["total"] + stored["seconds"], 4)
         run.status = "succeeded"
         store.save_run(run)  # the last write: readers never see a succeeded run mid-save
     except BaseException as exc:  # record the failure, whatever it was, then re-raise

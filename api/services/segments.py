@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from api.services.audience import RunFrame
+from api.services.audience import RunFrame, audience_config
 from api.services.board import RowMask, RunBoard
 from api.services.leaderboard import _staff_roles, previous_run, resolve_run
 from graph.errors import NotFoundError, SegmentError, StoreError
@@ -434,20 +434,57 @@ def show_segment(store: GraphStore, name: str, *, run_id: str | None = None) -> 
 
 def lifecycle_transitions(store: GraphStore, run_id: str | None = None) -> dict[str, Any]:
     """Users per lifecycle stage in a run and, against the previous run, how many moved
-    from each stage to each other (``transitions[from][to]``; ``new`` = not in it)."""
-    frame = run_frame(store, run_id)
+    from each stage to each other (``transitions[from][to]``; ``new`` = not in it).
+
+    When both runs stored their stages (every run since the ``run_audience`` table), the
+    transitions are one SQL join of the two runs' stored stages (``source`` =
+    ``stored``); older runs' stages are computed from the events (``computed``).
+    """
+    run = resolve_run(store, run_id)
+    prev = previous_run(store, run)
+    conn = _ready(store)
+    stored = conn is not None and seg_store.audience_run(conn, run.run_id) is not None
+    if (
+        conn is not None
+        and stored
+        and (prev is None or seg_store.audience_run(conn, prev.run_id) is not None)
+    ):
+        from influence.lifecycle import STAGES
+
+        pairs = seg_store.stage_transitions(conn, run.run_id, prev.run_id if prev else "")
+        counts = dict.fromkeys(STAGES, 0)
+        transitions: dict[str, dict[str, int]] = {}
+        for before, now, n in pairs:
+            counts[now] += n
+            if prev is not None:
+                transitions.setdefault(before or "new", {})[now] = n
+        order = [*STAGES, "new"]
+        return {
+            "run_id": run.run_id,
+            "previous_run_id": None if prev is None else prev.run_id,
+            "stages": counts,
+            "transitions": {
+                k: dict(sorted(transitions[k].items(), key=lambda kv: STAGES.index(kv[0])))
+                for k in order
+                if k in transitions
+            },
+            "config": audience_config(run).model_dump(),
+            "source": "stored",
+        }
+    frame = FRAMES.get(store, run)
     stages = frame.text("stage")[1]
-    now = frame.stage_codes()
+    now_codes = frame.stage_codes()
     counts = {
-        s: int(c) for s, c in zip(stages, np.bincount(now, minlength=len(stages)), strict=True)
+        s: int(c)
+        for s, c in zip(stages, np.bincount(now_codes, minlength=len(stages)), strict=True)
     }
     prev_codes, _ = frame.text("previous_stage")
-    prev = frame.previous()
-    transitions: dict[str, dict[str, int]] = {}
-    if prev is not None:
+    prev_frame = frame.previous()
+    transitions = {}
+    if prev_frame is not None:
         k = len(stages) + 1  # last: not in the previous run
         src = np.where(prev_codes < 0, len(stages), prev_codes)
-        table = np.bincount(src * k + now, minlength=k * k).reshape(k, k)
+        table = np.bincount(src * k + now_codes, minlength=k * k).reshape(k, k)
         labels = [*stages, "new"]
         transitions = {
             labels[i]: {stages[j]: int(table[i, j]) for j in range(len(stages)) if table[i, j]}
@@ -456,10 +493,11 @@ def lifecycle_transitions(store: GraphStore, run_id: str | None = None) -> dict[
         }
     return {
         "run_id": frame.run.run_id,
-        "previous_run_id": None if prev is None else prev.run.run_id,
+        "previous_run_id": None if prev_frame is None else prev_frame.run.run_id,
         "stages": counts,
         "transitions": transitions,
         "config": frame.config.model_dump(),
+        "source": "computed",
     }
 
 
@@ -469,12 +507,15 @@ def channel_leaders(store: GraphStore, *, run_id: str | None = None, k: int = 10
 
     frame = run_frame(store, run_id)
     perf, channels = frame.channel_table()
-    pref, _ = frame.channel_preference()
+    pref, pref_names = frame.text("channel_pref")  # stored with the run when it was
+    preferred = dict(
+        zip(pref_names, np.bincount(pref[pref >= 0], minlength=len(pref_names)), strict=True)
+    )
     out = {}
     for c, channel in enumerate(channels):
         rows = channel_top(perf, c, k)
         out[channel] = {
-            "preferred_by": int((pref == c).sum()),
+            "preferred_by": int(preferred.get(channel, 0)),
             "top": [
                 {
                     "user_id": frame.user_ids[int(r)].as_py(),

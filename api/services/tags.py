@@ -15,9 +15,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from api.services.audience import FACT_TAGS, TAG_PREFIXES
+from graph.arrays import node_index
 from graph.errors import IngestError, NotFoundError, SegmentError
 from graph.segments import _store as seg_store
 from graph.store import GraphStore
@@ -171,12 +173,108 @@ def list_tags(store: GraphStore) -> dict[str, Any]:
     }
 
 
-def user_tags(store: GraphStore, user_id: str) -> list[dict[str, Any]]:
-    """One user's tags in effect, with source and time."""
-    conn = store.tables.cursor().conn if store.tables.available else None
-    if conn is None or not seg_store.schema_ready(conn):
+def _fact_rule(name: str) -> str:
+    """The condition a fact tag stands for, as a segment expression."""
+    for prefix, field in TAG_PREFIXES.items():
+        if name.startswith(prefix):
+            value = name[len(prefix) :]
+            return f"{field} = {value}" if field == "community" else f"{field} = '{value}'"
+    return {
+        "rising": "rank_change > 0",
+        "falling": "rank_change < 0",
+        "new_in_run": "not in the previous run",
+        "staff_like": "role not staff and (flags.staff_channel > 0 or flags.staff_orders > 0)",
+        "fraud_held": "a commission held by the fraud checks now",
+    }[name]
+
+
+def fact_tags_of(
+    store: GraphStore, user_id: str, run_id: str | None = None
+) -> list[dict[str, Any]]:
+    """One user's fact tags in a run (default: the latest), each with its source and time.
+
+    Tags from the run's fields (``role.``, ``community.``, ``stage.``, ``tier.``, ``rfm.``,
+    ``channel.``, ``rising``, ``falling``, ``new_in_run``, ``staff_like``) have source
+    ``run:<run id>`` and the time the run stored its fact fields (else the run's
+    creation); ``fraud_held`` has source ``ledger:<entry id>`` and the time the hold was
+    placed. Empty when there is no run or the user is not in it.
+    """
+    from api.services.segments import run_frame
+    from referral.service import holds_of
+
+    try:
+        frame = run_frame(store, run_id)
+    except NotFoundError:
+        if run_id is not None:
+            raise
         return []
-    rows = seg_store.user_tag_rows(conn, user_id)
-    if not rows and user_id not in set(store.node_ids().tolist()):
+    hit = node_index(frame.user_ids, pa.array([user_id], pa.string()))
+    row = int(hit[0])
+    if row < 0:
+        return []
+    run = frame.run
+    frame.stored_fields()
+    at = (frame.stored_at or run.created_at).isoformat()
+    names: list[str] = [f"role.{frame.text('role')[1][frame.text('role')[0][row]]}"]
+    community = frame.number("community")[row]
+    if not np.isnan(community):
+        names.append(f"community.{int(community)}")
+    for prefix, field in (
+        ("stage.", "stage"),
+        ("tier.", "tier"),
+        ("rfm.", "rfm"),
+        ("channel.", "channel_pref"),
+    ):
+        codes, cats = frame.text(field)
+        if codes[row] >= 0:
+            names.append(prefix + cats[codes[row]])
+    names += [t for t in FACT_TAGS if t != "fraud_held" and bool(frame.tag(t)[row])]
+    out: list[dict[str, Any]] = [
+        {
+            "tag": name,
+            "kind": "fact",
+            "source": f"run:{run.run_id}",
+            "rule": _fact_rule(name),
+            "tagged_at": at,
+            "run_id": run.run_id,
+        }
+        for name in names
+    ]
+    for hold in holds_of(store, user_id)[:1]:  # the oldest hold in effect
+        out.append(
+            {
+                "tag": "fraud_held",
+                "kind": "fact",
+                "source": f"ledger:{hold['entry_id']}",
+                "rule": _fact_rule("fraud_held")
+                + (f" ({hold['reason']})" if hold["reason"] else ""),
+                "tagged_at": hold["held_at"].isoformat(),
+                "run_id": None,
+            }
+        )
+    return out
+
+
+def user_tags(
+    store: GraphStore, user_id: str, *, run_id: str | None = None
+) -> list[dict[str, Any]]:
+    """One user's tags, each with its source and time: user tags in effect (``kind`` =
+    ``user``; source the file or ``api:<key name>``) and the fact tags of the run
+    (``kind`` = ``fact``, :func:`fact_tags_of`).
+
+    Raises
+    ------
+    NotFoundError
+        A user the store and the run do not know.
+    """
+    conn = store.tables.cursor().conn if store.tables.available else None
+    rows: list[dict[str, Any]] = []
+    if conn is not None and seg_store.schema_ready(conn):
+        rows = [
+            {**r, "kind": "user", "rule": None, "run_id": None}
+            for r in seg_store.user_tag_rows(conn, user_id)
+        ]
+    facts = fact_tags_of(store, user_id, run_id)
+    if not rows and not facts and user_id not in set(store.node_ids().tolist()):
         raise NotFoundError(f"Unknown user {user_id!r}.", user_id=user_id)
-    return rows
+    return rows + facts

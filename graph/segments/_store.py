@@ -13,6 +13,12 @@ Tables of the ``segments`` component (:data:`MIGRATIONS`), all append-only:
 ``segment_counts``
     Members of a segment version in a run, recorded when it is evaluated, to show
     the change between runs.
+``audience_runs`` and ``run_audience``
+    The fact fields of each ranking run, stored when the run is saved
+    (:func:`api.services.audience.store_run_audience`): one ``audience_runs`` row per
+    run (``computed_at``, ``users``, ``seconds``) and one ``run_audience`` row per user
+    of the run with its lifecycle ``stage``, KOC ``tier``, ``rfm`` segment and
+    ``channel_pref``. Transitions between runs are a join of two runs' rows.
 
 Every value reaches SQL as a bound parameter or an Arrow relation; nothing a user
 wrote is spliced into a statement.
@@ -50,6 +56,12 @@ __all__ = [
     "tag_names",
     "record_count",
     "recorded_counts",
+    "AUDIENCE_FIELDS",
+    "write_run_audience",
+    "audience_run",
+    "read_run_audience",
+    "user_audience",
+    "stage_transitions",
 ]
 
 COMPONENT = "segments"
@@ -87,7 +99,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "fact fields per user per ranking run (lifecycle stage, tier, RFM, channel)",
+        (
+            """CREATE TABLE audience_runs (
+                run_id      VARCHAR PRIMARY KEY,
+                computed_at TIMESTAMPTZ NOT NULL,
+                users       BIGINT NOT NULL,
+                seconds     DOUBLE NOT NULL
+            )""",
+            """CREATE TABLE run_audience (
+                run_id       VARCHAR NOT NULL,
+                user_id      VARCHAR NOT NULL,
+                stage        VARCHAR NOT NULL,
+                tier         VARCHAR NOT NULL,
+                rfm          VARCHAR NOT NULL,
+                channel_pref VARCHAR
+            )""",
+        ),
+    ),
 )
+
+#: The text fields stored per user per run in ``run_audience``.
+AUDIENCE_FIELDS: tuple[str, ...] = ("stage", "tier", "rfm", "channel_pref")
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 
@@ -359,3 +394,78 @@ def recorded_counts(conn: duckdb.DuckDBPyConnection, name: str) -> list[dict[str
         {"run_id": r, "version": int(v), "members": int(m), "evaluated_at": t.isoformat()}
         for r, v, m, t in rows
     ]
+
+
+def write_run_audience(
+    conn: duckdb.DuckDBPyConnection, run_id: str, rows: pa.Table, *, seconds: float
+) -> datetime:
+    """Store a run's fact fields: ``rows`` has ``user_id`` and :data:`AUDIENCE_FIELDS`
+    (strings, ``channel_pref`` may be null). One Arrow insert; a run already stored is
+    replaced (the same run computed again). Returns ``computed_at``."""
+    now = datetime.now(UTC)
+    with transaction(conn):
+        conn.execute("DELETE FROM run_audience WHERE run_id = ?", [run_id])
+        conn.execute("DELETE FROM audience_runs WHERE run_id = ?", [run_id])
+        conn.register("_koc_audience_rows", rows)
+        try:
+            conn.execute(
+                """INSERT INTO run_audience
+                SELECT ?, user_id, stage, tier, rfm, channel_pref FROM _koc_audience_rows""",
+                [run_id],
+            )
+        finally:
+            conn.unregister("_koc_audience_rows")
+        conn.execute(
+            "INSERT INTO audience_runs VALUES (?, ?, ?, ?)",
+            [run_id, now, rows.num_rows, float(seconds)],
+        )
+    return now
+
+
+def audience_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any] | None:
+    """When a run's fact fields were stored (``computed_at``, ``users``, ``seconds``),
+    None when they were not."""
+    rows = conn.execute(
+        "SELECT computed_at, users, seconds FROM audience_runs WHERE run_id = ?", [run_id]
+    ).fetchall()
+    if not rows:
+        return None
+    t, n, s = rows[0]
+    return {"computed_at": t, "users": int(n), "seconds": float(s)}
+
+
+def read_run_audience(conn: duckdb.DuckDBPyConnection, run_id: str) -> pa.Table:
+    """Every user's stored fact fields in a run: ``user_id`` and :data:`AUDIENCE_FIELDS`."""
+    return (
+        conn.cursor()
+        .execute(
+            "SELECT user_id, stage, tier, rfm, channel_pref FROM run_audience WHERE run_id = ?",
+            [run_id],
+        )
+        .to_arrow_table()
+    )
+
+
+def user_audience(
+    conn: duckdb.DuckDBPyConnection, run_id: str, user_id: str
+) -> dict[str, Any] | None:
+    """One user's stored fact fields in a run (None when not stored)."""
+    rows = conn.execute(
+        "SELECT stage, tier, rfm, channel_pref FROM run_audience WHERE run_id = ? AND user_id = ?",
+        [run_id, user_id],
+    ).fetchall()
+    return dict(zip(AUDIENCE_FIELDS, rows[0], strict=True)) if rows else None
+
+
+def stage_transitions(
+    conn: duckdb.DuckDBPyConnection, run_id: str, previous_run_id: str
+) -> list[tuple[str | None, str, int]]:
+    """Users per (stage in the previous run, stage in ``run_id``) from the stored stages;
+    the previous stage is None for users not in the previous run."""
+    rows = conn.execute(
+        """SELECT p.stage, c.stage, count(*) FROM run_audience c
+        LEFT JOIN (SELECT user_id, stage FROM run_audience WHERE run_id = ?) p USING (user_id)
+        WHERE c.run_id = ? GROUP BY ALL ORDER BY ALL""",
+        [previous_run_id, run_id],
+    ).fetchall()
+    return [(p, c, int(n)) for p, c, n in rows]

@@ -140,10 +140,17 @@ def post_tags(
 @router.get(
     "/tags/{user_id}",
     response_model=list[UserTagPublic],
-    summary="One user's tags, with source and time",
+    summary="One user's tags (user and fact tags), each with its source and time",
     responses={**ERROR_RESPONSES, **error_responses(404)},
 )
-def user_tags(
-    user_id: Annotated[str, Path(pattern=ID_PATTERN)], store: StoreDep, key: ReadKey
+async def user_tags(
+    request: Request,
+    user_id: Annotated[str, Path(pattern=ID_PATTERN)],
+    store: StoreDep,
+    key: ReadKey,
+    run: RUN = None,
 ) -> list[dict[str, Any]]:
-    return tags.user_tags(store, user_id)
+    """User tags (source: the file or `api:<key name>`) and the fact tags of the run
+    (default: the latest; source `run:<run id>` with the rule, or `ledger:<entry id>`
+    for `fraud_held`)."""
+    return await in_read_lane(request, tags.user_tags, store, user_id, run_id=run)

@@ -126,5 +126,12 @@ class TagsPublic(BaseModel):
 
 class UserTagPublic(BaseModel):
     tag: str
-    source: str
-    tagged_at: str
+    kind: Literal["user", "fact"] = Field(
+        description="user: imported or set over the API; fact: computed from a run or the ledger"
+    )
+    source: str = Field(
+        description="The file, `api:<key name>`, `run:<run id>` or `ledger:<entry id>`"
+    )
+    tagged_at: str = Field(description="When it was set (fact tags: when the run stored them)")
+    rule: str | None = Field(default=None, description="What a fact tag stands for")
+    run_id: str | None = None

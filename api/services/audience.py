@@ -265,6 +265,12 @@ class RunFrame:
                 if name == "rank_change":
                     out = out - self.number("rank")
             return out
+        block = getattr(self.store, "component_block", None)  # a RunCache (the HTTP server)
+        if block is not None:
+            held = block(self.run.run_id, [name], np.arange(self.size), "raw")
+            if held is not None:  # the run's breakdown pivot is in memory: no store read
+                values, present = held
+                return np.where(present[0], values[0], 0.0)
         comp = self.store.read_components(self.run.run_id, component=name)
         out = np.zeros(self.size)  # absent detail rows are 0 (as in the leaderboard's why)
         if comp.num_rows:

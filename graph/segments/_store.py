@@ -437,10 +437,10 @@ def audience_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]
 def read_run_audience(conn: duckdb.DuckDBPyConnection, run_id: str) -> pa.Table:
     """Every user's stored fact fields in a run: ``user_id`` and :data:`AUDIENCE_FIELDS`."""
     return (
-        conn.cursor()
-        .execute(
+        conn.cursor()  # its own cursor: earlier results on conn may be unfetched
+        .sql(
             "SELECT user_id, stage, tier, rfm, channel_pref FROM run_audience WHERE run_id = ?",
-            [run_id],
+            params=[run_id],
         )
         .to_arrow_table()
     )

@@ -168,3 +168,18 @@ def test_cli_tags_show_lists_fact_tags(
     out = capsys.readouterr().out
     assert "channel.weibo  [fact] (run:r2," in out
     assert "stage.lapsing  [fact] (run:r2," in out and "; stage = 'lapsing')" in out
+
+
+def test_frame_reads_components_from_the_run_cache_pivot(stored: DuckDBStore) -> None:
+    from api.services.audience import RunFrame
+    from api.services.cache import RunCache
+
+    cache = RunCache(stored)
+    assert cache.component_column("r2", "conversion") is not None  # the pivot, as warmed
+    run = stored.get_run("r2")
+    direct = RunFrame(stored, run)
+    held = RunFrame(cache, run)  # type: ignore[arg-type]
+    # r2's rows in rank order b, a, c, ... carry conversion raw 0, 1, ..., 7
+    assert held.number("conversion").tolist() == direct.number("conversion").tolist()
+    assert held.number("conversion").tolist() == [float(i) for i in range(8)]
+    assert held.number("flags.staff_orders").tolist() == [0.0] * 8  # absent: 0

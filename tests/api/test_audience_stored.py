@@ -183,3 +183,39 @@ def test_frame_reads_components_from_the_run_cache_pivot(stored: DuckDBStore) ->
     assert held.number("conversion").tolist() == direct.number("conversion").tolist()
     assert held.number("conversion").tolist() == [float(i) for i in range(8)]
     assert held.number("flags.staff_orders").tolist() == [0.0] * 8  # absent: 0
+
+
+def test_run_ranking_stages_follow_the_audience_config(tmp_path: Path) -> None:
+    from influence.config import AudienceSection, default_score_config
+
+    segments.FRAMES.clear()
+    cfg = default_score_config().model_copy(
+        update={"audience": AudienceSection(active_days=60, lost_days=120)}
+    )
+    with DuckDBStore(tmp_path / "cfg.duckdb") as store:
+        _populate(store)
+        run = ranking.run_ranking(store, cfg, end=END + timedelta(microseconds=1))
+        assert run.params["config"]["audience"]["active_days"] == 60
+        got = _stored_stages(store, run.run_id)
+        # d: one forward 45 days before, now within active_days: aware (1 action < 3)
+        # e: one view 100 days before: past active_days, within lost_days: lapsing
+        # g: 9 forwards, the last 1 day before; 60-day windows: recent 9 >= 0.5 x 0
+        assert {u: got[u] for u in "deg"} == {"d": "aware", "e": "lapsing", "g": "trusting"}
+        assert {u: got[u] for u in "abcfh"} == {u: R1[u] for u in "abcfh"}
+    segments.FRAMES.clear()
+
+
+def test_cli_top_segment_lists_members_only(
+    stored: DuckDBStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    db = str(stored.path)
+    stored.close()
+    segments.FRAMES.clear()
+    try:
+        main(["--db", db, "top", "--segment", "lost_customers", "--json"])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["user_id"] for r in rows] == ["d", "e", "f"]  # r2's lost users, rank order

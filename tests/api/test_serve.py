@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,13 @@ from tests.api.conftest import make_tokens, populate
 def test_koc_serve_answers_over_http(live_server: tuple[str, dict[str, str]]) -> None:
     base, tokens = live_server
     assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
-    assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
+    # /readyz answers "warming" while the run cache loads in the background, then "ready"
+    deadline = time.monotonic() + 120
+    status = httpx.get(f"{base}/readyz").json()["status"]
+    while status == "warming" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = httpx.get(f"{base}/readyz").json()["status"]
+    assert status == "ready"
     assert httpx.get(f"{base}/v1/leaderboard").status_code == 401  # the page is public, the API not
     headers = {"X-API-Key": tokens["read"]}
     board = httpx.get(f"{base}/v1/leaderboard?limit=2", headers=headers).json()

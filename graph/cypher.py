@@ -48,6 +48,9 @@ __all__ = [
     "META_SET_VERSION",
     "META_LOCK",
     "META_SET_NEXT_IDX",
+    "META_EDGE_TS_INIT",
+    "META_BUMP_EDGE_TS",
+    "DROPPED_SCHEMA_STATEMENTS",
     "EXISTING_USERS",
     "MISSING_USERS",
     "CREATE_USERS",
@@ -185,12 +188,8 @@ SCHEMA_STATEMENTS: tuple[Statement, ...] = (
     _unique("user_id", "(n:User)", "user_id"),
     _unique("user_idx", "(n:User)", "idx"),
     *(
-        s
+        _unique(f"{t.value}_event_id", f"()-[e:{rel}]-()", "event_id")
         for t, rel in REL_TYPES.items()
-        for s in (
-            _unique(f"{t.value}_event_id", f"()-[e:{rel}]-()", "event_id"),
-            _index(f"{t.value}_ts", f"()-[e:{rel}]-()", "ts"),
-        )
     ),
     _unique("share_event_id", "(n:Share)", "event_id"),
     _index("share_ts", "(n:Share)", "ts"),
@@ -216,8 +215,17 @@ SCHEMA_STATEMENTS: tuple[Statement, ...] = (
         kind="schema",
     ),
 )
+#: Indexes of earlier schema versions, dropped on upgrade. Version 1 had a range index on
+#: each relationship type's ``ts``: it cost more server time than everything else of an
+#: edge load together (5,000 against 12,700 rows per server CPU second with and without
+#: it, benchmarks/RESULTS.md) and served only the watermark, which now lives on
+#: ``KocMeta.edge_ts`` (:data:`META_EDGE_TS_INIT`, :data:`META_BUMP_EDGE_TS`).
+DROPPED_SCHEMA_STATEMENTS: tuple[Statement, ...] = tuple(
+    Statement(f"drop_index_{t.value}_ts", f"DROP INDEX koc_{t.value}_ts IF EXISTS", kind="schema")
+    for t in REL_TYPES
+)
 #: Version recorded on the ``KocMeta`` node once :data:`SCHEMA_STATEMENTS` are applied.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 AWAIT_INDEXES = Statement("await_indexes", "CALL db.awaitIndexes($timeout)", {"timeout": 300})
 META_INIT = Statement(
@@ -238,6 +246,25 @@ META_SET_VERSION = Statement(
     "meta_set_version",
     "MATCH (m:KocMeta {name: 'graph'}) SET m.schema_version = $version",
     {"version": SCHEMA_VERSION},
+    kind="write",
+)
+
+_EDGE_PATTERN = "()-[e:" + "|".join(REL_TYPES.values()) + "]->()"
+#: The latest ``ts`` of any user-to-user event, kept on ``KocMeta`` (a scan: run once,
+#: when the schema is created or upgraded, e.g. after a bulk import).
+META_EDGE_TS_INIT = Statement(
+    "meta_edge_ts_init",
+    "MATCH (m:KocMeta {name: 'graph'}) "
+    f"SET m.edge_ts = COLLECT {{ MATCH {_EDGE_PATTERN} RETURN max(e.ts) AS t }}[0]",
+    kind="write",
+)
+#: Raise ``KocMeta.edge_ts`` to the latest ``ts`` of the edges a batch inserted.
+META_BUMP_EDGE_TS = Statement(
+    "meta_bump_edge_ts",
+    "MATCH (m:KocMeta {name: 'graph'}) "
+    "WITH m, datetime({epochSeconds: $ts_s, nanosecond: $ts_ns}) AS t "
+    "SET m.edge_ts = CASE WHEN m.edge_ts IS NULL OR t > m.edge_ts THEN t ELSE m.edge_ts END",
+    dict(_EXAMPLE_TS),
     kind="write",
 )
 
@@ -446,76 +473,119 @@ def _edge_read(event_type: EventType) -> Statement:
 READ_EDGES: dict[EventType, Statement] = {t: _edge_read(t) for t in EDGE_TYPES}
 
 
-def _event_parts(event_type: EventType) -> tuple[str, str, str, str]:
-    """``(pattern, variable, columns, order)`` of one record type's reads.
+_Columns = tuple[tuple[str, str], ...]
+
+
+def _as(columns: _Columns) -> str:
+    """``expr AS name, ...`` of a record read's columns."""
+    return ", ".join(f"{expr} AS {name}" for expr, name in columns)
+
+
+def _event_parts(event_type: EventType) -> tuple[str, str, str, _Columns]:
+    """``(pattern, variable, anchor, columns)`` of one record type's reads.
 
     ``pattern`` has a ``{key}`` slot for a property map on the record (empty
-    for window reads, ``{event_id: id}`` for lookups by id); ``columns`` are in
+    for window reads, ``{event_id: id}`` for lookups by id); ``anchor`` is the
+    pattern's ``User`` variable a columnar read ranges over (empty for refunds,
+    which hang on no user); ``columns`` are ``(expression, name)`` pairs in
     :data:`graph.store.ARROW_SCHEMAS` order.
     """
     spec = RECORD_SPECS[event_type]
-    by_ts = "ORDER BY ts, event_id"
+    cols: _Columns
     if event_type is EventType.USER:
         cols = (
-            "u.event_id AS event_id, u.user_id AS user_id, u.role AS role, "
-            "u.display_name AS display_name, u.store_id AS store_id, u.channel AS channel, "
-            f"{_ts_us_or_null('u.created_at')} AS created_at, u.attrs AS attrs, "
-            "u.phone_hash AS phone_hash, u.device_hash AS device_hash"
+            ("u.event_id", "event_id"),
+            ("u.user_id", "user_id"),
+            ("u.role", "role"),
+            ("u.display_name", "display_name"),
+            ("u.store_id", "store_id"),
+            ("u.channel", "channel"),
+            (_ts_us_or_null("u.created_at"), "created_at"),
+            ("u.attrs", "attrs"),
+            ("u.phone_hash", "phone_hash"),
+            ("u.device_hash", "device_hash"),
         )
-        return "(u:User{key})", "u", cols, "ORDER BY u.idx"
+        return "(u:User{key})", "u", "u", cols
     if event_type is EventType.SHARE:
         cols = (
-            "s.event_id AS event_id, a.user_id AS sharer, s.content_id AS content_id, "
-            f"s.channel AS channel, {_ts_us('s.ts')} AS ts"
+            ("s.event_id", "event_id"),
+            ("a.user_id", "sharer"),
+            ("s.content_id", "content_id"),
+            ("s.channel", "channel"),
+            (_ts_us("s.ts"), "ts"),
         )
-        return "(a:User)-[:SHARED]->(s:Share{key})", "s", cols, by_ts
+        return "(a:User)-[:SHARED]->(s:Share{key})", "s", "a", cols
     if event_type is EventType.ORDER:
         cols = (
-            "o.event_id AS event_id, o.order_id AS order_id, b.user_id AS buyer, "
-            "o.amount_e4 AS amount, o.currency AS currency, "
-            f"{_ts_us('o.ts')} AS ts, o.attribution_token AS attribution_token, "
-            "o.store_id AS store_id"
+            ("o.event_id", "event_id"),
+            ("o.order_id", "order_id"),
+            ("b.user_id", "buyer"),
+            ("o.amount_e4", "amount"),
+            ("o.currency", "currency"),
+            (_ts_us("o.ts"), "ts"),
+            ("o.attribution_token", "attribution_token"),
+            ("o.store_id", "store_id"),
         )
-        return "(b:User)-[:PLACED]->(o:Order{key})", "o", cols, by_ts
+        return "(b:User)-[:PLACED]->(o:Order{key})", "o", "b", cols
     if event_type is EventType.REFUND:
         cols = (
-            "f.event_id AS event_id, f.refund_id AS refund_id, f.order_id AS order_id, "
-            f"f.amount_e4 AS amount, {_ts_us('f.ts')} AS ts"
+            ("f.event_id", "event_id"),
+            ("f.refund_id", "refund_id"),
+            ("f.order_id", "order_id"),
+            ("f.amount_e4", "amount"),
+            (_ts_us("f.ts"), "ts"),
         )
-        return "(f:Refund{key})", "f", cols, by_ts
+        return "(f:Refund{key})", "f", "", cols
     rel = REL_TYPES[event_type]
-    edge_cols: list[str] = []
+    edge_cols: list[tuple[str, str]] = [("e.event_id", "event_id")]
     for name in spec.names:
         if name == spec.src:
-            edge_cols.append(f"a.user_id AS {name}")
+            edge_cols.append(("a.user_id", name))
         elif name == spec.dst:
-            edge_cols.append(f"b.user_id AS {name}")
+            edge_cols.append(("b.user_id", name))
         elif name == "ts":
-            edge_cols.append(f"{_ts_us('e.ts')} AS ts")
+            edge_cols.append((_ts_us("e.ts"), "ts"))
         else:
-            edge_cols.append(f"e.{name} AS {name}")
-    cols = f"e.event_id AS event_id, {', '.join(edge_cols)}"
-    return f"(a:User)-[e:{rel}{{key}}]->(b:User)", "e", cols, by_ts
+            edge_cols.append((f"e.{name}", name))
+    return f"(a:User)-[e:{rel}{{key}}]->(b:User)", "e", "a", tuple(edge_cols)
 
 
 def _event_read(event_type: EventType) -> Statement:
-    """Read one record type in a time window, columns in :data:`graph.store.ARROW_SCHEMAS` order."""
-    pattern, var, cols, order = _event_parts(event_type)
+    """Read one record type in a time window as columns, rows in :data:`graph.store.ARROW_SCHEMAS` order.
+
+    One record per range ``[$lo, $hi)`` of the anchor user's ``idx`` (all refunds in
+    one record: they hang on no user), holding ``rows``: a list of row lists. The
+    driver decodes list elements far faster than records (see :data:`NODE_IDS`); the
+    caller sorts (users by index, events by ``ts`` then ``event_id``).
+    """
+    pattern, var, anchor, cols = _event_parts(event_type)
     when = f"{var}.created_at" if event_type is EventType.USER else f"{var}.ts"
     declared = "u.declared AND " if event_type is EventType.USER else ""
-    text = (
-        f"MATCH {pattern.format(key='')} WHERE {declared}{_WINDOW.format(v=when)} "
-        f"RETURN {cols} {order}"
-    )
-    return Statement(f"read_events_{event_type.value}", text, dict(_WINDOW_PARAMS))
+    rows = f"WITH {_as(cols)} RETURN collect([{', '.join(name for _e, name in cols)}]) AS rows"
+    window = _WINDOW.format(v=when)
+    params = dict(_WINDOW_PARAMS)
+    if not anchor:
+        text = f"MATCH {pattern.format(key='')} WHERE {window} {rows}"
+    elif event_type is EventType.USER:
+        params.update(_RANGE_PARAMS)
+        text = (
+            f"MATCH (u:User) WHERE {_IDX_RANGE} AND {declared}{window} WITH u ORDER BY u.idx {rows}"
+        )
+    else:
+        params.update(_RANGE_PARAMS)
+        text = (
+            f"MATCH (u:User) WHERE {_IDX_RANGE} WITH u AS {anchor} "
+            f"MATCH {pattern.format(key='')} WHERE {window} {rows}"
+        )
+    return Statement(f"read_events_{event_type.value}", text, params)
 
 
 def _event_lookup(event_type: EventType) -> Statement:
     """The stored records of some ``event_id`` values (index lookups), same columns."""
-    pattern, _var, cols, _order = _event_parts(event_type)
+    pattern, _var, _anchor, cols = _event_parts(event_type)
     return Statement(
         f"lookup_events_{event_type.value}",
-        f"UNWIND $ids AS id MATCH {pattern.format(key=' {event_id: id}')} RETURN {cols}",
+        f"UNWIND $ids AS id MATCH {pattern.format(key=' {event_id: id}')} RETURN {_as(cols)}",
         {"ids": ["e1"]},
     )
 
@@ -540,15 +610,18 @@ _REFUNDED = (
     "WITH u, o, coalesce(sum(f.amount_e4), 0) AS r "
     "WITH u, o, CASE WHEN r > o.amount_e4 THEN o.amount_e4 ELSE r END AS refunded "
 )
+#: Spend per buyer (columns of ``influence.spend``), as rows lists per range of buyer indexes.
 READ_SPEND = Statement(
     "read_spend",
-    f"MATCH (u:User)-[:PLACED]->(o:Order) WHERE {_WINDOW.format(v='o.ts')} "
+    f"MATCH (u:User) WHERE {_IDX_RANGE} "
+    f"MATCH (u)-[:PLACED]->(o:Order) WHERE {_WINDOW.format(v='o.ts')} "
     + _REFUNDED
-    + "RETURN u.user_id AS user_id, count(o) AS orders, sum(o.amount_e4) AS gross, "
+    + "WITH u.user_id AS user_id, count(o) AS orders, sum(o.amount_e4) AS gross, "
     "sum(refunded) AS refunded, sum(o.amount_e4 - refunded) AS net, "
     f"min({_ts_us('o.ts')}) AS first_order_ts, max({_ts_us('o.ts')}) AS last_order_ts "
-    "ORDER BY user_id",
-    dict(_WINDOW_PARAMS),
+    "RETURN collect([user_id, orders, gross, refunded, net, first_order_ts, last_order_ts]) "
+    "AS rows",
+    {**_RANGE_PARAMS, **_WINDOW_PARAMS},
 )
 CLEAR_REJECTS = Statement(
     "clear_rejects",
@@ -579,8 +652,7 @@ WATERMARK = Statement(
     "WITH "
     + " + ".join(
         [
-            f"COLLECT {{ MATCH ()-[e:{rel}]->() RETURN e.ts ORDER BY e.ts DESC LIMIT 1 }}"
-            for rel in REL_TYPES.values()
+            "COLLECT { MATCH (k:KocMeta {name: 'graph'}) WHERE k.edge_ts IS NOT NULL RETURN k.edge_ts }"
         ]
         + [
             f"COLLECT {{ MATCH (n:{label}) RETURN n.ts ORDER BY n.ts DESC LIMIT 1 }}"
@@ -832,6 +904,8 @@ PROPERTY_KEYS: tuple[str, ...] = tuple(
             "next_idx",
             "schema_version",
             "locked_at",
+            "edge_ts",
+            "revision",
             "name",
             "reject_id",
             "source",

@@ -364,10 +364,11 @@ class Neo4jStore(Neo4jRunsMixin):
         if version == q.SCHEMA_VERSION:
             return
         with self._errors("create constraints and indexes"), self._session() as session:
-            for stmt in q.SCHEMA_STATEMENTS:
+            for stmt in (*q.SCHEMA_STATEMENTS, *q.DROPPED_SCHEMA_STATEMENTS):
                 session.run(stmt.text).consume()
             session.run(q.AWAIT_INDEXES.text, q.AWAIT_INDEXES.params).consume()
             session.execute_write(lambda tx: tx.run(q.META_INIT.text).consume())
+            session.execute_write(lambda tx: tx.run(q.META_EDGE_TS_INIT.text).consume())
             session.execute_write(
                 lambda tx: tx.run(q.META_SET_VERSION.text, q.META_SET_VERSION.params).consume()
             )
@@ -474,6 +475,11 @@ class Neo4jStore(Neo4jRunsMixin):
             next_idx = self._ensure_users(tx, pa.chunked_array(users).combine_chunks(), next_idx)
         if event_type in q.LOAD_EDGES:
             inserted = self._run_batches(tx, q.LOAD_EDGES[event_type], rows)[1]
+            if rows.num_rows:
+                ts_s = pc.max(rows.column("ts_s")).as_py()
+                latest = rows.filter(pc.equal(rows.column("ts_s"), ts_s))
+                ts_ns = pc.max(latest.column("ts_ns")).as_py()
+                tx.run(q.META_BUMP_EDGE_TS.text, {"ts_s": ts_s, "ts_ns": ts_ns}).consume()
         else:
             inserted = self._run_batches(tx, _NODE_LOADS[event_type], rows)[0]
         if inserted != counts.inserted:
@@ -573,6 +579,25 @@ class Neo4jStore(Neo4jRunsMixin):
         )
         return EdgeArrays(src=src, dst=dst, etype=etype, ts=ts, node_ids=self.node_ids())
 
+    def _row_lists(
+        self, stmt: q.Statement, schema: pa.Schema, money: Iterable[str], **params: Any
+    ) -> pa.Table:
+        """A columnar record read (:data:`graph.cypher.READ_EVENTS`) as one Arrow table.
+
+        Ranged statements are sent once per range of ``range_users`` user indexes;
+        each answer's row lists become Arrow at once.
+        """
+
+        def work(tx: Any) -> pa.Table:
+            if "lo" not in stmt.params:
+                record = tx.run(stmt.text, params).single()
+                chunks = [record[0]] if record is not None else []
+            else:
+                chunks = [c[0] for c in self._columns(tx, stmt, self._next_idx(tx), **params)]
+            return records_to_table(chunks, schema, money=money)
+
+        return self._read(f"read {stmt.name}", work)
+
     def read_events(
         self,
         event_type: EventType,
@@ -581,14 +606,18 @@ class Neo4jStore(Neo4jRunsMixin):
     ) -> pa.Table:
         event_type = EventType(event_type)
         money = ("amount",) if event_type in (EventType.ORDER, EventType.REFUND) else ()
-        return self._table(
+        table = self._row_lists(
             q.READ_EVENTS[event_type], ARROW_SCHEMAS[event_type], money, start=start, end=end
         )
+        if event_type is EventType.USER:  # in index order already (ranges, ORDER BY idx)
+            return table
+        return table.sort_by([("ts", "ascending"), ("event_id", "ascending")])
 
     def read_spend(self, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
-        return self._table(
+        table = self._row_lists(
             q.READ_SPEND, SPEND_SCHEMA, ("gross", "refunded", "net"), start=start, end=end
         )
+        return table.sort_by("user_id")
 
     def clear_rejects(self, sources: Sequence[str] | None = None) -> int:
         params = {"sources": None if sources is None else list(sources)}

@@ -91,17 +91,27 @@ def _return_aliases(stmt: cypher.Statement) -> list[str]:
     return re.findall(r"\bAS `?(\w+)`?", re.split(r"(?:^|\s)RETURN\s", stmt.text)[-1])
 
 
+def _row_list_names(stmt: cypher.Statement) -> list[str]:
+    """The names inside ``RETURN collect([a, b, ...]) AS rows`` of a columnar read."""
+    inner = re.search(r"RETURN collect\(\[([^\]]*)\]\) AS rows$", stmt.text)
+    assert inner is not None, stmt.text
+    return [name.strip() for name in inner.group(1).split(",")]
+
+
 @pytest.mark.parametrize("event_type", list(EventType))
 def test_read_statements_return_schema_columns_in_order(event_type: EventType) -> None:
-    # records are converted by position, so RETURN order must equal the Arrow schema
-    assert _return_aliases(cypher.READ_EVENTS[event_type]) == ARROW_SCHEMAS[event_type].names
+    # rows are converted by position, so the row lists' order must equal the Arrow schema
+    assert _row_list_names(cypher.READ_EVENTS[event_type]) == ARROW_SCHEMAS[event_type].names
+    if event_type in cypher.LOOKUP_EVENTS:
+        lookup = cypher.LOOKUP_EVENTS[event_type]
+        assert _return_aliases(lookup) == ARROW_SCHEMAS[event_type].names
 
 
 def test_other_read_statements_match_their_schemas() -> None:
     from graph.neo4j_store import _REJECTS_OUT, SPEND_SCHEMA
     from graph.store import COMPONENT_SCHEMA, SCORE_SCHEMA
 
-    assert _return_aliases(cypher.READ_SPEND) == SPEND_SCHEMA.names
+    assert _row_list_names(cypher.READ_SPEND) == SPEND_SCHEMA.names
     assert _return_aliases(cypher.READ_REJECTS) == _REJECTS_OUT.names
     assert _return_aliases(cypher.READ_SCORES) == SCORE_SCHEMA.names
     assert _return_aliases(cypher.READ_COMPONENTS) == COMPONENT_SCHEMA.names

@@ -21,8 +21,12 @@ Layout (schema ``graph``, see :data:`MIGRATIONS`):
     (:meth:`DuckDBStore.revision`), so caches know when to refresh.
 
 Idempotency comes from anti-joins on ``event_id`` (no unique index: an ART index
-over tens of millions of ids costs more memory and insert time than a hash
-anti-join per batch). Every :meth:`DuckDBStore.append_batch` is one transaction.
+over tens of millions of ids costs more memory and insert time than it saves).
+The anti-join reads only the batch's ids that an in-memory filter of the stored
+ids' hashes (:mod:`graph.key_filter`, one per keyed column, loaded on a
+process's first write and dropped when another writer moved the revision) cannot
+rule out, so a batch of new events never scans the stored ids. Every
+:meth:`DuckDBStore.append_batch` is one transaction.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +55,7 @@ from graph.identity import (
     refused_rows,
     with_ord,
 )
+from graph.key_filter import StoredKeys
 from graph.migrations import Migration, applied_version, migrate
 from graph.store import (
     ARROW_SCHEMAS,
@@ -64,7 +69,7 @@ from graph.store import (
     WriteResult,
 )
 from graph.tables import DuckDBTables, TableStore
-from graph.transaction import transaction
+from graph.transaction import registered, transaction
 
 __all__ = ["DuckDBStore", "MIGRATIONS", "EVENT_CODES", "first_referral_sql"]
 
@@ -213,24 +218,6 @@ _REFRESH_REFERRAL_FIRST = f"""
 _EVENT_COLUMNS = ("content_id", "channel", "campaign")
 
 
-@contextmanager
-def _registered(conn: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
-    """``table`` visible to SQL as ``name`` for the block.
-
-    When the block fails, the transaction is aborted and ``unregister`` would
-    fail too ("Current transaction is aborted"); that second error must not hide
-    the first, so it is dropped then.
-    """
-    conn.register(name, table)
-    try:
-        yield
-    except BaseException:
-        with suppress(duckdb.Error):
-            conn.unregister(name)
-        raise
-    conn.unregister(name)
-
-
 def _window_sql(column: str, start: datetime | None, end: datetime | None) -> tuple[str, list]:
     clauses, params = [], []
     if start is not None:
@@ -281,6 +268,9 @@ class DuckDBStore:
         except duckdb.Error as exc:
             raise open_failure(self.path, exc) from exc
         self._lock = threading.RLock()
+        #: filters of the stored keys (``"events.event_id"`` -> hashes), valid at ``_keys_revision``
+        self._keys: dict[str, StoredKeys] = {}
+        self._keys_revision: int | None = None
         #: keys, ledger and role history live in this same file, on this connection
         self.tables: TableStore = DuckDBTables(
             self.conn,
@@ -348,6 +338,12 @@ class DuckDBStore:
         stored_rejects = 0
         conflicts = [CONFLICT_SCHEMA.empty_table()]
         with self._write_errors(), self.transaction() as conn:
+            revision = conn.execute("SELECT revision FROM store_revision").fetchall()[0][0]
+            if (
+                revision != self._keys_revision
+            ):  # written by someone else: the filters may lack keys
+                self._keys.clear()
+            self._keys_revision = None  # until this write commits
             social: list[tuple[EventType, pa.Table]] = []
             for event_type, table in tables.items():
                 event_type = EventType(event_type)
@@ -369,6 +365,7 @@ class DuckDBStore:
             if rejects is not None and rejects.num_rows:
                 stored_rejects = self._append_rejects(conn, rejects)
             conn.execute(BUMP_REVISION)
+        self._keys_revision = revision + 1
         return BatchResult(
             by_type=by_type, rejects_stored=stored_rejects, conflicts=pa.concat_tables(conflicts)
         )
@@ -386,6 +383,19 @@ class DuckDBStore:
                 "write a batch (nothing of that batch was written: the transaction was "
                 "rolled back; the same command run again completes the load)",
             ) from exc
+
+    def _stored_keys(self, conn: duckdb.DuckDBPyConnection, table: str, column: str) -> StoredKeys:
+        """The filter of the stored values of ``table.column`` (read once per process)."""
+        name = f"{table}.{column}"
+        if name not in self._keys:
+            got = conn.execute(f"SELECT hash({column}) AS h FROM {table}").fetchnumpy()
+            self._keys[name] = StoredKeys(got["h"])
+        return self._keys[name]
+
+    def _add_keys(self, conn: duckdb.DuckDBPyConnection, table: str, column: str, sql: str) -> None:
+        """Add the values of ``column`` in the rows of ``sql`` to the filter of ``table.column``."""
+        got = conn.execute(f"SELECT hash({column}) AS h FROM ({sql})").fetchnumpy()
+        self._stored_keys(conn, table, column).add(got["h"])
 
     def _ensure_users(self, conn: duckdb.DuckDBPyConnection, id_sql: str) -> None:
         """Give every user id produced by ``id_sql`` (column ``u``) a node index."""
@@ -410,7 +420,7 @@ class DuckDBStore:
         with ExitStack() as stack:
             for i, (event_type, table) in enumerate(parts):
                 spec = RECORD_SPECS[event_type]
-                stack.enter_context(_registered(conn, f"_b{i}", with_ord(table)))
+                stack.enter_context(registered(conn, f"_b{i}", with_ord(table)))
                 cols = {c: (c if c in table.column_names else "NULL") for c in _EVENT_COLUMNS}
                 selects.append(
                     f"""SELECT {i} AS _t, _ord, event_id, {EVENT_CODES[event_type]}::UTINYINT AS etype,
@@ -423,12 +433,13 @@ class DuckDBStore:
             stored = """SELECT e.event_id, e.etype, s.user_id AS s, d.user_id AS d, e.content_id,
                        e.channel, e.campaign, e.ts
                 FROM events e JOIN users s ON s.idx = e.src LEFT JOIN users d ON d.idx = e.dst
-                WHERE e.event_id IN (SELECT event_id FROM _in)"""
+                WHERE e.event_id IN (SELECT event_id FROM _probe)"""
             classify(
                 conn,
                 " UNION ALL ".join(selects),
                 stored,
                 ("etype", "s", "d", "content_id", "channel", "campaign", "ts"),
+                self._stored_keys(conn, "events", "event_id"),
             )
         conflicts = refused_rows(conn, [t for t, _ in parts])
         out = class_counts(conn, parts)
@@ -439,6 +450,7 @@ class DuckDBStore:
             SELECT n.event_id, n.etype, s.idx, d.idx, n.content_id, n.channel, n.campaign, n.ts
             FROM _new n JOIN users s ON s.user_id = n.s LEFT JOIN users d ON d.user_id = n.d"""
         )
+        self._add_keys(conn, "events", "event_id", "SELECT event_id FROM _new")
         if out.get(EventType.REFERRAL.value, WriteResult()).inserted:
             conn.execute(_REFRESH_REFERRAL_FIRST)
         conn.execute("DROP TABLE _new; DROP TABLE _cls")
@@ -449,27 +461,34 @@ class DuckDBStore:
     ) -> tuple[WriteResult, pa.Table]:
         """Upsert users, or append orders / refunds idempotently by ``event_id``
         (orders also unique by ``order_id``); return the counts and the conflicts."""
-        with _registered(conn, "_batch", with_ord(table)):
+        with registered(conn, "_batch", with_ord(table)):
             if event_type is EventType.USER:
                 return self._upsert_users(conn, table.num_rows), CONFLICT_SCHEMA.empty_table()
             content = content_columns(event_type)
             if event_type is EventType.REFUND:
                 stored = f"""SELECT event_id, {", ".join(content)} FROM refunds
-                    WHERE event_id IN (SELECT event_id FROM _in)"""
+                    WHERE event_id IN (SELECT event_id FROM _probe)"""
             else:
                 stored = """SELECT o.event_id, o.order_id, u.user_id AS buyer, o.amount, o.currency,
                         o.ts, o.attribution_token, o.store_id
                     FROM orders o JOIN users u ON u.idx = o.buyer
-                    WHERE o.event_id IN (SELECT event_id FROM _in)"""
-            classify(conn, "SELECT 0 AS _t, * FROM _batch", stored, content)
+                    WHERE o.event_id IN (SELECT event_id FROM _probe)"""
+            table_name = "refunds" if event_type is EventType.REFUND else "orders"
+            keys = self._stored_keys(conn, table_name, "event_id")
+            classify(conn, "SELECT 0 AS _t, * FROM _batch", stored, content, keys)
         if event_type is EventType.ORDER:
-            mark_order_conflicts(conn, "SELECT order_id FROM orders")
+            mark_order_conflicts(
+                conn, "SELECT order_id FROM orders", self._stored_keys(conn, "orders", "order_id")
+            )
         conflicts = refused_rows(conn, [event_type])
         result = class_counts(conn, [(event_type, table)])[event_type.value]
         if result.inserted and event_type is EventType.REFUND:
             conn.execute(
                 """INSERT INTO refunds SELECT event_id, refund_id, order_id, amount, ts
                 FROM _cls WHERE _cls = 'new'"""
+            )
+            self._add_keys(
+                conn, "refunds", "event_id", "SELECT event_id FROM _cls WHERE _cls = 'new'"
             )
         elif result.inserted:
             conn.execute(
@@ -482,6 +501,8 @@ class DuckDBStore:
                        n.attribution_token, n.store_id
                 FROM _new n JOIN users u ON u.user_id = n.buyer"""
             )
+            self._add_keys(conn, "orders", "event_id", "SELECT event_id FROM _new")
+            self._add_keys(conn, "orders", "order_id", "SELECT order_id FROM _new")
             conn.execute("DROP TABLE _new")
         conn.execute("DROP TABLE _cls")
         return result, conflicts
@@ -524,7 +545,7 @@ class DuckDBStore:
 
     def _append_rejects(self, conn: duckdb.DuckDBPyConnection, rejects: pa.Table) -> int:
         rejects = rejects.select(REJECT_SCHEMA.names).cast(REJECT_SCHEMA)
-        with _registered(conn, "_rej", rejects):
+        with registered(conn, "_rej", rejects):
             before = conn.execute("SELECT count(*) FROM rejects").fetchall()[0][0]
             conn.execute(
                 """

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from graph.events import EventType
+from graph.key_filter import StoredKeys
 from graph.store import (
     ARROW_SCHEMAS,
     CONFLICT_SCHEMA,
@@ -29,6 +30,7 @@ from graph.store import (
     ORDER_ID_CONFLICT,
     WriteResult,
 )
+from graph.transaction import registered
 
 __all__ = [
     "content_columns",
@@ -56,57 +58,91 @@ def _lit(value: str) -> str:
 
 
 def classify(
-    conn: duckdb.DuckDBPyConnection, source_sql: str, stored_sql: str, content: tuple[str, ...]
+    conn: duckdb.DuckDBPyConnection,
+    source_sql: str,
+    stored_sql: str,
+    content: tuple[str, ...],
+    stored_keys: StoredKeys | None = None,
 ) -> None:
     """Create the temp table ``_cls``: the rows of ``source_sql`` with ``_cls`` = new | dup | conflict.
 
     ``source_sql`` yields the batch with ``_t`` (which table) and ``_ord`` (row in
     it); ``stored_sql`` the stored rows in the same layout and may select from
-    ``_in`` (the batch) to read only the ids at hand. A row is compared with the
-    stored row of its ``event_id`` or, when none is stored, with the first row
-    of that id in the batch.
+    ``_probe`` (column ``event_id``: the batch's ids that may be stored) to read
+    only those. A row is compared with the stored row of its ``event_id`` or, when
+    none is stored, with the first row of that id in the batch.
+
+    With ``stored_keys`` (a filter over the stored ids, :mod:`graph.key_filter`),
+    ``_probe`` holds only the ids the filter cannot rule out, and ``stored_sql`` is
+    not run at all when there is none: a batch of new ids never reads the stored
+    ids. A batch without a repeated id skips the in-batch comparison as well.
     """
+    ids = conn.sql(f"SELECT event_id, hash(event_id) AS _h FROM ({source_sql}) b").to_arrow_table()
+    hashes = ids.column("_h").to_numpy()
+    repeats = np.unique(hashes).size < hashes.size  # a collision only takes the slower path
+    probe = ids.select(["event_id"])
+    if stored_keys is not None:
+        probe = probe.filter(pa.array(stored_keys.maybe(hashes)))
+    first = "row_number() OVER (PARTITION BY b.event_id ORDER BY b._t, b._ord)" if repeats else "1"
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE _in AS SELECT b.*, {first}::BIGINT AS _k FROM ({source_sql}) b"
+    )
     same = " AND ".join(f"i.{c} IS NOT DISTINCT FROM {{x}}.{c}" for c in content)
-    conn.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _in AS
-        SELECT b.*, row_number() OVER (PARTITION BY b.event_id ORDER BY b._t, b._ord) AS _k
-        FROM ({source_sql}) b
-        """
-    )
-    conn.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _cls AS
-        SELECT i.* EXCLUDE (_k), CASE
-            WHEN k.event_id IS NULL AND i._k = 1 THEN 'new'
-            WHEN k.event_id IS NOT NULL THEN
-                CASE WHEN {same.format(x="k")} THEN 'dup' ELSE 'conflict' END
-            ELSE CASE WHEN {same.format(x="f")} THEN 'dup' ELSE 'conflict' END
-        END AS _cls
-        FROM _in i
-        LEFT JOIN ({stored_sql}) k ON k.event_id = i.event_id
-        LEFT JOIN _in f ON f.event_id = i.event_id AND f._k = 1 AND i._k > 1
-        """
-    )
+    cases, joins = [], []
+    if probe.num_rows:
+        cases.append(
+            f"WHEN k.event_id IS NOT NULL THEN CASE WHEN {same.format(x='k')} THEN 'dup' ELSE 'conflict' END"
+        )
+        joins.append(f"LEFT JOIN ({stored_sql}) k ON k.event_id = i.event_id")
+    cases.append("WHEN i._k = 1 THEN 'new'")
+    if repeats:
+        cases.append(f"ELSE CASE WHEN {same.format(x='f')} THEN 'dup' ELSE 'conflict' END")
+        joins.append("LEFT JOIN _in f ON f.event_id = i.event_id AND f._k = 1 AND i._k > 1")
+    with registered(conn, "_probe", probe):
+        conn.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _cls AS
+            SELECT i.* EXCLUDE (_k), CASE {" ".join(cases)} END AS _cls
+            FROM _in i {" ".join(joins)}
+            """
+        )
     conn.execute("DROP TABLE _in")
 
 
-def mark_order_conflicts(conn: duckdb.DuckDBPyConnection, stored_order_ids_sql: str) -> None:
+def mark_order_conflicts(
+    conn: duckdb.DuckDBPyConnection,
+    stored_order_ids_sql: str,
+    stored_keys: StoredKeys | None = None,
+) -> None:
     """In ``_cls`` (orders), turn new orders whose ``order_id`` is taken into ``order_conflict``.
 
     ``stored_order_ids_sql`` yields the stored ``order_id`` values (all of them,
-    or at least those of the batch).
+    or at least those of the batch). With ``stored_keys`` (a filter over the
+    stored order ids) it is read only for the new orders' ids the filter cannot
+    rule out, and not at all when there is none.
     """
-    conn.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _cls AS
-        SELECT c.* REPLACE (CASE WHEN c._cls = 'new' AND (
-                c.order_id IN ({stored_order_ids_sql})
-                OR row_number() OVER (PARTITION BY c.order_id, c._cls ORDER BY c._ord) > 1)
-            THEN 'order_conflict' ELSE c._cls END AS _cls)
-        FROM _cls c
-        """
+    ids = conn.sql(
+        "SELECT DISTINCT order_id, hash(order_id) AS _h FROM _cls WHERE _cls = 'new'"
+    ).to_arrow_table()
+    probe = ids.select(["order_id"])
+    if stored_keys is not None:
+        probe = probe.filter(pa.array(stored_keys.maybe(ids.column("_h").to_numpy())))
+    taken = (
+        f"""c.order_id IN (SELECT order_id FROM ({stored_order_ids_sql}) s
+            WHERE s.order_id IN (SELECT order_id FROM _probe))"""
+        if probe.num_rows
+        else "false"
     )
+    with registered(conn, "_probe", probe):
+        conn.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _cls AS
+            SELECT c.* REPLACE (CASE WHEN c._cls = 'new' AND ({taken}
+                    OR row_number() OVER (PARTITION BY c.order_id, c._cls ORDER BY c._ord) > 1)
+                THEN 'order_conflict' ELSE c._cls END AS _cls)
+            FROM _cls c
+            """
+        )
 
 
 def refused_rows(conn: duckdb.DuckDBPyConnection, types: list[EventType]) -> pa.Table:

@@ -8,11 +8,12 @@ are written once and an interrupted block (also Ctrl-C) never leaves one open.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import duckdb
+import pyarrow as pa
 
-__all__ = ["transaction"]
+__all__ = ["transaction", "registered"]
 
 
 @contextmanager
@@ -30,3 +31,21 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+@contextmanager
+def registered(conn: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """``table`` visible to SQL as ``name`` for the block.
+
+    When the block fails, the transaction is aborted and ``unregister`` would
+    fail too ("Current transaction is aborted"); that second error must not hide
+    the first, so it is dropped then.
+    """
+    conn.register(name, table)
+    try:
+        yield
+    except BaseException:
+        with suppress(duckdb.Error):
+            conn.unregister(name)
+        raise
+    conn.unregister(name)

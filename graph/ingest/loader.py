@@ -17,13 +17,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from graph.errors import IngestError, TooManyRejectsError
 from graph.events import EventType
-from graph.ingest.keys import derive_reject_id
+from graph.ingest.keys import reject_id_sql
 from graph.ingest.options import DEFAULT_BATCH_ROWS, IngestOptions
 from graph.ingest.readers import (
     RawBatch,
@@ -39,6 +41,7 @@ from graph.ingest.sources import SOURCES
 from graph.ingest.summary import REJECT_SAMPLE_SIZE, FileSummary, IngestSummary, TypeCounts
 from graph.ingest.validate import UNTYPED, ValidatedBatch, Validator, reject_samples
 from graph.store import REJECT_SCHEMA, BatchResult, GraphStore
+from graph.transaction import registered
 
 __all__ = [
     "ingest_files",
@@ -62,31 +65,89 @@ def _options(options: IngestOptions | None, overrides: dict[str, Any]) -> Ingest
     )
 
 
+#: ``json.dumps``'s escape of every character it escapes (``ensure_ascii=False``)
+_JSON_ESCAPES = [("\\", "\\\\"), ('"', '\\"')] + [
+    (chr(c), json.dumps(chr(c))[1:-1]) for c in range(32)
+]
+
+
+def _json_string_sql(expr: str) -> str:
+    """SQL for ``json.dumps(value, ensure_ascii=False)`` of a VARCHAR (``null`` for NULL)."""
+    out = expr
+    for ch, esc in _JSON_ESCAPES[:2]:
+        out = f"replace({out}, {_sql_text(ch)}, {_sql_text(esc)})"
+    controls = out
+    for ch, esc in _JSON_ESCAPES[2:]:
+        controls = f"replace({controls}, chr({ord(ch)}), {_sql_text(esc)})"
+    return (
+        f"CASE WHEN {expr} IS NULL THEN 'null' "
+        f"WHEN regexp_matches({expr}, '[\\x00-\\x1f]') THEN '\"' || {controls} || '\"' "
+        f"ELSE '\"' || {out} || '\"' END"
+    )
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _json_value_sql(name: str, dtype: pa.DataType) -> str:
+    """SQL for one value as :func:`_conflict_rejects`' ``json.dumps(..., default=str)`` writes it."""
+    col = f'"{name}"'
+    if pa.types.is_timestamp(dtype):  # str(datetime): microseconds only when not zero, +00:00
+        text = (
+            f"strftime({col}, '%Y-%m-%d %H:%M:%S') || CASE WHEN microsecond({col}) % 1000000 = 0 "
+            f"THEN '' ELSE '.' || lpad(CAST(microsecond({col}) % 1000000 AS VARCHAR), 6, '0') END"
+            " || '+00:00'"
+        )
+        return f"CASE WHEN {col} IS NULL THEN 'null' ELSE '\"' || {text} || '\"' END"
+    if pa.types.is_integer(dtype):
+        return f"coalesce(CAST({col} AS VARCHAR), 'null')"
+    if pa.types.is_boolean(dtype):
+        return f"CASE WHEN {col} IS NULL THEN 'null' WHEN {col} THEN 'true' ELSE 'false' END"
+    return _json_string_sql(f"CAST({col} AS VARCHAR)")  # strings; str(Decimal) == DuckDB's text
+
+
 def _conflict_rejects(vb: ValidatedBatch, result: BatchResult, source: str) -> pa.Table:
     """Quarantine rows for the rows the store refused as conflicts.
 
-    ``raw`` holds the record as validated (typed values as text): the store
-    decides conflicts inside its transaction, after the raw row is gone.
+    ``raw`` holds the record as validated (typed values as text, the JSON of
+    ``json.dumps({"type": ..., **record}, default=str)``, written in SQL): the
+    store decides conflicts inside its transaction, after the raw row is gone.
     """
     c = result.conflicts
     if not c.num_rows:
         return REJECT_SCHEMA.empty_table()
-    out: dict[str, list[Any]] = {n: [] for n in REJECT_SCHEMA.names}
-    for conflict in c.to_pylist():
-        et = EventType(conflict["event_type"])
-        i = int(conflict["index"])
-        record = vb.tables[et].slice(i, 1).to_pylist()[0]
-        raw = json.dumps({"type": et.value, **record}, default=str, ensure_ascii=False)[:4096]
-        row = int(vb.rows[et][i])
-        out["reject_id"].append(derive_reject_id(source, row, conflict["field"], raw))
-        out["source"].append(source)
-        out["row_number"].append(row)
-        out["event_type"].append(et.value)
-        out["field"].append(conflict["field"])
-        out["value"].append((conflict["value"] or "")[:256])
-        out["reason"].append(conflict["reason"])
-        out["raw"].append(raw)
-    return pa.table(out, schema=REJECT_SCHEMA).sort_by("row_number")
+    parts = []
+    with duckdb.connect(config={"threads": 1}) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        for name in pc.unique(c.column("event_type")).to_pylist():
+            et = EventType(name)
+            mine = c.filter(pc.equal(c.column("event_type"), name))
+            at = mine.column("index").to_numpy()
+            records = vb.tables[et].take(pa.array(at))
+            raw = _sql_text(json.dumps({"type": et.value}, ensure_ascii=False)[:-1]) + "".join(
+                f" || {_sql_text(', ' + json.dumps(f.name, ensure_ascii=False) + ': ')}"
+                f" || {_json_value_sql(f.name, f.type)}"
+                for f in records.schema
+            )
+            for col in ("field", "value", "reason"):
+                records = records.append_column(f"__{col}", mine.column(col))
+            records = records.append_column("__row", pa.array(vb.rows[et][at], pa.int64()))
+            with registered(conn, "_rec", records):
+                parts.append(
+                    conn.sql(
+                        f"""
+                        SELECT {reject_id_sql(_sql_text(source), "__row", "__field", "raw")} AS reject_id,
+                            {_sql_text(source)} AS source, __row AS row_number,
+                            {_sql_text(et.value)} AS event_type, __field AS field,
+                            substr(coalesce(__value, ''), 1, 256) AS value, __reason AS reason, raw
+                        FROM (SELECT *, substr({raw} || '}}', 1, 4096) AS raw FROM _rec)
+                        """
+                    )
+                    .to_arrow_table()
+                    .cast(REJECT_SCHEMA)
+                )
+    return pa.concat_tables(parts).sort_by("row_number")
 
 
 class _RejectsFile:

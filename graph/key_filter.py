@@ -1,0 +1,67 @@
+"""Which keys of a batch may already be stored: a superset filter over key hashes.
+
+De-duplication used to compare every batch with every stored ``event_id`` (a
+semi-join over the whole column per batch: linear in the store, so a load grew
+quadratically). :class:`StoredKeys` keeps the 64-bit hashes of the stored keys
+of one column in memory, as a few sorted runs, and answers "may this key be
+stored?" by binary search, in ``O(batch * log(store))``. A "no" is certain
+(every stored key's hash is in the filter), a "yes" may be a hash collision,
+so only the keys that answer "yes" are then compared with the stored rows.
+
+The runs merge like a binary counter (a run is merged into the one before it
+once it is at least half its size), so there are ``O(log n)`` runs and every
+hash is re-sorted ``O(log n)`` times over a whole load.
+
+The filter may hold more keys than are stored (a rolled-back batch, a deleted
+row): that only costs a lookup, never a wrong answer. It must never hold fewer:
+the owner (:class:`graph.duckdb_store.DuckDBStore`) drops it whenever the store
+was written by someone else (its revision moved).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["StoredKeys"]
+
+
+class StoredKeys:
+    """A superset of the hashes of the keys stored in one column.
+
+    Parameters
+    ----------
+    hashes : numpy.ndarray
+        ``uint64`` hashes of the stored keys (any order, repeats allowed).
+    """
+
+    def __init__(self, hashes: np.ndarray) -> None:
+        self._runs: list[np.ndarray] = []
+        self.add(hashes)
+
+    def __len__(self) -> int:
+        return sum(r.size for r in self._runs)
+
+    @property
+    def runs(self) -> int:
+        """The number of sorted runs (``O(log n)``)."""
+        return len(self._runs)
+
+    def add(self, hashes: np.ndarray) -> None:
+        """Record the hashes of newly stored keys."""
+        run = np.unique(np.asarray(hashes, dtype=np.uint64))
+        if not run.size:
+            return
+        self._runs.append(run)
+        while len(self._runs) > 1 and 2 * self._runs[-1].size >= self._runs[-2].size:
+            last = self._runs.pop()
+            self._runs[-1] = np.union1d(self._runs[-1], last)
+
+    def maybe(self, hashes: np.ndarray) -> np.ndarray:
+        """``True`` where a key with this hash may be stored, ``False`` where it is not."""
+        hashes = np.asarray(hashes, dtype=np.uint64)
+        out = np.zeros(hashes.size, dtype=bool)
+        for run in self._runs:
+            at = np.searchsorted(run, hashes)
+            np.minimum(at, run.size - 1, out=at)
+            out |= run[at] == hashes
+        return out

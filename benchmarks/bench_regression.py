@@ -15,9 +15,9 @@ Steps (``--steps``, all by default; each prints its figures and the ratios):
     PageRank vs a bare scipy power iteration vs igraph with graph construction
     (:func:`bench_metrics.pagerank_compare`).
 ``communities``
-    the default ``leiden_communities`` call (:func:`bench_communities.bench_graph`)
-    vs networkit's ParallelLeiden when networkit is installed and
-    ``bench_communities`` has ``bench_networkit``; skipped with a note otherwise.
+    our communities call vs networkit's ParallelLeiden on the same CSR build, when
+    networkit is installed (:func:`bench_communities.bench_peers`); otherwise only the
+    default ``leiden_communities`` call (:func:`bench_communities.bench_graph`).
 ``api``
     ``koc serve`` on the ranked store: first page and profile after start, then random
     deep leaderboard pages of every sort and filter with wrk (:func:`bench_api.pages`).
@@ -111,25 +111,30 @@ def rank_step(db: Path) -> dict[str, Any]:
 
 
 def communities_step(db: Path) -> dict[str, Any]:
+    """Ours (the default call) and, with networkit installed, ours vs networkit's
+    ParallelLeiden side by side (:func:`bench_communities.bench_peers`, one round)."""
     import bench_communities
 
-    ns = argparse.Namespace(
-        db=db, end_to_end=True, backbone=[], full=False, iterations=[2], seeds=[0]
+    if importlib.util.find_spec("networkit") is None:
+        ns = argparse.Namespace(
+            db=db, end_to_end=True, backbone=[], full=False, iterations=[2], seeds=[0]
+        )
+        ours = bench_communities.bench_graph(ns)
+        wall = ours.get("leiden_communities_default", {}).get("wall_s")
+        print(f"communities: ours {wall} s; networkit skipped (not installed)", flush=True)
+        return {"ours": ours, "networkit": "skipped: networkit not installed"}
+    peers = bench_communities.bench_peers(
+        argparse.Namespace(db=db, repeat=1, only=["koc_plm", "networkit_parallel_leiden_csr"])
     )
-    ours = bench_communities.bench_graph(ns)
-    res: dict[str, Any] = {"ours": ours}
-    ours_wall = ours.get("leiden_communities_default", {}).get("wall_s")
-    peer = getattr(bench_communities, "bench_networkit", None)
-    if importlib.util.find_spec("networkit") is None or peer is None:
-        why = "not installed" if importlib.util.find_spec("networkit") is None else "no hook"
-        res["networkit"] = f"skipped: networkit {why}"
-        print(f"communities: ours {ours_wall} s; networkit skipped ({why})", flush=True)
-        return res
-    res["networkit"] = peer(ns)
-    print(f"communities: ours {ours_wall} s; networkit {res['networkit']}", flush=True)
-    nk = res["networkit"].get("wall_s") if isinstance(res["networkit"], dict) else None
-    print(f"communities: ours / networkit {_ratio(ours_wall, nk)}", flush=True)
-    return res
+    for name, m in peers["median"].items():
+        print(
+            f"communities: {name} {m['wall_s']:.1f} s wall, modularity {m['modularity']:.4f}, "
+            f"{m['communities']:.0f} communities",
+            flush=True,
+        )
+    ratios = ", ".join(f"{k} {v}x" for k, v in peers.get("wall_ratio_to_koc", {}).items())
+    print(f"communities: wall / ours: {ratios}", flush=True)
+    return {"peers": peers}
 
 
 def api_step(db: Path, duration: int) -> dict[str, Any]:

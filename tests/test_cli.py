@@ -139,3 +139,32 @@ def test_cli_error_adds_the_command_that_lists_runs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "No ranking run 'r-missing' in the store." in err
     assert "`koc runs` lists the runs." in err
+
+
+def test_cli_runs_shows_run_of_killed_process_as_abandoned(tmp_path, capsys):
+    import json
+    import socket
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+
+    from graph.duckdb_store import DuckDBStore
+    from graph.store import RunRecord
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs: the `koc rank` that was killed
+    with DuckDBStore(tmp_path / "k.duckdb") as store:
+        owner = {"host": socket.gethostname(), "pid": gone.pid}
+        killed = RunRecord("r-killed", datetime(2026, 1, 1, tzinfo=UTC), params={"owner": owner})
+        store.save_run(killed)
+        other = {"host": "another-host", "pid": 1}
+        away = RunRecord("r-away", datetime(2026, 1, 2, tzinfo=UTC), params={"owner": other})
+        store.save_run(away)
+    try:
+        main(["--db", str(tmp_path / "k.duckdb"), "runs", "--json"])
+    except SystemExit as done:
+        assert done.code in (0, None)
+    status = {r["run_id"]: r["status"] for r in json.loads(capsys.readouterr().out)}
+    assert status == {"r-killed": "abandoned", "r-away": "running"}  # other hosts: not judged
+    with DuckDBStore(tmp_path / "k.duckdb", read_only=True) as store:
+        assert store.get_run("r-killed").status == "running"  # a read-only listing writes nothing

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api.services.ranking import is_abandoned
 from graph.store import RunRecord
 
 __all__ = [
@@ -59,7 +60,7 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "created_at": run.created_at,
-        "status": run.status,
+        "status": "abandoned" if is_abandoned(run) else run.status,
         "config_hash": run.config_hash,
         "window_start": run.window_start,
         "window_end": run.window_end,

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from api.cli._ranking_common import format_change, run_summary
 from api.cli.context import CliContext, echo_json, pass_cli
-from api.services.ranking import rank_changes, resolve_run
+from api.services.ranking import is_abandoned, rank_changes, resolve_run
 
 __all__ = ["command"]
 
@@ -41,7 +41,7 @@ def command(click_ctx: click.Context, limit: int, as_json: bool) -> None:
         table.add_row(
             r.run_id,
             f"{r.created_at:%Y-%m-%d %H:%M:%S}",
-            r.status,
+            "abandoned" if is_abandoned(r) else r.status,
             r.config_hash,
             f"{r.row_counts.get('users', 0):,}",
             f"{r.timings.get('total', 0):.2f}",

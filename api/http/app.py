@@ -24,6 +24,7 @@ from api.services.campaigns import CampaignJobs
 from api.services.facts import FactsCache
 from api.services.keys import ensure_schema
 from api.services.leaderboard import prepare_board
+from api.services.ranking import reap_interrupted_runs
 from api.services.reach import REACH_BUDGET_S, SnapshotCache
 from api.services.runs import RunSlot
 from api.services.warmup import Warmup
@@ -57,6 +58,7 @@ def _opening(settings: Settings, factory: StoreFactory | None, read_only: bool) 
             store = open_store(settings, read_only=read_only)
         if not read_only:
             ensure_schema(store)
+            reap_interrupted_runs(store)  # a killed `koc rank` must not stay "running"
         return RunCache(store, on_warm=prepare_board)  # type: ignore[return-value]
 
     return open_

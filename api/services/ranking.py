@@ -61,6 +61,7 @@ __all__ = [
     "Ranking",
     "compute_ranking",
     "run_ranking",
+    "is_abandoned",
     "reap_interrupted_runs",
     "record_run",
     "StepTimer",
@@ -355,28 +356,40 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def reap_interrupted_runs(store: GraphStore) -> list[str]:
-    """Mark ``running`` runs whose process is gone (killed ``koc rank``) as ``failed``.
+def is_abandoned(run: RunRecord) -> bool:
+    """Whether a ``running`` run can never finish: its process on this host is gone.
 
-    A run records the host and process that compute it (``params.host``,
-    ``params.pid``); a run of this host whose process no longer exists can never
-    finish. Runs of other hosts, or without that record, are left alone.
-    Returns the ids marked failed.
+    A run records the host and process that compute it (``params.owner``); a run
+    of this host whose process no longer exists was killed (``kill -9``, a crash,
+    a reboot). Runs of other hosts, or without that record, are not judged.
+    """
+    owner = run.params.get("owner") or {}
+    if run.status != "running" or owner.get("host") != socket.gethostname():
+        return False
+    pid = int(owner.get("pid") or 0)
+    return pid > 0 and pid != os.getpid() and not _alive(pid)
+
+
+def reap_interrupted_runs(store: GraphStore) -> list[str]:
+    """Mark abandoned ``running`` runs (killed ``koc rank``) as ``failed``.
+
+    Called when a run starts (``koc rank``, the API) and when ``koc serve`` opens
+    its store, so a killed run does not stay ``running`` for ever; see
+    :func:`is_abandoned`. Returns the ids marked failed.
     """
     here = socket.gethostname()
     reaped = []
     for run in store.list_runs(limit=50):
-        owner = run.params.get("owner") or {}
-        if run.status != "running" or owner.get("host") != here or not owner.get("pid"):
+        if not is_abandoned(run):
             continue
-        if int(owner["pid"]) != os.getpid() and not _alive(int(owner["pid"])):
-            run.status = "failed"
-            run.error = (
-                f"interrupted: the process {owner['pid']} on {here} that ran it stopped "
-                "before it finished (killed?); run `koc rank` again"
-            )
-            store.save_run(run)
-            reaped.append(run.run_id)
+        pid = run.params["owner"]["pid"]
+        run.status = "failed"
+        run.error = (
+            f"abandoned: the process {pid} on {here} that ran it stopped "
+            "before it finished (killed?); run `koc rank` again"
+        )
+        store.save_run(run)
+        reaped.append(run.run_id)
     return reaped
 
 

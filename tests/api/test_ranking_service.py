@@ -451,7 +451,7 @@ def test_run_ranking_reaps_run_of_killed_process(tiny):
     tiny.save_run(RunRecord("r-elsewhere", T0, params={"owner": other}))
     svc.run_ranking(tiny)
     assert tiny.get_run("r-killed").status == "failed"
-    assert "interrupted" in tiny.get_run("r-killed").error
+    assert "abandoned" in tiny.get_run("r-killed").error
     assert tiny.get_run("r-elsewhere").status == "running"  # not ours to judge
 
 

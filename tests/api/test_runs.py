@@ -73,3 +73,35 @@ def test_get_run_unknown_is_404(client: TestClient, tokens: dict[str, str]) -> N
 def test_get_run_stored(client: TestClient, tokens: dict[str, str]) -> None:
     body = client.get("/v1/runs/r1", headers=auth(tokens["read"])).json()
     assert (body["run_id"], body["status"]) == ("r1", "succeeded")
+
+
+def test_serve_marks_run_of_killed_rank_failed_and_gets_ready(tmp_path) -> None:
+    import socket
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from graph.store import RunRecord
+    from tests.api.conftest import populate
+    from tests.api.server import running_server
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # the pid of a `koc rank` that was killed mid-run
+
+    def fill(store) -> None:
+        populate(store)
+        owner = {"host": socket.gethostname(), "pid": gone.pid}
+        store.save_run(RunRecord("r-killed", datetime.now(UTC), params={"owner": owner}))
+
+    with running_server(tmp_path, fill=fill) as (base, tokens):
+        headers = auth(tokens["read"])
+        deadline = time.monotonic() + 120
+        while (ready := httpx.get(f"{base}/readyz", timeout=10).json())["status"] != "ready":
+            assert time.monotonic() < deadline, ready  # never stuck at "warming"
+            time.sleep(0.2)
+        killed = httpx.get(f"{base}/v1/runs/r-killed", headers=headers, timeout=10).json()
+        board = httpx.get(f"{base}/v1/leaderboard", headers=headers, timeout=10).json()
+    assert killed["status"] == "failed" and "abandoned" in killed["error"]
+    assert board["run_id"] != "r-killed"  # the leaderboard stays on the last succeeded run

@@ -34,6 +34,7 @@ from graph.errors import NotFoundError, SegmentError, StoreError
 from graph.segments import CompiledSegment, compile_segment, references
 from graph.segments import _store as seg_store
 from graph.store import GraphStore, RunRecord
+from referral.render import neutralize_formula_columns
 
 __all__ = [
     "BUILTINS",
@@ -360,6 +361,9 @@ def export_members(
 ) -> dict[str, Any]:
     """Write every member of a segment as CSV (rank order; columns of :func:`members`).
 
+    Text cells are neutralised against formula injection
+    (:func:`referral.render.neutralize_formula_columns`).
+
     ``out`` is a path or a writable binary file object. Returns ``segment``,
     ``run_id`` and ``members``.
     """
@@ -373,6 +377,7 @@ def export_members(
         table = table.append_column(
             field, pa.DictionaryArray.from_arrays(picked, dictionary).cast(pa.string())
         )
+    table = neutralize_formula_columns(table)  # a user id "=HYPERLINK(..)" stays text
     pacsv.write_csv(table, str(out) if isinstance(out, str | Path) else out)
     return {"segment": name, "run_id": ev.run.run_id, "members": int(rows.size)}
 

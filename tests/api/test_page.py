@@ -61,6 +61,67 @@ def test_page_csv_exports_the_current_view(client: TestClient, tokens: dict[str,
     assert {r["role_at_run"] for r in rows} == {"kol"}
 
 
+def test_page_csv_streams_every_row_across_chunks(
+    client: TestClient, tokens: dict[str, str], monkeypatch
+) -> None:
+    import csv
+    import io
+
+    from api.http.routes import web
+    from influence.config import COMPONENTS
+
+    whole = client.get("/leaderboard.csv", headers=auth(tokens["read"])).text
+    monkeypatch.setattr(web, "CSV_CHUNK_ROWS", 4)  # 10 rows (staff left out): chunks of 4, 4, 2
+    chunked = client.get("/leaderboard.csv", headers=auth(tokens["read"]))
+    assert chunked.text == whole
+    rows = list(csv.DictReader(io.StringIO(chunked.text)))
+    page = client.get("/?limit=200", headers=auth(tokens["read"])).text
+    assert [r["user_id"] for r in rows] == _users(page)  # every row of the view, in order
+    assert len(rows) == 10 and [r["position"] for r in rows] == [str(i) for i in range(1, 11)]
+    assert list(rows[0])[-len(COMPONENTS) :] == [f"contribution_{c}" for c in COMPONENTS]
+    assert chunked.text.count("\r\n") == 11  # header + 10 rows, RFC 4180 line ends
+
+
+def test_page_csv_neutralizes_formula_cells(tmp_path: Path) -> None:
+    import csv
+    import io
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from api.services import ranking, segments
+    from graph.events import EventType
+    from graph.store import ARROW_SCHEMAS
+    from tests.api.conftest import make_tokens
+
+    evil = ['=HYPERLINK("http://evil.example/?","Click for payout")', "+1", "-2", "@SUM(A1)"]
+    schema = ARROW_SCHEMAS[EventType.VIEW]
+    views = [
+        {
+            "event_id": f"v{i}",
+            "viewer": "alice",
+            "sharer": u,
+            "content_id": "c",
+            "ts": datetime(2026, 1, 1, tzinfo=UTC),
+        }
+        for i, u in enumerate(evil)
+    ]
+    rows = [{n: v.get(n) for n in schema.names} for v in views]
+    with DuckDBStore(tmp_path / "evil.duckdb") as store:
+        store.append_batch({EventType.VIEW: pa.Table.from_pylist(rows, schema=schema)})
+        ranking.run_ranking(store)
+        token = make_tokens(store)["read"]
+        from fastapi.testclient import TestClient as Client
+
+        segments.create_segment(store, "everyone", "rank >= 1")
+        with Client(make_app(store, tmp_path)) as c:
+            body = c.get("/leaderboard.csv", headers=auth(token)).text
+            members = c.get("/v1/segments/everyone/members?format=csv", headers=auth(token))
+    expected = sorted(["alice", *("'" + u for u in evil)])  # text, never a formula
+    assert sorted(r["user_id"] for r in csv.DictReader(io.StringIO(body))) == expected
+    assert sorted(r["user_id"] for r in csv.DictReader(io.StringIO(members.text))) == expected
+
+
 def test_page_errors_are_pages_api_errors_json(client: TestClient, tokens: dict[str, str]) -> None:
     page = client.get("/?limit=100000", headers=auth(tokens["read"]))
     assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")

@@ -5,7 +5,7 @@ No front-end build: Jinja2 templates in ``api/http/templates``, one stylesheet i
 
 * ``/`` the leaderboard (legend, breakdown bars, business facts, filters by role,
   community and rising / falling, pages both ways) and ``/leaderboard.csv`` (the
-  current view as CSV, every page of it up to :data:`CSV_MAX_ROWS`);
+  current view as CSV, every row of it, streamed :data:`CSV_CHUNK_ROWS` at a time);
 * ``/users/{id}`` a user: facts, breakdown, rank history chart, referral up- and
   downline, ego network; with a ``finance`` key also staff/fraud flags and the
   commission summary;
@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path as FsPath
 from typing import Annotated, Any
@@ -30,7 +31,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -46,8 +47,10 @@ from api.services.profiles import referral_tree, user_view
 from api.services.roles import ROLE_VIEWS, role_view
 from graph.errors import DeadlineExceeded
 from graph.money import format_money
+from influence.config import COMPONENTS
+from referral.render import neutralize_formula
 
-__all__ = ["router", "templates", "install_web", "PAGE_MAX_ROWS", "CSV_MAX_ROWS"]
+__all__ = ["router", "templates", "install_web", "PAGE_MAX_ROWS", "CSV_CHUNK_ROWS", "csv_chunks"]
 
 router = APIRouter(include_in_schema=False)
 _HERE = FsPath(__file__).resolve().parents[1]
@@ -63,7 +66,7 @@ templates.env.filters["fixed"] = lambda v, n=3: "" if v is None else f"{float(v)
 templates.env.filters["pct"] = lambda v: "" if v is None else f"{100 * float(v):.0f}%"
 
 PAGE_MAX_ROWS = 200
-CSV_MAX_ROWS = 10_000
+CSV_CHUNK_ROWS = 2_000  #: rows per streamed CSV chunk (one leaderboard page each)
 _ROLES = ("consumer", "kol", "employee", "unknown")
 _SORTS = {"score": "best score", "rank_change": "rising", "falling": "falling"}
 
@@ -175,49 +178,48 @@ async def leaderboard_html(
     return _page(request, "leaderboard.html", context)
 
 
-@router.get("/leaderboard.csv")
-async def leaderboard_csv(
-    request: Request,
-    store: StoreDep,
-    role: Annotated[str | None, Query(max_length=32)] = None,
-    community: Annotated[str | None, Query(max_length=12)] = None,
-    sort: Annotated[str | None, Query(max_length=16)] = None,
-    segment: Annotated[str | None, Query(max_length=64)] = None,
-) -> Response:
-    """The current view (filters, segment and sort of the page) as CSV, up to
-    CSV_MAX_ROWS rows."""
-    _, _, redirect = await _key_or_login(request, store)
-    if redirect is not None:
-        return redirect
-    role, group, sort = _filters(role, community, sort)
+_CSV_HEADER = (
+    "position",
+    "rank",
+    "user_id",
+    "score",
+    "rank_change",
+    "role_at_run",
+    "role_now",
+    "role_confidence",
+    "community",
+    "buyers",
+    "gmv",
+    "reach",
+    "referrals",
+    *[f"contribution_{c}" for c in COMPONENTS],
+)
 
-    def build() -> tuple[str, str | None]:
-        chosen, _ = _segment(store, segment)
-        rows = _rows(store, role, group, sort, CSV_MAX_ROWS, 0, chosen)
-        facts = dashboard.row_facts(store, rows, request.app.state.facts.get(store))
-        components = sorted({c for r in rows for c in r["breakdown"]})
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(
-            [
-                "position",
-                "rank",
-                "user_id",
-                "score",
-                "rank_change",
-                "role_at_run",
-                "role_now",
-                "role_confidence",
-                "community",
-                "buyers",
-                "gmv",
-                "reach",
-                "referrals",
-                *[f"contribution_{c}" for c in components],
-            ]
-        )
+
+def _csv_line(writer: Any, values: list[Any]) -> None:
+    writer.writerow([neutralize_formula(v) if isinstance(v, str) else v for v in values])
+
+
+def csv_chunks(
+    store: Any, facts_index: Any, role: str | None, group: int | None, sort: str, chosen: str | None
+) -> Iterator[bytes]:
+    """The rows of a leaderboard view as CSV, :data:`CSV_CHUNK_ROWS` at a time.
+
+    Every row of the view, in page order, in bounded memory: one page of
+    :func:`api.services.ranking.leaderboard` per chunk. Text cells go through
+    :func:`referral.render.neutralize_formula` (a user id ``=HYPERLINK(...)`` stays
+    text in a spreadsheet); money has 2 decimals.
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(_CSV_HEADER)
+    after = 0
+    while True:
+        rows = _rows(store, role, group, sort, CSV_CHUNK_ROWS, after, chosen)
+        facts = dashboard.row_facts(store, rows, facts_index)
         for r, f in zip(rows, facts, strict=True):
-            writer.writerow(
+            _csv_line(
+                writer,
                 [
                     r["rank"],
                     r["overall_rank"],
@@ -232,16 +234,45 @@ async def leaderboard_csv(
                     "" if f["gmv"] is None else format_money(f["gmv"]),
                     "" if f["reach"] is None else f"{f['reach']:.0f}",
                     "" if f["referrals"] is None else f["referrals"],
-                    *[f"{r['breakdown'].get(c, 0.0):.6f}" for c in components],
-                ]
+                    *[f"{r['breakdown'].get(c, 0.0):.6f}" for c in COMPONENTS],
+                ],
             )
-        return buf.getvalue(), chosen
+        yield buf.getvalue().encode("utf-8")
+        buf.seek(0)
+        buf.truncate()
+        if len(rows) < CSV_CHUNK_ROWS:
+            return
+        after += len(rows)
 
-    body, chosen = await run_in_threadpool(build)
+
+@router.get("/leaderboard.csv")
+async def leaderboard_csv(
+    request: Request,
+    store: StoreDep,
+    role: Annotated[str | None, Query(max_length=32)] = None,
+    community: Annotated[str | None, Query(max_length=12)] = None,
+    sort: Annotated[str | None, Query(max_length=16)] = None,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """The current view (filters, segment and sort of the page) as CSV: every row,
+    streamed page by page."""
+    _, _, redirect = await _key_or_login(request, store)
+    if redirect is not None:
+        return redirect
+    role, group, sort = _filters(role, community, sort)
+    chosen, _ = await run_in_threadpool(_segment, store, segment)
+    # the first chunk here, so a missing run or a bad filter is an error page, not a cut stream
+    chunks = csv_chunks(store, request.app.state.facts.get(store), role, group, sort, chosen)
+    first = await run_in_threadpool(next, chunks)
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from chunks
+
     parts = (role, group, sort, chosen)
     name = "leaderboard" + "".join(f"-{v}" for v in parts if v not in (None, "score"))
-    return Response(
-        body,
+    return StreamingResponse(
+        body(),  # a sync iterator: Starlette pulls each chunk in its thread pool
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )

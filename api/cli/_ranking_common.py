@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.services.ranking import is_abandoned
+from graph.money import format_money
 from graph.store import RunRecord
 
 __all__ = [
@@ -112,7 +114,12 @@ def format_breakdown(breakdown: dict[str, float | None], top: int = 3) -> str:
 
 
 def format_why(why: dict[str, float]) -> str:
-    """``9 buyers (token 6, code 1, view 2), 1,630 CNY net, refunds 4%, audience 38``."""
+    """``9 buyers (token 6, code 1, view 2), 1,630.25 CNY net, refunds 4%, audience 38``.
+
+    The GMV is money: a Decimal rounded half-up to cents (:func:`graph.money.format_money`),
+    read from the float the ranking carries through its shortest repr (exact to the
+    stored 4 places).
+    """
     rules = [
         (r, int(why.get(f"conversion.buyers_{r}", 0)))
         for r in ("token", "code", "view", "referral")
@@ -122,7 +129,8 @@ def format_why(why: dict[str, float]) -> str:
         f"{buyers} buyers ({', '.join(f'{r} {n}' for r, n in rules if n)})"
         if buyers
         else "0 buyers",
-        f"{why.get('conversion.attributed_gmv', 0):,.0f} CNY net",
+        f"{format_money(Decimal(repr(why.get('conversion.attributed_gmv', 0))), thousands=True)}"
+        " CNY net",
         f"refunds {why.get('conversion.refund_share', 0):.0%}",
         f"audience {int(why.get('engagement.unique_audience', 0))}",
     ]

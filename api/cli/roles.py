@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import closing
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -47,7 +50,9 @@ _VIEW_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 #: columns holding money (Decimal or decimal strings): printed with the currency's decimals
-_MONEY = frozenset({"attributed_gmv", "referred_gmv", "fee"})
+_MONEY = frozenset(
+    {"attributed_gmv", "referred_gmv", "fee", "connected_aov", "unconnected_aov", "baseline_aov"}
+)
 
 
 def _fmt(value: Any, column: str = "") -> str:
@@ -58,6 +63,35 @@ def _fmt(value: Any, column: str = "") -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
+
+
+def _pairs(values: dict[str, Any]) -> str:
+    """``consumer 1,362, employee 16``: a mapping as one readable line (never a dict repr)."""
+    return ", ".join(
+        f"{k} {v:,}" if isinstance(v, int) else f"{k} {_fmt(v, k)}" for k, v in values.items()
+    )
+
+
+@contextmanager
+def _classifier_warnings(debug: bool) -> Iterator[None]:
+    """Keep scikit-learn's warnings (UndefinedMetricWarning, ConvergenceWarning, ...) off
+    the terminal: one line on standard error names them instead; ``--debug`` shows them."""
+    if debug:
+        yield
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    kinds = Counter(
+        w.category.__name__
+        for w in caught
+        if not issubclass(
+            w.category, DeprecationWarning | PendingDeprecationWarning | FutureWarning
+        )
+    )
+    if kinds:
+        listed = ", ".join(f"{name} x{n}" for name, n in sorted(kinds.items()))
+        click.echo(f"note: the classifier warned ({listed}); koc --debug shows them.", err=True)
 
 
 def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Table:
@@ -158,7 +192,7 @@ def infer(
     """
     from api.services.roles import infer_roles
 
-    with closing(ctx.open_store()) as store:
+    with closing(ctx.open_store()) as store, _classifier_warnings(ctx.debug):
         result = infer_roles(
             store,
             threshold=threshold,
@@ -173,8 +207,8 @@ def infer(
         echo_json(result)
         return
     click.echo(f"model {result['model_version']} (threshold {result['threshold']})")
-    click.echo(f"  trained on: {result['trained_on']}")
-    click.echo(f"  inferred:   {result['inferred']}")
+    click.echo(f"  trained on: {_pairs(result['trained_on'])}")
+    click.echo(f"  inferred:   {_pairs(result['inferred'])}")
     cv = result["metrics"].get("cv")
     if cv:
         click.echo(f"  cv macro F1 {cv['macro']['f1']:.3f}")
@@ -208,9 +242,9 @@ def evaluate(
     as_json: bool,
 ) -> None:
     """Cross-validated precision, recall and confusion matrix of the role classifier."""
-    from api.services.roles import evaluate_roles
+    from api.services.roles import SMALL_SAMPLE, evaluate_roles
 
-    with closing(ctx.open_store(read_only=True)) as store:
+    with closing(ctx.open_store(read_only=True)) as store, _classifier_warnings(ctx.debug):
         result = evaluate_roles(
             store,
             folds=folds,
@@ -233,19 +267,22 @@ def evaluate(
         if rep is None:
             continue
         table = Table(title=f"{title} (n={rep['n']})")
-        for c in ("role", "precision", "recall", "F1", "support"):
-            table.add_column(c, justify="left" if c == "role" else "right")
+        for c in ("role", "precision", "recall", "F1", "support", "note"):
+            table.add_column(c, justify="left" if c in ("role", "note") else "right")
+        predicted = _predictions(rep)
         for role, m in rep["per_class"].items():
+            n = min(predicted.get(role, 0), int(m["support"]))
             table.add_row(
                 role,
                 f"{m['precision']:.3f}",
                 f"{m['recall']:.3f}",
                 f"{m['f1']:.3f}",
                 str(m["support"]),
+                f"n={n}, too few to judge" if n < SMALL_SAMPLE else "",
             )
         mac = rep["macro"]
         table.add_row(
-            "macro", f"{mac['precision']:.3f}", f"{mac['recall']:.3f}", f"{mac['f1']:.3f}", ""
+            "macro", f"{mac['precision']:.3f}", f"{mac['recall']:.3f}", f"{mac['f1']:.3f}", "", ""
         )
         console.print(table)
         labels = rep["confusion"]["labels"]
@@ -260,6 +297,13 @@ def evaluate(
             console.print(f"coverage (given a role): {rep['coverage']:.3f}")
     for caveat in result.get("caveats", []):
         console.print(f"[yellow]caveat[/yellow] {caveat}")
+
+
+def _predictions(report: dict[str, Any]) -> dict[str, int]:
+    """Predictions per role (the columns of the confusion matrix): what precision rests on."""
+    labels = report["confusion"]["labels"]
+    matrix = report["confusion"]["matrix"]
+    return {lab: sum(int(row[j]) for row in matrix) for j, lab in enumerate(labels)}
 
 
 @command.command("summary")
@@ -284,7 +328,7 @@ def summary(ctx: CliContext, at: datetime | None, as_json: bool) -> None:
         )
     Console().print(table)
     if result["declarations"]:
-        click.echo(f"dated declarations on file: {result['declarations']}")
+        click.echo(f"dated declarations on file: {_pairs(result['declarations'])}")
     if result["model"]:
         m = result["model"]
         click.echo(f"latest model {m['model_version']} (threshold {m['threshold']})")
@@ -340,7 +384,7 @@ def top(
             "repeat_uplift",
         )
         console.print(_table("per store", view["stores"], cols))
-        click.echo(f"overall: {view['summary']}")
+        click.echo(f"overall: {_pairs(view['summary'])}")
     elif role == "kol":
         cols = ("user_a", "user_b", "shared", "union", "jaccard")
         console.print(_table("audience overlap (Jaccard)", view["overlap"], cols))

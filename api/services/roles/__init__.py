@@ -19,12 +19,13 @@ views and their measures).
 
 from api.services.roles._features import compute_features
 from api.services.roles._history import current_roles, effective_roles, import_roles, node_roles
-from api.services.roles._inference import TRAIN_ROLES, evaluate_roles, infer_roles
+from api.services.roles._inference import SMALL_SAMPLE, TRAIN_ROLES, evaluate_roles, infer_roles
 from api.services.roles._views import ROLE_VIEWS, role_view, roles_summary
 
 __all__ = [
     "ROLE_VIEWS",
     "TRAIN_ROLES",
+    "SMALL_SAMPLE",
     "effective_roles",
     "current_roles",
     "node_roles",

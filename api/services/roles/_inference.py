@@ -235,7 +235,8 @@ def evaluate_roles(
         ``holdout_thresholded``: per-class precision / recall / F1, macro
         averages, confusion matrix (rows = true role); ``caveats``: a sentence
         per class measured on fewer than :data:`SMALL_SAMPLE` examples, with its
-        95% Wilson interval (:func:`small_sample_caveats`).
+        95% Wilson interval (:func:`small_sample_caveats`), for ``cv`` and then for
+        ``holdout`` (prefixed "vs ground truth").
 
     Raises
     ------
@@ -276,6 +277,7 @@ def evaluate_roles(
             true_role[hidden], role, labels=list(TRAIN_ROLES)
         )
         out["holdout_thresholded"]["coverage"] = float(np.mean(role != Role.UNKNOWN.value))
+        out["caveats"] += [f"vs ground truth, {c}" for c in small_sample_caveats(out["holdout"])]
     out["seconds"] = round(time.perf_counter() - t0, 3)
     return out
 

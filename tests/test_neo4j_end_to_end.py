@@ -17,9 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +25,7 @@ import pytest
 
 from graph.synth._params import SynthParams
 from graph.synth.generator import generate
-from tests.api.server import STARTUP_TIMEOUT_S, free_port
+from tests.api.server import koc_serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.neo4j]
 
@@ -51,39 +48,6 @@ def _koc(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-@contextmanager
-def _serving(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [KOC, "serve", "--port", str(port), "--log-level", "warning", "--private"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"koc serve exited: {proc.stderr.read().decode()[-3000:]}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "koc serve did not answer"
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _pipeline(env: dict[str, str], files: list[str]) -> dict[str, Any]:
     ingest = json.loads(_koc(env, "ingest", *files, "--json"))
     assert ingest["read"] == ingest["inserted"] + ingest["duplicates"] + ingest["rejected"]
@@ -95,7 +59,7 @@ def _pipeline(env: dict[str, str], files: list[str]) -> dict[str, Any]:
         _koc(env, "keys", "create", "--name", "e2e", "--scopes", "read,finance", "--json")
     )
     headers = {"X-API-Key": key["token"]}
-    with _serving(env) as base:
+    with koc_serve(["serve", "--private"], env) as base:
         ready = httpx.get(f"{base}/readyz", timeout=120)
         assert ready.status_code == 200, ready.text
         board = httpx.get(

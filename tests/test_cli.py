@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 import pytest
+from click.testing import CliRunner
 
 from api.cli import COMMAND_MODULES, cli, main
 from graph.errors import NotFoundError, ParameterError
@@ -50,10 +54,54 @@ def test_cli_every_option_has_help_and_every_limit_has_n() -> None:
                 missing.append(f"koc {' '.join(path)} {param.opts[0]}")
             if "--limit" in param.opts and "-n" not in param.opts:
                 no_short.append(f"koc {' '.join(path)}")
-            if {"--quiet", "-q", "--no-progress"} & set(param.opts):
-                progress.add(tuple(sorted(param.opts)))
+            if {"--progress", "--quiet", "-q", "--no-progress"} & {
+                *param.opts,
+                *param.secondary_opts,
+            }:
+                progress.add((tuple(param.opts), tuple(sorted(param.secondary_opts))))
     assert missing == [] and no_short == []
-    assert progress == {("--no-progress", "--quiet", "-q")}  # one convention everywhere
+    # one convention everywhere: --progress/--no-progress, -q and --quiet meaning --no-progress
+    assert progress == {(("--progress",), ("--no-progress", "--quiet", "-q"))}
+
+
+def test_cli_progress_flag_every_spelling_works(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for i, flag in enumerate(("--progress", "--no-progress", "-q", "--quiet")):
+        out = tmp_path / f"d{i}"
+        result = runner.invoke(cli, ["synth", "--users", "200", "--out", str(out), flag])
+        assert result.exit_code == 0, (flag, result.output)
+        assert (out / "manifest.json").exists()
+
+
+def test_cli_every_command_takes_db_and_store_after_its_name() -> None:
+    ctx = click.Context(cli)
+    for path, cmd in _all_commands(cli, ctx):
+        if isinstance(cmd, click.Group):
+            continue
+        opts = {o for p in cmd.params for o in p.opts}
+        assert {"--db", "--store"} <= opts, f"koc {' '.join(path)}"
+    db_help = {p.help for p in cli.params if "--db" in p.opts}
+    sub_help = {p.help for p in cli.get_command(ctx, "top").params if "--db" in p.opts}
+    assert db_help == sub_help  # one definition of the option for both places
+
+
+@pytest.mark.parametrize("args", [("runs", "--json"), ("roles", "summary", "--json")])
+def test_cli_db_before_or_after_the_subcommand_reads_the_same_store(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    from graph.duckdb_store import DuckDBStore
+
+    db = tmp_path / "x.duckdb"
+    DuckDBStore(db).close()
+    runner = CliRunner()
+    before = runner.invoke(cli, ["--db", str(db), *args])
+    after = runner.invoke(cli, [*args, "--db", str(db)])
+    assert before.exit_code == after.exit_code == 0, (before.output, after.output)
+    assert f"store: {db}" in before.stderr and f"store: {db}" in after.stderr
+    first, second = json.loads(before.stdout), json.loads(after.stdout)
+    if isinstance(first, dict):  # roles summary: "at" is the time of the call
+        first.pop("at"), second.pop("at")
+    assert first == second
 
 
 def test_cli_serve_help_shows_default_values(capsys: pytest.CaptureFixture[str]) -> None:

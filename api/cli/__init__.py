@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from api.cli._cwd import CwdPath
+from api.cli._options import store_options, store_params
 from api.cli.context import CliContext
 from api.cli.hints import cli_message, invoked_command
 from graph.duckdb_files import fault_of
@@ -60,10 +61,6 @@ class LazyGroup(click.Group):
         return command
 
 
-_DB_HELP = "Embedded store file (default: KOC_DB_PATH or data/koc.duckdb)."
-_STORE_HELP = "Store backend (default: KOC_STORE or duckdb)."
-
-
 def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     """``--db`` / ``--store`` given after a subcommand: the same as before it."""
     if value is None:
@@ -76,48 +73,33 @@ def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
 
 
 def _prepare(command: click.Command) -> None:
-    """Give ``command`` (and its subcommands) ``--db``/``--store`` and client-relative paths."""
+    """Give ``command`` (and its subcommands) ``--db``/``--store`` and client-relative paths.
+
+    A group gets them too: ``koc runs --db x.duckdb`` (a group that runs on its own)
+    and ``koc roles --db x.duckdb summary`` both work.
+    """
     if getattr(command, "_koc_prepared", False):
         return
     command._koc_prepared = True  # type: ignore[attr-defined]
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _prepare(sub)
-        return
     for param in command.params:
         if isinstance(param.type, click.Path) and not isinstance(param.type, CwdPath):
             param.type = CwdPath.like(param.type)
     names = {opt for p in command.params for opt in p.opts}
-    if "--db" not in names:
-        command.params.append(
-            click.Option(
-                ["--db"],
-                type=CwdPath(dir_okay=False, path_type=Path),
-                expose_value=False,
-                is_eager=True,
-                callback=_set_global,
-                help=_DB_HELP,
-            )
-        )
-    if "--store" not in names:
-        command.params.append(
-            click.Option(
-                ["--store"],
-                type=click.Choice(["duckdb", "neo4j"]),
-                expose_value=False,
-                is_eager=True,
-                callback=_set_global,
-                help=_STORE_HELP,
-            )
-        )
+    command.params += [
+        p
+        for p in store_params(expose_value=False, is_eager=True, callback=_set_global)
+        if not names & set(p.opts)
+    ]
 
 
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.option("--db", type=CwdPath(dir_okay=False, path_type=Path), default=None, help=_DB_HELP)
-@click.option("--store", type=click.Choice(["duckdb", "neo4j"]), default=None, help=_STORE_HELP)
+@store_options
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.version_option(package_name="koc-graph", prog_name="koc")
 @click.pass_context

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from api.cli._options import progress_option
 from api.cli._ranking_common import config_option, step_progress
 from api.cli.context import CliContext, echo_json, pass_cli
 from influence.config import COMPONENTS, config_to_toml, load_score_config
@@ -44,6 +45,7 @@ __all__ = ["command"]
     "rule, or the score's evidence of caused GMV.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@progress_option
 @pass_cli
 def command(
     ctx: CliContext,
@@ -54,6 +56,7 @@ def command(
     timezone: str | None,
     target: str,
     as_json: bool,
+    progress: bool,
 ) -> None:
     """Fit weights predicting next month's --target from this month's components.
 
@@ -67,9 +70,12 @@ def command(
 
     config = load_score_config(config_path or ctx.settings.scoring_config)
     tz = timezone or ctx.settings.timezone
-    with ctx.open_store() as store, step_progress(not as_json, "calibrating") as progress:
+    with (
+        ctx.open_store() as store,
+        step_progress(progress and not as_json, "calibrating") as on_step,
+    ):
         _, fitted, summary = calibrate(
-            store, config, timezone=tz, k=k, alpha=alpha, target=target, progress=progress
+            store, config, timezone=tz, k=k, alpha=alpha, target=target, progress=on_step
         )
     held = summary["holdout"]
     header = (

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from api.cli._options import progress_option
 from api.cli.context import CliContext
 from graph.errors import ConflictError, ScoringError
 
@@ -102,9 +103,16 @@ def _write_leaderboard(ctx: CliContext, path: Path, limit: int) -> int:
     show_default=True,
     help="Leaderboard rows to print.",
 )
+@progress_option
 @click.pass_context
 def command(
-    click_ctx: click.Context, users: int, seed: int, out_dir: Path, reports_dir: Path, top_n: int
+    click_ctx: click.Context,
+    users: int,
+    seed: int,
+    out_dir: Path,
+    reports_dir: Path,
+    top_n: int,
+    progress: bool,
 ) -> None:
     """Run the whole pipeline on generated data: synth, ingest, rank, leaderboard, commissions.
 
@@ -118,7 +126,7 @@ def command(
     reports_dir.mkdir(parents=True, exist_ok=True)
 
     _step(f"1/7 generate {users:,} users of demo data into {out_dir}/")
-    _run(click_ctx, "synth", users=users, seed=seed, out_dir=out_dir)
+    _run(click_ctx, "synth", users=users, seed=seed, out_dir=out_dir, progress=progress)
 
     _step("2/7 validate and load (bad rows go to the quarantine)")
     files = sorted(out_dir.glob("*.csv.gz")) + [out_dir / "broken.csv"]
@@ -129,6 +137,7 @@ def command(
         files=tuple(files),
         rejects_path=reports_dir / "rejects.csv",
         allow_all_rejected=True,
+        progress=progress,
     )
 
     _step("3/7 infer the roles of undeclared users (employees, KOLs, consumers)")
@@ -138,7 +147,7 @@ def command(
         click.echo(f"roles stay as declared: {exc.message}")
 
     _step("4/7 rank every user (PageRank, reach, engagement, conversion, spend)")
-    _run(click_ctx, "rank")
+    _run(click_ctx, "rank", progress=progress)
 
     _step(f"5/7 the KOC leaderboard (top {top_n})")
     _run(click_ctx, "top", limit=top_n)
@@ -156,7 +165,7 @@ def command(
     )
 
     _step("7/7 ranking quality against the generator's ground truth")
-    _run(click_ctx, "evaluate", truth_dir=out_dir)
+    _run(click_ctx, "evaluate", truth_dir=out_dir, progress=progress)
 
     click.secho(
         f"\nDone. Store: {ctx.settings.db_path}; reports: {reports_dir}/ "

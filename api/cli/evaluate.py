@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from api.cli._options import progress_option
 from api.cli._ranking_common import config_option, step_progress
 from api.cli.context import CliContext, echo_json, pass_cli
 from influence.config import load_score_config
@@ -67,6 +68,7 @@ def _holdout_table(holdout: dict) -> Table:
     help="Only the held-out table (skips the planted-KOC and month-by-month backtest).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@progress_option
 @pass_cli
 def command(
     ctx: CliContext,
@@ -77,6 +79,7 @@ def command(
     markdown: Path | None,
     holdout_only: bool,
     as_json: bool,
+    progress: bool,
 ) -> None:
     """Judge the KOC score against generated ground truth, next to baselines and an oracle.
 
@@ -99,10 +102,13 @@ def command(
     config = load_score_config(config_path or ctx.settings.scoring_config)
     ks = ks or (100, 1000)
     report: dict = {}
-    with ctx.open_store() as store, step_progress(not as_json, "evaluating") as progress:
+    with (
+        ctx.open_store() as store,
+        step_progress(progress and not as_json, "evaluating") as on_step,
+    ):
         holdout = evaluate_holdout(store, truth_dir, config, ks=ks, seed=seed)
         if not holdout_only:
-            report = evaluate(store, truth_dir, config, ks=ks, seed=seed, progress=progress)
+            report = evaluate(store, truth_dir, config, ks=ks, seed=seed, progress=on_step)
     report["holdout"] = holdout
     if markdown is not None:
         markdown.write_text(

@@ -17,6 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from api.cli._options import progress_option
 from api.cli.context import CliContext, echo_json, pass_cli
 from graph.events import EventType
 from graph.ingest import IngestOptions, IngestSummary, ingest_files
@@ -116,7 +117,7 @@ def print_summary(summary: IngestSummary, console: Console) -> None:
     "exits with status 1: usually a wrong --map or --type).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (for scripts).")
-@click.option("--no-progress", "-q", "--quiet", "quiet", is_flag=True, help="No progress bar.")
+@progress_option
 @pass_cli
 def command(
     ctx: CliContext,
@@ -131,7 +132,7 @@ def command(
     strict: bool,
     allow_all_rejected: bool,
     as_json: bool,
-    quiet: bool,
+    progress: bool,
 ) -> None:
     """Validate FILES (CSV, JSON Lines, Parquet, XLSX; optionally .gz) and load them into the store.
 
@@ -155,7 +156,7 @@ def command(
         )
     settings = ctx.settings
     console = Console(stderr=True)
-    show = not (quiet or as_json) and console.is_terminal
+    show = progress and not as_json and console.is_terminal
     with (
         ctx.open_store(create=True) as store,
         Progress(
@@ -170,7 +171,7 @@ def command(
     ):
         tasks: dict[str, TaskID] = {}
 
-        def progress(source: str, done: int, total: int) -> None:
+        def on_progress(source: str, done: int, total: int) -> None:
             if source not in tasks:
                 tasks[source] = bar.add_task(Path(source).name, total=total)
             bar.update(tasks[source], completed=done, total=total)
@@ -186,7 +187,7 @@ def command(
             dataset=dataset,
         )
         summary = ingest_files(
-            store, list(files), options, progress=progress, rejects_path=rejects_path
+            store, list(files), options, progress=on_progress, rejects_path=rejects_path
         )
     if as_json:
         echo_json(summary.to_dict())

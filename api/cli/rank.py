@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from api.cli._options import progress_option
 from api.cli._ranking_common import UtcDateTime, config_option, run_summary, step_progress
 from api.cli.context import CliContext, echo_json, pass_cli
 from api.services.ranking import run_ranking
@@ -43,9 +44,7 @@ __all__ = ["command"]
     "(default: KOC_LAKE_PATH or <db>.lake).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
-@click.option(
-    "--no-progress", "-q", "--quiet", "no_progress", is_flag=True, help="No progress bar."
-)
+@progress_option
 @pass_cli
 def command(
     ctx: CliContext,
@@ -56,7 +55,7 @@ def command(
     master: str | None,
     lake: Path | None,
     as_json: bool,
-    no_progress: bool,
+    progress: bool,
 ) -> None:
     """Rank every user: snapshot, PageRank, reach, engagement, conversion, spend -> KOC score.
 
@@ -70,7 +69,7 @@ def command(
     config = load_score_config(config_path or ctx.settings.scoring_config)
     with (
         ctx.open_store() as store,
-        step_progress(not (as_json or no_progress), "ranking") as progress,
+        step_progress(progress and not as_json, "ranking") as on_step,
     ):
         if engine == "spark":
             from api.services.spark_components import spark_for_run
@@ -80,10 +79,10 @@ def command(
             lake_dir = lake or settings.lake_path or Path(f"{settings.db_path}.lake")
             with spark_for_run(master or settings.spark_master) as spark:
                 run = run_ranking_spark(
-                    store, spark, lake_dir, config, start=start, end=end, progress=progress
+                    store, spark, lake_dir, config, start=start, end=end, progress=on_step
                 )
         else:
-            run = run_ranking(store, config, start=start, end=end, progress=progress)
+            run = run_ranking(store, config, start=start, end=end, progress=on_step)
     if as_json:
         echo_json(run_summary(run))
         return

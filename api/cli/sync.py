@@ -6,6 +6,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from api.cli._options import progress_option
 from api.cli.context import CliContext, echo_json, pass_cli
 from graph.duckdb_store import DuckDBStore
 from graph.errors import StoreError
@@ -40,7 +41,7 @@ __all__ = ["command"]
 )
 @click.option("--no-run", is_flag=True, help="Do not copy the latest ranking run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the copied counts as JSON.")
-@click.option("--no-progress", "-q", "--quiet", "quiet", is_flag=True, help="No progress bar.")
+@progress_option
 @pass_cli
 def command(
     ctx: CliContext,
@@ -50,7 +51,7 @@ def command(
     check_plans: bool,
     no_run: bool,
     as_json: bool,
-    quiet: bool,
+    progress: bool,
 ) -> None:
     """Copy users, events, orders, refunds, rejects and the latest run into Neo4j.
 
@@ -77,8 +78,9 @@ def command(
         if check_plans:
             eager = {k: v for k, v in explain_load_queries(neo._driver, neo.database).items() if v}
             if eager:
+                listed = "; ".join(f"{name}: {', '.join(ops)}" for name, ops in eager.items())
                 raise StoreError(
-                    f"Load plans with an Eager operator: {eager}. Check the Neo4j version "
+                    f"Load plans with an Eager operator ({listed}). Check the Neo4j version "
                     "(5.7+ needed) and docs/neo4j.md before loading.",
                     eager=eager,
                 )
@@ -86,7 +88,7 @@ def command(
             neo.wipe()
         counts = source.counts()
         total = sum(counts[t.value] for t in EventType) + counts["rejects"]
-        show = not (quiet or as_json) and console.is_terminal
+        show = progress and not as_json and console.is_terminal
         with Progress(
             TextColumn("{task.description:>10}"),
             BarColumn(),
@@ -98,11 +100,11 @@ def command(
         ) as bar:
             task = bar.add_task("sync", total=total)
 
-            def progress(record_type: str, rows: int) -> None:
+            def on_progress(record_type: str, rows: int) -> None:
                 bar.update(task, advance=rows, description=record_type)
 
             result = sync_stores(
-                source, neo, chunk_rows=chunk_rows, progress=progress, include_run=not no_run
+                source, neo, chunk_rows=chunk_rows, progress=on_progress, include_run=not no_run
             )
     payload = {
         "target": settings.neo4j_uri,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api.cli._options import progress_option
 from api.cli.context import echo_json
 from graph.synth import (
     MIN_USERS,
@@ -78,6 +79,7 @@ __all__ = ["command"]
     help="Adversarial world only: how much of what happened the event log shows.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress bar).")
+@progress_option
 def command(
     users: int,
     seed: int,
@@ -87,6 +89,7 @@ def command(
     world: str,
     observability: str,
     as_json: bool,
+    progress: bool,
 ) -> None:
     """Generate demo data: users, shares, views, forwards, comments, referrals, orders, refunds.
 
@@ -111,7 +114,7 @@ def command(
             AdversarialParams(users=users, seed=seed, observability=observability),
             fmt=fmt,
         )
-    elif as_json:
+    elif as_json or not progress:
         result = generate(out_dir, params, fmt=fmt)
     else:
         with Progress(
@@ -123,10 +126,10 @@ def command(
         ) as bar:
             task = bar.add_task("starting", total=None)
 
-            def progress(stage: str, done: int, total: int) -> None:
+            def on_progress(stage: str, done: int, total: int) -> None:
                 bar.update(task, description=stage, completed=done, total=total)
 
-            result = generate(out_dir, params, fmt=fmt, progress=progress)
+            result = generate(out_dir, params, fmt=fmt, progress=on_progress)
     summary = {
         "out_dir": str(result.out_dir.resolve()),
         "rows": result.counts,

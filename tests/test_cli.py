@@ -104,6 +104,19 @@ def test_cli_db_before_or_after_the_subcommand_reads_the_same_store(
     assert first == second
 
 
+def test_cli_every_argument_is_explained_in_its_command_help() -> None:
+    # click arguments carry no help text of their own: the command's docstring names them
+    ctx = click.Context(cli)
+    unexplained = [
+        f"koc {' '.join(path)} {param.human_readable_name}"
+        for path, cmd in _all_commands(cli, ctx)
+        for param in cmd.params
+        if isinstance(param, click.Argument)
+        and param.human_readable_name.upper() not in (cmd.help or "")
+    ]
+    assert unexplained == []
+
+
 def test_cli_serve_help_shows_default_values(capsys: pytest.CaptureFixture[str]) -> None:
     main(["serve", "--help"])
     out = " ".join(capsys.readouterr().out.split())

@@ -264,7 +264,7 @@ def list_(ctx: CliContext, limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @pass_cli
 def show(ctx: CliContext, plan_id: str, as_json: bool) -> None:
-    """One recorded plan with its seeds, baselines and reviews."""
+    """The recorded plan PLAN_ID with its seeds, baselines and reviews."""
     with closing(ctx.open_store()) as store:
         result = load_plan(store, plan_id)
     if as_json:

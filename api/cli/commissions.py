@@ -271,7 +271,7 @@ def _decision(f: Any) -> Any:
 @_decision
 @pass_cli
 def release_cmd(ctx: CliContext, entry_ids: tuple[str, ...], reason: str, by: str) -> None:
-    """Release held entries (ids or 8-character short ids): they become payable.
+    """Release the held entries ENTRY_IDS (ids or 8-character short ids): they become payable.
 
     Recorded with who released what and why.
     """
@@ -284,7 +284,7 @@ def release_cmd(ctx: CliContext, entry_ids: tuple[str, ...], reason: str, by: st
 @_decision
 @pass_cli
 def void_cmd(ctx: CliContext, entry_ids: tuple[str, ...], reason: str, by: str) -> None:
-    """Void (reject) held entries: book a reversal that nets each to zero.
+    """Void (reject) the held entries ENTRY_IDS: book a reversal that nets each to zero.
 
     Append-only: the void is a new ledger entry, recorded with who, when and why;
     the commission and its void settle to zero at the next close.
@@ -323,7 +323,8 @@ def statement_cmd(
     out_path: Path | None,
     rules_path: Path | None,
 ) -> None:
-    """One beneficiary's statement: orders, levels, amounts, reversals, holds, balances."""
+    """The statement of BENEFICIARY (a user id): orders, levels, amounts, reversals, holds,
+    balances."""
     rules = _rules(ctx, rules_path)
     with _ledger(ctx, read_only=True) as (_, ledger):
         st = service.statement(

@@ -49,7 +49,8 @@ def neo4j_import(
     compress: bool,
     as_json: bool,
 ) -> None:
-    """Write node/relationship CSV files and headers for `neo4j-admin database import full`.
+    """Write node/relationship CSV files and headers for `neo4j-admin database import full`
+    into DIRECTORY.
 
     Reads the embedded store (--db / KOC_DB_PATH) with DuckDB COPY into plain CSV
     (--gzip for .csv.gz) and prints the exact neo4j-admin command
@@ -92,7 +93,8 @@ def neo4j_import(
 @click.option("--json", "as_json", is_flag=True, help="Print rows per table as JSON.")
 @pass_cli
 def parquet(ctx: CliContext, directory: Path, as_json: bool) -> None:
-    """Write the store as the Parquet lake a Spark job reads (users, events, orders, refunds).
+    """Write the store into DIRECTORY as the Parquet lake a Spark job reads (users, events,
+    orders, refunds).
 
     Events are partitioned by type, orders and refunds by month; the layout and
     schemas are in docs/scale.md. Works on either store (--store duckdb|neo4j).

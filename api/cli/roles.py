@@ -128,7 +128,7 @@ def command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_cli
 def import_(ctx: CliContext, path: Path, kind: str, as_json: bool) -> None:
-    """Import an employee roster or a KOL list (CSV, optionally .gz).
+    """Import the employee roster or KOL list at PATH (CSV, optionally .gz).
 
     Dates are YYYY-MM-DD (midnight UTC) or ISO-8601 with a zone; `until` is
     exclusive (a guide who left on D is a consumer from D). The whole file is

@@ -56,7 +56,7 @@ def command(click_ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def show(ctx: CliContext, run_id: str | None, as_json: bool) -> None:
-    """Show one run (default: the latest succeeded): window, watermark, timings, counts."""
+    """Show the run RUN_ID (default: the latest succeeded): window, watermark, timings, counts."""
     with ctx.open_store(read_only=True) as store:
         run = resolve_run(store, run_id)
     payload = run_summary(run)

@@ -114,7 +114,7 @@ def list_(ctx: CliContext, no_counts: bool, as_json: bool) -> None:
 @_JSON
 @pass_cli
 def show(ctx: CliContext, name: str, run_id: str | None, as_json: bool) -> None:
-    """One segment: expression, versions, members in the run and the change since the
+    """The segment NAME: expression, versions, members in the run and the change since the
     previous run."""
     with ctx.open_store() as store:
         info = service.show_segment(store, name, run_id=run_id)
@@ -158,7 +158,7 @@ def show(ctx: CliContext, name: str, run_id: str | None, as_json: bool) -> None:
 def members(
     ctx: CliContext, name: str, run_id: str | None, limit: int, offset: int, as_json: bool
 ) -> None:
-    """A page of the segment's members, best rank first."""
+    """A page of the members of the segment NAME, best rank first."""
     with ctx.open_store() as store:
         page = service.members(store, name, run_id=run_id, limit=limit, offset=offset)
     if as_json:
@@ -187,7 +187,7 @@ def members(
 )
 @pass_cli
 def export(ctx: CliContext, name: str, run_id: str | None, out: Path | None) -> None:
-    """Every member of the segment as CSV: rank, user_id, score, role, community, stage,
+    """Every member of the segment NAME as CSV: rank, user_id, score, role, community, stage,
     tier, channel_pref."""
     with ctx.open_store() as store:
         if out is None:
@@ -203,7 +203,7 @@ def export(ctx: CliContext, name: str, run_id: str | None, out: Path | None) -> 
 @click.argument("name")
 @pass_cli
 def delete(ctx: CliContext, name: str) -> None:
-    """Hide a saved segment (its versions stay in the history)."""
+    """Hide the saved segment NAME (its versions stay in the history)."""
     with ctx.open_store() as store:
         service.delete_segment(store, name)
     click.echo(f"Deleted segment {name}.")

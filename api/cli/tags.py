@@ -30,7 +30,7 @@ def command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def import_(ctx: CliContext, path: Path, source: str | None, as_json: bool) -> None:
-    """Set or remove tags from a CSV file with columns user_id, tag and optional action.
+    """Set or remove tags from the CSV file PATH with columns user_id, tag and optional action.
 
     Bad rows are listed (line, field, reason) and not stored; the command exits with
     status 1 when every row was rejected.
@@ -72,7 +72,7 @@ def list_(ctx: CliContext, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def show(ctx: CliContext, user_id: str, run_id: str | None, as_json: bool) -> None:
-    """One user's tags, user and fact tags, each with its source and time."""
+    """The tags of USER_ID, user and fact tags, each with its source and time."""
     with ctx.open_store(read_only=True) as store:
         rows = service.user_tags(store, user_id, run_id=run_id)
     if as_json:

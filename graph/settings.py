@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -135,6 +135,28 @@ class Settings(BaseSettings):
         "referral counts, roles and rank history while their in-memory index rebuilds "
         "(0: never, profiles then query the store until the rebuild ends).",
     )
+
+    api_session_secret: SecretStr | None = Field(
+        None,
+        description="Key (at least 32 characters) that signs the web app's session cookies "
+        "and form tokens. Unset: a random key per process, so sessions end when the server "
+        "restarts (`koc serve --workers N` shares one random key among its workers).",
+    )
+    api_session_cookie_secure: bool = Field(
+        False,
+        description="Always mark the session cookie Secure (behind a proxy that ends TLS); "
+        "otherwise it is Secure when the request came over https.",
+    )
+
+    @field_validator("api_session_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError(
+                "The 'api_session_secret' setting must have at least 32 characters "
+                '(python -c "import secrets; print(secrets.token_urlsafe(32))" makes one).'
+            )
+        return value
 
     def ingest_batch(self) -> int:
         """Rows per ingestion batch: ``ingest_batch_rows``, or the default of the chosen store."""

@@ -19,6 +19,7 @@ from api.http.routes import ROUTERS
 from api.http.routes.health import package_version
 from api.http.routes.web import install_web
 from api.http.security import KeyCache
+from api.http.sessions import SessionSigner
 from api.services.cache import PageCache, RefreshingCache, RunCache
 from api.services.campaigns import CampaignJobs
 from api.services.facts import FactsCache
@@ -82,7 +83,8 @@ def create_app(
     -------
     FastAPI
         The app; ``app.state`` holds ``settings``, ``store_provider``,
-        ``key_cache``, ``run_slot``, the caches (``page_cache``, ``facts``,
+        ``key_cache``, ``sessions`` (the web app's
+        :class:`api.http.sessions.SessionSigner`), ``run_slot``, the caches (``page_cache``, ``facts``,
         ``snapshot_cache``) and, when ``warm_on_start`` is set before start-up (as
         ``koc serve`` does), the start-up ``warmup``
         (:class:`api.services.warmup.Warmup`).
@@ -117,6 +119,7 @@ def create_app(
     app.state.settings = settings
     app.state.store_provider = provider
     app.state.key_cache = KeyCache()
+    app.state.sessions = SessionSigner.from_settings(settings)
     app.state.run_slot = RunSlot()
     app.state.campaign_jobs = CampaignJobs()
     app.state.snapshot_cache = SnapshotCache()

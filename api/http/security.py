@@ -1,8 +1,10 @@
 """Authentication and scopes: which key is calling, and may it do this?
 
 A key travels in the ``X-API-Key`` header or as ``Authorization: Bearer <key>``;
-the HTML leaderboard page also accepts it from the ``koc_api_key`` cookie (set by
-``POST /login``). No key -> 401, a key without the scope -> 403. Verified keys
+the web pages (and ``read`` endpoints) also accept the signed session in the
+``koc_session`` cookie that ``POST /login`` sets (:mod:`api.http.sessions`: never the
+key itself; it names the key by id, and a revoked key ends its sessions). No key -> 401,
+a key without the scope -> 403. Verified keys and sessions
 are cached for :data:`CACHE_SECONDS` so that a request costs one dictionary
 lookup, not one query; revoking a key through the API clears the cache at once,
 revoking it with ``koc keys revoke`` takes effect within that time (or on the
@@ -15,6 +17,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -23,7 +26,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.http.deps import StoreDep
 from api.http.errors import ApiError
-from api.services.keys import SCOPES, ApiKey, verify_token
+from api.http.sessions import SESSION_COOKIE, signer_of
+from api.services.keys import SCOPES, ApiKey, find_key, verify_token
 from graph.store import GraphStore
 
 __all__ = [
@@ -40,7 +44,7 @@ __all__ = [
     "page_scope_key",
 ]
 
-COOKIE_NAME = "koc_api_key"
+COOKIE_NAME = SESSION_COOKIE
 CACHE_SECONDS = 10.0
 _MAX_TOKEN = 200
 
@@ -82,17 +86,30 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _lookup(request: Request, store: GraphStore, token: str) -> ApiKey | None:
+def _session_key(store: GraphStore, key_id: str) -> ApiKey | None:
+    key = find_key(store, key_id)
+    return key if key is not None and key.active else None
+
+
+async def _lookup(request: Request, store: GraphStore, token: str, session: bool) -> ApiKey | None:
+    """The active key of an API key (``session`` False) or of a session token."""
+    if session:
+        key_id = signer_of(request).verify(token, now=time.time())  # expiry: every request
+        if key_id is None:
+            return None
+        verify = partial(_session_key, store, key_id)
+    else:
+        verify = partial(verify_token, store, token)
     cache: KeyCache = request.app.state.key_cache
     hit, key = cache.get(token)
     if not hit:
-        key = await run_in_threadpool(verify_token, store, token)
+        key = await run_in_threadpool(verify)
         cache.put(token, key)
     return key
 
 
 async def _authenticate(
-    request: Request, store: GraphStore, token: str | None, scope: str
+    request: Request, store: GraphStore, token: str | None, scope: str, *, session: bool = False
 ) -> ApiKey:
     if not token:
         raise _unauthorized(
@@ -101,9 +118,13 @@ async def _authenticate(
         )
     if len(token) > _MAX_TOKEN:
         raise _unauthorized("The API key is malformed.")
-    key = await _lookup(request, store, token)
+    key = await _lookup(request, store, token, session)
     if key is None:
-        raise _unauthorized("The API key is unknown or revoked.")
+        raise _unauthorized(
+            "The session has expired or its key was revoked; sign in again."
+            if session
+            else "The API key is unknown or revoked."
+        )
     if not key.allows(scope):
         raise ApiError(
             403,
@@ -115,11 +136,20 @@ async def _authenticate(
     return key
 
 
+async def _page_authenticate(request: Request, store: GraphStore, scope: str) -> ApiKey:
+    """A page's caller: the ``X-API-Key`` header, else the session cookie."""
+    header = request.headers.get("x-api-key")
+    if header:
+        return await _authenticate(request, store, header, scope)
+    cookie = request.cookies.get(COOKIE_NAME)
+    return await _authenticate(request, store, cookie, scope, session=cookie is not None)
+
+
 def require_scope(scope: str) -> Callable[..., Any]:
     """A dependency that authenticates the caller and checks ``scope``.
 
-    ``read`` also accepts the page's cookie, so a signed-in marketer can follow the
-    leaderboard's links; writing scopes take headers only (no cross-site requests).
+    ``read`` also accepts the page's session cookie, so a signed-in marketer can follow
+    the leaderboard's links; writing scopes take headers only (no cross-site requests).
     """
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
@@ -133,7 +163,9 @@ def require_scope(scope: str) -> Callable[..., Any]:
             bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
             cookie: Annotated[str | None, Depends(_cookie)] = None,
         ) -> ApiKey:
-            token = header or (bearer.credentials if bearer else None) or cookie
+            token = header or (bearer.credentials if bearer else None)
+            if token is None and cookie is not None:
+                return await _authenticate(request, store, cookie, scope, session=True)
             return await _authenticate(request, store, token, scope)
 
     else:
@@ -153,7 +185,7 @@ def require_scope(scope: str) -> Callable[..., Any]:
 
 async def page_key(request: Request, store: GraphStore) -> ApiKey | None:
     """For the HTML pages: None when the leaderboard is public, else the caller's
-    ``read`` key from the ``X-API-Key`` header or the cookie.
+    ``read`` key from the ``X-API-Key`` header or the session cookie.
 
     Raises
     ------
@@ -162,8 +194,7 @@ async def page_key(request: Request, store: GraphStore) -> ApiKey | None:
     """
     if request.app.state.settings.api_public_leaderboard:
         return None
-    token = request.headers.get("x-api-key") or request.cookies.get(COOKIE_NAME)
-    return await _authenticate(request, store, token, "read")
+    return await _page_authenticate(request, store, "read")
 
 
 async def check_token(request: Request, store: GraphStore, token: str) -> ApiKey:
@@ -179,7 +210,7 @@ AdminKey = Annotated[ApiKey, Depends(require_scope("admin"))]
 
 async def page_scope_key(request: Request, store: GraphStore, scope: str) -> ApiKey:
     """For a page form that writes (a campaign plan): the caller's key with ``scope``,
-    from the ``X-API-Key`` header or the sign-in cookie, even when the pages are public.
+    from the ``X-API-Key`` header or the session cookie, even when the pages are public.
 
     The cookie is SameSite=Strict, and a request whose ``Origin`` names another host
     or whose ``Sec-Fetch-Site`` says ``cross-site`` is refused, so another site cannot
@@ -196,5 +227,4 @@ async def page_scope_key(request: Request, store: GraphStore, scope: str) -> Api
         origin not in (None, "null") and origin.split("://", 1)[-1] != host
     ):
         raise ApiError(403, "forbidden", "This form only accepts requests from its own pages.")
-    token = request.headers.get("x-api-key") or request.cookies.get(COOKIE_NAME)
-    return await _authenticate(request, store, token, scope)
+    return await _page_authenticate(request, store, scope)

@@ -9,6 +9,7 @@ command loads FastAPI. ``tests/test_architecture.py`` allows exactly this import
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 
 from api.services.local_commands import LocalCommands
@@ -36,8 +37,10 @@ def serve(
         store that cannot be opened fails before the server starts) and is its single
         writer. With more workers, each worker process builds its app from the
         environment (``KOC_STORE``, ``KOC_DB_PATH``, ``KOC_API_WORKERS``,
-        ``KOC_API_PUBLIC_LEADERBOARD`` are set from ``settings``) and opens the store
-        read-only; migrate the store before calling this.
+        ``KOC_API_PUBLIC_LEADERBOARD`` are set from ``settings``, and
+        ``KOC_API_SESSION_SECRET`` too, random when unset, so that a web session signed
+        by one worker holds in the others) and opens the store read-only; migrate the
+        store before calling this.
     log_level : str
         uvicorn's log level.
     announce : callable
@@ -62,8 +65,12 @@ def serve(
         announce(f"KOC Graph API on {where} (docs at /docs)")
         uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level=log_level)
         return
+    secret = settings.api_session_secret
     os.environ.update(
         {
+            "KOC_API_SESSION_SECRET": (
+                secret.get_secret_value() if secret else secrets.token_urlsafe(32)
+            ),
             "KOC_STORE": settings.store,
             "KOC_DB_PATH": str(settings.db_path),
             "KOC_API_WORKERS": str(settings.api_workers),

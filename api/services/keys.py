@@ -34,6 +34,7 @@ __all__ = [
     "create_key",
     "list_keys",
     "revoke_key",
+    "find_key",
     "verify_token",
     "parse_scopes",
 ]
@@ -191,6 +192,26 @@ def revoke_key(store: Any, key_id: str) -> ApiKey:
             f"No API key {key_id!r}; `koc keys list` shows the keys.", key_id=key_id
         )
     return _row_to_key(row)
+
+
+def find_key(store: Any, key_id: str) -> ApiKey | None:
+    """The stored key ``key_id``, revoked or not (check :attr:`ApiKey.active`), or None.
+
+    For a web session (:mod:`api.http.sessions`), which names its key by id and must
+    stop working once the key is revoked.
+    """
+    try:
+        row = (
+            _conn(store)
+            .execute(
+                "SELECT key_id, name, scopes, created_at, revoked_at FROM api_keys WHERE key_id = ?",
+                [key_id],
+            )
+            .fetchone()
+        )
+    except duckdb.CatalogException:  # no key was ever created in this store
+        return None
+    return None if row is None else _row_to_key(row)
 
 
 def verify_token(store: Any, token: str) -> ApiKey | None:

@@ -76,13 +76,18 @@ def running_server(
     public: bool = False,
     workers: int = 1,
     fill: Callable[[DuckDBStore], None] = populate,
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """A store written by ``fill`` (default: the API tests' fixture) served by ``koc
-    serve``; yields the base URL and tokens per scope, and stops the process afterwards."""
+    serve`` with the settings in ``env`` (``KOC_*`` variables; the test's own are
+    dropped); yields the base URL and tokens per scope, and stops the process afterwards."""
     db = tmp_path / "served.duckdb"
     with DuckDBStore(db) as store:
         fill(store)
         tokens = make_tokens(store)
     args = ["--db", str(db), "serve", "--workers", str(workers)]
-    with koc_serve([*args, "--public" if public else "--private"]) as base:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("KOC_")}
+    with koc_serve(
+        [*args, "--public" if public else "--private"], {**environ, **(env or {})}
+    ) as base:
         yield base, tokens

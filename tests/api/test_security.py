@@ -84,7 +84,12 @@ def test_bearer_header_is_accepted(client: TestClient, tokens: dict[str, str]) -
 
 
 def test_cookie_is_accepted_for_reads_only(client: TestClient, tokens: dict[str, str]) -> None:
-    client.cookies.set("koc_api_key", tokens["admin"])
+    import time
+
+    from api.http.sessions import SESSION_COOKIE
+
+    session = client.app.state.sessions.issue(tokens["admin"].split("_")[1], now=time.time())  # type: ignore[attr-defined]
+    client.cookies.set(SESSION_COOKIE, session)
     try:
         assert client.get("/v1/leaderboard").status_code == 200
         assert client.post("/v1/events", json=[]).status_code == 401

@@ -41,6 +41,9 @@ def test_demo_command_runs_twice_and_writes_reports(tmp_path: Path) -> None:
     with (reports / "leaderboard.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+    overall = [int(r["overall_rank"]) for r in rows]  # the run's rank, staff left out in between
+    assert overall == sorted(overall)
+    assert all(int(r["overall_rank"]) >= int(r["rank"]) for r in rows)
     scores = [float(r["score"]) for r in rows]
     assert scores == sorted(scores, reverse=True)
     # the deliberately broken rows were quarantined, not lost and not loaded

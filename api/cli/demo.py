@@ -50,7 +50,8 @@ def _write_leaderboard(ctx: CliContext, path: Path, limit: int) -> int:
     with ctx.open_store() as store:
         rows = leaderboard(store, limit=limit)
     path.parent.mkdir(parents=True, exist_ok=True)
-    columns = ["rank", "user_id", "score", "rank_change", "role", "community"]
+    # rank: position on this consumer leaderboard; overall_rank: the user's rank in the run
+    columns = ["rank", "overall_rank", "user_id", "score", "rank_change", "role", "community"]
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow([*columns, "breakdown"])

@@ -31,21 +31,19 @@ rule out, so a batch of new events never scans the stored ids. Every
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
+from graph import run_tables
 from graph.duckdb_files import check_wal, open_failure, store_failure
-from graph.errors import NotFoundError, StoreError
+from graph.errors import StoreError
 from graph.events import EDGE_TYPE_CODES, EDGE_TYPES, RECORD_SPECS, EventType
 from graph.identity import (
     class_counts,
@@ -57,12 +55,11 @@ from graph.identity import (
 )
 from graph.key_filter import StoredKeys
 from graph.migrations import Migration, applied_version, migrate
+from graph.run_tables import RUN_TABLES_DDL
 from graph.store import (
     ARROW_SCHEMAS,
-    COMPONENT_SCHEMA,
     CONFLICT_SCHEMA,
     REJECT_SCHEMA,
-    SCORE_SCHEMA,
     BatchResult,
     EdgeArrays,
     RunRecord,
@@ -147,35 +144,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 raw         VARCHAR,
                 ingested_at TIMESTAMPTZ NOT NULL DEFAULT now()
             )""",
-            """CREATE TABLE runs (
-                run_id       VARCHAR PRIMARY KEY,
-                created_at   TIMESTAMPTZ NOT NULL,
-                status       VARCHAR NOT NULL,
-                config_hash  VARCHAR,
-                window_start TIMESTAMPTZ,
-                window_end   TIMESTAMPTZ,
-                watermark    TIMESTAMPTZ,
-                timings      VARCHAR,
-                row_counts   VARCHAR,
-                params       VARCHAR,
-                error        VARCHAR
-            )""",
-            """CREATE TABLE run_scores (
-                run_id    VARCHAR NOT NULL,
-                user_id   VARCHAR NOT NULL,
-                rank      INTEGER NOT NULL,
-                score     DOUBLE NOT NULL,
-                role      VARCHAR,
-                community INTEGER
-            )""",
-            """CREATE TABLE run_components (
-                run_id       VARCHAR NOT NULL,
-                user_id      VARCHAR NOT NULL,
-                component    VARCHAR NOT NULL,
-                raw          DOUBLE,
-                normalized   DOUBLE,
-                contribution DOUBLE
-            )""",
+            *RUN_TABLES_DDL,
         ),
     ),
     Migration(
@@ -726,68 +695,24 @@ class DuckDBStore:
         """
         return self._arrow(sql, [user_id, int(levels)])
 
-    # --- runs ------------------------------------------------------------------------------
+    # --- runs (graph.run_tables) ------------------------------------------------------------
     def save_run(
         self,
         run: RunRecord,
         scores: pa.Table | None = None,
         components: pa.Table | None = None,
     ) -> None:
-        d = asdict(run)
-        for key in ("timings", "row_counts", "params"):
-            d[key] = json.dumps(d[key], sort_keys=True, default=str)
-        cols = list(d)
         with self.transaction() as conn:
-            conn.execute("DELETE FROM runs WHERE run_id = ?", [run.run_id])
-            conn.execute(
-                f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                [d[c] for c in cols],
-            )
-            if scores is not None:
-                conn.execute("DELETE FROM run_scores WHERE run_id = ?", [run.run_id])
-                conn.register("_scores", scores.select(SCORE_SCHEMA.names).cast(SCORE_SCHEMA))
-                conn.execute(
-                    "INSERT INTO run_scores SELECT ?, user_id, rank, score, role, community FROM _scores",
-                    [run.run_id],
-                )
-                conn.unregister("_scores")
-            if components is not None:
-                conn.execute("DELETE FROM run_components WHERE run_id = ?", [run.run_id])
-                conn.register(
-                    "_comp", components.select(COMPONENT_SCHEMA.names).cast(COMPONENT_SCHEMA)
-                )
-                conn.execute(
-                    """INSERT INTO run_components
-                    SELECT ?, user_id, component, raw, normalized, contribution FROM _comp""",
-                    [run.run_id],
-                )
-                conn.unregister("_comp")
-
-    @staticmethod
-    def _run_from_row(row: dict[str, Any]) -> RunRecord:
-        for key in ("timings", "row_counts", "params"):
-            row[key] = json.loads(row[key]) if row[key] else {}
-        return RunRecord(**row)
-
-    def _runs(self, where: str, params: list, limit: int) -> list[RunRecord]:
-        cur = self._query(
-            f"SELECT * FROM runs WHERE {where} ORDER BY created_at DESC, run_id DESC LIMIT {int(limit)}",
-            params,
-        )
-        names = [c[0] for c in cur.description]
-        return [self._run_from_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+            run_tables.save_run(conn, run, scores, components)
 
     def get_run(self, run_id: str) -> RunRecord:
-        runs = self._runs("run_id = ?", [run_id], 1)
-        if not runs:
-            raise NotFoundError(f"No ranking run {run_id!r} in the store.", run_id=run_id)
-        return runs[0]
+        return run_tables.get_run(self.conn.cursor(), run_id)
 
     def list_runs(self, limit: int = 20) -> list[RunRecord]:
-        return self._runs("true", [], limit)
+        return run_tables.find_runs(self.conn.cursor(), limit=limit)
 
     def latest_run(self, status: str = "succeeded") -> RunRecord | None:
-        runs = self._runs("status = ?", [status], 1)
+        runs = run_tables.find_runs(self.conn.cursor(), status=status, limit=1)
         return runs[0] if runs else None
 
     def read_scores(
@@ -797,15 +722,7 @@ class DuckDBStore:
         user_ids: Iterable[str] | None = None,
         limit: int | None = None,
     ) -> pa.Table:
-        sql = "SELECT user_id, rank, score, role, community FROM run_scores WHERE run_id = ?"
-        params: list[Any] = [run_id]
-        if user_ids is not None:
-            sql += " AND user_id IN (SELECT unnest(?))"
-            params.append(list(user_ids))
-        sql += " ORDER BY rank"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return self._arrow(sql, params).cast(SCORE_SCHEMA)
+        return run_tables.read_scores(self.conn.cursor(), run_id, user_ids=user_ids, limit=limit)
 
     def read_components(
         self,
@@ -815,14 +732,6 @@ class DuckDBStore:
         component: str | None = None,
         ordered: bool = True,
     ) -> pa.Table:
-        sql = "SELECT user_id, component, raw, normalized, contribution FROM run_components WHERE run_id = ?"
-        params: list[Any] = [run_id]
-        if user_ids is not None:
-            sql += " AND user_id IN (SELECT unnest(?))"
-            params.append(list(user_ids))
-        if component is not None:
-            sql += " AND component = ?"
-            params.append(component)
-        if ordered:
-            sql += " ORDER BY user_id, component"
-        return self._arrow(sql, params).cast(COMPONENT_SCHEMA)
+        return run_tables.read_components(
+            self.conn.cursor(), run_id, user_ids, component=component, ordered=ordered
+        )

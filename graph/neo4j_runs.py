@@ -1,33 +1,49 @@
-"""Ranking runs on Neo4j: ``Run``, ``Score`` and ``Component`` nodes, and score write-back.
+"""Ranking runs on Neo4j: in the tables file (or as nodes), and score write-back.
 
 A mixin of :class:`graph.neo4j_store.Neo4jStore` (it uses the store's
-transaction helpers), kept apart so each module holds one concept. A run's
-results are ``Score``/``Component`` nodes keyed by ``run_id``; the latest
-succeeded run is also written onto ``User`` nodes as ``koc_*`` properties
-(:meth:`Neo4jRunsMixin.write_scores`).
+transaction helpers), kept apart so each module holds one concept.
+
+Where a run's record and results live:
+
+* with a tables file (``KOC_LEDGER_PATH``, the production layout), in its
+  ``runs``/``run_scores``/``run_components`` tables (:mod:`graph.run_tables`):
+  one SQL insert per run instead of ~7 server-side node writes per user. Runs
+  stored as nodes by an older KOC Graph are copied into the tables once, when
+  the tables are first created;
+* without one, as ``Run``, ``Score`` and ``Component`` nodes keyed by ``run_id``.
+
+Either way the latest succeeded run is written onto ``User`` nodes as ``koc_*``
+properties (:meth:`Neo4jRunsMixin.write_scores`), for Cypher users.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph import cypher as q
+from graph import run_tables
 from graph.errors import NotFoundError
+from graph.migrations import applied_version, migrate
 from graph.neo4j_rows import dedupe_first, iter_row_batches
 from graph.store import COMPONENT_SCHEMA, SCORE_SCHEMA, RunRecord
+from graph.tables import TableStore
+from graph.transaction import transaction
 
 __all__ = ["Neo4jRunsMixin"]
 
 _T = TypeVar("_T")
 _NO_LIMIT = 2**62
+_FIRST_USE = threading.Lock()  # one thread decides where runs live (and copies old nodes)
 
 
 def _native(value: Any) -> Any:
@@ -43,10 +59,58 @@ class Neo4jRunsMixin:
     """Run and score methods of the Neo4j store (needs the store's ``_write``/``_read``/``_table``)."""
 
     batch_size: int
+    tables: TableStore
+    _runs_in_tables: bool | None = None
     _write: Callable[..., Any]
     _read: Callable[..., Any]
     _table: Callable[..., pa.Table]
     _run_batches: Callable[..., Any]
+
+    def _run_sql(self) -> duckdb.DuckDBPyConnection | None:
+        """A cursor on the tables file's run tables, or None when runs are nodes.
+
+        The first call on a writable tables file without them creates them and
+        copies the runs stored as nodes (an older KOC Graph's) into them; that
+        copy is repeated whole if interrupted, since :func:`graph.run_tables.save_run`
+        replaces a run by id. A read-only tables file without them keeps the nodes.
+        """
+        if not self.tables.available:
+            return None
+        conn = self.tables.conn
+        with _FIRST_USE:
+            self._decide_run_tables(conn)
+        return conn.cursor() if self._runs_in_tables else None
+
+    def _decide_run_tables(self, conn: duckdb.DuckDBPyConnection) -> None:
+        if self._runs_in_tables is None:
+            if applied_version(conn, "runs") >= len(run_tables.RUN_MIGRATIONS):
+                self._runs_in_tables = True
+            else:
+                try:
+                    self._copy_node_runs(conn)
+                    migrate(conn, "runs", run_tables.RUN_MIGRATIONS)
+                    self._runs_in_tables = True
+                except duckdb.Error as exc:  # read-only: keep reading the nodes
+                    if "read-only" not in str(exc):
+                        raise
+                    self._runs_in_tables = False
+
+    def _copy_node_runs(self, conn: duckdb.DuckDBPyConnection) -> None:
+        for stmt in run_tables.RUN_MIGRATIONS[0].statements:  # IF NOT EXISTS: a no-op on retry
+            conn.execute(stmt)
+        for run in self._node_runs(q.LIST_RUNS, limit=_NO_LIMIT):
+            scores = self._table(
+                q.READ_SCORES, SCORE_SCHEMA, run_id=run.run_id, user_ids=None, limit=_NO_LIMIT
+            )
+            components = self._table(
+                q.READ_COMPONENTS,
+                COMPONENT_SCHEMA,
+                run_id=run.run_id,
+                user_ids=None,
+                component=None,
+            )
+            with transaction(conn.cursor()) as cur:
+                run_tables.save_run(cur, run, scores, components)
 
     def save_run(
         self,
@@ -54,7 +118,12 @@ class Neo4jRunsMixin:
         scores: pa.Table | None = None,
         components: pa.Table | None = None,
     ) -> None:
-        """Insert or update a run and (when given) replace its results, in batches.
+        """Insert or update a run and (when given) replace its results.
+
+        With a tables file, record and results commit in one transaction there,
+        then a ``succeeded`` run is written onto the ``User`` nodes
+        (:meth:`write_scores`; from the tables when no results are given). The
+        rest of this docstring is about runs stored as nodes.
 
         Results are written ``batch_size`` rows per transaction, so a run of any
         size fits the server's transaction memory. While they are written the
@@ -67,6 +136,16 @@ class Neo4jRunsMixin:
         (:meth:`write_back_stored`), which is what ``koc rank``'s final status
         change triggers.
         """
+        sql = self._run_sql()
+        if sql is not None:
+            with transaction(sql) as cur:
+                run_tables.save_run(cur, run, scores, components)
+            if run.status == "succeeded":
+                if scores is None:
+                    scores = run_tables.read_scores(sql, run.run_id)
+                    components = run_tables.read_components(sql, run.run_id, ordered=False)
+                self.write_scores(run.run_id, scores, components)
+            return
         params = asdict(run)
         for key in ("timings", "row_counts", "params"):
             params[key] = json.dumps(params[key], sort_keys=True, default=str)
@@ -169,7 +248,7 @@ class Neo4jRunsMixin:
         self._clear_stale(run_id)
         return table.num_rows
 
-    def _runs(self, stmt: q.Statement, **params: Any) -> list[RunRecord]:
+    def _node_runs(self, stmt: q.Statement, **params: Any) -> list[RunRecord]:
         def work(tx: Any) -> list[dict[str, Any]]:
             return [dict(r) for r in tx.run(stmt.text, params)]
 
@@ -182,16 +261,26 @@ class Neo4jRunsMixin:
         return runs
 
     def get_run(self, run_id: str) -> RunRecord:
-        runs = self._runs(q.GET_RUN, run_id=run_id)
+        sql = self._run_sql()
+        if sql is not None:
+            return run_tables.get_run(sql, run_id)
+        runs = self._node_runs(q.GET_RUN, run_id=run_id)
         if not runs:
             raise NotFoundError(f"No ranking run {run_id!r} in the store.", run_id=run_id)
         return runs[0]
 
     def list_runs(self, limit: int = 20) -> list[RunRecord]:
-        return self._runs(q.LIST_RUNS, limit=int(limit))
+        sql = self._run_sql()
+        if sql is not None:
+            return run_tables.find_runs(sql, limit=limit)
+        return self._node_runs(q.LIST_RUNS, limit=int(limit))
 
     def latest_run(self, status: str = "succeeded") -> RunRecord | None:
-        runs = self._runs(q.LATEST_RUN, status=status)
+        sql = self._run_sql()
+        if sql is not None:
+            found = run_tables.find_runs(sql, status=status, limit=1)
+            return found[0] if found else None
+        runs = self._node_runs(q.LATEST_RUN, status=status)
         return runs[0] if runs else None
 
     def read_scores(
@@ -201,6 +290,9 @@ class Neo4jRunsMixin:
         user_ids: Iterable[str] | None = None,
         limit: int | None = None,
     ) -> pa.Table:
+        sql = self._run_sql()
+        if sql is not None:
+            return run_tables.read_scores(sql, run_id, user_ids=user_ids, limit=limit)
         return self._table(
             q.READ_SCORES,
             SCORE_SCHEMA,
@@ -217,6 +309,11 @@ class Neo4jRunsMixin:
         component: str | None = None,
         ordered: bool = True,
     ) -> pa.Table:
+        sql = self._run_sql()
+        if sql is not None:
+            return run_tables.read_components(
+                sql, run_id, user_ids, component=component, ordered=ordered
+            )
         # the statement orders by user and component; unordered reads just accept that
         return self._table(
             q.READ_COMPONENTS,

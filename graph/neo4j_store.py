@@ -57,6 +57,7 @@ from graph.store import (
     WriteResult,
 )
 from graph.tables import DuckDBTables, NoTables, TableStore
+from graph.transaction import transaction
 
 __all__ = ["Neo4jStore", "check_neo4j_uri", "SPEND_SCHEMA", "NOTIFICATION_FILTER"]
 
@@ -324,7 +325,14 @@ class Neo4jStore(Neo4jRunsMixin):
         """Delete every node and relationship (batched); constraints and indexes stay.
 
         The ``KocMeta`` counter node is recreated, so the next user gets ``idx`` 0.
+        Runs kept in the tables file (:mod:`graph.neo4j_runs`) are deleted too: they
+        rank the graph that is gone.
         """
+        sql = self._run_sql()
+        if sql is not None:
+            with transaction(sql) as cur:
+                for table in ("run_components", "run_scores", "runs"):
+                    cur.execute(f"DELETE FROM {table}")
         deleted = 0
         params = {"limit": self.batch_size}
         while n := self._write(

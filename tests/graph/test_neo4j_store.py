@@ -632,6 +632,72 @@ def test_live_run_saved_in_batches_previous_run_served_until_complete(
     assert users["e"]["reach"] == 7.0 and users["b"]["reach"] is None
 
 
+@live
+def test_live_runs_in_tables_file_copy_old_nodes_and_write_no_result_nodes(
+    neo4j_store: Neo4jStore, tmp_path
+) -> None:
+    neo4j_store.append_batch(_demo_batch())
+    scores = pa.Table.from_pylist(
+        [
+            {"user_id": u, "rank": i + 1, "score": 1.0 - i / 10, "role": "consumer", "community": 0}
+            for i, u in enumerate("abcde")
+        ],
+        SCORE_SCHEMA,
+    )
+    comps = pa.Table.from_pylist(
+        [
+            {"user_id": u, "component": c, "raw": raw, "normalized": 0.5, "contribution": 0.1}
+            for u, raw in (("a", 2.0), ("e", 7.0))
+            for c in ("pagerank", "reach")
+        ],
+        COMPONENT_SCHEMA,
+    )
+    # an older KOC Graph (or no tables file): the run is Run/Score/Component nodes
+    neo4j_store.save_run(RunRecord("r1", T0, status="succeeded"), scores, comps)
+
+    def result_nodes(run_id: str) -> int:
+        with neo4j_store._session() as session:
+            return session.run(
+                "MATCH (n) WHERE (n:Score OR n:Component) AND n.run_id = $r RETURN count(n) AS n",
+                r=run_id,
+            ).single()["n"]
+
+    assert result_nodes("r1") == 9
+    settings = Settings(
+        store="neo4j", neo4j_uri=LIVE_URI, neo4j_batch_size=3, ledger_path=tmp_path / "t.duckdb"
+    )
+    with Neo4jStore.from_settings(settings) as tabled:
+        assert [r.run_id for r in tabled.list_runs()] == ["r1"]  # copied on first use
+        assert tabled.read_scores("r1").equals(scores)
+        assert tabled.read_components("r1").equals(
+            comps.sort_by([("user_id", "ascending"), ("component", "ascending")])
+        )
+        r2 = RunRecord("r2", T0 + timedelta(hours=1), status="running")
+        tabled.save_run(
+            r2,
+            scores.take([4, 3, 2, 1, 0]).set_column(
+                1, "rank", pa.array([1, 2, 3, 4, 5], pa.int32())
+            ),
+            comps,
+        )
+        assert tabled.latest_run().run_id == "r1"  # the new run is not served yet
+        r2.status = "succeeded"
+        tabled.save_run(r2)  # written back onto the users from the tables
+        assert tabled.latest_run().run_id == "r2"
+        assert result_nodes("r2") == 0  # results live in the tables file, not on the server
+        with neo4j_store._session() as session:
+            users = {
+                r["id"]: (r["run"], r["rank"], r["reach"])
+                for r in session.run(
+                    "MATCH (u:User) RETURN u.user_id AS id, u.koc_run_id AS run, "
+                    "u.koc_rank AS rank, u.koc_reach AS reach"
+                )
+            }
+        assert users["e"] == ("r2", 1, 7.0) and users["a"] == ("r2", 5, 2.0)
+    with Neo4jStore.from_settings(settings, read_only=True) as again:
+        assert [r.run_id for r in again.list_runs()] == ["r2", "r1"]
+
+
 def test_append_batch_out_of_transaction_memory_is_not_retried_and_names_the_setting() -> None:
     from neo4j.exceptions import Neo4jError
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -59,6 +59,7 @@ from influence.spend import rfm_from_spend, rfm_value
 __all__ = [
     "Progress",
     "Ranking",
+    "RankingTables",
     "compute_ranking",
     "run_ranking",
     "is_abandoned",
@@ -85,6 +86,15 @@ STEPS: tuple[str, ...] = (
     "spend",
     "score",
 )
+
+
+class RankingTables(Protocol):
+    """What :func:`record_run` stores of a ranking: its two tables, timings and counts."""
+
+    timings: dict[str, float]
+    row_counts: dict[str, int]
+
+    def tables(self) -> tuple[pa.Table, pa.Table]: ...
 
 
 @dataclass
@@ -235,6 +245,7 @@ def compute_ranking(
     start: datetime | None = None,
     end: datetime | None = None,
     progress: Progress | None = None,
+    read_roles: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Ranking:
     """Compute every user's KOC score over the window ``start <= ts < end`` (no writes).
 
@@ -248,6 +259,10 @@ def compute_ranking(
         (or the store's watermark).
     progress : callable, optional
         ``progress(step, done, total)`` before each step.
+    read_roles : callable, optional
+        ``read_roles(node_ids)``: the effective role of each node (default
+        :func:`api.services.roles.node_roles` on ``store``; the child process of
+        :mod:`api.services.ranking_process` reads them through its parent).
 
     Returns
     -------
@@ -325,8 +340,9 @@ def compute_ranking(
     )
     # effective roles now (roster / KOL-list periods, user records, confident inferences)
     # store-code orders are a staff channel: such "consumers" are employees the roster misses
+    declared = (read_roles or (lambda ids: node_roles(store, ids)))(snapshot.node_ids)
     roles, counts["staff_by_store_codes"] = staff_by_channel(
-        node_roles(store, snapshot.node_ids), signals["evidence.staff_channel"]
+        declared, signals["evidence.staff_channel"]
     )
     counts["collusion_flagged"] = int(signals["evidence.collusion"].sum())
     details = component_details(signals, rfm)
@@ -404,6 +420,7 @@ def run_ranking(
     start: datetime | None = None,
     end: datetime | None = None,
     progress: Progress | None = None,
+    compute: Callable[..., RankingTables] = compute_ranking,
 ) -> RunRecord:
     """Rank every user and store the result as a new run (``koc rank``).
 
@@ -414,6 +431,10 @@ def run_ranking(
     ----------
     store, config, start, end, progress
         As for :func:`compute_ranking`.
+    compute : callable
+        Called like :func:`compute_ranking` (the default), in this thread;
+        ``POST /v1/runs`` passes :func:`api.services.ranking_process.compute_in_child`,
+        which computes the same ranking in a child process.
 
     Returns
     -------
@@ -427,7 +448,7 @@ def run_ranking(
         cfg,
         start=start,
         end=end,
-        compute=lambda: compute_ranking(store, cfg, start=start, end=end, progress=progress),
+        compute=lambda: compute(store, cfg, start=start, end=end, progress=progress),
     )
 
 
@@ -437,7 +458,7 @@ def record_run(
     *,
     start: datetime | None,
     end: datetime | None,
-    compute: Callable[[], Ranking],
+    compute: Callable[[], RankingTables],
     params: dict[str, Any] | None = None,
 ) -> RunRecord:
     """Save a ranking as a run: ``running``, then its results, then ``succeeded`` or ``failed``.
@@ -452,7 +473,7 @@ def record_run(
     start, end : datetime, optional
         The data window.
     compute : callable
-        Computes the :class:`Ranking` (any exception marks the run failed and is re-raised).
+        Computes the :class:`Ranking`, or any :class:`RankingTables` (any exception marks the run failed and is re-raised).
     params : dict, optional
         Extra run parameters (e.g. the engine), stored with the config.
     """

@@ -2,9 +2,11 @@
 
 ``POST /v1/runs`` calls :func:`start_run`, which takes the app's
 :class:`RunSlot` (409 when a run is already going), starts
-:func:`api.services.ranking.run_ranking` in a thread and returns as soon as the
-run is saved as ``running``, so the client gets its id and polls
-``GET /v1/runs/{id}``.
+:func:`api.services.ranking.run_ranking` in a thread and returns
+as soon as the run is saved as ``running``, so the client gets its id and polls
+``GET /v1/runs/{id}``. The thread stores the run; the ranking itself is computed
+in a child process (:func:`api.services.ranking_process.compute_in_child`), so
+the server's readers keep its GIL (issue 14 M8).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from api.services import ranking
+from api.services.ranking_process import compute_in_child
 from graph.errors import ConflictError, KocError
 from graph.store import GraphStore, RunRecord
 
@@ -83,7 +86,7 @@ def start_run(
     def target() -> None:
         try:
             outcome["run"] = ranking.run_ranking(
-                store, config, start=start, end=end, progress=progress
+                store, config, start=start, end=end, progress=progress, compute=compute_in_child
             )
         except KocError as exc:
             outcome["error"] = exc

@@ -41,6 +41,18 @@ def test_post_run_with_window(own_client: TestClient, own_tokens: dict[str, str]
     assert done["window_end"].startswith("2026-01-02T12:00:00")
 
 
+def test_post_run_failing_in_child_is_stored_failed(
+    own_client: TestClient, own_tokens: dict[str, str]
+) -> None:
+    window = {"start": "2030-01-01T00:00:00Z", "end": "2030-02-01T00:00:00Z"}  # no data
+    response = own_client.post("/v1/runs", json=window, headers=auth(own_tokens["admin"]))
+    assert response.status_code == 202, response.text
+    done = _wait(own_client, own_tokens["read"], response.json()["run_id"])
+    assert done["status"] == "failed" and "no social events" in done["error"]
+    board = own_client.get("/v1/leaderboard", headers=auth(own_tokens["read"])).json()
+    assert board["run_id"] != done["run_id"]
+
+
 def test_post_run_bad_window_is_422(own_client: TestClient, own_tokens: dict[str, str]) -> None:
     for window in (
         {"start": "2026-02-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"},

@@ -8,16 +8,41 @@ Arrow batches inside the executors, so both engines weigh every edge identically
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from numbers import Integral
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, StructField, StructType
 
+from graph.params import Constraint, Interval
 from graph.snapshot import edge_weights
 
-__all__ = ["weighted_edges", "influence_pairs"]
+__all__ = ["weighted_edges", "influence_pairs", "shuffle_partitions", "PARTITIONS_CONSTRAINT"]
+
+PARTITIONS_CONSTRAINT: dict[str, list[Constraint]] = {
+    "partitions": [Interval(Integral, 1, None), None]
+}
+"""What the ``partitions`` parameter of the iterative Spark metrics accepts."""
+
+
+def shuffle_partitions(spark: SparkSession, partitions: int | None = None) -> int:
+    """Hash partitions for the edge and node tables an iteration keeps partitioned.
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+    partitions : int, optional
+        Taken as given; None reads the session's ``spark.sql.shuffle.partitions``.
+
+    Returns
+    -------
+    int
+    """
+    if partitions is not None:
+        return partitions
+    return int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
 
 
 def weighted_edges(

@@ -221,6 +221,10 @@ def is_page(path: str) -> bool:
     return not path.startswith(_MACHINE_PATHS)
 
 
+#: headers of an error response that its page keeps
+_KEPT_HEADERS = ("retry-after", "www-authenticate")
+
+
 def _for_pages(handler: Callable[[Request, Exception], Awaitable[Response]]) -> Any:
     """``handler``, but on a page path its JSON error becomes ``app.state.error_page``'s page."""
 
@@ -230,7 +234,11 @@ def _for_pages(handler: Callable[[Request, Exception], Awaitable[Response]]) -> 
         if render is None or not is_page(request.url.path):
             return response
         body = json.loads(bytes(response.body))
-        return render(request, response.status_code, body)
+        page: Response = render(request, response.status_code, body)
+        for name in _KEPT_HEADERS:  # e.g. how long a 429 or 503 page should wait
+            if name in response.headers:
+                page.headers[name] = response.headers[name]
+        return page
 
     return handle
 

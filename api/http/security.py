@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.http.deps import StoreDep
 from api.http.errors import ApiError
+from api.http.forms import check_csrf
 from api.http.sessions import SESSION_COOKIE, signer_of
 from api.services.keys import SCOPES, ApiKey, find_key, verify_token
 from graph.store import GraphStore
@@ -208,18 +209,22 @@ FinanceKey = Annotated[ApiKey, Depends(require_scope("finance"))]
 AdminKey = Annotated[ApiKey, Depends(require_scope("admin"))]
 
 
-async def page_scope_key(request: Request, store: GraphStore, scope: str) -> ApiKey:
+async def page_scope_key(
+    request: Request, store: GraphStore, scope: str, form: dict[str, str]
+) -> ApiKey:
     """For a page form that writes (a campaign plan): the caller's key with ``scope``,
     from the ``X-API-Key`` header or the session cookie, even when the pages are public.
 
-    The cookie is SameSite=Strict, and a request whose ``Origin`` names another host
-    or whose ``Sec-Fetch-Site`` says ``cross-site`` is refused, so another site cannot
-    post the form with a marketer's cookie.
+    With the session cookie, the posted ``form`` must carry the session's CSRF token
+    (:func:`api.http.forms.check_csrf`). Besides, the cookie is SameSite=Strict, and a
+    request whose ``Origin`` names another host or whose ``Sec-Fetch-Site`` says
+    ``cross-site`` is refused.
 
     Raises
     ------
     ApiError
-        401 without a key, 403 for a key without ``scope`` or a cross-site request.
+        401 without a key, 403 for a key without ``scope``, a cross-site request or a
+        missing or wrong CSRF token.
     """
     origin = request.headers.get("origin")
     host = request.headers.get("host", "")
@@ -227,4 +232,7 @@ async def page_scope_key(request: Request, store: GraphStore, scope: str) -> Api
         origin not in (None, "null") and origin.split("://", 1)[-1] != host
     ):
         raise ApiError(403, "forbidden", "This form only accepts requests from its own pages.")
-    return await _page_authenticate(request, store, scope)
+    key = await _page_authenticate(request, store, scope)
+    if not request.headers.get("x-api-key"):
+        check_csrf(request, form)
+    return key

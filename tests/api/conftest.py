@@ -11,11 +11,13 @@ expected value below can be worked out by hand:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pyarrow as pa
 import pytest
 from fastapi import FastAPI
@@ -229,6 +231,18 @@ def own_client(api_store: DuckDBStore, tmp_path: Path) -> Iterator[TestClient]:
 def auth(token: str) -> dict[str, str]:
     """Headers carrying ``token``."""
     return {"X-API-Key": token}
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """The hidden fields of the forms on a page (their CSRF token)."""
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+
+
+def sign_in(client: httpx.Client, token: str) -> httpx.Response:
+    """Post the sign-in form as a browser does: open it (its cookie and hidden token),
+    then send it with ``token`` (a ``TestClient`` or an ``httpx.Client``)."""
+    form = client.get("/login")
+    return client.post("/login", data={**hidden_fields(form.text), "key": token})
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from graph.duckdb_store import DuckDBStore
-from tests.api.conftest import auth, make_app
+from tests.api.conftest import auth, hidden_fields, make_app, sign_in
 
 
 def _users(html: str) -> list[str]:
@@ -167,15 +167,21 @@ def test_page_public_when_configured(shared_store: DuckDBStore, tmp_path: Path) 
 
 
 def test_page_login_sets_cookie(client: TestClient, tokens: dict[str, str]) -> None:
-    bad = client.post("/login", data={"key": "nope"}, follow_redirects=False)
+    bad = sign_in(client, "nope")
     assert bad.status_code == 401 and "unknown or revoked" in bad.text
-    ok = client.post("/login", data={"key": tokens["read"]}, follow_redirects=False)
+    form = client.get("/login")
+    ok = client.post(
+        "/login", data={**hidden_fields(form.text), "key": tokens["read"]}, follow_redirects=False
+    )
     assert ok.status_code == 303
     cookie = ok.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
-    assert _users(client.get("/?limit=1").text) == ["u02"]
-    out = client.get("/logout", follow_redirects=False)
+    assert tokens["read"].lower() not in cookie
+    page = client.get("/?limit=1")
+    assert _users(page.text) == ["u02"]
+    out = client.post("/logout", data=hidden_fields(page.text), follow_redirects=False)
     assert out.status_code == 303
+    assert client.get("/", follow_redirects=False).status_code == 303
 
 
 def test_page_escapes_input(client: TestClient, tokens: dict[str, str]) -> None:

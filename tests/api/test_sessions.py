@@ -6,7 +6,6 @@ the server must accept (or, expired, refuse) with :class:`SessionSigner` itself.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 
@@ -16,7 +15,7 @@ import pytest
 from api.http.sessions import SESSION_COOKIE, SESSION_SECONDS, SessionSigner
 from api.services.keys import create_key
 from graph.duckdb_store import DuckDBStore
-from tests.api.conftest import auth, populate
+from tests.api.conftest import auth, hidden_fields, populate, sign_in
 
 SECRET = "test-secret-" + "x" * 32
 
@@ -24,13 +23,6 @@ SECRET = "test-secret-" + "x" * 32
 def key_id(token: str) -> str:
     """The id part of ``koc_<key_id>_<secret>``."""
     return token.split("_")[1]
-
-
-def sign_in(client: httpx.Client, token: str) -> httpx.Response:
-    """Post the sign-in form as a browser would (its hidden fields included)."""
-    form = client.get("/login")
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.text))
-    return client.post("/login", data={**fields, "key": token})
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +150,98 @@ def test_session_header_auth_unchanged(server: tuple[str, dict[str, str]]) -> No
 
 
 def test_logout_clears_session(client: httpx.Client, server: tuple[str, dict[str, str]]) -> None:
+    page = sign_in(client, server[1]["read"])
+    assert 'action="/logout"' in page.text  # the nav's sign-out form
+    out = client.post("/logout", data=hidden_fields(page.text), follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert SESSION_COOKIE not in client.cookies
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def _is_error_page(response: httpx.Response, status: int) -> bool:
+    return (
+        response.status_code == status
+        and response.headers["content-type"].startswith("text/html")
+        and 'id="error"' in response.text
+        and '"code"' not in response.text
+        and "Traceback" not in response.text
+    )
+
+
+def test_login_csrf_missing_is_403_page(
+    client: httpx.Client, server: tuple[str, dict[str, str]]
+) -> None:
+    client.get("/login")  # the sign-in cookie, but no token in the post
+    response = client.post("/login", data={"key": server[1]["read"]})
+    assert _is_error_page(response, 403) and "reload the page" in response.text
+    assert SESSION_COOKIE not in client.cookies
+
+
+def test_login_csrf_bad_is_403_page(
+    client: httpx.Client, server: tuple[str, dict[str, str]]
+) -> None:
+    token = server[1]["read"]
+    fields = hidden_fields(client.get("/login").text)
+    assert list(fields) == ["csrf_token"]
+    bad = client.post("/login", data={"key": token, "csrf_token": fields["csrf_token"][:-2] + "AA"})
+    assert _is_error_page(bad, 403)
+    # a genuine token without its cookie (another browser's form): refused too
+    with httpx.Client(base_url=server[0], timeout=30) as other:
+        assert _is_error_page(other.post("/login", data={"key": token, **fields}), 403)
+    # a nonce past its 15 minutes, signed with the right secret: refused
+    signer = SessionSigner(SECRET.encode())
+    old = signer.login_nonce(now=time.time() - 16 * 60)
+    client.cookies.set("koc_login", old, path="/login")
+    stale = client.post("/login", data={"key": token, "csrf_token": signer.login_token(old)})
+    assert _is_error_page(stale, 403)
+
+
+def test_login_wrong_key_keeps_form_usable(
+    client: httpx.Client, server: tuple[str, dict[str, str]]
+) -> None:
+    wrong = sign_in(client, "koc_00000000_" + "x" * 43)
+    assert wrong.status_code == 401 and "unknown or revoked" in wrong.text
+    # the re-rendered form has a fresh token that works
+    again = client.post("/login", data={**hidden_fields(wrong.text), "key": server[1]["read"]})
+    assert again.status_code == 200 and SESSION_COOKIE in client.cookies
+
+
+def test_campaign_forms_csrf_missing_or_bad_is_403_page(
+    client: httpx.Client, server: tuple[str, dict[str, str]]
+) -> None:
+    sign_in(client, server[1]["admin"])
+    fields = hidden_fields(client.get("/campaigns").text)
+    assert list(fields) == ["csrf_token"]
+    plan = {"k": "1", "runs": "10"}
+    for data in (plan, {**plan, "csrf_token": "x" * 43}):
+        assert _is_error_page(client.post("/campaigns/plan", data=data), 403)
+        review = client.post(
+            "/campaigns/abcdef12/review", data={**data, "start": "2026-01-01T00:00"}
+        )
+        assert _is_error_page(review, 403)
+    # another session's token (another key's): refused
+    with httpx.Client(base_url=server[0], timeout=30, follow_redirects=True) as other:
+        sign_in(other, server[1]["read"])
+        foreign = hidden_fields(other.get("/campaigns").text)
+    assert foreign != fields
+    assert _is_error_page(client.post("/campaigns/plan", data={**plan, **foreign}), 403)
+    # the page's own token: the job starts
+    ok = client.post("/campaigns/plan", data={**plan, **fields}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"].startswith("/campaigns/jobs/")
+
+
+def test_campaign_forms_header_key_needs_no_csrf(server: tuple[str, dict[str, str]]) -> None:
+    base, tokens = server
+    # past the key and CSRF checks to the form's own validation (k must be >= 1)
+    response = httpx.post(
+        f"{base}/campaigns/plan", data={"k": "0"}, headers=auth(tokens["admin"]), timeout=30
+    )
+    assert _is_error_page(response, 422) and "form.k" in response.text
+
+
+def test_logout_csrf_missing_is_403_page(
+    client: httpx.Client, server: tuple[str, dict[str, str]]
+) -> None:
     sign_in(client, server[1]["read"])
-    out = client.get("/logout", follow_redirects=False)
-    assert out.status_code == 303 and SESSION_COOKIE not in client.cookies
+    assert _is_error_page(client.post("/logout", data={}), 403)
+    assert client.get("/", follow_redirects=False).status_code == 200  # still signed in

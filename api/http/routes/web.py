@@ -39,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from api.http import charts
 from api.http.deps import StoreDep
 from api.http.errors import ApiError
+from api.http.forms import csrf_input
 from api.http.routes.leaderboard import ID_PATTERN
 from api.http.security import page_key
 from api.services import dashboard, ranking, segments
@@ -56,7 +57,10 @@ router = APIRouter(include_in_schema=False)
 _HERE = FsPath(__file__).resolve().parents[1]
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
 templates.env.globals.update(
-    colors=charts.COMPONENT_COLORS, labels=charts.COMPONENT_LABELS, color_of=charts.color_of
+    colors=charts.COMPONENT_COLORS,
+    labels=charts.COMPONENT_LABELS,
+    color_of=charts.color_of,
+    csrf_input=csrf_input,
 )
 templates.env.filters["money"] = lambda v: (
     "" if v is None else format_money(Decimal(str(v)), thousands=True)
@@ -430,7 +434,12 @@ async def redoc_html() -> Response:
 
 def _error_page(request: Request, status: int, body: dict[str, Any]) -> Response:
     details = body.get("details") if isinstance(body.get("details"), list) else None
-    titles = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 422: "Check the filters"}
+    titles = {
+        401: "Please sign in",
+        403: "Not allowed",
+        404: "Not found",
+        422: "Check the filters",
+    }
     context = {
         "status": status,
         "title": titles.get(status, "Something went wrong"),

@@ -12,15 +12,15 @@ and review plans (server-rendered, no script: a running job's page refreshes its
   (``POST /campaigns/{plan_id}/review``, as ``koc campaign review``).
 
 Reading needs what every page needs (:func:`api.http.routes.web.key_or_login`); the
-two forms write, so they need an ``admin`` key (header or sign-in cookie), as the API
-does. Errors are pages (bad fields list the field and the reason).
+two forms write, so they need an ``admin`` key (header, or the session cookie with the
+form's CSRF token), as the API does. Errors are pages (bad fields list the field and
+the reason).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.http.deps import StoreDep, WritableDep
 from api.http.errors import ApiError
+from api.http.forms import read_form
 from api.http.routes.campaigns import ID_PATTERN, plan_request
 from api.http.routes.web import key_or_login, render_page
 from api.http.schemas.campaigns import PlanCreate
@@ -44,23 +45,11 @@ router = APIRouter(include_in_schema=False)
 
 #: seeds listed on a plan's page (a plan may have up to 100,000)
 SEEDS_SHOWN = 500
-_FORM_BYTES = 64 * 1024
 _BASELINE_LABELS = {
     "top_koc_score": "Top K by KOC score",
     "top_degree": "Top K by degree (ties)",
     "random": "Random K",
 }
-
-
-async def _read_form(request: Request, max_bytes: int = _FORM_BYTES) -> dict[str, str]:
-    """A url-encoded form body as ``{field: first value}`` (stripped), at most ``max_bytes``."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            break
-    fields = parse_qs(body[:max_bytes].decode("utf-8", "replace"), keep_blank_values=True)
-    return {name: values[0].strip() for name, values in fields.items()}
 
 
 def _jobs(request: Request) -> CampaignJobs:
@@ -112,8 +101,9 @@ async def campaigns_html(request: Request, store: StoreDep) -> Response:
 @router.post("/campaigns/plan", response_class=HTMLResponse)
 async def plan_form(request: Request, store: StoreDep, writable: WritableDep) -> Response:
     """Start planning from the form (an ``admin`` key) and go to the job's page."""
-    await page_scope_key(request, store, "admin")
-    body = _plan_fields(await _read_form(request))
+    form = await read_form(request)
+    await page_scope_key(request, store, "admin", form)
+    body = _plan_fields(form)
     job = _jobs(request).start(store, plan_request(body))
     return RedirectResponse(f"/campaigns/jobs/{job['job_id']}", status_code=303)
 
@@ -195,8 +185,8 @@ async def review_form(
     plan_id: Annotated[str, Path(pattern=ID_PATTERN)],
 ) -> Response:
     """Review the plan (an ``admin`` key): realised spread and GMV since ``start``."""
-    await page_scope_key(request, store, "admin")
-    form = await _read_form(request)
+    form = await read_form(request)
+    await page_scope_key(request, store, "admin", form)
     start, end = _moment(form, "start"), _moment(form, "end")
     review = await run_in_threadpool(lambda: review_plan(store, plan_id, start=start, end=end))
     return RedirectResponse(f"/campaigns/{review['plan_id']}#reviews", status_code=303)

@@ -147,6 +147,16 @@ class Settings(BaseSettings):
         description="Always mark the session cookie Secure (behind a proxy that ends TLS); "
         "otherwise it is Secure when the request came over https.",
     )
+    api_login_max_failures: int = Field(
+        5,
+        ge=1,
+        le=10_000,
+        description="Failed sign-ins one client address may make within "
+        "`api_login_window_s`; beyond that /login answers 429 until the oldest leaves.",
+    )
+    api_login_window_s: float = Field(
+        300.0, gt=0.0, le=86400.0, description="Sliding window of `api_login_max_failures`, s."
+    )
 
     @field_validator("api_session_secret")
     @classmethod

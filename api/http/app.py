@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.http.deps import StoreFactory, StoreProvider
 from api.http.errors import install_error_handlers
+from api.http.ratelimit import FailureLimiter
 from api.http.routes import ROUTERS
 from api.http.routes.health import package_version
 from api.http.routes.web import install_web
@@ -82,10 +83,10 @@ def create_app(
     Returns
     -------
     FastAPI
-        The app; ``app.state`` holds ``settings``, ``store_provider``,
-        ``key_cache``, ``sessions`` (the web app's
-        :class:`api.http.sessions.SessionSigner`), ``run_slot``, the caches (``page_cache``, ``facts``,
-        ``snapshot_cache``) and, when ``warm_on_start`` is set before start-up (as
+        The app; ``app.state`` holds ``settings``, ``store_provider``, ``key_cache``,
+        ``sessions`` (the web app's :class:`api.http.sessions.SessionSigner`),
+        ``login_limiter`` (failed sign-ins, :class:`api.http.ratelimit.FailureLimiter`),
+        ``run_slot``, the caches (``page_cache``, ``facts``, ``snapshot_cache``) and, when ``warm_on_start`` is set before start-up (as
         ``koc serve`` does), the start-up ``warmup``
         (:class:`api.services.warmup.Warmup`).
     """
@@ -120,6 +121,9 @@ def create_app(
     app.state.store_provider = provider
     app.state.key_cache = KeyCache()
     app.state.sessions = SessionSigner.from_settings(settings)
+    app.state.login_limiter = FailureLimiter(
+        settings.api_login_max_failures, settings.api_login_window_s
+    )
     app.state.run_slot = RunSlot()
     app.state.campaign_jobs = CampaignJobs()
     app.state.snapshot_cache = SnapshotCache()

@@ -439,6 +439,7 @@ def _error_page(request: Request, status: int, body: dict[str, Any]) -> Response
         403: "Not allowed",
         404: "Not found",
         422: "Check the filters",
+        429: "Too many attempts",
     }
     context = {
         "status": status,

@@ -60,17 +60,20 @@ class Stats:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.reads: list[tuple[str, float, bool]] = []  # (endpoint, ms, during a write/run)
+        self.reads: list[tuple[str, float, str]] = []  # (endpoint, ms, busy() at start or end)
         self.errors: Counter[str] = Counter()
         self.accepted: Counter[str] = Counter()
         self.posted: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
         self.runs: Counter[str] = Counter()
         self.writing = 0  # writes or runs in flight
+        self.ranking = 0  # runs in flight
+        self.load_start: tuple[float, ...] = (float("nan"),) * 3  # load average at the start
 
-    def busy(self) -> bool:
+    def busy(self) -> str:
+        """What is in flight now: ``run`` (a ranking run, maybe writes too), ``write`` or ``quiet``."""
         with self.lock:
-            return self.writing > 0
+            return "run" if self.ranking else "write" if self.writing else "quiet"
 
 
 def _batch(k: int, rng: np.random.Generator, users: int) -> list[dict[str, Any]]:
@@ -121,7 +124,7 @@ def run(args: argparse.Namespace) -> None:
     env = {**os.environ, "KOC_DB_PATH": str(db)}
     server = subprocess.Popen(
         [
-            str(ROOT / ".venv" / "bin" / "koc"),
+            str(Path(sys.executable).with_name("koc")),  # this venv's (a worktree has none)
             "serve",
             "--port",
             str(port),
@@ -151,7 +154,8 @@ def run(args: argparse.Namespace) -> None:
         httpx.get(f"{base}/v1/leaderboard?limit=50", headers=read_h, timeout=600)
         while not httpx.get(f"{base}/readyz", timeout=60).json()["profile_index"]["current"]:
             time.sleep(0.5)  # the profile index builds in the background
-        print("server warm; soak starts", flush=True)
+        stats.load_start = os.getloadavg()
+        print(f"server warm; soak starts (load average {stats.load_start[0]:.1f})", flush=True)
         stop = threading.Event()
         t_end = time.monotonic() + args.duration
 
@@ -166,8 +170,12 @@ def run(args: argparse.Namespace) -> None:
                 with stats.lock:
                     stats.errors[f"{name}: {type(exc).__name__}"] += 1
             ms = (time.perf_counter() - t0) * 1000
+            after = stats.busy()
+            state = (
+                "run" if "run" in (busy, after) else "write" if "write" in (busy, after) else busy
+            )
             with stats.lock:
-                stats.reads.append((name, ms, busy or stats.writing > 0))
+                stats.reads.append((name, ms, state))
                 if r is not None and not ok:
                     stats.errors[f"{name}: HTTP {r.status_code}"] += 1
 
@@ -245,6 +253,7 @@ def run(args: argparse.Namespace) -> None:
                         active = None
                         with stats.lock:
                             stats.writing -= 1
+                            stats.ranking -= 1
                 elif time.monotonic() >= next_run and time.monotonic() < t_end:
                     r = call("POST", "/v1/runs", json={})
                     if r.status_code == 202:
@@ -252,6 +261,7 @@ def run(args: argparse.Namespace) -> None:
                         stats.runs["started"] += 1
                         with stats.lock:
                             stats.writing += 1
+                            stats.ranking += 1
                     elif r.status_code == 409:
                         stats.runs["busy (409)"] += 1
                     else:
@@ -261,10 +271,10 @@ def run(args: argparse.Namespace) -> None:
 
         threads = [threading.Thread(target=f, daemon=True) for f in (readers, writer, ranker)]
         t0 = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=args.duration + 1800)
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=args.duration + 1800)
         stop.set()
         elapsed = time.monotonic() - t0
     finally:
@@ -299,7 +309,8 @@ def report(
 ) -> None:
     load = os.getloadavg()
     print(
-        f"\n## Soak: {args.users:,} users, {elapsed:.0f} s, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}\n"
+        f"\n## Soak: {args.users:,} users, {elapsed:.0f} s, load average at start "
+        f"{stats.load_start[0]:.1f}, at end {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}\n"
     )
     print(
         f"command: `.venv/bin/python benchmarks/bench_soak.py --users {args.users} --duration {args.duration} "
@@ -308,8 +319,14 @@ def report(
     print("| reads | n | p50 ms | p99 ms | max ms |")
     print("|---|---|---|---|---|")
     for name in ("GET /v1/users/{id}", "GET /v1/leaderboard"):
-        for label, busy in (("all", None), ("during writes/runs", True), ("quiet", False)):
-            ms = [m for n, m, b in stats.reads if n == name and (busy is None or b == busy)]
+        for label, states in (
+            ("all", ("run", "write", "quiet")),
+            ("during writes/runs", ("run", "write")),
+            ("during runs", ("run",)),
+            ("during writes only", ("write",)),
+            ("quiet", ("quiet",)),
+        ):
+            ms = [m for n, m, b in stats.reads if n == name and b in states]
             print(
                 f"| {name} ({label}) | {len(ms)} | {_pct(ms, 50):.1f} | {_pct(ms, 99):.1f} | {max(ms, default=float('nan')):.1f} |"
             )

@@ -40,7 +40,7 @@ from typing import Any, cast
 
 import pyarrow as pa
 
-from api.services.ranking import Progress, compute_ranking
+from api.services.ranking import STEPS, Progress, compute_ranking
 from api.services.roles import node_roles
 from graph.errors import KocError, ScoringError, StoreError
 from graph.store import GraphStore
@@ -202,6 +202,9 @@ def compute_in_child(
     )
     proc.start()
     child_conn.close()
+    last: tuple[Any, ...] = (STEPS[0], 0, len(STEPS))
+    if progress is not None:  # the first step at once: the child takes seconds to import
+        progress(*last)
     try:
         while True:
             try:
@@ -218,8 +221,9 @@ def compute_in_child(
             if kind == "call":
                 conn.send(_serve(store, *message[1:]))
             elif kind == "progress":
-                if progress is not None:
+                if progress is not None and message[1:] != last:  # not the first step twice
                     progress(*message[1:])
+                last = message[1:]
             elif kind == "done":
                 scores, components, timings, row_counts = message[1:]
                 return ComputedRanking(scores, components, timings, row_counts)

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from graph.events import EventType
-from graph.key_filter import StoredKeys
+from graph.key_filter import StoredKeys, sorted_unique
 from graph.store import (
     ARROW_SCHEMAS,
     CONFLICT_SCHEMA,
@@ -79,7 +79,7 @@ def classify(
     """
     ids = conn.sql(f"SELECT event_id, hash(event_id) AS _h FROM ({source_sql}) b").to_arrow_table()
     hashes = ids.column("_h").to_numpy()
-    repeats = np.unique(hashes).size < hashes.size  # a collision only takes the slower path
+    repeats = sorted_unique(hashes).size < hashes.size  # a collision only takes the slower path
     probe = ids.select(["event_id"])
     if stored_keys is not None:
         probe = probe.filter(pa.array(stored_keys.maybe(hashes)))

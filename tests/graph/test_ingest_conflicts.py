@@ -16,7 +16,7 @@ from graph.ingest import ingest_records
 from graph.ingest.keys import derive_reject_id
 from graph.ingest.loader import _conflict_rejects
 from graph.ingest.validate import ValidatedBatch
-from graph.key_filter import StoredKeys
+from graph.key_filter import StoredKeys, sorted_unique
 from graph.store import ARROW_SCHEMAS, CONFLICT_SCHEMA, ORDER_ID_CONFLICT, BatchResult
 
 TRICKY = ["plain", 'quote " and \\ back', "new\nline\ttab\x01\x1f\x7f", "é 中 😀 \u2028", "", None]
@@ -157,6 +157,18 @@ def test_stored_keys_never_misses_a_stored_key() -> None:
     assert (keys.maybe(others) == np.isin(others, stored)).all()
     assert len(StoredKeys(np.array([], dtype=np.uint64))) == 0
     assert not StoredKeys(np.array([], dtype=np.uint64)).maybe(stored[:3]).any()
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 5_000])
+def test_sorted_unique_equals_np_unique(n: int) -> None:
+    rng = np.random.default_rng(n)
+    values = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
+    values = np.concatenate((values, values[: n // 3], rng.integers(0, 9, size=n, dtype=np.uint64)))
+    got = sorted_unique(values)
+    assert got.dtype == np.uint64
+    assert np.array_equal(got, np.unique(values))
+    halves = np.concatenate((got[::2], got[1::2]))  # two sorted runs, merged
+    assert np.array_equal(sorted_unique(halves), got)
 
 
 @pytest.mark.parametrize("kind", ["event", "order"])

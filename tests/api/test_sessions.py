@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -245,3 +246,32 @@ def test_logout_csrf_missing_is_403_page(
     sign_in(client, server[1]["read"])
     assert _is_error_page(client.post("/logout", data={}), 403)
     assert client.get("/", follow_redirects=False).status_code == 200  # still signed in
+
+
+def test_serve_workers_share_one_session_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import os
+
+    import uvicorn
+
+    from api.http.server import serve
+    from graph.settings import Settings
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("KOC_")}
+    monkeypatch.setattr(os, "environ", environ)  # what the worker processes inherit
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    serve(Settings(api_workers=2, db_path=tmp_path / "x.duckdb"), announce=lambda _: None)
+    secret = environ["KOC_API_SESSION_SECRET"]
+    assert len(secret) >= 32
+    # every worker reads the same secret from that environment
+    signers = [SessionSigner.from_settings(Settings(_env_file=None)) for _ in range(2)]
+    assert not any(s.ephemeral for s in signers)
+    token = signers[0].issue("0123abcd", now=time.time())
+    assert signers[1].verify(token, now=time.time()) == "0123abcd"
+    # a configured secret is passed on as it is
+    serve(
+        Settings(api_workers=2, db_path=tmp_path / "x.duckdb", api_session_secret=SECRET),  # type: ignore[arg-type]
+        announce=lambda _: None,
+    )
+    assert environ["KOC_API_SESSION_SECRET"] == SECRET

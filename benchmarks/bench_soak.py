@@ -68,6 +68,7 @@ class Stats:
         self.runs: Counter[str] = Counter()
         self.writing = 0  # writes or runs in flight
         self.ranking = 0  # runs in flight
+        self.trace: list[dict[str, Any]] = []  # --trace: every read and run poll, timed
         self.load_start: tuple[float, ...] = (float("nan"),) * 3  # load average at the start
 
     def busy(self) -> str:
@@ -176,6 +177,7 @@ def run(args: argparse.Namespace) -> None:
             )
             with stats.lock:
                 stats.reads.append((name, ms, state))
+                stats.trace.append({"t": time.time() - ms / 1000, "read": name, "ms": round(ms, 1)})
                 if r is not None and not ok:
                     stats.errors[f"{name}: HTTP {r.status_code}"] += 1
 
@@ -247,7 +249,13 @@ def run(args: argparse.Namespace) -> None:
             active: str | None = None
             while time.monotonic() < t_end or active:
                 if active:
-                    state = call("GET", f"/v1/runs/{active}").json().get("status")
+                    body = call("GET", f"/v1/runs/{active}").json()
+                    state = body.get("status")
+                    step = (body.get("progress") or {}).get("step")
+                    with stats.lock:
+                        stats.trace.append(
+                            {"t": time.time(), "run": active, "status": state, "step": step}
+                        )
                     if state != "running":
                         stats.runs[state] += 1
                         active = None
@@ -292,6 +300,10 @@ def run(args: argparse.Namespace) -> None:
     bad_amount = sum(1 for o in soak if str(o["amount"]) == "99999.0000")
     stored_views = after["view"] - before["view"]
     report(stats, args, elapsed, len(soak), stored_views, doubled, bad_amount)
+    if args.trace:
+        args.trace.write_text(
+            "\n".join(json.dumps(r) for r in sorted(stats.trace, key=lambda r: r["t"]))
+        )
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -359,6 +371,7 @@ def main() -> None:
     p.add_argument("--rank-every", type=float, default=180.0, help="seconds between runs")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--rebuild", action="store_true", help="rebuild the store first")
+    p.add_argument("--trace", type=Path, help="write every read and run poll here (JSON lines)")
     run(p.parse_args())
 
 

@@ -19,7 +19,9 @@ parent refuses anything else.
 The messages, child to parent: ``("call", name, args, kwargs)`` (answered by the
 value), ``("progress", step, done, total)``, ``("done", scores, components,
 timings, row_counts)`` or ``("error", module, name, message, context,
-traceback)``. The parent waits on the pipe (the GIL released); a child that dies
+traceback)``. The child lowers its priority (:data:`CHILD_NICE`), so on a busy
+machine the server's request threads get the CPU first. The parent waits on the
+pipe (the GIL released); a child that dies
 (killed, out of memory) closes the pipe and the run fails with its exit code.
 The run's lifecycle stays with the parent: ``run_ranking(store, ...,
 compute=compute_in_child)`` stores it through
@@ -32,6 +34,7 @@ import builtins
 import importlib
 import logging
 import multiprocessing as mp
+import os
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,7 +49,7 @@ from graph.errors import KocError, ScoringError, StoreError
 from graph.store import GraphStore
 from influence.config import ScoreConfig
 
-__all__ = ["READS", "ComputedRanking", "compute_in_child"]
+__all__ = ["READS", "CHILD_NICE", "ComputedRanking", "compute_in_child"]
 
 log = logging.getLogger("koc.api")
 
@@ -63,6 +66,9 @@ READS = frozenset(
         "node_roles",
     }
 )
+
+#: Niceness the child adds to its own (batch work: the server's readers go first on a busy CPU).
+CHILD_NICE = 10
 
 #: Seconds to wait for a child to exit after its last message before killing it.
 _JOIN_TIMEOUT_S = 10.0
@@ -102,6 +108,7 @@ def _child_main(
     conn: Connection, config: ScoreConfig, start: datetime | None, end: datetime | None
 ) -> None:
     """Entry point of the child: compute the ranking, send its tables (or the error)."""
+    os.nice(CHILD_NICE)
     client = _StoreClient(conn)
     try:
         ranking = compute_ranking(
@@ -191,6 +198,12 @@ def compute_in_child(
         become a ScoringError naming it.
     ScoringError
         The child stopped without an answer (killed, out of memory).
+
+    Notes
+    -----
+    The child is started with ``spawn``, which imports the program's main module
+    again: it must keep its work under ``if __name__ == "__main__"`` (``koc``,
+    uvicorn and pytest do).
     """
     ctx = mp.get_context("spawn")
     conn, child_conn = ctx.Pipe()

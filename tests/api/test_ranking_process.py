@@ -58,15 +58,19 @@ def test_run_ranking_in_child_error_fails_run_with_child_message(api_store) -> N
 
 def test_run_ranking_in_child_killed_child_fails_run(api_store) -> None:
     before = api_store.latest_run()
+    niced: list[int] = []
 
     def kill_child(step: str, done: int, total: int) -> None:
         if step == "pagerank":
             [proc] = [p for p in mp.active_children() if p.name == "koc-ranking"]
+            mine = os.getpriority(os.PRIO_PROCESS, 0)
+            niced.append(os.getpriority(os.PRIO_PROCESS, proc.pid or 0) - mine)
             os.kill(proc.pid or 0, signal.SIGKILL)
 
     with pytest.raises(ScoringError, match="stopped before it finished") as caught:
         svc.run_ranking(api_store, compute=child.compute_in_child, progress=kill_child)
     assert caught.value.context["exit_code"] == -signal.SIGKILL
+    assert niced == [min(child.CHILD_NICE, 19 - os.getpriority(os.PRIO_PROCESS, 0))]
     failed = api_store.list_runs(limit=1)[0]
     assert failed.status == "failed" and "exit code -9" in failed.error
     assert api_store.latest_run().run_id == before.run_id

@@ -173,11 +173,12 @@ MIGRATIONS: tuple[Migration, ...] = (
 #: bumps :meth:`DuckDBStore.revision`; run inside the writing transaction
 BUMP_REVISION = "UPDATE store_revision SET revision = revision + 1"
 
-#: keeps ``referral_first`` (first referral of each referee) right for the referees in ``_new``
+#: keeps ``referral_first`` (first referral of each referee) right for the referees of the
+#: new rows of ``_cls``
 _REFRESH_REFERRAL_FIRST = f"""
     CREATE OR REPLACE TEMP TABLE _touched AS
-        SELECT DISTINCT u.idx FROM _new n JOIN users u ON u.user_id = n.d
-        WHERE n.etype = {EDGE_TYPE_CODES[EventType.REFERRAL]};
+        SELECT DISTINCT u.idx FROM _cls n JOIN users u ON u.user_id = n.d
+        WHERE n._cls = 'new' AND n.etype = {EDGE_TYPE_CODES[EventType.REFERRAL]};
     DELETE FROM referral_first WHERE referee IN (SELECT idx FROM _touched);
     INSERT INTO referral_first {first_referral_sql("dst IN (SELECT idx FROM _touched)")};
     DROP TABLE _touched;
@@ -196,6 +197,17 @@ def _window_sql(column: str, start: datetime | None, end: datetime | None) -> tu
         clauses.append(f"{column} < ?")
         params.append(end)
     return (" AND ".join(clauses) or "true"), params
+
+
+def _new_rows_table(
+    conn: duckdb.DuckDBPyConnection, inserted: int, parts: list[tuple[EventType, pa.Table]]
+) -> str:
+    """The temp table holding the new rows of ``_cls``: ``_cls`` itself when every row of
+    the batch is new (no copy of the batch), else ``_new``, created from it."""
+    if inserted == sum(t.num_rows for _, t in parts):
+        return "_cls"
+    conn.execute("CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM _cls WHERE _cls = 'new'")
+    return "_new"
 
 
 class DuckDBStore:
@@ -412,17 +424,17 @@ class DuckDBStore:
             )
         conflicts = refused_rows(conn, [t for t, _ in parts])
         out = class_counts(conn, parts)
-        conn.execute("CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM _cls WHERE _cls = 'new'")
-        self._ensure_users(conn, "SELECT s AS u FROM _new UNION ALL SELECT d FROM _new")
+        new = _new_rows_table(conn, sum(w.inserted for w in out.values()), parts)
+        self._ensure_users(conn, f"SELECT s AS u FROM {new} UNION ALL SELECT d FROM {new}")
         conn.execute(
-            """INSERT INTO events
+            f"""INSERT INTO events
             SELECT n.event_id, n.etype, s.idx, d.idx, n.content_id, n.channel, n.campaign, n.ts
-            FROM _new n JOIN users s ON s.user_id = n.s LEFT JOIN users d ON d.user_id = n.d"""
+            FROM {new} n JOIN users s ON s.user_id = n.s LEFT JOIN users d ON d.user_id = n.d"""
         )
-        self._add_keys(conn, "events", "event_id", "SELECT event_id FROM _new")
+        self._add_keys(conn, "events", "event_id", f"SELECT event_id FROM {new}")
         if out.get(EventType.REFERRAL.value, WriteResult()).inserted:
             conn.execute(_REFRESH_REFERRAL_FIRST)
-        conn.execute("DROP TABLE _new; DROP TABLE _cls")
+        conn.execute("DROP TABLE IF EXISTS _new; DROP TABLE _cls")
         return out, conflicts
 
     def _append(
@@ -460,19 +472,17 @@ class DuckDBStore:
                 conn, "refunds", "event_id", "SELECT event_id FROM _cls WHERE _cls = 'new'"
             )
         elif result.inserted:
+            new = _new_rows_table(conn, result.inserted, [(event_type, table)])
+            self._ensure_users(conn, f"SELECT buyer AS u FROM {new}")
             conn.execute(
-                "CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM _cls WHERE _cls = 'new'"
-            )
-            self._ensure_users(conn, "SELECT buyer AS u FROM _new")
-            conn.execute(
-                """INSERT INTO orders
+                f"""INSERT INTO orders
                 SELECT n.event_id, n.order_id, u.idx, n.amount, n.currency, n.ts,
                        n.attribution_token, n.store_id
-                FROM _new n JOIN users u ON u.user_id = n.buyer"""
+                FROM {new} n JOIN users u ON u.user_id = n.buyer"""
             )
-            self._add_keys(conn, "orders", "event_id", "SELECT event_id FROM _new")
-            self._add_keys(conn, "orders", "order_id", "SELECT order_id FROM _new")
-            conn.execute("DROP TABLE _new")
+            self._add_keys(conn, "orders", "event_id", f"SELECT event_id FROM {new}")
+            self._add_keys(conn, "orders", "order_id", f"SELECT order_id FROM {new}")
+            conn.execute("DROP TABLE IF EXISTS _new")
         conn.execute("DROP TABLE _cls")
         return result, conflicts
 

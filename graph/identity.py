@@ -83,6 +83,11 @@ def classify(
     probe = ids.select(["event_id"])
     if stored_keys is not None:
         probe = probe.filter(pa.array(stored_keys.maybe(hashes)))
+    if not repeats and not probe.num_rows:  # every row is new: one copy of the batch, not two
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE _cls AS SELECT b.*, 'new' AS _cls FROM ({source_sql}) b"
+        )
+        return
     first = "row_number() OVER (PARTITION BY b.event_id ORDER BY b._t, b._ord)" if repeats else "1"
     conn.execute(
         f"CREATE OR REPLACE TEMP TABLE _in AS SELECT b.*, {first}::BIGINT AS _k FROM ({source_sql}) b"

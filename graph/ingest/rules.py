@@ -22,6 +22,7 @@ __all__ = [
     "TS_MIN",
     "TS_MAX",
     "EPOCH_MS_THRESHOLD",
+    "ISO_SECONDS",
     "quote_ident",
     "quote_literal",
 ]
@@ -54,6 +55,11 @@ _ISO = r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?"
 #: a UTC offset at the end of an ISO-8601 timestamp (``Z``, ``+08:00``, ``+0800``, ``+08``)
 _OFFSET_END = r"(\d[Zz]|\d\s?[+-]\d{2}(:?\d{2})?)$"
 _EPOCH = r"\d{1,15}(\.\d{1,6})?"
+#: The common timestamp shape ``2026-07-06T02:54:59+08:00`` (seconds below 60, an offset
+#: with minutes). For such a value the ISO branch of :func:`_ts_rules` applies, no leap
+#: second, the offset is at a fixed place and the "no timezone" rule cannot fail, so a
+#: batch whose column holds only these is checked without any regex.
+ISO_SECONDS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:[0-5]\d[+-]\d{2}:\d{2}$"
 _VERBS = {
     EventType.VIEW: "view their own share",
     EventType.FORWARD: "forward their own content",
@@ -83,6 +89,7 @@ def type_rules(
     max_amount: Decimal,
     reject_unknown: bool,
     non_ascii: frozenset[str] = frozenset(),
+    iso_seconds: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, str], dict[str, str], list[Check]]:
     """SQL pieces for one record type: raw values, typed values, and the ordered checks.
 
@@ -101,6 +108,10 @@ def type_rules(
     non_ascii : frozenset of str
         Input columns with a non-ASCII value in this batch (the others need no
         Unicode normalisation and only an ASCII control-character check).
+    iso_seconds : frozenset of str
+        Input columns whose every value in this batch matches :data:`ISO_SECONDS`
+        (``2026-07-06T02:54:59+08:00``): a timestamp field read from one as it is
+        gets the rules that can still fail for such values, without regexes.
 
     Returns
     -------
@@ -159,11 +170,19 @@ def type_rules(
         values = [s.constant or "", *(s.values or {}).values()]
         return (s.column is None or s.column not in non_ascii) and all(v.isascii() for v in values)
 
+    def plain_iso(name: str) -> bool:
+        s = src.get(name)
+        return (
+            s is not None
+            and s.column in iso_seconds
+            and raw[name] == f"r.{quote_ident(s.column or '')}"  # no cleaning or value map
+        )
+
     for name in (EVENT_ID_FIELD, *spec.names):
         v, kind = raw[name], kinds[name]
         if name in required:
             checks.append(Check(f"{v} IS NULL", name, "NULL", "'missing required field'"))
-        limits = _Limits(max_amount, longest(name), ascii_only(name))
+        limits = _Limits(max_amount, longest(name), ascii_only(name), plain_iso(name))
         typed[name], rules = _KIND_RULES[kind](name, v, limits)
         checks.extend(rules)
     if et in EDGE_TYPES:
@@ -185,6 +204,7 @@ class _Limits(NamedTuple):
     max_amount: Decimal
     longest: int  # longest value of the field in this batch (bytes)
     ascii: bool = True  # no value of the field in this batch is non-ASCII
+    iso_seconds: bool = False  # every value of the field in this batch matches ISO_SECONDS
 
 
 #: ``builder(field, raw value expression, limits) -> (typed expression, checks)``
@@ -287,6 +307,30 @@ def _ts_rules(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
     A leap second (``23:59:60``) is the first instant of the next minute, as in
     POSIX time, which has no leap seconds.
     """
+    t = f"r.{quote_ident('t$' + name)}"
+    bad = f"{t} IS NULL AND {v} IS NOT NULL"
+    not_a_ts = Check(
+        bad,
+        name,
+        v,
+        "'not a timestamp: expected ISO-8601 with a UTC offset, or epoch seconds/milliseconds'",
+    )
+    in_range = Check(
+        f"{t} < TIMESTAMPTZ '{TS_MIN}' OR {t} >= TIMESTAMPTZ '{TS_MAX}'",
+        name,
+        v,
+        f"'timestamp outside {TS_MIN} .. {TS_MAX}'",
+    )
+    offset_reason = "'UTC offset out of range: expected -18:00 .. +18:00 (minutes below 60)'"
+    if lim.iso_seconds:  # the same outcome as the general rules below, for these values
+        offset = Check(
+            f"TRY_CAST(substr({v}, 21, 2) AS INTEGER) > 18 "
+            f"OR TRY_CAST(substr({v}, 24, 2) AS INTEGER) > 59",
+            name,
+            v,
+            offset_reason,
+        )
+        return f"TRY_CAST({v} AS TIMESTAMPTZ)", [offset, not_a_ts, in_range]
     num = f"TRY_CAST({v} AS DECIMAL(21, 6))"
     iso = f"length({v}) > 10 AND regexp_matches({v}, '{_OFFSET_END}')"
     leap = r"(\d{2}:\d{2}):60"
@@ -300,15 +344,13 @@ def _ts_rules(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
             make_timestamp(CAST({num} * CASE WHEN {num} < {EPOCH_MS_THRESHOLD}
                 THEN 1000000 ELSE 1000 END AS BIGINT))::TIMESTAMPTZ
         END"""
-    t = f"r.{quote_ident('t$' + name)}"
-    bad = f"{t} IS NULL AND {v} IS NOT NULL"
     return typed, [
         Check(
             f"{iso} AND regexp_matches({v}, '\\d\\s?[+-]\\d{{2}}(:?\\d{{2}})?$') "
             f"AND ({offset_h} > 18 OR coalesce({offset_m}, 0) > 59)",
             name,
             v,
-            "'UTC offset out of range: expected -18:00 .. +18:00 (minutes below 60)'",
+            offset_reason,
         ),
         Check(
             f"{bad} AND regexp_full_match({v}, '{_ISO}')",
@@ -316,18 +358,8 @@ def _ts_rules(name: str, v: str, lim: _Limits) -> tuple[str, list[Check]]:
             v,
             "'timestamp has no timezone; add an offset such as Z or +08:00'",
         ),
-        Check(
-            bad,
-            name,
-            v,
-            "'not a timestamp: expected ISO-8601 with a UTC offset, or epoch seconds/milliseconds'",
-        ),
-        Check(
-            f"{t} < TIMESTAMPTZ '{TS_MIN}' OR {t} >= TIMESTAMPTZ '{TS_MAX}'",
-            name,
-            v,
-            f"'timestamp outside {TS_MIN} .. {TS_MAX}'",
-        ),
+        not_a_ts,
+        in_range,
     ]
 
 

@@ -22,9 +22,9 @@ from graph.ingest.keys import event_id_sql, reject_id_sql
 from graph.ingest.mapping import EVENT_ID_FIELD, TYPE_FIELD, ColumnMapping
 from graph.ingest.options import IngestOptions
 from graph.ingest.readers import RawBatch
+from graph.ingest.rules import ISO_SECONDS, type_rules
 from graph.ingest.rules import quote_ident as _q
 from graph.ingest.rules import quote_literal as _lit
-from graph.ingest.rules import type_rules
 from graph.ingest.summary import RejectSample
 from graph.store import ARROW_SCHEMAS, REJECT_SCHEMA
 
@@ -82,6 +82,17 @@ def _name_empty_columns(table: pa.Table, source: str, warnings: list[str]) -> pa
     return table.rename_columns(fixed)
 
 
+def _all_iso_seconds(col: pa.ChunkedArray) -> bool:
+    """Whether every value of ``col`` (one at least) matches :data:`ISO_SECONDS`.
+
+    The length test first: a column of other values is ruled out without a regex.
+    """
+    lengths = pc.min_max(pc.binary_length(col)).as_py()
+    if lengths["min"] != 25 or lengths["max"] != 25:  # len("2026-07-06T02:54:59+08:00")
+        return False
+    return pc.all(pc.match_substring_regex(col, ISO_SECONDS)).as_py() is True
+
+
 def reject_samples(rejects: pa.Table) -> list[RejectSample]:
     """Quarantine rows (:data:`REJECT_SCHEMA`) as summary samples."""
     cols = ["source", "row_number", "field", "value", "reason"]
@@ -116,6 +127,7 @@ class Validator:
         self._warned: set[str] = set()
         self._maxlen: dict[str, int] = {}
         self._non_ascii: set[str] = set()
+        self._iso_seconds: set[str] = set()
 
     def close(self) -> None:
         self.conn.close()
@@ -210,11 +222,14 @@ class Validator:
         """Trim ASCII whitespace, turn empty strings into nulls, note each column's longest value.
 
         Done with Arrow kernels (much cheaper than SQL ``trim``); the longest value
-        lets the SQL skip length checks that cannot fail in this batch.
+        lets the SQL skip length checks that cannot fail in this batch, and a column
+        of timestamps all shaped like :data:`graph.ingest.rules.ISO_SECONDS` is
+        checked without regexes.
         """
         cols = []
         self._maxlen = {}
         self._non_ascii = set()
+        self._iso_seconds = set()
         for name, col in zip(table.column_names, table.columns, strict=True):
             lengths = pc.binary_length(col)
             self._maxlen[name] = pc.max(lengths).as_py() or 0
@@ -224,6 +239,8 @@ class Validator:
             empty = pc.equal(pc.binary_length(trimmed), 0)
             if pc.any(empty).as_py():
                 trimmed = pc.if_else(empty, pa.scalar(None, pa.string()), trimmed)
+            if _all_iso_seconds(trimmed):
+                self._iso_seconds.add(name)
             cols.append(trimmed)
         return pa.table(cols, names=table.column_names)
 
@@ -293,6 +310,7 @@ class Validator:
             max_amount=self.max_amount,
             reject_unknown=self.unknown_columns == "reject",
             non_ascii=frozenset(self._non_ascii),
+            iso_seconds=frozenset(self._iso_seconds),
         )
         schema = ARROW_SCHEMAS[et]
         inner_cols = ", ".join(f"{typed[n]} AS {_q('t$' + n)}" for n in typed)

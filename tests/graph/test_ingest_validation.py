@@ -369,3 +369,73 @@ def test_ingest_reserved_column_names_ignored(name, store: DuckDBStore) -> None:
     summary = ingest_records(store, [rec])
     assert summary.inserted == 1
     assert any("reserved" in w for w in summary.warnings)
+
+
+def test_validator_iso_seconds_batch_same_outcome_as_general_rules(monkeypatch) -> None:
+    """A batch whose timestamps all look like ``2024-01-01T10:00:00+08:00`` is checked
+    without regexes; valid rows, typed values and quarantine rows are those of the
+    general rules, also for impossible dates, offsets and the range limits."""
+    import numpy as np
+    import pyarrow as pa
+
+    import graph.ingest.validate as validate
+    from graph.events import EventType
+    from graph.ingest.readers import RawBatch
+
+    stamps = [
+        "2024-01-01T10:00:00+08:00",
+        "2024-06-30T23:59:59-05:30",
+        "2024-13-01T00:00:00+08:00",
+        "2024-02-30T10:00:00+08:00",
+        "2024-01-01T24:00:00+00:00",
+        "2024-01-01T10:61:00+00:00",
+        "2024-01-01T10:00:00+19:00",
+        "2024-01-01T10:00:00+18:00",
+        "2024-01-01T10:00:00-18:59",
+        "2024-01-01T10:00:00+08:60",
+        "1969-12-31T23:59:59+00:00",
+        "1970-01-01T00:00:00+00:00",
+        "2099-12-31T23:59:59-18:00",
+        "2100-01-01T00:00:00+00:00",
+        "0000-01-01T00:00:00+00:00",
+    ]
+    n = len(stamps)
+    table = pa.table(
+        {
+            "type": ["view"] * n,
+            "viewer": [f"v{i}" for i in range(n)],
+            "sharer": ["s"] * n,
+            "content_id": ["c"] * n,
+            "ts": stamps,
+        }
+    )
+
+    def run() -> tuple[validate.ValidatedBatch, set[str]]:
+        v = validate.Validator()
+        try:
+            out = v.validate(RawBatch(table, np.arange(2, n + 2, dtype=np.int64), []), "f.csv")
+            return out, v._iso_seconds
+        finally:
+            v.close()
+
+    fast, fast_columns = run()
+    monkeypatch.setattr(validate, "_all_iso_seconds", lambda col: False)
+    general, general_columns = run()
+    assert fast_columns == {"ts"} and not general_columns
+    reasons = " | ".join(fast.rejects.column("reason").to_pylist())
+    assert "UTC offset out of range" in reasons and "outside 1970-01-01" in reasons
+    assert fast.tables[EventType.VIEW].equals(general.tables[EventType.VIEW])
+    assert fast.rejects.equals(general.rejects)
+    assert 0 < fast.rejects.num_rows < n
+    assert fast.tables[EventType.VIEW].num_rows + fast.rejects.num_rows == n
+
+
+def test_all_iso_seconds_only_that_shape() -> None:
+    import pyarrow as pa
+
+    from graph.ingest.validate import _all_iso_seconds
+
+    assert _all_iso_seconds(pa.chunked_array([["2024-01-01T10:00:00+08:00", None]]))
+    for other in ("2024-01-01T10:00:60+08:00", "2024-01-01 10:00:00+08:00", "2024-01-01T10:00:00Z"):
+        assert not _all_iso_seconds(pa.chunked_array([["2024-01-01T10:00:00+08:00", other]]))
+    assert not _all_iso_seconds(pa.chunked_array([[None, None]], pa.string()))

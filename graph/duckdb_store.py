@@ -389,6 +389,28 @@ class DuckDBStore:
             """
         )
 
+    def _user_map(self, conn: duckdb.DuckDBPyConnection, id_sql: str) -> None:
+        """Create ``_map`` (``u``, ``idx``): the node index of every user id produced by
+        ``id_sql`` (column ``u``), new ids given the next indexes (as :meth:`_ensure_users`).
+
+        One pass over ``users`` per batch; the batch's rows then join this small table
+        instead of ``users`` (twice for an edge), and new ids are found without a
+        second ``NOT EXISTS`` scan.
+        """
+        conn.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _map AS
+            SELECT m.u, coalesce(m.idx, b.base
+                       + row_number() OVER (PARTITION BY m.idx IS NULL ORDER BY m.u))::INTEGER AS idx,
+                   m.idx IS NULL AS fresh
+            FROM (SELECT n.u, x.idx
+                  FROM (SELECT DISTINCT u FROM ({id_sql}) WHERE u IS NOT NULL) n
+                  LEFT JOIN users x ON x.user_id = n.u) m,
+                 (SELECT coalesce(max(idx), -1) AS base FROM users) b
+            """
+        )
+        conn.execute("INSERT INTO users (idx, user_id) SELECT idx, u FROM _map WHERE fresh")
+
     def _append_social(
         self, conn: duckdb.DuckDBPyConnection, parts: list[tuple[EventType, pa.Table]]
     ) -> tuple[dict[str, WriteResult], pa.Table]:
@@ -425,16 +447,16 @@ class DuckDBStore:
         conflicts = refused_rows(conn, [t for t, _ in parts])
         out = class_counts(conn, parts)
         new = _new_rows_table(conn, sum(w.inserted for w in out.values()), parts)
-        self._ensure_users(conn, f"SELECT s AS u FROM {new} UNION ALL SELECT d FROM {new}")
+        self._user_map(conn, f"SELECT s AS u FROM {new} UNION ALL SELECT d FROM {new}")
         conn.execute(
             f"""INSERT INTO events
             SELECT n.event_id, n.etype, s.idx, d.idx, n.content_id, n.channel, n.campaign, n.ts
-            FROM {new} n JOIN users s ON s.user_id = n.s LEFT JOIN users d ON d.user_id = n.d"""
+            FROM {new} n JOIN _map s ON s.u = n.s LEFT JOIN _map d ON d.u = n.d"""
         )
         self._add_keys(conn, "events", "event_id", f"SELECT event_id FROM {new}")
         if out.get(EventType.REFERRAL.value, WriteResult()).inserted:
             conn.execute(_REFRESH_REFERRAL_FIRST)
-        conn.execute("DROP TABLE IF EXISTS _new; DROP TABLE _cls")
+        conn.execute("DROP TABLE IF EXISTS _new; DROP TABLE _cls; DROP TABLE _map")
         return out, conflicts
 
     def _append(
@@ -473,16 +495,16 @@ class DuckDBStore:
             )
         elif result.inserted:
             new = _new_rows_table(conn, result.inserted, [(event_type, table)])
-            self._ensure_users(conn, f"SELECT buyer AS u FROM {new}")
+            self._user_map(conn, f"SELECT buyer AS u FROM {new}")
             conn.execute(
                 f"""INSERT INTO orders
                 SELECT n.event_id, n.order_id, u.idx, n.amount, n.currency, n.ts,
                        n.attribution_token, n.store_id
-                FROM {new} n JOIN users u ON u.user_id = n.buyer"""
+                FROM {new} n JOIN _map u ON u.u = n.buyer"""
             )
             self._add_keys(conn, "orders", "event_id", f"SELECT event_id FROM {new}")
             self._add_keys(conn, "orders", "order_id", f"SELECT order_id FROM {new}")
-            conn.execute("DROP TABLE IF EXISTS _new")
+            conn.execute("DROP TABLE IF EXISTS _new; DROP TABLE _map")
         conn.execute("DROP TABLE _cls")
         return result, conflicts
 

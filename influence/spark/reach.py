@@ -15,7 +15,9 @@ and the estimate is :func:`influence.reach.hll_estimate_sums` applied in the
 executors. Register maxima are exact and the register sums are sums of powers of two
 (exact in float64 while every rank is below 47), so the reach equals the
 single-node value exactly. Cost per hop: one row per edge and non-zero register of
-its target, at most ``m`` (partial aggregation before the shuffle).
+its target, at most ``m`` (partial aggregation before the shuffle). The edge pattern
+is partitioned by its target once and persisted, so a hop shuffles the register
+table, never the edges.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -35,6 +38,7 @@ from influence.reach import (
     log2_registers,
     node_hashes,
 )
+from influence.spark.graph import PARTITIONS_CONSTRAINT, shuffle_partitions
 
 __all__ = ["reach_hyperanf"]
 
@@ -67,7 +71,9 @@ def _estimate_batches(m: int):  # type: ignore[no-untyped-def]
     return run
 
 
-@validate_params({k: HYPERANF_CONSTRAINTS[k] for k in ("hops", "registers")})
+@validate_params(
+    {**{k: HYPERANF_CONSTRAINTS[k] for k in ("hops", "registers")}, **PARTITIONS_CONSTRAINT}
+)
 def reach_hyperanf(
     edges: DataFrame,
     nodes: DataFrame,
@@ -76,6 +82,7 @@ def reach_hyperanf(
     registers: int = 64,
     seed: int = 0,
     types: Iterable[EventType] | None = None,
+    partitions: int | None = None,
 ) -> DataFrame:
     """Estimated distinct users within ``1..hops`` hops downstream of every node.
 
@@ -91,6 +98,9 @@ def reach_hyperanf(
     seed : int, default 0
     types : iterable of EventType, optional
         Edge types to walk; default :data:`influence.reach.REACH_TYPES`.
+    partitions : int, optional
+        Hash partitions of the kept edge pattern; default the session's
+        ``spark.sql.shuffle.partitions``.
 
     Returns
     -------
@@ -107,13 +117,19 @@ def reach_hyperanf(
     log2m = log2_registers(registers, 0)
     m = 1 << log2m
     codes = [EDGE_TYPE_CODES[EventType(t)] for t in (REACH_TYPES if types is None else types)]
+    # the pattern is hash-partitioned (and sorted) by dst once and kept, so every hop's
+    # join moves only the register table, not the edges again
     pattern = (
         edges.where(F.col("etype").isin(codes) & (F.col("src") != F.col("dst")))
         .select("src", "dst")
         .distinct()
-        .localCheckpoint()
+        .repartition(shuffle_partitions(edges.sparkSession, partitions), "dst")
+        .sortWithinPartitions("dst")
+        .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    degree = pattern.groupBy(F.col("src").alias("idx")).agg(F.count("*").alias("deg"))
+    degree = (
+        pattern.groupBy(F.col("src").alias("idx")).agg(F.count("*").alias("deg")).localCheckpoint()
+    )
     own = nodes.select(F.col("idx").cast("long"), "user_id").mapInArrow(
         _hash_batches(log2m, seed), "idx long, j int, rho int"
     )
@@ -138,6 +154,7 @@ def reach_hyperanf(
                 (F.lit(m) - F.count("*")).alias("zeros"),
             )
         )
+    pattern.unpersist()  # what follows reads the checkpointed registers and degrees
     out = (
         nodes.select("idx")
         .join(degree, "idx", "left")

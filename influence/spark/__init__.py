@@ -5,7 +5,7 @@ files, no settings); iterative ones (PageRank, HyperANF, label propagation) run 
 small Spark job per iteration to test convergence or cut the lineage. They compute
 the same values as the single-node functions of :mod:`influence` on the same data
 (PageRank within 1e-9 in L1, every other component exactly), which
-``tests/influence/test_spark_parity.py`` checks on ``local[2]``.
+``tests/api/test_spark_ranking.py`` checks on ``local[2]``.
 
 Column conventions (all ids are node indices, ``int64``; times are UTC epoch
 microseconds, ``int64``; money is exact ``int64`` units of ``10**-4``):

@@ -47,6 +47,7 @@ __all__ = [
     "plm_communities",
     "split_disconnected",
     "strongest_ties",
+    "ties_communities",
     "top_spreaders",
     "undirected_ties",
 ]
@@ -281,14 +282,20 @@ def leiden_communities(
     ties = undirected_ties(snapshot, weighted=weighted)
     if backbone_above and ties.nnz > backbone_above:
         ties = strongest_ties(ties, backbone_ties, seed=seed)
-    ties = ties.tocoo()
-    graph = _igraph(n, ties.row, ties.col)
+    return _leiden_on(ties, key, resolution, seed, n_iterations, beta)
+
+
+def _leiden_on(
+    ties: sp.csr_matrix, key: str, resolution: float, seed: int, n_iterations: int, beta: float
+) -> np.ndarray:
+    coo = ties.tocoo()
+    graph = _igraph(ties.shape[0], coo.row, coo.col)
     rng = random.Random(seed)
     ig.set_random_number_generator(rng)
     try:
         clustering = graph.community_leiden(
             objective_function=_OBJECTIVES[key],
-            weights=ties.data.tolist(),
+            weights=coo.data.tolist(),
             resolution=float(resolution),
             beta=float(beta),
             n_iterations=int(n_iterations),
@@ -397,14 +404,18 @@ def plm_communities(
     .. [2] V. D. Blondel, J.-L. Guillaume, R. Lambiotte, E. Lefebvre, "Fast
        unfolding of communities in large networks", J. Stat. Mech. P10008, 2008.
     """
-    import networkit as nk  # imported here: importing networkit takes seconds
-
     n = snapshot.n_nodes
     if n == 0:
         return np.zeros(0, dtype=np.int32)
     ties = undirected_ties(snapshot, weighted=weighted)
     if backbone_above and ties.nnz > backbone_above:
         ties = strongest_ties(ties, backbone_ties, seed=seed)
+    return _plm_on(ties, resolution, seed, refine)
+
+
+def _plm_on(ties: sp.csr_matrix, resolution: float, seed: int, refine: bool) -> np.ndarray:
+    import networkit as nk  # imported here: importing networkit takes seconds
+
     ties.sort_indices()
     graph = nk.GraphFromCsr(ties, directed=False, weighted=True)
     threads = nk.getCurrentNumberOfThreads()
@@ -417,6 +428,48 @@ def plm_communities(
     finally:
         nk.setNumberOfThreads(threads)
     return split_disconnected(ties, membership)
+
+
+def ties_communities(
+    ties: sp.csr_matrix,
+    *,
+    method: str = "plm",
+    resolution: float = 1.0,
+    seed: int = 0,
+    n_iterations: int = 2,
+) -> np.ndarray:
+    """Communities of a given undirected tie matrix, by ``method`` (no backbone step).
+
+    For callers that hold the ties but no snapshot: the Spark engine computes the
+    strongest-ties backbone on the cluster
+    (:func:`influence.spark.strongest_ties_backbone`) and runs the single-node
+    method on it here, in the driver.
+
+    Parameters
+    ----------
+    ties : scipy.sparse.csr_matrix
+        ``n x n`` upper triangle of the symmetric tie weights (as from
+        :func:`undirected_ties` or :func:`strongest_ties`).
+    method : {"plm", "leiden"}
+        :func:`plm_communities` (PLM with refinement) or :func:`leiden_communities`
+        (modularity objective).
+    resolution, seed, n_iterations
+        As for those functions (``n_iterations``: Leiden only).
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape (n,)
+        Label of each node, 0 = the largest community.
+    """
+    if ties.shape[0] == 0:
+        return np.zeros(0, dtype=np.int32)
+    if method == "plm":
+        return _plm_on(sp.csr_matrix(ties), resolution, seed, True)
+    if method == "leiden":
+        return _leiden_on(sp.csr_matrix(ties), "modularity", resolution, seed, n_iterations, 0.01)
+    raise ParameterError(
+        f"Unknown community method {method!r}; use 'plm' or 'leiden'.", parameter="method"
+    )
 
 
 @validate_params({"k": [Interval(Integral, 1, None)]})

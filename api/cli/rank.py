@@ -28,7 +28,7 @@ __all__ = ["command"]
     default="numpy",
     show_default=True,
     help="numpy: one machine, in memory. spark: Apache Spark DataFrames over the Parquet lake "
-    "(same results; communities by label propagation instead of Leiden).",
+    "(same results; communities by the same method on a strongest-ties backbone).",
 )
 @click.option(
     "--master",

@@ -169,6 +169,36 @@ def _window(df: DataFrame, start: datetime | None, end: datetime | None) -> Data
     return df
 
 
+def _backbone_communities(pairs: Any, n: int, config: ScoreConfig) -> np.ndarray:
+    """Communities of the strongest-ties backbone (computed on Spark, clustered here).
+
+    Label propagation on Spark puts most users of a graph with big audiences into
+    one community (its labels flood through the hubs: 95% of 100k users, modularity
+    0.02 against 0.61 for PLM, ``benchmarks/RESULTS.md``), so the engine keeps the
+    single-node method: every user's ``backbone_ties`` strongest ties are selected
+    on Spark (:func:`influence.spark.strongest_ties_backbone`, at most that many
+    per user) and only they are collected and clustered by
+    :func:`influence.communities.ties_communities` in the driver.
+    """
+    import scipy.sparse as sp
+
+    from influence import spark as S
+    from influence.communities import ties_communities
+
+    sec = config.communities
+    kept = S.strongest_ties_backbone(pairs, per_user=sec.backbone_ties, seed=sec.seed).toArrow()
+    a = kept.column("a").to_numpy().astype(np.int64)
+    b = kept.column("b").to_numpy().astype(np.int64)
+    ties = sp.csr_matrix((kept.column("w").to_numpy(), (a, b)), shape=(n, n))
+    return ties_communities(
+        ties,
+        method=sec.method,
+        resolution=sec.resolution,
+        seed=sec.seed,
+        n_iterations=sec.iterations,
+    )
+
+
 def spark_components(
     lake: Lake,
     config: ScoreConfig,
@@ -251,7 +281,7 @@ def spark_components(
     at("communities")
     communities = None
     if config.communities.enabled:
-        communities = S.label_propagation(pairs, nodes).localCheckpoint()
+        communities = _backbone_communities(pairs, n, config)
 
     at("engagement")
     net = S.net_order_units(orders, lake.refunds).localCheckpoint()
@@ -281,8 +311,6 @@ def spark_components(
     table = lake.users.select("idx", "user_id", "role")
     for part in (scores, reach, engaged, conversions, evidence, rfm, active):
         table = table.join(part, "idx", "left")
-    if communities is not None:
-        table = table.join(communities, "idx", "left")
     arrow = table.orderBy("idx").toArrow()
     counts.update(shares=shares.count(), refunds=lake.refunds.count())
     counts["orders_attributed"] = int(attributed.where(F.col("credited").isNotNull()).count())
@@ -319,6 +347,6 @@ def spark_components(
             frequency=col("frequency", np.int64),
             monetary_units=col("monetary_units", np.int64),
         ),
-        communities=None if communities is None else col("community", np.int32, -1),
+        communities=communities,
         pagerank_iterations=pr.iterations,
     )

@@ -135,7 +135,8 @@ def compute_ranking_spark(
     Returns
     -------
     api.services.ranking.Ranking
-        Like the single-node one; communities come from label propagation.
+        Like the single-node one; communities come from the single-node method on the
+        strongest-ties backbone selected on Spark.
     """
     step = StepTimer(SPARK_STEPS, progress)
     frames = lake if isinstance(lake, Lake) else read_lake(spark, lake)

@@ -24,7 +24,7 @@ Needs the ``spark`` extra (``pyspark``); importing this package without it raise
 
 from __future__ import annotations
 
-from influence.spark.communities import label_propagation
+from influence.spark.communities import label_propagation, strongest_ties_backbone
 from influence.spark.engagement import (
     attribute_orders,
     conversion_totals,
@@ -53,4 +53,5 @@ __all__ = [
     "net_order_units",
     "rfm_inputs",
     "label_propagation",
+    "strongest_ties_backbone",
 ]

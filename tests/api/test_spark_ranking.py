@@ -124,13 +124,36 @@ def test_spark_top_1000_identical(two_runs):
     ).max() == pytest.approx(0.0, abs=1e-12)
 
 
-def test_spark_communities_label_propagation_cover_every_user(two_runs):
-    store, _, distributed, _ = two_runs
+def test_spark_communities_equal_the_single_node_backbone_partition(two_runs):
+    from sklearn.metrics import adjusted_rand_score
+
+    from graph.arrays import node_index
+    from graph.events import EDGE_TYPES
+    from graph.snapshot import build_snapshot
+    from influence.communities import strongest_ties, ties_communities, undirected_ties
+
+    store, single, distributed, _ = two_runs
+    cfg = load_score_config(None)
+    sec = cfg.communities
+    snapshot = build_snapshot(
+        store,
+        type_weights={t.value: cfg.graph.type_weights.get(t.value, 0.0) for t in EDGE_TYPES},
+        half_life_days=cfg.graph.half_life_days,
+        now=single.watermark,
+    )
+    backbone = strongest_ties(undirected_ties(snapshot), sec.backbone_ties, seed=sec.seed)
+    expected = ties_communities(
+        backbone, method=sec.method, resolution=sec.resolution, seed=sec.seed
+    )
     scores = store.read_scores(distributed.run_id)
-    community = scores.column("community").to_numpy(zero_copy_only=False)
-    assert not np.isnan(community.astype(float)).any()
-    sizes = np.bincount(community.astype(np.int64))
-    assert sizes[0] == sizes.max()  # 0 = largest, as for Leiden
+    rows = node_index(snapshot.node_ids, scores.column("user_id"))
+    got = scores.column("community").to_numpy(zero_copy_only=False).astype(np.int64)
+    assert (rows >= 0).all() and got.size == snapshot.n_nodes  # every user has a community
+    sizes = np.bincount(got)
+    assert sizes[0] == sizes.max()  # 0 = largest, as for the single node
+    # the same method on the backbone selected on Spark: equal weights are broken by a
+    # hash there and by a seeded permutation here, so allow for a few moved users
+    assert adjusted_rand_score(expected[rows], got) > 0.95
 
 
 def test_export_parquet_writes_the_lake_layout(two_runs):

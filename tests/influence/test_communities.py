@@ -14,6 +14,7 @@ from influence.communities import (
     plm_communities,
     split_disconnected,
     strongest_ties,
+    ties_communities,
     top_spreaders,
     undirected_ties,
 )
@@ -274,3 +275,23 @@ def test_split_disconnected_splits_and_raises_modularity():
     assert nx.community.modularity(g, _partition(parts)) > nx.community.modularity(
         g, [set(range(6))]
     )
+
+
+def test_ties_communities_equals_the_snapshot_methods_on_the_same_ties(rng):
+    snap = snapshot_from_pairs(random_pairs(rng, 300, 1500), 300)
+    ties = undirected_ties(snap)
+    plm = ties_communities(ties, method="plm", seed=4)
+    assert np.array_equal(plm, plm_communities(snap, seed=4))
+    leiden = ties_communities(ties, method="leiden", seed=4, n_iterations=2)
+    assert np.array_equal(
+        leiden, leiden_communities(snap, seed=4, n_iterations=2, backbone_above=0)
+    )
+    backbone = ties_communities(strongest_ties(ties, 2, seed=4), method="plm", seed=4)
+    assert np.array_equal(
+        backbone, plm_communities(snap, seed=4, backbone_above=1, backbone_ties=2)
+    )
+
+
+def test_ties_communities_unknown_method_raises_parameter_error():
+    with pytest.raises(ParameterError, match="Unknown community method 'louvain'"):
+        ties_communities(sp.csr_matrix((3, 3)), method="louvain")

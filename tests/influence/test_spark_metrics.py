@@ -97,3 +97,39 @@ def test_spark_label_propagation_splits_two_triangles(spark):
     labels = [r.community for r in rows]
     assert labels[0] == labels[1] == labels[2] != labels[3] == labels[4] == labels[5]
     assert labels[6] == 2  # the isolated user is a singleton, numbered after the two triangles
+
+
+def test_spark_strongest_ties_backbone_equals_single_node_on_distinct_weights(spark):
+    import pyarrow as pa
+    import scipy.sparse as sp
+
+    from influence.communities import strongest_ties
+    from influence.spark import strongest_ties_backbone
+
+    rng = np.random.default_rng(3)
+    n, m = 60, 400
+    src, dst = rng.integers(0, n, m), rng.integers(0, n, m)
+    w = rng.random(m) + 0.01  # continuous weights: no equal ones, so no tie-break involved
+    pairs = (
+        spark.createDataFrame(pa.table({"src": src, "dst": dst, "w": w}).to_pandas())
+        .groupBy("src", "dst")
+        .sum("w")
+        .withColumnRenamed("sum(w)", "w")
+    )
+    a = sp.csr_matrix((w, (src, dst)), shape=(n, n))
+    a.setdiag(0)
+    a.eliminate_zeros()
+    expected = strongest_ties(sp.triu(a + a.T, k=1, format="csr"), 3).tocoo()
+    got = strongest_ties_backbone(pairs, per_user=3).toPandas()
+    assert sorted(zip(got["a"], got["b"], strict=True)) == sorted(
+        zip(expected.row.tolist(), expected.col.tolist(), strict=True)
+    )
+    by_pair = dict(
+        zip(
+            zip(expected.row.tolist(), expected.col.tolist(), strict=True),
+            expected.data,
+            strict=True,
+        )
+    )
+    for x, y, weight in zip(got["a"], got["b"], got["w"], strict=True):
+        assert weight == pytest.approx(by_pair[(x, y)], rel=1e-12)

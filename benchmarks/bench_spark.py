@@ -148,11 +148,10 @@ def communities_step(users: int, seed: int, master: str) -> dict[str, Any]:
     import pyarrow.parquet as pq
     from sklearn.metrics import normalized_mutual_info_score
 
+    from api.services.ranking import ranking_snapshot
     from api.services.spark_components import spark_components, spark_session
     from graph.duckdb_store import DuckDBStore
-    from graph.events import EDGE_TYPES
     from graph.lake import export_lake, read_lake
-    from graph.snapshot import build_snapshot
     from influence.communities import leiden_communities
     from influence.config import default_score_config
 
@@ -172,13 +171,7 @@ def communities_step(users: int, seed: int, master: str) -> dict[str, Any]:
     cfg = default_score_config()
     res: dict[str, Any] = {"loadavg_start": os.getloadavg(), "users": users}
     with DuckDBStore(db, read_only=True) as store:
-        weights = {t.value: cfg.graph.type_weights.get(t.value, 0.0) for t in EDGE_TYPES}
-        snap = build_snapshot(
-            store,
-            type_weights=weights,
-            half_life_days=cfg.graph.half_life_days,
-            now=store.watermark(),
-        )
+        snap = ranking_snapshot(store, cfg)
         t = time.perf_counter()
         leiden = leiden_communities(snap, seed=0, n_iterations=cfg.communities.iterations)
         res["leiden_s"] = round(time.perf_counter() - t, 2)

@@ -32,10 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.services.ranking import _communities  # noqa: E402
+from api.services.ranking import _communities, ranking_snapshot  # noqa: E402
 from graph.duckdb_store import DuckDBStore  # noqa: E402
-from graph.events import EDGE_TYPES  # noqa: E402
-from graph.snapshot import build_snapshot  # noqa: E402
 from influence.communities import strongest_ties, ties_communities, undirected_ties  # noqa: E402
 from influence.config import default_score_config  # noqa: E402
 
@@ -106,13 +104,7 @@ def main() -> None:
 
     cfg = default_score_config()
     with DuckDBStore(args.db, read_only=True) as store:
-        weights = {t.value: cfg.graph.type_weights.get(t.value, 0.0) for t in EDGE_TYPES}
-        snapshot = build_snapshot(
-            store,
-            type_weights=weights,
-            half_life_days=cfg.graph.half_life_days,
-            now=store.watermark(),
-        )
+        snapshot = ranking_snapshot(store, cfg)
     ties = undirected_ties(snapshot).tocoo()
     graph = ig.Graph(n=snapshot.n_nodes, edges=np.column_stack([ties.row, ties.col]).tolist())
     tie_weights = ties.data.tolist()

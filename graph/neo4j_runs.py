@@ -143,7 +143,10 @@ class Neo4jRunsMixin:
             if run.status == "succeeded":
                 if scores is None:
                     scores = run_tables.read_scores(sql, run.run_id)
-                    components = run_tables.read_components(sql, run.run_id, ordered=False)
+                    components = pa.concat_tables(  # the two the write-back copies
+                        run_tables.read_components(sql, run.run_id, component=c, ordered=False)
+                        for c in ("pagerank", "reach")
+                    )
                 self.write_scores(run.run_id, scores, components)
             return
         params = asdict(run)

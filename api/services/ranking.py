@@ -61,6 +61,7 @@ __all__ = [
     "Ranking",
     "RankingTables",
     "compute_ranking",
+    "ranking_snapshot",
     "run_ranking",
     "is_abandoned",
     "reap_interrupted_runs",
@@ -238,6 +239,29 @@ def _community_methods() -> tuple[Callable[..., Any], Callable[..., Any]]:
     return leiden_communities, plm_communities
 
 
+def ranking_snapshot(
+    store: GraphStore,
+    config: ScoreConfig,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+) -> GraphSnapshot:
+    """The graph a ranking with ``config`` scores: its type weights and decay half-life.
+
+    ``now`` (the decay reference) defaults to ``end``, else the store's watermark.
+    """
+    weights = {t.value: config.graph.type_weights.get(t.value, 0.0) for t in EDGE_TYPES}
+    return build_snapshot(
+        store,
+        start=start,
+        end=end,
+        type_weights=weights,
+        half_life_days=config.graph.half_life_days,
+        now=now or end or store.watermark(),
+    )
+
+
 def compute_ranking(
     store: GraphStore,
     config: ScoreConfig | str | Path | None = None,
@@ -279,15 +303,7 @@ def compute_ranking(
     now = end or store.watermark() or datetime.now(UTC)
     step = StepTimer(STEPS, progress)
     step("snapshot")
-    weights = {t.value: cfg.graph.type_weights.get(t.value, 0.0) for t in EDGE_TYPES}
-    snapshot = build_snapshot(
-        store,
-        start=start,
-        end=end,
-        type_weights=weights,
-        half_life_days=cfg.graph.half_life_days,
-        now=now,
-    )
+    snapshot = ranking_snapshot(store, cfg, start=start, end=end, now=now)
     n = snapshot.n_nodes
     if n == 0:
         raise ScoringError("The store holds no users yet; run `koc ingest` first.")

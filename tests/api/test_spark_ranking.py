@@ -127,20 +127,14 @@ def test_spark_top_1000_identical(two_runs):
 def test_spark_communities_equal_the_single_node_backbone_partition(two_runs):
     from sklearn.metrics import adjusted_rand_score
 
+    from api.services.ranking import ranking_snapshot
     from graph.arrays import node_index
-    from graph.events import EDGE_TYPES
-    from graph.snapshot import build_snapshot
     from influence.communities import strongest_ties, ties_communities, undirected_ties
 
     store, single, distributed, _ = two_runs
     cfg = load_score_config(None)
     sec = cfg.communities
-    snapshot = build_snapshot(
-        store,
-        type_weights={t.value: cfg.graph.type_weights.get(t.value, 0.0) for t in EDGE_TYPES},
-        half_life_days=cfg.graph.half_life_days,
-        now=single.watermark,
-    )
+    snapshot = ranking_snapshot(store, cfg, now=single.watermark)
     backbone = strongest_ties(undirected_ties(snapshot), sec.backbone_ties, seed=sec.seed)
     expected = ties_communities(
         backbone, method=sec.method, resolution=sec.resolution, seed=sec.seed
